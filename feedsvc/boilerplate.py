@@ -1,0 +1,107 @@
+"""Recognise the scraped junk mixed into article bodies: widget headings, ads, related headlines.
+
+Each rule answers with a short reason, so that what was removed can be shown to the operator
+(``feedsvc check``) instead of silently disappearing. The rules look at the shape of a paragraph
+(length, capitalisation, final punctuation) more than at exact phrases, because real corpora are
+written by many scrapers; the phrase lists catch what shape alone cannot.
+"""
+
+from __future__ import annotations
+
+import re
+
+WIDGET_HEADINGS = frozenset(
+    name.strip()
+    for name in """
+    recent article|recent articles|related|related article|related articles|related news
+    |related stories|related content|related coverage|read more|read also|also read|see also
+    |more on this|more from this author|advertisement|advertisements|advertising|ad|sponsored
+    |sponsored content|promoted|share|share this|share this article|share this story
+    |share on facebook|share on twitter|tweet|print|email|comments|trending|trending now
+    |most read|most popular|top stories|latest news|popular posts|you may also like|recommended
+    |recommended for you|subscribe|newsletter|sign up|continue reading|story continues below
+    |story continues below advertisement|click here|photo gallery|video|watch|listen|loading
+    |skip to content|menu|home|follow us|editor's picks|don't miss|breaking news
+    """.replace("\n", "").split("|")
+)
+_WIDGET_PREFIX = re.compile(
+    r"^(?:read more|read also|also read|related|see also|recommended|watch|listen|click here"
+    r"|subscribe to|sign up for|follow us on|follow @|download (?:the|our) app|image|photo"
+    r"|file photo|copyright|©|all rights reserved|advertisement)\b\s*[:\-—–]?",
+    re.IGNORECASE,
+)
+BROKERS = frozenset(
+    name.strip()
+    for name in """
+    ic markets|ic trading|etoro|plus500|xm|xm group|pepperstone|avatrade|fxtm|exness|ig|oanda
+    |fxcm|admirals|admiral markets|libertex|hfm|hotforex|tickmill|fp markets|interactive brokers
+    |saxo|saxo bank|cmc markets|city index|capital.com|trading 212|xtb|swissquote|forex.com
+    |thinkmarkets|vantage|vantage markets|blackbull markets|roboforex|alpari|axi|octa|octafx|fbs
+    |naga|skilling|markets.com|fusion markets|eightcap|ic markets global|fxpro|activtrades|ifc markets
+    """.replace("\n", "").split("|")
+)
+_AD_WORDS = re.compile(
+    r"\b(?:brokers?|trading guide|forex|cfds?|award-winning|open an account|free demo|bonus"
+    r"|promo code|sponsored|casino|crypto signals|best rates?)\b",
+    re.IGNORECASE,
+)
+# CKEditor and similar editors leave an emoticon's alt text glued to the text around it
+# ("enlightenedTop THREE ... enlightened"); real prose never starts with a lowercase word
+# glued to a capital.
+_EMOTICON = re.compile(
+    r"^(?:smiley|sad|wink|laugh|frown|cheeky|blush|surprise|indecision|angry|angel|cool|devil"
+    r"|crying|enlightened|yes|no|heart|broken heart|kiss|mail)(?=[A-Z0-9])"
+)
+_CREDIT_LINE = re.compile(
+    r"^\(?(?:reporting|additional reporting|writing|editing|compiled|translated|produced)"
+    r"(?: by)?\b",
+    re.IGNORECASE,
+)
+_URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
+_TERMINAL = tuple(".!?:;\"”’')]…")
+_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
+
+
+def junk_reason(paragraph: str, headline: str = "") -> str | None:
+    """Why ``paragraph`` is scraped junk rather than article text, or None to keep it."""
+    text = paragraph.strip()
+    lowered = text.lower().strip(" .:!-—–|>»")
+    if _CREDIT_LINE.match(text):
+        return None
+    if lowered in WIDGET_HEADINGS:
+        return "widget heading"
+    if _EMOTICON.match(text):
+        return "advertisement"
+    if lowered in BROKERS:
+        return "broker name"
+    if _URL_ONLY.match(text):
+        return "bare link"
+    if headline and lowered == headline.lower().strip(" .:!-—–|>»"):
+        return "repeats the headline"
+    words = _WORD.findall(text)
+    if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
+        return "advertisement"
+    if len(words) <= 14 and _WIDGET_PREFIX.match(text):
+        return "widget text"
+    if _is_title_case_headline(words):
+        return "related headline"
+    if len(words) <= 8 and not text.endswith(_TERMINAL) and _mostly_capitalised(words):
+        return "heading or widget text"
+    return None
+
+
+def _is_title_case_headline(words: list[str]) -> bool:
+    # Body sentences have lowercase content words; a related-story headline capitalises them all.
+    if len(words) > 20:
+        return False
+    content = [w for w in words if len(w) >= 4]
+    if len(content) < 3:
+        return False
+    capitalised = sum(1 for w in content if w[0].isupper())
+    return capitalised / len(content) >= 0.85
+
+
+def _mostly_capitalised(words: list[str]) -> bool:
+    if not words:
+        return True
+    return sum(1 for w in words if w[0].isupper()) * 2 >= len(words)

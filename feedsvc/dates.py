@@ -1,0 +1,174 @@
+"""The one date parser: a document's date line -> a timezone-aware datetime.
+
+Newsrooms and scrapers write dates in many ways (``006, Mar 2022``, ``April 12, 2021``,
+``2021-04-12``, ``Apr 12, 2021 3:45 PM ET``, ``09/06/2022``). The common shapes are matched by
+regular expressions, which is both faster and stricter than a general parser; the rest go to
+dateutil, which must consume the whole line, so prose is never mistaken for a date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateutil_parser
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+
+_FIXED = {
+    "UTC": 0, "GMT": 0, "Z": 0, "UT": 0,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "JST": 9, "KST": 9,
+    "HKT": 8, "SGT": 8, "AEST": 10, "AEDT": 11,
+}  # fmt: skip
+# Generic US zone names follow daylight saving time, so they map to a zone, not an offset.
+_ZONES = {
+    "ET": "America/New_York",
+    "CT": "America/Chicago",
+    "MT": "America/Denver",
+    "PT": "America/Los_Angeles",
+}
+TZINFOS: dict[str, tzinfo] = {
+    **{name: timezone(timedelta(hours=hours), name) for name, hours in _FIXED.items()},
+    **{name: ZoneInfo(zone) for name, zone in _ZONES.items()},
+}
+
+_PREFIX = re.compile(
+    r"^(?:(?:published|posted|updated|last updated|date|dated)\s*(?:on|at)?\s*:?\s*)?"
+    r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?",
+    re.IGNORECASE,
+)
+# "006, Mar 2022", "12 Apr 2021", "019, Aug 2021": the scraper's zero-padded day, a month name.
+_DAY_MONTH_YEAR = re.compile(r"^0*(\d{1,2})(?:st|nd|rd|th)?,?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$")
+# "April 12, 2021", "Apr 12 2021"
+_MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,9})\.?\s+0*(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})$")
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# A date line a day or so ahead is usually a timezone difference; further ahead is a mistake
+# or an embargo, and an article dated next year would sit at the top of every feed.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class DateError(ValueError):
+    """The date line is not a date feedsvc can publish; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    when: datetime
+    has_time: bool
+    warning: str | None = None
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> tzinfo:
+    return ZoneInfo(name)
+
+
+def parse_date_line(
+    line: str, *, default_tz: str = "UTC", date_order: str = "mdy", now: datetime | None = None
+) -> ParsedDate:
+    """Parse a date line; a date without a time means midnight in ``default_tz``.
+
+    Raises DateError when the line is not a date, is before 1970, or is more than a day after
+    ``now`` (when given).
+    """
+    text = _PREFIX.sub("", " ".join(line.split())).strip(" .")
+    if not text:
+        raise DateError("the date line is empty")
+    parsed = _parse_common(text, default_tz, date_order) or _parse_general(text, default_tz)
+    if parsed.when < _EARLIEST:
+        raise DateError(f"the date {line.strip()!r} is before 1970")
+    if now is not None and parsed.when > now + FUTURE_TOLERANCE:
+        raise DateError(f"the date {line.strip()!r} is in the future")
+    return parsed
+
+
+def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | None:
+    warning = None
+    if match := _DAY_MONTH_YEAR.match(text):
+        day, month_name, year = match.groups()
+        month = MONTHS.get(month_name.lower())
+    elif match := _MONTH_DAY_YEAR.match(text):
+        month_name, day, year = match.groups()
+        month = MONTHS.get(month_name.lower())
+    elif match := _ISO_DATE.match(text):
+        year, month_text, day = match.groups()
+        month = int(month_text)
+    elif match := _NUMERIC.match(text):
+        first, _, second, year = match.groups()
+        if len(year) == 2:
+            year = f"20{year}" if int(year) < 70 else f"19{year}"
+        day, month, warning = _numeric_day_month(int(first), int(second), text, date_order)
+    else:
+        return None
+    if month is None:
+        return None
+    try:
+        when = datetime(int(year), int(month), int(day), tzinfo=_zone(default_tz))
+    except ValueError:
+        raise DateError(f"{text!r} is not a real calendar date") from None
+    return ParsedDate(when, has_time=False, warning=warning)
+
+
+def _numeric_day_month(
+    first: int, second: int, text: str, date_order: str
+) -> tuple[int, int, str | None]:
+    month, day = (first, second) if date_order == "mdy" else (second, first)
+    warning = None
+    if month > 12 >= day:  # only one reading is possible, whatever the policy says
+        month, day = day, month
+    elif first <= 12 and second <= 12 and first != second:
+        shown = datetime(2000, month, 1).strftime("%B")
+        warning = (
+            f"ambiguous numeric date {text!r} read as {day} {shown} "
+            f"(FEEDSVC_DATE_ORDER={date_order})"
+        )
+    return day, month, warning
+
+
+_DEFAULT_A = datetime(2000, 1, 1, 0, 0, 0)
+_DEFAULT_B = datetime(2001, 2, 2, 23, 59, 59)
+
+
+def _parse_general(text: str, default_tz: str) -> ParsedDate:
+    # Parsing against two different defaults shows which parts the line itself supplied.
+    try:
+        a = dateutil_parser.parse(text, default=_DEFAULT_A, tzinfos=TZINFOS)
+        b = dateutil_parser.parse(text, default=_DEFAULT_B, tzinfos=TZINFOS)
+    except (ValueError, OverflowError, TypeError):
+        raise DateError(f"{text[:80]!r} is not a date") from None
+    if a.year != b.year:
+        raise DateError(f"the date {text[:80]!r} has no year")
+    if (a.month, a.day) != (b.month, b.day):
+        raise DateError(f"the date {text[:80]!r} has no day")
+    has_time = (a.hour, a.minute) == (b.hour, b.minute)
+    when = a if has_time else a.replace(hour=0, minute=0, second=0, microsecond=0)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_zone(default_tz))
+    return ParsedDate(when, has_time=has_time)
