@@ -37,7 +37,8 @@ BROKERS = frozenset(
     |fxcm|admirals|admiral markets|libertex|hfm|hotforex|tickmill|fp markets|interactive brokers
     |saxo|saxo bank|cmc markets|city index|capital.com|trading 212|xtb|swissquote|forex.com
     |thinkmarkets|vantage|vantage markets|blackbull markets|roboforex|alpari|axi|octa|octafx|fbs
-    |naga|skilling|markets.com|fusion markets|eightcap|ic markets global|fxpro|activtrades|ifc markets
+    |naga|skilling|markets.com|fusion markets|eightcap|ic markets global
+    |fxpro|activtrades|ifc markets
     """.replace("\n", "").split("|")
 )
 _AD_WORDS = re.compile(

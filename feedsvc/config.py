@@ -46,7 +46,9 @@ def _positive_float(text: str) -> float:
 def _site_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an absolute http:// or https:// URL, such as https://news.example")
+        raise ValueError(
+            "must be an absolute http:// or https:// URL, such as https://news.example"
+        )
     if parts.query or parts.fragment:
         raise ValueError("must not carry a query or a fragment")
     return text.rstrip("/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -68,7 +68,7 @@ _MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,9})\.?\s+0*(\d{1,2})(?:st|nd|rd|th)?
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})$")
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # A date line a day or so ahead is usually a timezone difference; further ahead is a mistake
 # or an embargo, and an article dated next year would sit at the top of every feed.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -76,6 +76,10 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 class DateError(ValueError):
     """The date line is not a date feedsvc can publish; the message says why in plain words."""
+
+
+class FutureDateError(DateError):
+    """A real date, but later than now: the document may be publishable once that time comes."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def parse_date_line(
     if parsed.when < _EARLIEST:
         raise DateError(f"the date {line.strip()!r} is before 1970")
     if now is not None and parsed.when > now + FUTURE_TOLERANCE:
-        raise DateError(f"the date {line.strip()!r} is in the future")
+        raise FutureDateError(f"the date {line.strip()!r} is in the future")
     return parsed
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .boilerplate import junk_reason
-from .dates import DateError, parse_date_line
+from .dates import DateError, FutureDateError, parse_date_line
 
 # "000_5e300edb8a850530.txt": a sequence number, then the 16-hex-digit id.
 FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
@@ -76,10 +76,16 @@ class Article:
     removed: tuple[Removed, ...] = ()
     warnings: tuple[str, ...] = ()
     content_hash: str = field(default="", compare=False)
+    # Set by the store: when the content last really changed (the publication date at first).
+    updated: datetime | None = field(default=None, compare=False)
+
+    @property
+    def last_change(self) -> datetime:
+        return self.updated or self.published
 
     @property
     def slug(self) -> str:
-        return slugify(self.headline) or "article"
+        return slugify(self.headline) or "article"  # urls.permalink_path uses the same rule
 
     @property
     def city_slug(self) -> str | None:
@@ -174,8 +180,9 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
             date_line, default_tz=options.timezone, date_order=options.date_order, now=options.now
         )
     except DateError as exc:
-        retry = "in the future" in str(exc)
-        raise DocumentError(file_name, f"second line is not a usable date: {exc}", retry=retry)
+        retry = isinstance(exc, FutureDateError)
+        reason = f"second line is not a usable date: {exc}"
+        raise DocumentError(file_name, reason, retry=retry) from None
     if date.warning:
         warnings.append(date.warning)
 

@@ -1,0 +1,53 @@
+"""feedsvc: publish a folder of plain-text news documents as feeds and pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The app factory. Settings come from ``test_config`` when given, else FEEDSVC_* variables."""
+    # Imported here so that importing the package (for __version__) stays cheap and cycle-free.
+    from . import config, web
+    from .channels import Channels
+    from .feeds import Publication, ttl_minutes
+    from .httpcache import FastPath, ResponseCache
+    from .services import Services
+    from .store import Store
+    from .urls import Site
+    from .watch import Watcher
+    from .websub import Notifier
+
+    settings = config.load(config.from_environ() if test_config is None else test_config)
+    store = Store(settings)
+    site = Site(settings.site_url)
+    cache = ResponseCache(lambda: store.generation)
+    services = Services(
+        config=settings,
+        store=store,
+        site=site,
+        channels=Channels(settings, store, site),
+        publication=Publication(
+            site, settings.title, settings.language, ttl_minutes(settings.cache_max_age)
+        ),
+        cache=cache,
+    )
+    app = Flask(__name__)
+    app.config["FEEDSVC"] = settings
+    app.extensions["feedsvc"] = services
+    app.register_blueprint(web.bp)
+    app.wsgi_app = FastPath(app.wsgi_app, cache)  # type: ignore[method-assign]
+    if settings.watch:
+        notifier = Notifier(settings.websub_hub, services) if settings.websub_hub else None
+        app.extensions["feedsvc.watcher"] = Watcher(
+            store, settings.poll_interval, on_change=notifier.publish if notifier else None
+        ).start()
+    return app

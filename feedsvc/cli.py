@@ -1,0 +1,164 @@
+"""The ``feedsvc`` command: serve, check, index. Clean messages and exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from . import config
+from .config import Config, ConfigError
+from .document import Article
+from .store import Report, Store
+
+log = logging.getLogger(__name__)
+
+# Below this many documents to parse, a progress bar is more noise than help.
+PROGRESS_THRESHOLD = 500
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 1
+
+
+def _settings(**overrides: object) -> Config:
+    try:
+        values: dict[str, object] = dict(config.from_environ())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return config.load(values)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _require_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise click.ClickException(
+            f"the seeds folder {folder} does not exist (set FEEDSVC_SEEDS_DIR or pass a folder)"
+        )
+
+
+def _refresh(store: Store) -> Report:
+    """Refresh with a progress bar when there is a lot to read."""
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= PROGRESS_THRESHOLD:
+            bar = click.progressbar(length=total, label="Indexing", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        return store.refresh(progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """Publish a folder of plain-text news documents as RSS, Atom and JSON feeds."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on.")
+@click.option("--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")  # fmt: skip
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True,
+              type=click.IntRange(1, 64), help="Request threads per worker.")  # fmt: skip
+def serve(bind: str, workers: int, threads: int) -> None:
+    """Serve feeds and pages with a production server (granian)."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    host, _, port_text = bind.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise click.ClickException(f"--bind {bind!r} must look like HOST:PORT, e.g. 127.0.0.1:8000")
+    settings = _settings()
+    _require_folder(settings.seeds_dir)
+    store = Store(settings)
+    report = _refresh(store)
+    total = store.count()
+    store.close()
+    click.echo(f"Indexed {total} articles from {settings.seeds_dir} ({len(report.skipped)} skipped)")
+    click.echo(f"Serving {settings.site_url} on http://{bind}/ with {workers} workers")
+    Server(
+        "feedsvc:create_app",
+        factory=True,
+        interface=Interfaces.WSGI,
+        address=host.strip("[]"),
+        port=int(port_text),
+        workers=workers,
+        blocking_threads=threads,
+        backlog=2048,
+        respawn_failed_workers=True,
+        log_access=False,
+    ).serve()
+
+
+@main.command()
+def index() -> None:
+    """Bring the index in step with the seeds folder and report what changed."""
+    settings = _settings()
+    _require_folder(settings.seeds_dir)
+    store = Store(settings)
+    report = _refresh(store)
+    for problem in report.skipped:
+        click.echo(f"SKIPPED {problem.file_name}: {problem.reason}", err=True)
+    click.echo(
+        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+        f"{store.count()} articles in {settings.index_path}"
+    )
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+def check(folder: Path | None) -> None:
+    """Report what every document in FOLDER yields: fields, removed junk, warnings, skips.
+
+    Exits with status 1 when any document was skipped. Uses a throw-away index, so the
+    service's own index is not touched.
+    """
+    settings = _settings(SEEDS_DIR=folder)
+    _require_folder(settings.seeds_dir)
+    with tempfile.TemporaryDirectory(prefix="feedsvc-check-") as scratch:
+        store = Store(settings.replace(index_path=Path(scratch) / "index.sqlite3"))
+        report = _refresh(store)
+        articles = sorted(store.latest(store.count()), key=lambda a: a.file_name)
+        store.close()
+    for article in articles:
+        _print_article(article, click.echo)
+    for problem in report.skipped:
+        click.echo(f"== {problem.file_name}\n  SKIPPED: {problem.reason}\n")
+    click.echo(f"{len(articles)} documents read, {len(report.skipped)} skipped")
+    if report.skipped:
+        sys.exit(1)
+
+
+def _print_article(article: Article, echo: Callable[[str], None]) -> None:
+    when = article.published.isoformat() if article.has_time else article.published.date()
+    echo(f"== {article.file_name}")
+    echo(f"  id:        {article.id}")
+    echo(f"  headline:  {article.headline}")
+    echo(f"  published: {when}")
+    echo(f"  dateline:  {article.city or '(none)'}")
+    echo(f"  agency:    {article.agency or '(none)'}")
+    echo(f"  summary:   {article.summary}")
+    echo(f"  paragraphs ({len(article.paragraphs)}):")
+    for number, paragraph in enumerate(article.paragraphs, 1):
+        echo(f"    {number:>2}. {paragraph}")
+    echo(f"  removed junk ({len(article.removed)}):")
+    for removed in article.removed:
+        echo(f"    - {removed.text!r} ({removed.reason})")
+    for warning in article.warnings:
+        echo(f"  WARNING: {warning}")
+    echo("")

@@ -1,0 +1,214 @@
+"""Articles -> feed bytes: RSS 2.0 and Atom 1.0 with feedgen, JSON Feed 1.1 by hand.
+
+The only module that imports feedgen. Each of feedgen's traps is handled here on purpose:
+entries are added with ``order="append"`` (it prepends by default); the alternate link is added
+last because RSS takes the *last* link; ``updated``/``lastBuildDate`` are set from the articles
+(they default to now, which would change the bytes on every render); datetimes are always
+timezone-aware; ``rel="self"`` is added explicitly.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from feedgen.ext.base import BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from . import __version__
+from .document import Article
+from .urls import Channel, Site, article_tag
+
+MEDIA_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+GENERATOR = "feedsvc"
+GENERATOR_URI = "https://pypi.org/project/feedsvc/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+STYLESHEET_PATH = "/feed.xsl"
+# Channel links besides alternate and self (which feedgen writes itself), in document order.
+FEED_LINK_RELS = ("hub", "current", "prev-archive", "next-archive")
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    """Everything one feed says, whatever its format."""
+
+    channel: Channel
+    title: str
+    subtitle: str
+    entries: Sequence[Article]
+    updated: datetime
+    # rel -> absolute URL, for rels other than alternate/self: hub, current, prev-archive, ...
+    links: Mapping[str, str] = field(default_factory=dict)
+    is_archive: bool = False
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Settings shared by every feed of the site."""
+
+    site: Site
+    title: str
+    language: str
+    ttl_minutes: int
+
+
+def article_html(article: Article) -> str:
+    """The full text as escaped HTML paragraphs."""
+    return "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in article.paragraphs)
+
+
+def ttl_minutes(max_age_seconds: int) -> int:
+    return max(1, math.ceil(max_age_seconds / 60))
+
+
+def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
+    if fmt == "json":
+        return _render_json(doc, pub)
+    generator = _generator(doc, fmt, pub)
+    if fmt == "rss":
+        xml = generator.rss_str(pretty=False, encoding="UTF-8", xml_declaration=False)
+    else:
+        xml = generator.atom_str(pretty=False, encoding="UTF-8", xml_declaration=False)
+    # Browsers opening the feed URL show it through the stylesheet; feed readers ignore it.
+    prolog = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<?xml-stylesheet type="text/xsl" href="{STYLESHEET_PATH}"?>\n'
+    )
+    return prolog.encode() + xml
+
+
+class _ChannelLinks(BaseExtension):
+    """Adds what feedgen can't: extra atom:link elements in RSS, and RFC 5005's fh:archive."""
+
+    links: Mapping[str, str] = {}
+    is_archive = False
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self.is_archive else {}
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed[0]
+        for rel in FEED_LINK_RELS:
+            if rel in self.links:
+                etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=self.links[rel], rel=rel)
+        if self.is_archive:
+            etree.SubElement(channel, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self.is_archive:
+            etree.SubElement(feed, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+
+def _generator(doc: FeedDocument, fmt: str, pub: Publication) -> FeedGenerator:
+    site = pub.site
+    fg = FeedGenerator()
+    fg.register_extension("channel_links", _ChannelLinks, None)
+    fg.channel_links.links = doc.links
+    fg.channel_links.is_archive = doc.is_archive
+    fg.id(doc.channel.tag)
+    fg.title(doc.title)
+    fg.subtitle(doc.subtitle)
+    fg.description(doc.subtitle)
+    fg.author({"name": pub.title})
+    fg.language(pub.language)
+    fg.generator(GENERATOR, __version__, GENERATOR_URI)
+    fg.ttl(pub.ttl_minutes)
+    fg.updated(doc.updated)
+    fg.lastBuildDate(doc.updated)
+    type_ = MEDIA_TYPES[fmt].split(";")[0]
+    fg.link(href=site.url(doc.channel.feed_path(fmt)), rel="self", type=type_)
+    if fmt == "atom":
+        for rel in FEED_LINK_RELS:
+            if rel in doc.links:
+                fg.link(href=doc.links[rel], rel=rel)
+    # Last: RSS's <link> is the last link added, and it must be the HTML page.
+    fg.link(href=site.url(doc.channel.html_path), rel="alternate", type="text/html")
+    for article in doc.entries:
+        _add_entry(fg, article, site)
+    return fg
+
+
+def _add_entry(fg: FeedGenerator, article: Article, site: Site) -> None:
+    entry = fg.add_entry(order="append")
+    entry.id(article_tag(article))
+    entry.guid(article_tag(article), permalink=False)
+    entry.title(article.headline)
+    entry.link(href=site.permalink(article), rel="alternate", type="text/html")
+    entry.published(article.published)
+    entry.updated(article.last_change)
+    if article.agency:
+        entry.author({"name": article.agency})
+    for scheme, slug, label in _categories(article, site):
+        entry.category(term=slug, scheme=scheme, label=label)
+    entry.summary(article.summary)
+    entry.description(article.summary)
+    entry.content(article_html(article), type="html")
+
+
+def _categories(article: Article, site: Site) -> list[tuple[str, str, str]]:
+    found = []
+    if article.agency and article.agency_slug:
+        found.append((site.url("/sources/"), article.agency_slug, article.agency))
+    if article.city and article.city_slug:
+        found.append((site.url("/places/"), article.city_slug, article.city))
+    return found
+
+
+def _render_json(doc: FeedDocument, pub: Publication) -> bytes:
+    site = pub.site
+    feed: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": doc.title,
+        "home_page_url": site.url(doc.channel.html_path),
+        "feed_url": site.url(doc.channel.feed_path("json")),
+        "description": doc.subtitle,
+        "language": pub.language,
+        "authors": [{"name": pub.title}],
+    }
+    if "hub" in doc.links:
+        feed["hubs"] = [{"type": "WebSub", "url": doc.links["hub"]}]
+    if "next" in doc.links:
+        feed["next_url"] = doc.links["next"]
+    feed["items"] = [_json_item(article, site) for article in doc.entries]
+    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json_item(article: Article, site: Site) -> dict[str, object]:
+    item: dict[str, object] = {
+        "id": article_tag(article),
+        "url": site.permalink(article),
+        "title": article.headline,
+        "summary": article.summary,
+        "content_html": article_html(article),
+        "date_published": _rfc3339(article.published),
+        "date_modified": _rfc3339(article.last_change),
+    }
+    if article.agency:
+        item["authors"] = [{"name": article.agency}]
+    tags = [t for t in (article.agency, article.city) if t]
+    if tags:
+        item["tags"] = tags
+    return item
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def newest_change(entries: Sequence[Article], fallback: datetime) -> datetime:
+    """The feed's updated time: its newest entry change, never the time of rendering."""
+    if not entries:
+        return fallback
+    return max(a.last_change for a in entries).astimezone(UTC)

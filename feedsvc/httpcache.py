@@ -1,0 +1,182 @@
+"""Prepared responses: bytes rendered once per store change, served many times.
+
+A ``Prepared`` response is a tiny WSGI application holding a body, its gzip copy, a strong ETag
+and every header precomputed. Flask views return one (Flask runs it as a WSGI app), and the
+``FastPath`` middleware serves the very same object for repeat requests without entering Flask.
+There is therefore one code path for the bytes, headers and status a client gets: the fast path
+only skips the routing that would have found the same object.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.http import http_date, parse_date, parse_etags
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
+
+# Compressing tiny bodies costs more than it saves.
+MIN_GZIP_BYTES = 512
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    if "gzip" not in accept_encoding:
+        return False
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            q = params.strip().removeprefix("q=")
+            try:
+                return not params or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+class _Variant:
+    __slots__ = ("body", "etag", "headers", "not_modified_headers")
+
+    def __init__(self, body: bytes, etag: str, headers: list[tuple[str, str]],
+                 not_modified_headers: list[tuple[str, str]]):  # fmt: skip
+        self.body = body
+        self.etag = etag
+        self.headers = headers
+        self.not_modified_headers = not_modified_headers
+
+
+class Prepared:
+    """A complete, reusable response: 200 with or without gzip, 304, and HEAD."""
+
+    def __init__(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        last_modified: datetime,
+        cache_control: str,
+        links: Iterable[str] = (),
+        expires_at: float | None = None,
+    ):
+        self.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+        self.expires_at = expires_at  # monotonic deadline for time-dependent pages
+        tag = hashlib.blake2b(body, digest_size=12).hexdigest()
+        common = [("Cache-Control", cache_control), ("Vary", "Accept-Encoding")]
+        common += [("Link", link) for link in links]
+        entity = [
+            ("Content-Type", content_type),
+            ("Last-Modified", http_date(self.last_modified)),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        self.identity = self._variant(body, f'"{tag}"', common, entity)
+        self.gzip = None
+        if len(body) >= MIN_GZIP_BYTES:
+            # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
+            packed = gzip.compress(body, compresslevel=9, mtime=0)
+            self.gzip = self._variant(
+                packed, f'"{tag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
+            )
+        self._etags = {self.identity.etag} | ({self.gzip.etag} if self.gzip else set())
+
+    @staticmethod
+    def _variant(body: bytes, etag: str, common: list, entity: list) -> _Variant:
+        headers = [*entity, ("Content-Length", str(len(body))), ("ETag", etag), *common]
+        return _Variant(body, etag, headers, [("ETag", etag), *common])
+
+    @property
+    def body(self) -> bytes:
+        return self.identity.body
+
+    @property
+    def etag(self) -> str:
+        return self.identity.etag
+
+    def is_fresh(self) -> bool:
+        return self.expires_at is None or time.monotonic() < self.expires_at
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        variant = self.identity
+        if self.gzip is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            variant = self.gzip
+        if self._not_modified(environ):
+            start_response("304 Not Modified", variant.not_modified_headers)
+            return []
+        start_response("200 OK", variant.headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [variant.body]
+
+    def _not_modified(self, environ: dict) -> bool:
+        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); any of our
+        # representations' tags matches, so a client switching Accept-Encoding still gets 304.
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match is not None:
+            if if_none_match in self._etags:
+                return True
+            etags = parse_etags(if_none_match)
+            return etags.star_tag or any(etags.contains_weak(tag.strip('"')) for tag in self._etags)
+        since = environ.get("HTTP_IF_MODIFIED_SINCE")
+        if since:
+            when = parse_date(since)
+            return when is not None and self.last_modified <= when
+        return False
+
+
+class ResponseCache:
+    """Prepared responses by request path and query, dropped whenever the store changes."""
+
+    def __init__(self, generation: Callable[[], int], max_entries: int = 4096):
+        self._generation = generation
+        self._seen_generation = generation()
+        self._entries: dict[str, Prepared] = {}
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Prepared | None:
+        if self._generation() != self._seen_generation:
+            self.clear()
+            return None
+        prepared = self._entries.get(key)
+        if prepared is not None and prepared.expires_at is not None and not prepared.is_fresh():
+            return None
+        return prepared
+
+    def put(self, key: str, prepared: Prepared, generation: int) -> None:
+        with self._lock:
+            if generation != self._seen_generation:
+                return  # rendered from an older state; don't keep it
+            if len(self._entries) >= self._max_entries:
+                # Drop the oldest half: cheaper than LRU bookkeeping on every hit.
+                for old in list(self._entries)[: self._max_entries // 2]:
+                    del self._entries[old]
+            self._entries[key] = prepared
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = {}
+            self._seen_generation = self._generation()
+
+
+def cache_key(environ: dict) -> str:
+    query = environ.get("QUERY_STRING", "")
+    path = environ.get("PATH_INFO", "")
+    return f"{path}?{query}" if query else path
+
+
+class FastPath:
+    """WSGI middleware: answer GET/HEAD from the response cache, else fall through to Flask."""
+
+    def __init__(self, app: WSGIApp, cache: ResponseCache):
+        self.app = app
+        self.cache = cache
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+            prepared = self.cache.get(cache_key(environ))
+            if prepared is not None:
+                return prepared(environ, start_response)
+        return self.app(environ, start_response)

@@ -1,0 +1,86 @@
+"""The seeds folder: which files are documents, and reading them safely.
+
+This is the only module that opens seed files. Everything that could hang or escape the folder
+(FIFOs, device files, symbolic links leading elsewhere, huge files) is turned into a plain reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    """One entry of the seeds folder; ``problem`` is set when it cannot be read as a document."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    problem: str | None = None
+
+    @property
+    def signature(self) -> tuple[int, int]:
+        return self.size, self.mtime_ns
+
+
+def scan(folder: Path, max_bytes: int) -> dict[str, SeedFile]:
+    """Every candidate document in ``folder`` (not recursive), keyed by file name.
+
+    Hidden files (editors' and atomic writers' temporaries) and sub-folders are not documents and
+    are left out; every other entry is listed, with a problem when it cannot be read.
+    """
+    root = folder.resolve()
+    found = {}
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or entry.is_dir():
+                continue
+            found[entry.name] = _describe(root, entry, max_bytes)
+    return found
+
+
+def _describe(root: Path, entry: os.DirEntry[str], max_bytes: int) -> SeedFile:
+    try:
+        info = entry.stat()  # follows symbolic links
+    except OSError:
+        return SeedFile(entry.name, 0, 0, "broken symbolic link or unreadable entry")
+    signature = (info.st_size, info.st_mtime_ns)
+    problem = None
+    if not entry.name.lower().endswith(".txt"):
+        problem = "not a .txt file; only *.txt files are documents"
+    elif entry.is_symlink() and not _inside(root, Path(entry.path)):
+        problem = "symbolic link to a file outside the seeds folder"
+    elif not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file"
+    elif info.st_size > max_bytes:
+        problem = (
+            f"file is {info.st_size:,} bytes, over the limit of {max_bytes:,} "
+            "(FEEDSVC_MAX_DOCUMENT_BYTES)"
+        )
+    return SeedFile(entry.name, *signature, problem)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop of links
+        return False
+
+
+def read(folder: Path, name: str, max_bytes: int) -> bytes:
+    """The bytes of one document; raises OSError or ValueError with a plain reason."""
+    # O_NONBLOCK: a FIFO swapped in after the scan must not block the indexer forever.
+    fd = os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ValueError(f"file grew over the limit of {max_bytes:,} bytes while being read")
+    return data

@@ -1,0 +1,474 @@
+"""The article store: a SQLite index of the seeds folder, kept in step with it incrementally.
+
+The documents are the source of truth; the index is a cache that can be deleted at any time.
+One process at a time writes (a lock file), each refresh commits in one transaction, and readers
+use WAL snapshots, so several worker processes can read while one re-indexes and never see a
+half-done state. ``generation`` counts committed changes; caches compare it to know when to drop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from . import seedfiles
+from .config import Config
+from .document import Article, DocumentError, ParseOptions, Removed, parse
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    name TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    article_id TEXT,
+    problem TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    retry INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    file_name TEXT NOT NULL,
+    seq INTEGER,
+    headline TEXT NOT NULL,
+    published TEXT NOT NULL,
+    published_ts REAL NOT NULL,
+    has_time INTEGER NOT NULL,
+    updated_ts REAL NOT NULL,
+    city TEXT,
+    city_slug TEXT,
+    agency TEXT,
+    agency_slug TEXT,
+    summary TEXT NOT NULL,
+    paragraphs TEXT NOT NULL,
+    removed TEXT NOT NULL,
+    warnings TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_ts DESC, seq DESC, id DESC);
+CREATE INDEX IF NOT EXISTS articles_agency
+    ON articles (agency_slug, published_ts DESC, seq DESC, id DESC);
+CREATE INDEX IF NOT EXISTS articles_city
+    ON articles (city_slug, published_ts DESC, seq DESC, id DESC);
+CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (headline, body);
+"""
+NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
+OLDEST_FIRST = "ORDER BY published_ts ASC, seq ASC, id ASC"
+ARTICLE_COLUMNS = (
+    "id, file_name, seq, headline, published, has_time, updated_ts, city, agency, summary, "
+    "paragraphs, removed, warnings, content_hash"
+)
+MAX_SEARCH_TERMS = 8
+# Documents skipped for a reason that can pass (a future date, a duplicate whose original may be
+# deleted) are looked at again on every refresh that changes something, and at least this often.
+RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    file_name: str
+    reason: str
+
+
+@dataclass
+class Report:
+    """What one refresh did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    unchanged: int = 0
+    touched: list[Article] = field(default_factory=list)  # old and new versions, for notifiers
+
+    @property
+    def any_change(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+@dataclass(frozen=True)
+class Facet:
+    """An agency or a dateline city with its article count."""
+
+    slug: str
+    name: str
+    count: int
+
+
+class Store:
+    def __init__(self, config: Config):
+        self.seeds_dir = config.seeds_dir
+        self.index_path = config.index_path
+        self.max_bytes = config.max_document_bytes
+        self.parse_options = ParseOptions(timezone=config.timezone, date_order=config.date_order)
+        self._local = threading.local()
+        self._last_retry = 0.0
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        self._prepare_schema()
+        self.generation = self.read_generation()
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.index_path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections must stay in their thread)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _prepare_schema(self) -> None:
+        with self._write_lock():
+            db = self._db
+            version = None
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                version = row and row[0]
+            except sqlite3.OperationalError:
+                pass
+            if version not in (None, SCHEMA_VERSION):
+                log.info("index %s has an old schema; rebuilding it", self.index_path)
+                db.executescript(
+                    "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS files;"
+                    "DROP TABLE IF EXISTS articles; DROP TABLE IF EXISTS articles_fts;"
+                )
+            db.executescript(SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'),"
+                " ('changed_at', '0')",
+                (SCHEMA_VERSION,),
+            )
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """One writer at a time across processes: an exclusive lock on a file beside the index."""
+        with open(f"{self.index_path}.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    def sync_generation(self) -> bool:
+        """Pick up changes committed by another process; True when there were some."""
+        current = self.read_generation()
+        changed = current != self.generation
+        self.generation = current
+        return changed
+
+    def changed_at(self) -> datetime:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'changed_at'").fetchone()
+        return datetime.fromtimestamp(float(row[0]), UTC)
+
+    def count(self, *, agency: str | None = None, city: str | None = None) -> int:
+        where, args = _facet_filter(agency, city)
+        return self._db.execute(f"SELECT count(*) FROM articles {where}", args).fetchone()[0]
+
+    def latest(
+        self, limit: int, offset: int = 0, *, agency: str | None = None, city: str | None = None
+    ) -> list[Article]:
+        """Newest first, optionally only one agency's or one city's (by slug)."""
+        where, args = _facet_filter(agency, city)
+        rows = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [_article(row) for row in rows]
+
+    def oldest(self, limit: int, offset: int = 0) -> list[Article]:
+        rows = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles {OLDEST_FIRST} LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [_article(row) for row in rows]
+
+    def link_rows(self, limit: int, offset: int = 0) -> list[tuple[str, str, datetime]]:
+        """(id, headline, last change) newest first: what a sitemap needs, without the text."""
+        rows = self._db.execute(
+            f"SELECT id, headline, updated_ts FROM articles {NEWEST_FIRST} LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [(i, h, datetime.fromtimestamp(ts, UTC)) for i, h, ts in rows]
+
+    def published_since(self, since: datetime, limit: int) -> list[Article]:
+        rows = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE published_ts >= ? {NEWEST_FIRST} "
+            "LIMIT ?",
+            (since.timestamp(), limit),
+        )
+        return [_article(row) for row in rows]
+
+    def get(self, article_id: str) -> Article | None:
+        row = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return _article(row) if row else None
+
+    def search(self, query: str, limit: int) -> list[Article]:
+        """Full-text search, every word must match (prefix match on the last), newest first."""
+        words = re.findall(r"\w+", query)[:MAX_SEARCH_TERMS]
+        if not words:
+            return []
+        match = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
+        rows = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE rowid IN "
+            f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) {NEWEST_FIRST} LIMIT ?",
+            (match.strip(), limit),
+        )
+        return [_article(row) for row in rows]
+
+    def agencies(self) -> list[Facet]:
+        return self._facets("agency")
+
+    def cities(self) -> list[Facet]:
+        return self._facets("city")
+
+    def facet(self, kind: str, slug: str) -> Facet | None:
+        return next((f for f in self._facets(kind) if f.slug == slug), None)
+
+    def _facets(self, kind: str) -> list[Facet]:
+        column = {"agency": "agency", "city": "city"}[kind]
+        # The most common spelling names the group ("Reuters" over "REUTERS").
+        rows = self._db.execute(
+            f"SELECT {column}_slug, {column}, count(*) AS n FROM articles "
+            f"WHERE {column}_slug IS NOT NULL AND {column}_slug != '' "
+            f"GROUP BY {column}_slug, {column} ORDER BY {column}_slug, n DESC"
+        )
+        facets: dict[str, Facet] = {}
+        for slug, name, n in rows:
+            known = facets.get(slug)
+            facets[slug] = Facet(
+                slug, known.name if known else name, n + (known.count if known else 0)
+            )
+        return sorted(facets.values(), key=lambda f: (-f.count, f.slug))
+
+    def problems(self) -> list[Problem]:
+        rows = self._db.execute(
+            "SELECT name, problem FROM files WHERE problem IS NOT NULL ORDER BY name"
+        )
+        return [Problem(name, reason) for name, reason in rows]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def refresh(self, progress: Callable[[int, int], None] | None = None) -> Report:
+        """Bring the index in step with the seeds folder; parses only new and changed files."""
+        with self._write_lock():
+            report = self._refresh(progress)
+        self.generation = self.read_generation()
+        return report
+
+    def _refresh(self, progress: Callable[[int, int], None] | None) -> Report:
+        db = self._db
+        report = Report()
+        known = {
+            name: (size, mtime_ns, retry)
+            for name, size, mtime_ns, retry in db.execute(
+                "SELECT name, size, mtime_ns, retry FROM files"
+            )
+        }
+        found = seedfiles.scan(self.seeds_dir, self.max_bytes)
+        gone = sorted(set(known) - set(found))
+        todo = sorted(
+            name
+            for name, seed in found.items()
+            if name not in known or known[name][:2] != seed.signature
+        )
+        retry_due = time.monotonic() - self._last_retry > RETRY_SECONDS
+        if todo or gone or retry_due:
+            todo = sorted(set(todo) | {name for name, v in known.items() if v[2] and name in found})
+            self._last_retry = time.monotonic()
+        report.unchanged = len(found) - len(todo)
+        if not todo and not gone:
+            return report
+
+        now = datetime.now(UTC)
+        options = replace(self.parse_options, now=now)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for name in gone:
+                self._forget_file(name, report)
+            for done, name in enumerate(todo, 1):
+                self._index_file(found[name], options, now, report)
+                if progress:
+                    progress(done, len(todo))
+            if report.any_change:
+                db.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'changed_at'", (now.timestamp(),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        for problem in report.skipped:
+            log.warning("skipped %s: %s", problem.file_name, problem.reason)
+        return report
+
+    def _index_file(
+        self, seed: seedfiles.SeedFile, options: ParseOptions, now: datetime, report: Report
+    ) -> None:
+        article, problem, retry = None, seed.problem, False
+        if problem is None:
+            try:
+                raw = seedfiles.read(self.seeds_dir, seed.name, self.max_bytes)
+                article = parse(raw, seed.name, options)
+            except DocumentError as exc:
+                problem, retry = exc.reason, exc.retry
+            except (OSError, ValueError) as exc:
+                problem = f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"
+        if article is not None:
+            problem, retry = self._duplicate_of(article)
+        previous_id = self._db.execute(
+            "SELECT article_id FROM files WHERE name = ?", (seed.name,)
+        ).fetchone()
+        if (
+            previous_id
+            and previous_id[0]
+            and (article is None or problem or previous_id[0] != article.id)
+        ):
+            self._delete_article(previous_id[0], report)
+        if article is not None and problem is None:
+            self._save_article(article, now, report)
+        else:
+            report.skipped.append(Problem(seed.name, problem or "unknown"))
+        self._db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                seed.name,
+                seed.size,
+                seed.mtime_ns,
+                None if problem else article.id,  # type: ignore[union-attr]
+                problem,
+                json.dumps(list(article.warnings) if article else []),
+                int(retry),
+            ),
+        )
+
+    def _duplicate_of(self, article: Article) -> tuple[str | None, bool]:
+        row = self._db.execute(
+            "SELECT file_name FROM articles WHERE id = ? AND file_name != ?",
+            (article.id, article.file_name),
+        ).fetchone()
+        if row:
+            return f"id {article.id} is already used by {row[0]}", True
+        row = self._db.execute(
+            "SELECT file_name FROM articles WHERE content_hash = ? AND id != ?",
+            (article.content_hash, article.id),
+        ).fetchone()
+        if row:
+            return f"same document as {row[0]}", True
+        return None, False
+
+    def _save_article(self, article: Article, now: datetime, report: Report) -> None:
+        old = self.get(article.id)
+        if old is not None and old.content_hash == article.content_hash:
+            updated = old.updated
+        elif old is not None:
+            updated = max(now, article.published)
+        else:
+            updated = article.published
+        article = replace(article, updated=updated)
+        (report.changed if old else report.added).append(article.id)
+        report.touched.extend([a for a in (old, article) if a is not None])
+        if old is not None:
+            self._delete_rows(article.id)
+        cursor = self._db.execute(
+            "INSERT INTO articles (id, file_name, seq, headline, published, published_ts, "
+            "has_time, updated_ts, city, city_slug, agency, agency_slug, summary, paragraphs, "
+            "removed, warnings, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.id, article.file_name, article.seq, article.headline,
+                article.published.isoformat(), article.published.timestamp(),
+                int(article.has_time), updated.timestamp(), article.city, article.city_slug,
+                article.agency, article.agency_slug, article.summary,
+                json.dumps(article.paragraphs, ensure_ascii=False),
+                json.dumps([[r.text, r.reason] for r in article.removed], ensure_ascii=False),
+                json.dumps(article.warnings, ensure_ascii=False), article.content_hash,
+            ),
+        )  # fmt: skip
+        self._db.execute(
+            "INSERT INTO articles_fts (rowid, headline, body) VALUES (?, ?, ?)",
+            (cursor.lastrowid, article.headline, "\n".join(article.paragraphs)),
+        )
+
+    def _forget_file(self, name: str, report: Report) -> None:
+        row = self._db.execute("SELECT article_id FROM files WHERE name = ?", (name,)).fetchone()
+        if row and row[0]:
+            self._delete_article(row[0], report)
+        self._db.execute("DELETE FROM files WHERE name = ?", (name,))
+
+    def _delete_article(self, article_id: str, report: Report) -> None:
+        old = self.get(article_id)
+        if old is None:
+            return
+        report.removed.append(article_id)
+        report.touched.append(old)
+        self._delete_rows(article_id)
+
+    def _delete_rows(self, article_id: str) -> None:
+        row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row:
+            self._db.execute("DELETE FROM articles_fts WHERE rowid = ?", row)
+            self._db.execute("DELETE FROM articles WHERE rowid = ?", row)
+
+
+def _facet_filter(agency: str | None, city: str | None) -> tuple[str, tuple[str, ...]]:
+    if agency is not None:
+        return "WHERE agency_slug = ?", (agency,)
+    if city is not None:
+        return "WHERE city_slug = ?", (city,)
+    return "", ()
+
+
+def _article(row: tuple) -> Article:
+    (article_id, file_name, seq, headline, published, has_time, updated_ts, city, agency,
+     summary, paragraphs, removed, warnings, content_hash) = row  # fmt: skip
+    published_at = datetime.fromisoformat(published)
+    return Article(
+        id=article_id,
+        file_name=file_name,
+        seq=seq,
+        headline=headline,
+        published=published_at,
+        has_time=bool(has_time),
+        city=city,
+        agency=agency,
+        paragraphs=tuple(json.loads(paragraphs)),
+        summary=summary,
+        removed=tuple(Removed(text, reason) for text, reason in json.loads(removed)),
+        warnings=tuple(json.loads(warnings)),
+        content_hash=content_hash,
+        updated=datetime.fromtimestamp(updated_ts, UTC),
+    )

@@ -1,0 +1,44 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Shows a feed as a readable page when opened in a browser; feed readers never load this. -->
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:atom="http://www.w3.org/2005/Atom" exclude-result-prefixes="atom">
+  <xsl:output method="html" encoding="UTF-8" indent="yes"/>
+  <xsl:variable name="title" select="/rss/channel/title | /atom:feed/atom:title"/>
+  <xsl:template match="/">
+    <html>
+      <head>
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <title><xsl:value-of select="$title"/> (feed)</title>
+        <style>
+          body { font: 17px/1.6 Georgia, serif; max-width: 42rem; margin: 0 auto; padding: 1rem; }
+          .about { font-family: system-ui, sans-serif; background: #eef3fd; color: #123; padding: .8rem 1rem; border-radius: 6px; }
+          .about code { word-break: break-all; }
+          .item { border-bottom: 1px solid #ddd; padding: .4rem 0 .8rem; }
+          .item h2 { font-size: 1.15rem; margin: .3rem 0; }
+          .meta { color: #666; font-family: system-ui, sans-serif; font-size: .85rem; }
+        </style>
+      </head>
+      <body>
+        <p class="about">This is a <strong>news feed</strong>. Copy its address into your feed reader
+          to follow <xsl:value-of select="$title"/>.</p>
+        <h1><xsl:value-of select="$title"/></h1>
+        <p><xsl:value-of select="/rss/channel/description | /atom:feed/atom:subtitle"/></p>
+        <xsl:for-each select="/rss/channel/item">
+          <div class="item">
+            <h2><a href="{link}"><xsl:value-of select="title"/></a></h2>
+            <p class="meta"><xsl:value-of select="pubDate"/></p>
+            <p><xsl:value-of select="description"/></p>
+          </div>
+        </xsl:for-each>
+        <xsl:for-each select="/atom:feed/atom:entry">
+          <div class="item">
+            <h2><a href="{atom:link[@rel='alternate']/@href}"><xsl:value-of select="atom:title"/></a></h2>
+            <p class="meta"><xsl:value-of select="atom:published"/></p>
+            <p><xsl:value-of select="atom:summary"/></p>
+          </div>
+        </xsl:for-each>
+      </body>
+    </html>
+  </xsl:template>
+</xsl:stylesheet>

@@ -1,0 +1,76 @@
+"""WebSub publishing: tell the hub which feeds changed, in the background, with retries.
+
+Only the process that indexes calls ``publish`` (from the watcher thread), so each change is
+announced once. A failing hub is retried with exponential back-off and logged; nothing here ever
+runs on a request's path.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from .document import Article
+from .services import Services
+from .store import Report
+from .urls import FORMATS, Channel
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 6
+FIRST_DELAY = 1.0
+MAX_DELAY = 60.0
+TIMEOUT = 10.0
+
+
+def changed_channels(articles: Iterable[Article]) -> list[Channel]:
+    """The channels whose feeds a change to these articles (old and new versions) alters."""
+    channels = {Channel("main")}
+    for article in articles:
+        if article.agency_slug:
+            channels.add(Channel("source", article.agency_slug))
+        if article.city_slug:
+            channels.add(Channel("place", article.city_slug))
+    return sorted(channels, key=lambda c: (c.kind != "main", c.kind, c.key))
+
+
+class Notifier:
+    def __init__(self, hub_url: str, services: Services):
+        self.hub_url = hub_url
+        self.site = services.site
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="feedsvc-websub", daemon=True)
+        self._thread.start()
+
+    def publish(self, report: Report) -> None:
+        for channel in changed_channels(report.touched):
+            for fmt in FORMATS:
+                self._queue.put(self.site.url(channel.feed_path(fmt)))
+
+    def _run(self) -> None:
+        while True:
+            self._deliver(self._queue.get())
+
+    def _deliver(self, feed_url: str) -> None:
+        data = urlencode({"hub.mode": "publish", "hub.url": feed_url}).encode()
+        delay = FIRST_DELAY
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                request = urllib.request.Request(self.hub_url, data=data, method="POST")
+                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                    log.info("hub %s accepted %s (%s)", self.hub_url, feed_url, response.status)
+                    return
+            except (urllib.error.URLError, OSError) as exc:
+                log.warning(
+                    "hub %s refused %s (attempt %d of %d): %s",
+                    self.hub_url, feed_url, attempt, ATTEMPTS, exc,
+                )  # fmt: skip
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
+        log.error("gave up notifying hub %s of %s", self.hub_url, feed_url)
