@@ -88,7 +88,9 @@ def serve(bind: str, workers: int, threads: int) -> None:
     report = _refresh(store)
     total = store.count()
     store.close()
-    click.echo(f"Indexed {total} articles from {settings.seeds_dir} ({len(report.skipped)} skipped)")
+    click.echo(
+        f"Indexed {total} articles from {settings.seeds_dir} ({len(report.skipped)} skipped)"
+    )
     click.echo(f"Serving {settings.site_url} on http://{bind}/ with {workers} workers")
     Server(
         "feedsvc:create_app",

@@ -34,8 +34,13 @@ class Watcher:
         return self
 
     def stop(self) -> None:
+        """Stop polling and give up leadership (another process may then take over)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     @property
     def is_leader(self) -> bool:
@@ -57,8 +62,6 @@ class Watcher:
             self.poll_once()
             self._stop.wait(self.interval)
         self.store.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
 
     def poll_once(self) -> None:
         # Broad except on purpose: a full disk or a vanished folder must not kill the thread that

@@ -1,0 +1,237 @@
+"""The store: incremental indexing, lookups, and bad input reported without hiding the rest."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from feedsvc import config
+from feedsvc.store import Store
+from feedsvc.watch import Watcher
+
+from .conftest import hex_id, settings_for, write_document
+
+SEED_ID = "5e300edb8a850530"
+
+
+def make_store(tmp_path: Path, seeds: Path, **overrides: object) -> Store:
+    return Store(config.load(settings_for(tmp_path, seeds, **overrides)))
+
+
+@pytest.fixture
+def store(tmp_path: Path, seeds: Path) -> Store:
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    return store
+
+
+def test_bundled_seed_is_indexed_with_its_metadata(store: Store) -> None:
+    article = store.get(SEED_ID)
+    assert article is not None
+    assert article.headline == "U.S. officials travel to Venezuela, a Russian ally, for talks."
+    assert article.published.date().isoformat() == "2022-03-06"
+    assert (article.city, article.agency) == ("WASHINGTON", "Reuters")
+    assert len(article.paragraphs) == 15
+    assert [r.text for r in article.removed] == [
+        "Recent Article",
+        "Day Trading Guide for Beginners",
+        "Ukraine Crisis Puts Euro On Course For Worst Week In Two Years.",
+        "enlightenedTop THREE Award-Winning Brokers in 2022 enlightened",
+        "IC Markets",
+    ]
+
+
+def test_lookups_by_agency_city_and_full_text(store: Store, seeds: Path) -> None:
+    write_document(seeds, 1, hex_id(1), dateline="PARIS (AFP) —", headline="Strike in Paris")
+    store.refresh()
+    assert [a.id for a in store.latest(10, agency="afp")] == [hex_id(1)]
+    assert [a.id for a in store.latest(10, city="washington")] == [SEED_ID]
+    assert [a.id for a in store.search("Maduro sanctions", 10)] == [SEED_ID]
+    assert [a.id for a in store.search("negotiat", 10)] == [hex_id(1)]  # prefix of last word
+    assert store.search('"unbalanced ( AND OR', 10) == []  # hostile query syntax is harmless
+    assert {f.slug for f in store.agencies()} == {"reuters", "afp"}
+
+
+def test_newest_first_with_sequence_breaking_ties(store: Store, seeds: Path) -> None:
+    write_document(seeds, 7, hex_id(7), date="2 May 2023")
+    write_document(seeds, 8, hex_id(8), date="2 May 2023", headline="Later the same day")
+    write_document(seeds, 9, hex_id(9), date="1 May 2023", headline="The day before")
+    store.refresh()
+    assert [a.id for a in store.latest(4)] == [hex_id(8), hex_id(7), hex_id(9), SEED_ID]
+
+
+def test_restart_with_unchanged_documents_parses_nothing(tmp_path: Path, seeds: Path) -> None:
+    make_store(tmp_path, seeds).refresh()
+    again = make_store(tmp_path, seeds).refresh()
+    assert (again.added, again.changed, again.unchanged) == ([], [], 1)
+
+
+def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
+    path = write_document(seeds, 1, hex_id(1))
+    report = store.refresh()
+    assert report.added == [hex_id(1)]
+    generation = store.generation
+
+    path.write_text(path.read_text().replace("two-week", "three-week"))
+    os.utime(path, ns=(1, 1))  # a different mtime even on coarse file systems
+    report = store.refresh()
+    assert report.changed == [hex_id(1)]
+    assert "three-week" in store.get(hex_id(1)).paragraphs[0]
+    assert store.generation > generation
+
+    path.unlink()
+    assert store.refresh().removed == [hex_id(1)]
+    assert store.get(hex_id(1)) is None
+
+
+def test_updated_moves_only_when_content_changes(store: Store, seeds: Path) -> None:
+    path = write_document(seeds, 1, hex_id(1))
+    store.refresh()
+    first = store.get(hex_id(1))
+    assert first.updated == first.published
+
+    os.utime(path, ns=(5, 5))  # touched, same bytes
+    store.refresh()
+    assert store.get(hex_id(1)).updated == first.updated
+
+    path.write_text(path.read_text().replace("Monday", "Tuesday"))
+    os.utime(path, ns=(9, 9))
+    store.refresh()
+    assert store.get(hex_id(1)).updated > first.updated
+
+
+def test_id_survives_headline_edit_and_index_rebuild(tmp_path: Path, seeds: Path) -> None:
+    path = write_document(seeds, 1, hex_id(1), headline="First headline")
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    path.write_text(path.read_text().replace("First headline", "Corrected headline"))
+    os.utime(path, ns=(3, 3))
+    store.refresh()
+    assert store.get(hex_id(1)).headline == "Corrected headline"
+    store.close()
+    for leftover in (tmp_path / "index").iterdir():
+        leftover.unlink()
+    rebuilt = make_store(tmp_path, seeds)
+    rebuilt.refresh()
+    assert rebuilt.get(hex_id(1)).headline == "Corrected headline"
+
+
+BAD_INPUTS = {
+    "empty.txt": b"",
+    "blank.txt": b"   \n\n  \t\n",
+    "headline_only.txt": b"Just a headline\n",
+    "binary.txt": bytes(range(256)) * 4,
+    "bad_date.txt": b"Headline\n\nsometime last week\n\nBody text here.\n",
+    "old.txt": b"Headline\n\n1969-07-20\n\nBody text here.\n",
+    "future.txt": b"Headline\n\n1 Jan 2999\n\nBody text here.\n",
+    "notes.md": b"not a document",
+}
+
+
+def test_bad_documents_are_reported_and_hide_nothing(store: Store, seeds: Path) -> None:
+    for name, raw in BAD_INPUTS.items():
+        (seeds / name).write_bytes(raw)
+    (seeds / "huge.txt").write_bytes(b"Headline\n\n1 Jan 2021\n\n" + b"x " * 600_000)
+    report = store.refresh()
+    reasons = {p.file_name: p.reason for p in report.skipped}
+    assert set(reasons) == {*BAD_INPUTS, "huge.txt"}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "no body" in reasons["headline_only.txt"] or "date" in reasons["headline_only.txt"]
+    assert "not a date" in reasons["bad_date.txt"]
+    assert "before 1970" in reasons["old.txt"]
+    assert "future" in reasons["future.txt"]
+    assert "over the limit" in reasons["huge.txt"]
+    assert ".txt" in reasons["notes.md"]
+    assert store.get(SEED_ID) is not None
+    assert {p.file_name for p in store.problems()} == set(reasons)
+
+
+def test_symlinks_out_of_the_folder_and_fifos_are_skipped(
+    store: Store, seeds: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret\n\n1 Jan 2021\n\nDo not publish.\n")
+    (seeds / "001_0000000000000001.txt").symlink_to(outside)
+    os.mkfifo(seeds / "002_0000000000000002.txt")
+    report = store.refresh()  # must not hang on the FIFO
+    reasons = {p.file_name: p.reason for p in report.skipped}
+    assert "outside the seeds folder" in reasons["001_0000000000000001.txt"]
+    assert "not a regular file" in reasons["002_0000000000000002.txt"]
+    assert store.count() == 1
+
+
+def test_same_document_under_two_names_is_published_once(store: Store, seeds: Path) -> None:
+    original = seeds / "000_5e300edb8a850530.txt"
+    (seeds / "001_aaaaaaaaaaaaaaaa.txt").write_bytes(original.read_bytes())
+    report = store.refresh()
+    assert [p.reason for p in report.skipped] == ["same document as 000_5e300edb8a850530.txt"]
+    assert store.count() == 1
+    # When the original goes, the copy takes its place.
+    original.unlink()
+    store.refresh()
+    assert [a.id for a in store.latest(5)] == ["aaaaaaaaaaaaaaaa"]
+
+
+def test_absurd_headline_is_shortened_not_rejected(store: Store, seeds: Path) -> None:
+    (seeds / "003_0000000000000003.txt").write_text(
+        "Breaking " * 1200 + "\n\n1 Jan 2021\n\nBODY (AP) -- The body.\n"
+    )
+    store.refresh()
+    article = store.get("0000000000000003")
+    assert len(article.headline) <= 300
+    assert any("shortened" in w for w in article.warnings)
+
+
+def test_readers_never_see_a_half_done_refresh(tmp_path: Path, seeds: Path) -> None:
+    writer = make_store(tmp_path, seeds)
+    writer.refresh()
+    for n in range(1, 301):
+        write_document(seeds, n, hex_id(n), headline=f"Story number {n}")
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        reader = make_store(tmp_path, seeds)
+        while not stop.is_set():
+            counts.append(reader.count())
+        reader.close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    writer.refresh()
+    stop.set()
+    thread.join()
+    assert set(counts) <= {1, 301}
+
+
+def test_watcher_elects_one_leader_and_followers_see_changes(tmp_path: Path, seeds: Path) -> None:
+    leader_store, follower_store = make_store(tmp_path, seeds), make_store(tmp_path, seeds)
+    leader, follower = Watcher(leader_store, 0.1), Watcher(follower_store, 0.1)
+    leader.poll_once()
+    follower.poll_once()
+    assert leader.is_leader and not follower.is_leader
+    write_document(seeds, 1, hex_id(1))
+    leader.poll_once()
+    follower.poll_once()
+    assert follower_store.generation == leader_store.generation
+    assert follower_store.get(hex_id(1)) is not None
+    leader.stop()
+    follower.poll_once()
+    assert follower.is_leader  # the kernel released the lock; the follower takes over
+    follower.stop()
+
+
+def test_index_with_an_old_schema_is_rebuilt(tmp_path: Path, seeds: Path) -> None:
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    store.close()
+    with sqlite3.connect(tmp_path / "index" / "index.sqlite3") as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    rebuilt = make_store(tmp_path, seeds)
+    rebuilt.refresh()
+    assert rebuilt.get(SEED_ID) is not None
