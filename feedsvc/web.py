@@ -289,7 +289,8 @@ def news_sitemap(svc: Services) -> Prepared:
 @bp.get("/feed.xsl")
 @cached
 def feed_stylesheet(svc: Services) -> Prepared:
-    body = current_app.open_resource("templates/feed.xsl").read()
+    with current_app.open_resource("templates/feed.xsl") as stylesheet:
+        body = stylesheet.read()
     return Prepared(
         body,
         "text/xsl; charset=utf-8",

@@ -1,0 +1,194 @@
+"""What feed readers get: every field right, valid XML, feedgen's traps pinned."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+
+from feedsvc import create_app
+
+from .conftest import SITE_URL, hex_id, settings_for, write_document
+
+SEED_ID = "5e300edb8a850530"
+SEED_PERMALINK = (
+    f"{SITE_URL}/articles/{SEED_ID}/u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
+)
+XML_FORMATS = ("rss", "atom")
+
+
+def fetch(client, path: str, **headers: str):
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200, response.data[:500]
+    return response
+
+
+def read_feed(response) -> feedparser.FeedParserDict:
+    """feedparser as a reader would run it. (feedparser 6.0 reads RSS and Atom, not JSON Feed.)"""
+    return feedparser.parse(response.data, response_headers={"content-type": response.content_type})
+
+
+def entry_ids(response) -> list[str]:
+    if response.mimetype == "application/feed+json":
+        ids = [item["id"] for item in json.loads(response.data)["items"]]
+    else:
+        ids = [entry.id for entry in read_feed(response).entries]
+    return [i.rsplit("/", 1)[-1] for i in ids]
+
+
+def strict_xml(body: bytes) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, recover=False, no_network=True)
+    return etree.fromstring(body, parser)
+
+
+@pytest.fixture
+def more_news(seeds: Path, app):
+    write_document(seeds, 1, hex_id(1), date="April 12, 2021", dateline="PARIS (AFP) —",
+                   headline="Paris museums reopen")  # fmt: skip
+    write_document(seeds, 2, hex_id(2), date="Apr 12, 2021 3:45 PM ET",
+                   dateline="NEW YORK (AP) --", headline="Markets rally in New York")  # fmt: skip
+    app.extensions["feedsvc"].store.refresh()
+    return app
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_feed_carries_every_field_a_reader_needs(client, fmt: str) -> None:
+    feed = read_feed(fetch(client, f"/feed.{fmt}"))
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "feedsvc news"
+    assert feed.feed.link == f"{SITE_URL}/"
+    [entry] = feed.entries
+    assert entry.title == "U.S. officials travel to Venezuela, a Russian ally, for talks."
+    assert entry.link == SEED_PERMALINK
+    assert entry.id == f"tag:feedsvc,2026:articles/{SEED_ID}"
+    assert entry.published_parsed[:3] == (2022, 3, 6)
+    assert entry.summary.startswith("Senior U.S. officials traveled to Venezuela")
+    content = entry.content[0].value
+    assert content.count("<p>") == 15
+    assert "IC Markets" not in content and "Recent Article" not in content
+    assert "Reuters" in {t.term for t in entry.get("tags", [])} | {entry.get("author")}
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_feed_metadata(client, fmt: str) -> None:
+    body = fetch(client, f"/feed.{fmt}").data
+    feed = feedparser.parse(body)
+    self_links = [link for link in feed.feed.links if link.rel == "self"]
+    assert [link.href for link in self_links] == [f"{SITE_URL}/feed.{fmt}"]
+    assert feed.feed.language == "en"
+    assert feed.feed.generator == "feedsvc"
+    root = strict_xml(body)
+    if fmt == "rss":
+        assert root.findtext("channel/ttl") == "5"
+        assert root.findtext("channel/link") == f"{SITE_URL}/"  # last-link-wins trap
+        build = parsedate_to_datetime(root.findtext("channel/lastBuildDate"))
+        assert build.isoformat() == "2022-03-06T00:00:00+00:00"  # newest change, not now
+        assert root.find("channel/item/guid").get("isPermaLink") == "false"
+    else:
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        assert root.findtext("a:updated", namespaces=ns) == "2022-03-06T00:00:00+00:00"
+        assert root.findtext("a:author/a:name", namespaces=ns) == "feedsvc news"
+
+
+def test_entries_are_newest_first_in_every_format(more_news) -> None:
+    client = more_news.test_client()
+    for fmt in ("rss", "atom", "json"):
+        # 2022-03-06, then 2021-04-12 15:45 ET, then 2021-04-12 (feedgen prepends by default)
+        assert entry_ids(fetch(client, f"/feed.{fmt}")) == [SEED_ID, hex_id(2), hex_id(1)], fmt
+
+
+def test_dates_keep_their_time_zone(more_news) -> None:
+    client = more_news.test_client()
+    root = strict_xml(fetch(client, "/feed.atom").data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    published = [e.findtext("a:published", namespaces=ns) for e in root.findall("a:entry", ns)]
+    assert published[1] == "2021-04-12T15:45:00-04:00"  # 3:45 PM ET, daylight saving
+    assert all(datetime.fromisoformat(p).tzinfo is not None for p in published)
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_same_bytes_on_every_render(app, tmp_path: Path, seeds: Path, fmt: str) -> None:
+    first = fetch(app.test_client(), f"/feed.{fmt}").data
+    # A second app (another worker, or after a restart) renders the same bytes.
+    other = create_app(settings_for(tmp_path, seeds))
+    assert fetch(other.test_client(), f"/feed.{fmt}").data == first
+
+
+def test_json_feed_follows_version_1_1(client) -> None:
+    response = fetch(client, "/feed.json")
+    assert response.content_type == "application/feed+json; charset=utf-8"
+    feed = json.loads(response.data)
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["feed_url"] == f"{SITE_URL}/feed.json"
+    assert feed["home_page_url"] == f"{SITE_URL}/"
+    [item] = feed["items"]
+    assert set(item) >= {"id", "url", "title", "content_html", "summary", "date_published"}
+    assert item["id"] == f"tag:feedsvc,2026:articles/{SEED_ID}"
+    assert item["url"] == SEED_PERMALINK
+    assert item["content_html"].count("<p>") == 15
+    assert "IC Markets" not in item["content_html"]
+    assert item["authors"] == [{"name": "Reuters"}]
+    assert item["tags"] == ["Reuters", "WASHINGTON"]
+    assert datetime.fromisoformat(item["date_published"]).tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/feed.rss", "application/rss+xml"),
+        ("/feed.atom", "application/atom+xml"),
+        ("/feed.json", "application/feed+json"),
+    ],
+)
+def test_each_format_has_its_media_type(client, path: str, media_type: str) -> None:
+    assert fetch(client, path).mimetype == media_type
+
+
+HOSTILE = [
+    "<script>alert('x')</script> & <b>bold</b> ]]> \"quotes\" 'apostrophes'",
+    "Control \x01\x02\x0b\x1f characters \x7f\x85 and \ufffe non-characters",
+    "Unicode: 東京 — Zürich — São Paulo — emoji 🗞️ — RTL \u202eevil",
+    "</description></item><item><title>injected</title>",
+    "]]><injected/>" * 20,
+]
+
+
+@pytest.fixture
+def hostile_app(tmp_path: Path, seeds: Path):
+    for n, text in enumerate(HOSTILE, 1):
+        write_document(seeds, n, hex_id(n), headline=f"{text} {n}", dateline="",
+                       paragraphs=(text, f"Second paragraph {n}: {text}"))  # fmt: skip
+    write_document(seeds, 9, hex_id(9), headline="Long " * 3000)
+    app = create_app(settings_for(tmp_path, seeds))
+    report = app.extensions["feedsvc"].store.refresh()
+    assert not report.skipped, report.skipped
+    return app
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_hostile_text_stays_text(hostile_app, fmt: str) -> None:
+    response = fetch(hostile_app.test_client(), f"/feed.{fmt}")
+    body = response.data
+    if fmt == "json":
+        titles = [item["title"] for item in json.loads(body)["items"]]
+    else:
+        strict_xml(body)
+        feed = read_feed(response)
+        assert not feed.bozo, feed.get("bozo_exception")
+        titles = [e.title for e in feed.entries]
+    assert len(titles) == 7  # the seed, five hostile documents, one absurd headline
+    assert f"{HOSTILE[0]} 1" in titles  # markup is shown as text, not interpreted
+    assert "injected" not in titles
+    assert "\x01" not in body.decode() and "\ufffe" not in body.decode()
+
+
+def test_feed_responses_compress(client) -> None:
+    response = fetch(client, "/feed.atom", **{"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert feedparser.parse(gzip.decompress(response.data)).entries

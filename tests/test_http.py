@@ -1,0 +1,194 @@
+"""HTTP behaviour through the app: caching headers, 304, gzip, bounds, Host independence."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from werkzeug.test import run_wsgi_app
+
+from feedsvc import create_app
+
+from .conftest import SITE_URL, hex_id, settings_for, write_document
+
+FEEDS = ["/feed.rss", "/feed.atom", "/feed.json", "/sources/reuters/feed.atom",
+         "/places/washington/feed.rss", "/search/feed.atom?q=venezuela"]  # fmt: skip
+PAGES = ["/", "/sources/reuters", "/places/washington", "/search?q=maduro",
+         "/articles/5e300edb8a850530/u-s-officials-travel-to-venezuela-a-russian-ally-for-talks",
+         "/feeds.opml", "/sitemap.xml", "/news-sitemap.xml", "/feed.xsl"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", FEEDS + PAGES)
+def test_conditional_get_answers_304(client, path: str) -> None:
+    first = client.get(path)
+    assert first.status_code == 200
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert etag.startswith('"') and not etag.startswith("W/")  # strong
+    assert first.headers["Cache-Control"].startswith("public, max-age=")
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(path, headers={"If-Modified-Since": last_modified}).status_code == 304
+    assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+    # If-None-Match takes precedence over If-Modified-Since.
+    both = {"If-None-Match": '"other"', "If-Modified-Since": last_modified}
+    assert client.get(path, headers=both).status_code == 200
+
+
+def test_feed_cache_headers(client) -> None:
+    response = client.get("/feed.atom")
+    assert response.headers["Last-Modified"] == "Sun, 06 Mar 2022 00:00:00 GMT"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["Vary"] == "Accept-Encoding"
+
+
+def test_gzip_when_accepted_only(client) -> None:
+    plain = client.get("/feed.atom")
+    packed = client.get("/feed.atom", headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    refused = client.get("/feed.atom", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert packed.headers["ETag"] != plain.headers["ETag"]  # a different representation
+    assert "Content-Encoding" not in refused.headers
+    # Either representation's ETag revalidates.
+    headers = {"Accept-Encoding": "gzip", "If-None-Match": plain.headers["ETag"]}
+    assert client.get("/feed.atom", headers=headers).status_code == 304
+
+
+def test_head_has_headers_and_no_body(client) -> None:
+    get, head = client.get("/feed.rss"), client.head("/feed.rss")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert head.headers["ETag"] == get.headers["ETag"]
+
+
+@pytest.mark.parametrize("path", ["/feed.atom", "/", "/feed.json"])
+def test_any_host_header_gets_the_same_bytes(client, path: str) -> None:
+    normal = client.get(path)
+    spoofed = client.get(path, headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    assert spoofed.data == normal.data
+    assert b"evil.example" not in spoofed.data
+
+
+def test_redirect_location_comes_from_the_site_url(client) -> None:
+    response = client.get("/articles/5e300edb8a850530/old-slug", headers={"Host": "evil.example"})
+    assert response.status_code == 301
+    assert response.headers["Location"] == (
+        f"{SITE_URL}/articles/5e300edb8a850530/"
+        "u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("limit=1", 200), ("limit=99999999", 400), ("limit=0", 400), ("limit=-3", 400),
+     ("limit=abc", 400), ("limit=²", 400), ("limit=1e3", 400)],
+)  # fmt: skip
+def test_limit_is_bounded(client, query: str, status: int) -> None:
+    assert client.get(f"/feed.atom?{query}").status_code == status
+
+
+def test_limit_is_clamped_to_the_maximum(tmp_path: Path, seeds: Path) -> None:
+    for n in range(1, 8):
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}")
+    app = create_app(settings_for(tmp_path, seeds, FEED_SIZE=2, MAX_LIMIT=5))
+    app.extensions["feedsvc"].store.refresh()
+    client = app.test_client()
+    assert client.get("/feed.json").json["items"].__len__() == 2
+    assert len(client.get("/feed.json?limit=3").json["items"]) == 3
+    assert len(client.get("/feed.json?limit=500").json["items"]) == 5
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/search/feed.atom", "/search/feed.atom?q=", "/search/feed.atom?q=" + "x" * 500,
+     "/?page=0", "/?page=abc"],
+)  # fmt: skip
+def test_bad_query_parameters_get_a_clear_400(client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    assert b"<h1>Bad Request</h1>" in response.data
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/sources/nobody/feed.atom", "/places/atlantis", "/feed.xml", "/archives/1/feed.atom",
+     "/articles/0123456789abcdef/x", "/articles/../../etc/passwd", "/?page=9"],
+)  # fmt: skip
+def test_unknown_things_are_404(client, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def _through(app, environ_overrides: dict, path: str) -> tuple[str, dict, bytes]:
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path=path.split("?")[0], query_string=path.partition("?")[2],
+                             **environ_overrides).get_environ()  # fmt: skip
+    body_iter, status, headers = run_wsgi_app(app, environ)
+    body = b"".join(body_iter)
+    return status, dict(headers), body
+
+
+@pytest.mark.parametrize("path", ["/feed.atom", "/", "/search/feed.rss?q=oil"])
+@pytest.mark.parametrize(
+    "request_headers",
+    [{}, {"Accept-Encoding": "gzip"}, {"If-None-Match": "*"}, {"__method": "HEAD"}],
+)
+def test_fast_path_serves_exactly_what_flask_serves(app, path: str, request_headers: dict) -> None:
+    headers = dict(request_headers)
+    method = headers.pop("__method", "GET")
+    overrides = {"method": method, "headers": headers}
+    flask_only = app.wsgi_app.app  # the Flask app behind the FastPath middleware
+    via_flask = _through(flask_only, overrides, path)
+    assert app.wsgi_app.cache.get(path) is not None  # now cached
+    via_fast_path = _through(app.wsgi_app, overrides, path)
+    assert via_fast_path == via_flask
+
+
+def test_store_change_reaches_the_cached_feed(app, seeds: Path) -> None:
+    client = app.test_client()
+    etag = client.get("/feed.atom").headers["ETag"]
+    write_document(seeds, 1, hex_id(1), date="1 Jan 2024", headline="Fresh news")
+    app.extensions["feedsvc"].store.refresh()
+    response = client.get("/feed.atom", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert b"Fresh news" in response.data
+    assert response.headers["Last-Modified"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+
+
+def test_archive_pages_hold_every_article_exactly_once(tmp_path: Path, seeds: Path) -> None:
+    for n in range(1, 12):
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n} Jan 2023")
+    app = create_app(settings_for(tmp_path, seeds, FEED_SIZE=3))
+    app.extensions["feedsvc"].store.refresh()
+    client = app.test_client()
+    seen, url = [], "/feed.json"
+    while url:
+        feed = client.get(url).json
+        seen += [item["id"] for item in feed["items"]]
+        url = feed.get("next_url", "").removeprefix(SITE_URL)
+    assert len(seen) == 12 and len(set(seen)) == 12
+    # 12 articles, 3 in the feed: pages 1-3 hold the oldest 9, all full and so immutable.
+    assert client.get("/archives/3/feed.atom").headers["Cache-Control"].endswith("immutable")
+    assert client.get("/archives/4/feed.atom").status_code == 404
+
+
+def test_settings_errors_name_the_variable(tmp_path: Path, seeds: Path) -> None:
+    from feedsvc.config import ConfigError
+
+    with pytest.raises(ConfigError, match="FEEDSVC_FEED_SIZE"):
+        create_app(settings_for(tmp_path, seeds, FEED_SIZE="lots"))
+    with pytest.raises(ConfigError, match="FEEDSVC_SITE_URL"):
+        create_app(settings_for(tmp_path, seeds, SITE_URL="news.example"))
+
+
+def test_readme_lists_every_setting() -> None:
+    from feedsvc.config import describe
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert describe() in readme
+
+
+def test_responses_are_not_html_sniffed(client) -> None:
+    assert client.get("/feed.json").headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/").data.startswith(b"<!doctype html>")
