@@ -1,0 +1,80 @@
+"""The feedsvc command as an operator runs it: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import BUNDLED_SEEDS, hex_id, write_document
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "feedsvc", *args],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_on_the_bundled_seeds(tmp_path: Path) -> None:
+    result = run("check", str(BUNDLED_SEEDS), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in (
+        "headline:  U.S. officials travel to Venezuela, a Russian ally, for talks.",
+        "published: 2022-03-06",
+        "dateline:  WASHINGTON",
+        "agency:    Reuters",
+        "paragraphs (15):",
+        "removed junk (5):",
+        "'Recent Article'",
+        "'Day Trading Guide for Beginners'",
+        "'Ukraine Crisis Puts Euro On Course For Worst Week In Two Years.'",
+        "'enlightenedTop THREE Award-Winning Brokers in 2022 enlightened'",
+        "'IC Markets'",
+        "1 documents read, 0 skipped",
+    ):
+        assert expected in out
+    assert not (tmp_path / ".feedsvc").exists()  # check never touches the real index
+
+
+def test_check_reports_skips_and_exits_1(tmp_path: Path, seeds: Path) -> None:
+    (seeds / "bad.txt").write_bytes(b"Headline only\n")
+    write_document(seeds, 1, hex_id(1), date="09/06/2022")
+    result = run("check", str(seeds), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "SKIPPED:" in result.stdout and "bad.txt" in result.stdout
+    assert "WARNING: ambiguous numeric date '09/06/2022'" in result.stdout
+    assert "2 documents read, 1 skipped" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_index_is_incremental(tmp_path: Path, seeds: Path) -> None:
+    env = {"FEEDSVC_SEEDS_DIR": str(seeds), "FEEDSVC_INDEX_PATH": str(tmp_path / "i.sqlite3")}
+    first = run("index", cwd=tmp_path, **env)
+    assert first.returncode == 0, first.stderr
+    assert "1 added" in first.stdout
+    second = run("index", cwd=tmp_path, **env)
+    assert "0 added, 0 changed, 0 removed, 1 unchanged" in second.stdout
+
+
+def test_bad_settings_give_a_clear_message(tmp_path: Path) -> None:
+    result = run("index", cwd=tmp_path, FEEDSVC_FEED_SIZE="-1")
+    assert result.returncode != 0
+    assert "FEEDSVC_FEED_SIZE" in result.stderr and "Traceback" not in result.stderr
+    result = run("index", cwd=tmp_path, FEEDSVC_SEED_DIR="typo")
+    assert "FEEDSVC_SEED_DIR is not a feedsvc setting" in result.stderr
+    result = run("check", str(tmp_path / "missing"), cwd=tmp_path)
+    assert result.returncode != 0 and "does not exist" in result.stderr
+
+
+def test_serve_rejects_a_bad_bind(tmp_path: Path) -> None:
+    result = run("serve", "--bind", "nonsense", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "HOST:PORT" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,171 @@
+"""End to end: the real `feedsvc serve`, real HTTP, feedparser as the client."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from .conftest import SITE_URL, LiveServer, hex_id, start_server, stop_server, write_document
+
+SEED_ID = "5e300edb8a850530"
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> float:
+    """Poll until ``condition`` holds; returns the seconds it took, fails after ``seconds``."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+def raw_get(server: LiveServer, path: str, **headers: str) -> http.client.HTTPResponse:
+    host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    connection.close()
+    return response
+
+
+def entry_ids(server: LiveServer, path: str = "/feed.atom") -> list[str]:
+    feed = feedparser.parse(server.url + path)
+    assert not feed.bozo, feed.get("bozo_exception")
+    return [entry.id.rsplit("/", 1)[-1] for entry in feed.entries]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_reader_fetches_and_revalidates(live_server: LiveServer, fmt: str) -> None:
+    url = f"{live_server.url}/feed.{fmt}"
+    first = feedparser.parse(url)  # sends Accept-Encoding: gzip like real readers
+    assert first.status == 200 and not first.bozo
+    assert first.headers["content-encoding"] == "gzip"
+    assert [e.link for e in first.entries] == [
+        f"{SITE_URL}/articles/{SEED_ID}/u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
+    ]
+    assert first.entries[0].content[0].value.count("<p>") == 15
+    again = feedparser.parse(url, etag=first.etag, modified=first.modified)
+    assert again.status == 304
+    only_modified = feedparser.parse(url, modified=first.modified)
+    assert only_modified.status == 304
+
+
+def test_same_bytes_whatever_the_host_header(live_server: LiveServer) -> None:
+    bodies = {
+        raw_get(live_server, "/feed.atom", Host=host).body  # type: ignore[attr-defined]
+        for host in ("127.0.0.1", "evil.example", "news.example.test:8443")
+    }
+    assert len(bodies) == 1
+    assert b"evil.example" not in bodies.pop()
+
+
+def test_new_changed_and_deleted_documents_show_up_without_restart(
+    live_server: LiveServer,
+) -> None:
+    path = write_document(live_server.seeds, 1, hex_id(1), date="1 Jan 2025", headline="Breaking")
+    took = wait_for(lambda: hex_id(1) in entry_ids(live_server), 2.0)
+    assert took < 2.0
+    path.write_text(path.read_text().replace("Breaking", "Breaking, updated"))
+    wait_for(lambda: "Breaking, updated" in raw_get(live_server, "/feed.rss").body.decode(), 2.0)  # type: ignore[attr-defined]
+    path.unlink()
+    wait_for(lambda: hex_id(1) not in entry_ids(live_server), 2.0)
+
+
+def test_a_broken_document_never_takes_the_service_down(live_server: LiveServer) -> None:
+    (live_server.seeds / "001_0000000000000001.txt").write_bytes(b"\x00\x01binary" * 100)
+    (live_server.seeds / "002_0000000000000002.txt").write_bytes(b"")
+    write_document(live_server.seeds, 3, hex_id(3), date="2 Jan 2025", headline="Still here")
+    wait_for(lambda: hex_id(3) in entry_ids(live_server), 2.0)
+    assert SEED_ID in entry_ids(live_server)
+    log = live_server.log()
+    assert "001_0000000000000001.txt: binary file" in log
+    assert "002_0000000000000002.txt: empty document" in log
+
+
+def test_archive_walk_collects_every_article_once(tmp_path: Path, seeds: Path) -> None:
+    for n in range(1, 24):
+        write_document(seeds, n, hex_id(n), date=f"{n} Feb 2023", headline=f"Story {n}")
+    server = start_server(tmp_path, seeds, FEED_SIZE="5")
+    try:
+        seen: list[str] = []
+        url: str | None = f"{server.url}/feed.atom"
+        while url:
+            feed = feedparser.parse(url)
+            assert not feed.bozo
+            seen += [e.id for e in feed.entries]
+            older = [link.href for link in feed.feed.links if link.rel == "prev-archive"]
+            url = older[0].replace(SITE_URL, server.url) if older else None
+        assert len(seen) == 24 == len(set(seen))
+    finally:
+        stop_server(server)
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, list[str]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers["Content-Length"])
+        self.received.append(urllib.parse.parse_qs(self.rfile.read(length).decode()))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hub() -> Iterator[tuple[str, list[dict[str, list[str]]]]]:
+    _Hub.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hub", _Hub.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_websub_hub_is_advertised_and_notified(tmp_path: Path, seeds: Path, hub) -> None:
+    hub_url, received = hub
+    server = start_server(tmp_path, seeds, WEBSUB_HUB=hub_url)
+    try:
+        response = raw_get(server, "/feed.atom")
+        links = response.headers.get_all("Link")
+        assert f'<{hub_url}>; rel="hub"' in links
+        assert f'<{SITE_URL}/feed.atom>; rel="self"' in links
+        feed = feedparser.parse(response.body)  # type: ignore[attr-defined]
+        assert hub_url in [link.href for link in feed.feed.links if link.rel == "hub"]
+
+        write_document(seeds, 1, hex_id(1), dateline="PARIS (AFP) —", date="3 Jan 2025")
+        published = lambda: {u for r in received for u in r.get("hub.url", [])}  # noqa: E731
+        wait_for(lambda: f"{SITE_URL}/feed.atom" in published(), 5.0)
+        assert {r["hub.mode"][0] for r in received} == {"publish"}
+        wait_for(lambda: f"{SITE_URL}/sources/afp/feed.rss" in published(), 5.0)
+        assert f"{SITE_URL}/places/paris/feed.json" in published()
+    finally:
+        stop_server(server)
+
+
+def test_a_failing_hub_never_slows_requests(tmp_path: Path, seeds: Path) -> None:
+    server = start_server(tmp_path, seeds, WEBSUB_HUB="http://127.0.0.1:9/nothing-listens")
+    try:
+        write_document(seeds, 1, hex_id(1), date="3 Jan 2025")
+        wait_for(lambda: hex_id(1) in entry_ids(server), 2.0)
+        start = time.monotonic()
+        for _ in range(20):
+            assert raw_get(server, "/feed.atom").status == 200
+        assert time.monotonic() - start < 5
+        wait_for(lambda: "refused" in server.log(), 5.0)
+    finally:
+        stop_server(server)
