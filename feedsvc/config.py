@@ -156,7 +156,8 @@ SETTINGS: tuple[Setting, ...] = (
         "POLL_INTERVAL",
         "1.0",
         _positive_float,
-        "Seconds between scans of the seeds folder for new, changed and deleted documents.",
+        "Seconds between rescans of the seeds folder where file-system notifications are "
+        "unavailable; otherwise changes are picked up as they happen.",
     ),
     Setting(
         "WATCH",

@@ -1,9 +1,12 @@
 """Keep the store in step with the seeds folder while serving, in every worker process.
 
-One process at a time is the leader: it holds an exclusive lock on a file beside the index and
-rescans the folder every poll interval. Every process, leader or not, polls the store's
-generation, so changes the leader commits reach all workers' caches within one interval.
-If the leader dies, its lock is released by the kernel and another worker takes over.
+One process at a time is the leader: it holds an exclusive lock on a file beside the index, and
+re-indexes as soon as the kernel reports a change in the folder (inotify, through watchfiles),
+plus a full rescan every ``SAFETY_RESCAN`` seconds for file systems that miss notifications.
+Where notifications are not available it rescans every poll interval instead. Every process
+checks the store's generation every ``GENERATION_POLL`` seconds (one tiny SQLite read), so what
+the leader commits reaches all workers' caches quickly. If the leader dies, the kernel releases
+its lock and another worker takes over.
 """
 
 from __future__ import annotations
@@ -11,11 +14,18 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Callable
+from typing import IO
+
+import watchfiles
 
 from .store import Report, Store
 
 log = logging.getLogger(__name__)
+
+GENERATION_POLL = 0.2
+SAFETY_RESCAN = 30.0
 
 
 class Watcher:
@@ -23,10 +33,11 @@ class Watcher:
         self, store: Store, interval: float, on_change: Callable[[Report], None] | None = None
     ):
         self.store = store
-        self.interval = interval
+        self.interval = interval  # rescan period when notifications are unavailable
         self.on_change = on_change
         self._stop = threading.Event()
-        self._lock_file = None
+        self._lock_file: IO[str] | None = None
+        self._last_scan = 0.0
         self._thread = threading.Thread(target=self._run, name="feedsvc-watcher", daemon=True)
 
     def start(self) -> Watcher:
@@ -34,7 +45,7 @@ class Watcher:
         return self
 
     def stop(self) -> None:
-        """Stop polling and give up leadership (another process may then take over)."""
+        """Stop watching and give up leadership (another process may then take over)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
@@ -45,6 +56,44 @@ class Watcher:
     @property
     def is_leader(self) -> bool:
         return self._lock_file is not None
+
+    def poll_once(self) -> None:
+        """One step without notifications: lead if possible, rescan if leading, sync."""
+        if self.is_leader or self._try_to_lead():
+            self._refresh()
+        self._sync()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.is_leader or self._try_to_lead():
+                self._refresh()
+                self._lead()
+            else:
+                self._sync()
+                self._stop.wait(GENERATION_POLL)
+        self.store.close()
+
+    def _lead(self) -> None:
+        try:
+            for changes in watchfiles.watch(
+                self.store.seeds_dir,
+                watch_filter=None,
+                debounce=50,
+                step=20,
+                rust_timeout=1000,
+                yield_on_timeout=True,
+                stop_event=self._stop,
+                raise_interrupt=False,
+            ):
+                if changes or time.monotonic() - self._last_scan > SAFETY_RESCAN:
+                    self._refresh()
+        except (OSError, RuntimeError) as exc:
+            log.warning(
+                "no file-system notifications for %s (%s); rescanning every %.1f s",
+                self.store.seeds_dir, exc, self.interval,
+            )  # fmt: skip
+            while not self._stop.wait(self.interval):
+                self._refresh()
 
     def _try_to_lead(self) -> bool:
         lock_file = open(f"{self.store.index_path}.watch", "a")  # noqa: SIM115 - held while leading
@@ -57,20 +106,19 @@ class Watcher:
         log.info("this process now watches %s", self.store.seeds_dir)
         return True
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-            self._stop.wait(self.interval)
-        self.store.close()
-
-    def poll_once(self) -> None:
+    def _refresh(self) -> None:
         # Broad except on purpose: a full disk or a vanished folder must not kill the thread that
-        # keeps the service current; the error is logged and the next poll tries again.
+        # keeps the service current; the error is logged and the next change tries again.
+        self._last_scan = time.monotonic()
         try:
-            if self.is_leader or self._try_to_lead():
-                report = self.store.refresh()
-                if report.any_change and self.on_change is not None:
-                    self.on_change(report)
-            self.store.sync_generation()
+            report = self.store.refresh()
+            if report.any_change and self.on_change is not None:
+                self.on_change(report)
         except Exception:
             log.exception("refreshing the index from %s failed", self.store.seeds_dir)
+
+    def _sync(self) -> None:
+        try:
+            self.store.sync_generation()
+        except Exception:
+            log.exception("reading the index generation failed")
