@@ -60,7 +60,11 @@ class Channels:
             return None
         return f"{site_title}: {facet.name}"
 
-    def feed(self, channel: Channel, fmt: str, limit: int) -> FeedDocument | None:
+    def feed(
+        self, channel: Channel, fmt: str, limit: int, *, explicit_limit: bool = False
+    ) -> FeedDocument | None:
+        """The feed of ``channel``; ``explicit_limit`` when the client chose the limit, which
+        then belongs in the feed's self URL."""
         title = self.title(channel)
         if title is None:
             return None
@@ -84,8 +88,21 @@ class Channels:
             entries = self.store.latest(limit, city=channel.key)
         updated = newest_change(entries, fallback=self.store.changed_at())
         return FeedDocument(
-            channel, title, self.config.subtitle, entries, updated, links, is_archive
+            channel,
+            title,
+            self.config.subtitle,
+            entries,
+            updated,
+            self.self_url(channel, fmt, limit if explicit_limit else None),
+            links,
+            is_archive,
         )
+
+    def self_url(self, channel: Channel, fmt: str, limit: int | None) -> str:
+        path = channel.feed_path(fmt)
+        if limit is not None:
+            path += f"{'&' if '?' in path else '?'}limit={limit}"
+        return self.site.url(path)
 
     def _hub_links(self) -> dict[str, str]:
         return {"hub": self.config.websub_hub} if self.config.websub_hub else {}

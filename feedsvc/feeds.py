@@ -12,11 +12,12 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from feedgen.ext.base import BaseExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -47,6 +48,7 @@ class FeedDocument:
     subtitle: str
     entries: Sequence[Article]
     updated: datetime
+    self_url: str  # the URL this feed is served at, query included
     # rel -> absolute URL, for rels other than alternate/self: hub, current, prev-archive, ...
     links: Mapping[str, str] = field(default_factory=dict)
     is_archive: bool = False
@@ -77,6 +79,9 @@ def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
     generator = _generator(doc, fmt, pub)
     if fmt == "rss":
         xml = generator.rss_str(pretty=False, encoding="UTF-8", xml_declaration=False)
+        # The RSS Profile's encoding of "&" in text: the same characters to any XML parser, and
+        # it tells RSS validators the entity-like text that follows is meant literally.
+        xml = xml.replace(b"&amp;", b"&#x26;")
     else:
         xml = generator.atom_str(pretty=False, encoding="UTF-8", xml_declaration=False)
     # Browsers opening the feed URL show it through the stylesheet; feed readers ignore it.
@@ -87,8 +92,24 @@ def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
     return prolog.encode() + xml
 
 
-class _ChannelLinks(BaseExtension):
-    """Adds what feedgen can't: extra atom:link elements in RSS, and RFC 5005's fh:archive."""
+# Document text that a reader (or the W3C validator) could take for markup: "</b>", "&amp;".
+# Such text goes out as escaped HTML, which every reader shows as the original characters,
+# rather than as plain text that readers treating titles as HTML would render or strip.
+_MARKUP_LIKE = re.compile(r"<[/!?a-zA-Z]|&#?\w+;")
+
+
+def _as_html(element: etree._Element | None, *, always: bool = False) -> bool:
+    if element is None or not element.text:
+        return False
+    if always or _MARKUP_LIKE.search(element.text):
+        element.text = html.escape(element.text, quote=False)
+        return True
+    return False
+
+
+class _FeedsvcExtension(BaseExtension):
+    """What feedgen can't do for a channel: extra atom:link elements in RSS (hub, RFC 5005
+    archive links) and RFC 5005's fh:archive marker."""
 
     links: Mapping[str, str] = {}
     is_archive = False
@@ -111,12 +132,30 @@ class _ChannelLinks(BaseExtension):
         return feed
 
 
+class _FeedsvcEntryExtension(BaseEntryExtension):
+    """Text fields sent as escaped HTML where plain text would be read as markup."""
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        # RSS titles stay plain text: readers (feedparser among them) show an RSS title as it
+        # is, so escaping it would show "&lt;" to their users. Descriptions are HTML in RSS.
+        _as_html(item.find("description"), always=True)
+        return item
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        # feedgen builds Atom elements without a namespace (it sets xmlns as an attribute).
+        for field in ("title", "summary"):
+            element = entry.find(field)
+            if _as_html(element):
+                element.set("type", "html")  # type: ignore[union-attr]
+        return entry
+
+
 def _generator(doc: FeedDocument, fmt: str, pub: Publication) -> FeedGenerator:
     site = pub.site
     fg = FeedGenerator()
-    fg.register_extension("channel_links", _ChannelLinks, None)
-    fg.channel_links.links = doc.links
-    fg.channel_links.is_archive = doc.is_archive
+    fg.register_extension("feedsvc", _FeedsvcExtension, _FeedsvcEntryExtension)
+    fg.feedsvc.links = doc.links
+    fg.feedsvc.is_archive = doc.is_archive
     fg.id(doc.channel.tag)
     fg.title(doc.title)
     fg.subtitle(doc.subtitle)
@@ -128,7 +167,7 @@ def _generator(doc: FeedDocument, fmt: str, pub: Publication) -> FeedGenerator:
     fg.updated(doc.updated)
     fg.lastBuildDate(doc.updated)
     type_ = MEDIA_TYPES[fmt].split(";")[0]
-    fg.link(href=site.url(doc.channel.feed_path(fmt)), rel="self", type=type_)
+    fg.link(href=doc.self_url, rel="self", type=type_)
     if fmt == "atom":
         for rel in FEED_LINK_RELS:
             if rel in doc.links:
@@ -172,7 +211,7 @@ def _render_json(doc: FeedDocument, pub: Publication) -> bytes:
         "version": "https://jsonfeed.org/version/1.1",
         "title": doc.title,
         "home_page_url": site.url(doc.channel.html_path),
-        "feed_url": site.url(doc.channel.feed_path("json")),
+        "feed_url": doc.self_url,
         "description": doc.subtitle,
         "language": pub.language,
         "authors": [{"name": pub.title}],

@@ -40,6 +40,15 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
+def wants_html_page(accept: str) -> bool:
+    """A browser's Accept header: HTML, and none of the feed types readers ask for."""
+    return (
+        "text/html" in accept
+        and "application/rss+xml" not in accept
+        and ("application/atom+xml" not in accept)
+    )
+
+
 class _Variant:
     __slots__ = ("body", "etag", "headers", "not_modified_headers")
 
@@ -52,7 +61,12 @@ class _Variant:
 
 
 class Prepared:
-    """A complete, reusable response: 200 with or without gzip, 304, and HEAD."""
+    """A complete, reusable response: 200 with or without gzip, 304, and HEAD.
+
+    With ``browser_content_type``, a request whose Accept header asks for an HTML page and for
+    no feed type (a browser opening a feed URL) gets the same bytes under that type, so the
+    browser applies the feed's XSLT stylesheet instead of showing raw text or downloading it.
+    """
 
     def __init__(
         self,
@@ -63,26 +77,37 @@ class Prepared:
         cache_control: str,
         links: Iterable[str] = (),
         expires_at: float | None = None,
+        browser_content_type: str | None = None,
     ):
         self.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
         self.expires_at = expires_at  # monotonic deadline for time-dependent pages
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
-        common = [("Cache-Control", cache_control), ("Vary", "Accept-Encoding")]
+        vary = "Accept, Accept-Encoding" if browser_content_type else "Accept-Encoding"
+        common = [("Cache-Control", cache_control), ("Vary", vary)]
         common += [("Link", link) for link in links]
-        entity = [
-            ("Content-Type", content_type),
-            ("Last-Modified", http_date(self.last_modified)),
-            ("X-Content-Type-Options", "nosniff"),
-        ]
-        self.identity = self._variant(body, f'"{tag}"', common, entity)
-        self.gzip = None
-        if len(body) >= MIN_GZIP_BYTES:
-            # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
-            packed = gzip.compress(body, compresslevel=9, mtime=0)
-            self.gzip = self._variant(
-                packed, f'"{tag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
-            )
-        self._etags = {self.identity.etag} | ({self.gzip.etag} if self.gzip else set())
+        # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
+        packed = (
+            gzip.compress(body, compresslevel=9, mtime=0) if len(body) >= MIN_GZIP_BYTES else None
+        )
+        types = {False: content_type}
+        if browser_content_type:
+            types[True] = browser_content_type
+        self._variants: dict[tuple[bool, bool], _Variant] = {}
+        for for_browser, type_ in types.items():
+            etag = f"{tag}-xml" if for_browser else tag
+            entity = [
+                ("Content-Type", type_),
+                ("Last-Modified", http_date(self.last_modified)),
+                ("X-Content-Type-Options", "nosniff"),
+            ]
+            self._variants[(for_browser, False)] = self._variant(body, f'"{etag}"', common, entity)
+            if packed is not None:
+                self._variants[(for_browser, True)] = self._variant(
+                    packed, f'"{etag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
+                )
+        self._negotiates_type = browser_content_type is not None
+        self._compresses = packed is not None
+        self._etags = {variant.etag for variant in self._variants.values()}
 
     @staticmethod
     def _variant(body: bytes, etag: str, common: list, entity: list) -> _Variant:
@@ -91,19 +116,19 @@ class Prepared:
 
     @property
     def body(self) -> bytes:
-        return self.identity.body
+        return self._variants[(False, False)].body
 
     @property
     def etag(self) -> str:
-        return self.identity.etag
+        return self._variants[(False, False)].etag
 
     def is_fresh(self) -> bool:
         return self.expires_at is None or time.monotonic() < self.expires_at
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        variant = self.identity
-        if self.gzip is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
-            variant = self.gzip
+        for_browser = self._negotiates_type and wants_html_page(environ.get("HTTP_ACCEPT", ""))
+        compressed = self._compresses and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        variant = self._variants[(for_browser, compressed)]
         if self._not_modified(environ):
             start_response("304 Not Modified", variant.not_modified_headers)
             return []

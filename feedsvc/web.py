@@ -86,7 +86,8 @@ def _search_query() -> str:
 
 
 def _feed(svc: Services, channel: Channel, fmt: str, limit: int) -> Prepared:
-    doc = svc.channels.feed(channel, fmt, limit)
+    explicit_limit = "limit" in request.args and channel.kind != "archive"
+    doc = svc.channels.feed(channel, fmt, limit, explicit_limit=explicit_limit)
     if doc is None:
         abort(404)
     body = feeds.render(doc, fmt, svc.publication)
@@ -95,14 +96,14 @@ def _feed(svc: Services, channel: Channel, fmt: str, limit: int) -> Prepared:
         cache_control = f"public, max-age={svc.config.archive_max_age}, immutable"
     links = []
     if svc.config.websub_hub:
-        self_url = svc.site.url(channel.feed_path(fmt))
-        links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{self_url}>; rel="self"']
+        links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
     return Prepared(
         body,
         feeds.MEDIA_TYPES[fmt],
         last_modified=doc.updated,
         cache_control=cache_control,
         links=links,
+        browser_content_type=None if fmt == "json" else XML,
     )
 
 

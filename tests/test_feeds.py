@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import html
 import json
+import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -32,6 +34,13 @@ def fetch(client, path: str, **headers: str):
 def read_feed(response) -> feedparser.FeedParserDict:
     """feedparser as a reader would run it. (feedparser 6.0 reads RSS and Atom, not JSON Feed.)"""
     return feedparser.parse(response.data, response_headers={"content-type": response.content_type})
+
+
+def displayed_text(detail) -> str:
+    """What a reader shows for a text construct: HTML is rendered, plain text shown as is."""
+    if detail.type == "text/html":
+        return html.unescape(re.sub(r"<[^>]+>", "", detail.value))
+    return detail.value
 
 
 def entry_ids(response) -> list[str]:
@@ -181,7 +190,7 @@ def test_hostile_text_stays_text(hostile_app, fmt: str) -> None:
         strict_xml(body)
         feed = read_feed(response)
         assert not feed.bozo, feed.get("bozo_exception")
-        titles = [e.title for e in feed.entries]
+        titles = [displayed_text(e.title_detail) for e in feed.entries]
     assert len(titles) == 7  # the seed, five hostile documents, one absurd headline
     assert f"{HOSTILE[0]} 1" in titles  # markup is shown as text, not interpreted
     assert "injected" not in titles
@@ -192,3 +201,29 @@ def test_feed_responses_compress(client) -> None:
     response = fetch(client, "/feed.atom", **{"Accept-Encoding": "gzip"})
     assert response.headers["Content-Encoding"] == "gzip"
     assert feedparser.parse(gzip.decompress(response.data)).entries
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_self_link_is_the_url_served_including_the_limit(client, fmt: str) -> None:
+    feed = read_feed(fetch(client, f"/feed.{fmt}?limit=7"))
+    assert [lk.href for lk in feed.feed.links if lk.rel == "self"] == [
+        f"{SITE_URL}/feed.{fmt}?limit=7"
+    ]
+    search = read_feed(fetch(client, f"/search/feed.{fmt}?q=oil+sanctions&limit=3"))
+    assert [lk.href for lk in search.feed.links if lk.rel == "self"] == [
+        f"{SITE_URL}/search/feed.{fmt}?q=oil+sanctions&limit=3"
+    ]
+
+
+def test_markup_like_titles_are_sent_as_escaped_html(hostile_app) -> None:
+    client = hostile_app.test_client()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    atom = strict_xml(fetch(client, "/feed.atom").data)
+    [title] = [t for t in atom.findall("a:entry/a:title", ns) if t.text.endswith(" 1")]
+    assert title.get("type") == "html"
+    assert title.text.startswith("&lt;script&gt;")
+    rss = fetch(client, "/feed.rss").data
+    assert b"&amp;" not in rss  # RSS Profile: "&" as &#x26;
+    plain = strict_xml(fetch(client, "/feed.atom").data)
+    unicode_title = [t for t in plain.findall("a:entry/a:title", ns) if "Unicode" in t.text]
+    assert unicode_title[0].get("type") in (None, "text")  # plain text stays plain

@@ -38,7 +38,7 @@ def test_feed_cache_headers(client) -> None:
     response = client.get("/feed.atom")
     assert response.headers["Last-Modified"] == "Sun, 06 Mar 2022 00:00:00 GMT"
     assert response.headers["Cache-Control"] == "public, max-age=300"
-    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["Vary"] == "Accept, Accept-Encoding"
 
 
 def test_gzip_when_accepted_only(client) -> None:
@@ -192,3 +192,21 @@ def test_readme_lists_every_setting() -> None:
 def test_responses_are_not_html_sniffed(client) -> None:
     assert client.get("/feed.json").headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/").data.startswith(b"<!doctype html>")
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+READER_ACCEPT = "application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.8, */*"
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_browsers_get_a_styled_page_readers_get_the_feed(client, fmt: str) -> None:
+    browser = client.get(f"/feed.{fmt}", headers={"Accept": BROWSER_ACCEPT})
+    reader = client.get(f"/feed.{fmt}", headers={"Accept": READER_ACCEPT})
+    plain = client.get(f"/feed.{fmt}")
+    assert browser.mimetype == "application/xml"  # so browsers apply the XSLT stylesheet
+    assert reader.mimetype == plain.mimetype == f"application/{fmt}+xml"
+    assert browser.data == reader.data == plain.data
+    assert browser.headers["Vary"] == "Accept, Accept-Encoding"
+    assert browser.headers["ETag"] != plain.headers["ETag"]
+    assert client.get(f"/feed.{fmt}", headers={"If-None-Match": browser.headers["ETag"]}
+                      ).status_code == 304  # fmt: skip

@@ -28,17 +28,57 @@
           <div class="item">
             <h2><a href="{link}"><xsl:value-of select="title"/></a></h2>
             <p class="meta"><xsl:value-of select="pubDate"/></p>
-            <p><xsl:value-of select="description"/></p>
+            <p><xsl:call-template name="unescape"><xsl:with-param name="text" select="string(description)"/></xsl:call-template></p>
           </div>
         </xsl:for-each>
         <xsl:for-each select="/atom:feed/atom:entry">
           <div class="item">
-            <h2><a href="{atom:link[@rel='alternate']/@href}"><xsl:value-of select="atom:title"/></a></h2>
+            <h2><a href="{atom:link[@rel='alternate']/@href}"><xsl:apply-templates select="atom:title"/></a></h2>
             <p class="meta"><xsl:value-of select="atom:published"/></p>
-            <p><xsl:value-of select="atom:summary"/></p>
+            <p><xsl:apply-templates select="atom:summary"/></p>
           </div>
         </xsl:for-each>
       </body>
     </html>
+  </xsl:template>
+
+  <!-- feedsvc sends markup-like text as type="html": escaped text, never tags. Show the text. -->
+  <xsl:template match="atom:title | atom:summary">
+    <xsl:choose>
+      <xsl:when test="@type = 'html'">
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text" select="string(.)"/>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="."/></xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <xsl:template name="unescape">
+    <xsl:param name="text"/>
+    <xsl:choose>
+      <xsl:when test="contains($text, '&amp;')">
+        <xsl:value-of select="substring-before($text, '&amp;')"/>
+        <xsl:variable name="rest" select="substring-after($text, '&amp;')"/>
+        <xsl:choose>
+          <xsl:when test="starts-with($rest, 'lt;')">&lt;</xsl:when>
+          <xsl:when test="starts-with($rest, 'gt;')">&gt;</xsl:when>
+          <xsl:when test="starts-with($rest, 'amp;')">&amp;</xsl:when>
+          <xsl:otherwise>&amp;</xsl:otherwise>
+        </xsl:choose>
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text">
+            <xsl:choose>
+              <xsl:when test="starts-with($rest, 'lt;') or starts-with($rest, 'gt;')">
+                <xsl:value-of select="substring($rest, 4)"/>
+              </xsl:when>
+              <xsl:when test="starts-with($rest, 'amp;')"><xsl:value-of select="substring($rest, 5)"/></xsl:when>
+              <xsl:otherwise><xsl:value-of select="$rest"/></xsl:otherwise>
+            </xsl:choose>
+          </xsl:with-param>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="$text"/></xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 </xsl:stylesheet>
