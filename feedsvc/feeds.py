@@ -143,8 +143,8 @@ class _FeedsvcEntryExtension(BaseEntryExtension):
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         # feedgen builds Atom elements without a namespace (it sets xmlns as an attribute).
-        for field in ("title", "summary"):
-            element = entry.find(field)
+        for name in ("title", "summary"):
+            element = entry.find(name)
             if _as_html(element):
                 element.set("type", "html")  # type: ignore[union-attr]
         return entry
