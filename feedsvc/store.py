@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import multiprocessing
+import os
 import re
 import sqlite3
 import threading
@@ -19,6 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from . import seedfiles
 from .config import Config
@@ -76,6 +80,8 @@ MAX_SEARCH_TERMS = 8
 # Documents skipped for a reason that can pass (a future date, a duplicate whose original may be
 # deleted) are looked at again on every refresh that changes something, and at least this often.
 RETRY_SECONDS = 60.0
+# Below this many files to parse, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 400
 
 
 @dataclass(frozen=True)
@@ -315,12 +321,14 @@ class Store:
 
         now = datetime.now(UTC)
         options = replace(self.parse_options, now=now)
+        loaded = load_documents(self.seeds_dir, [found[n] for n in todo], self.max_bytes, options)
+        index = _IndexState.read(db)
         db.execute("BEGIN IMMEDIATE")
         try:
             for name in gone:
-                self._forget_file(name, report)
-            for done, name in enumerate(todo, 1):
-                self._index_file(found[name], options, now, report)
+                self._forget_file(name, index, report)
+            for done, document in enumerate(loaded, 1):
+                self._apply(document, index, now, report)
                 if progress:
                     progress(done, len(todo))
             if report.any_change:
@@ -336,74 +344,47 @@ class Store:
             log.warning("skipped %s: %s", problem.file_name, problem.reason)
         return report
 
-    def _index_file(
-        self, seed: seedfiles.SeedFile, options: ParseOptions, now: datetime, report: Report
-    ) -> None:
-        article, problem, retry = None, seed.problem, False
-        if problem is None:
-            try:
-                raw = seedfiles.read(self.seeds_dir, seed.name, self.max_bytes)
-                article = parse(raw, seed.name, options)
-            except DocumentError as exc:
-                problem, retry = exc.reason, exc.retry
-            except (OSError, ValueError) as exc:
-                problem = f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"
+    def _apply(self, document: Loaded, index: _IndexState, now: datetime, report: Report) -> None:
+        seed, article, problem, retry = document
         if article is not None:
-            problem, retry = self._duplicate_of(article)
-        previous_id = self._db.execute(
-            "SELECT article_id FROM files WHERE name = ?", (seed.name,)
-        ).fetchone()
-        if (
-            previous_id
-            and previous_id[0]
-            and (article is None or problem or previous_id[0] != article.id)
-        ):
-            self._delete_article(previous_id[0], report)
+            problem, retry = index.duplicate_of(article)
+        previous_id = index.file_article.get(seed.name)
+        if previous_id and (article is None or problem or previous_id != article.id):
+            self._delete_article(previous_id, index, report)
         if article is not None and problem is None:
-            self._save_article(article, now, report)
+            self._save_article(article, index, now, report)
         else:
             report.skipped.append(Problem(seed.name, problem or "unknown"))
+        article_id = None if problem or article is None else article.id
+        index.file_article[seed.name] = article_id
         self._db.execute(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 seed.name,
                 seed.size,
                 seed.mtime_ns,
-                None if problem else article.id,  # type: ignore[union-attr]
+                article_id,
                 problem,
                 json.dumps(list(article.warnings) if article else []),
                 int(retry),
             ),
         )
 
-    def _duplicate_of(self, article: Article) -> tuple[str | None, bool]:
-        row = self._db.execute(
-            "SELECT file_name FROM articles WHERE id = ? AND file_name != ?",
-            (article.id, article.file_name),
-        ).fetchone()
-        if row:
-            return f"id {article.id} is already used by {row[0]}", True
-        row = self._db.execute(
-            "SELECT file_name FROM articles WHERE content_hash = ? AND id != ?",
-            (article.content_hash, article.id),
-        ).fetchone()
-        if row:
-            return f"same document as {row[0]}", True
-        return None, False
-
-    def _save_article(self, article: Article, now: datetime, report: Report) -> None:
-        old = self.get(article.id)
-        if old is not None and old.content_hash == article.content_hash:
-            updated = old.updated
-        elif old is not None:
-            updated = max(now, article.published)
-        else:
+    def _save_article(
+        self, article: Article, index: _IndexState, now: datetime, report: Report
+    ) -> None:
+        old = index.articles.get(article.id)
+        if old is None:
             updated = article.published
+            report.added.append(article.id)
+        else:
+            same = old.content_hash == article.content_hash
+            updated = old.updated if same else max(now, article.published)
+            report.changed.append(article.id)
+            if previous := self._delete_article(article.id, index, None):
+                report.touched.append(previous)
         article = replace(article, updated=updated)
-        (report.changed if old else report.added).append(article.id)
-        report.touched.extend([a for a in (old, article) if a is not None])
-        if old is not None:
-            self._delete_rows(article.id)
+        report.touched.append(article)
         cursor = self._db.execute(
             "INSERT INTO articles (id, file_name, seq, headline, published, published_ts, "
             "has_time, updated_ts, city, city_slug, agency, agency_slug, summary, paragraphs, "
@@ -422,26 +403,116 @@ class Store:
             "INSERT INTO articles_fts (rowid, headline, body) VALUES (?, ?, ?)",
             (cursor.lastrowid, article.headline, "\n".join(article.paragraphs)),
         )
+        index.add(article, cursor.lastrowid)
 
-    def _forget_file(self, name: str, report: Report) -> None:
-        row = self._db.execute("SELECT article_id FROM files WHERE name = ?", (name,)).fetchone()
-        if row and row[0]:
-            self._delete_article(row[0], report)
+    def _forget_file(self, name: str, index: _IndexState, report: Report) -> None:
+        article_id = index.file_article.pop(name, None)
+        if article_id:
+            self._delete_article(article_id, index, report)
         self._db.execute("DELETE FROM files WHERE name = ?", (name,))
 
-    def _delete_article(self, article_id: str, report: Report) -> None:
+    def _delete_article(
+        self, article_id: str, index: _IndexState, report: Report | None
+    ) -> Article | None:
+        """Delete an article's rows; the old version is returned for change notifications."""
         old = self.get(article_id)
-        if old is None:
-            return
-        report.removed.append(article_id)
-        report.touched.append(old)
-        self._delete_rows(article_id)
+        if old is None or article_id not in index.articles:
+            return None
+        rowid = index.remove(article_id)
+        self._db.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
+        self._db.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+        if report is not None:
+            report.removed.append(article_id)
+            report.touched.append(old)
+        return old
 
-    def _delete_rows(self, article_id: str) -> None:
-        row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
-        if row:
-            self._db.execute("DELETE FROM articles_fts WHERE rowid = ?", row)
-            self._db.execute("DELETE FROM articles WHERE rowid = ?", row)
+
+Loaded = tuple[seedfiles.SeedFile, Article | None, str | None, bool]
+
+
+def load_document(
+    folder: Path, seed: seedfiles.SeedFile, max_bytes: int, options: ParseOptions
+) -> Loaded:
+    """Read and parse one seed file: (seed, article or None, problem, retry later?)."""
+    if seed.problem is not None:
+        return seed, None, seed.problem, False
+    try:
+        raw = seedfiles.read(folder, seed.name, max_bytes)
+        return seed, parse(raw, seed.name, options), None, False
+    except DocumentError as exc:
+        return seed, None, exc.reason, exc.retry
+    except (OSError, ValueError) as exc:
+        return seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", False
+
+
+def load_documents(
+    folder: Path, seeds: list[seedfiles.SeedFile], max_bytes: int, options: ParseOptions
+) -> Iterator[Loaded]:
+    """Read and parse many files, on every core when there are many and it is safe to fork."""
+    load = partial(load_document, folder, max_bytes=max_bytes, options=options)
+    cores = os.cpu_count() or 1
+    # fork() is only safe while this process runs one thread (the CLI, not a serving worker,
+    # whose rare large refreshes run in the watcher thread and stay sequential).
+    if len(seeds) < PARALLEL_THRESHOLD or cores < 2 or threading.active_count() > 1:
+        yield from map(load, seeds)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(cores) as pool:
+        yield from pool.imap(load, seeds, chunksize=64)
+
+
+@dataclass
+class _IndexState:
+    """What a refresh needs to know about the index, read once instead of once per file."""
+
+    file_article: dict[str, str | None]
+    articles: dict[str, _Indexed]
+    by_hash: dict[str, str]
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> _IndexState:
+        articles = {
+            article_id: _Indexed(rowid, file_name, content_hash,
+                                 datetime.fromtimestamp(updated_ts, UTC))
+            for rowid, article_id, file_name, content_hash, updated_ts in db.execute(
+                "SELECT rowid, id, file_name, content_hash, updated_ts FROM articles"
+            )
+        }  # fmt: skip
+        return cls(
+            file_article=dict(db.execute("SELECT name, article_id FROM files")),
+            articles=articles,
+            by_hash={a.content_hash: article_id for article_id, a in articles.items()},
+        )
+
+    def duplicate_of(self, article: Article) -> tuple[str | None, bool]:
+        holder = self.articles.get(article.id)
+        if holder is not None and holder.file_name != article.file_name:
+            return f"id {article.id} is already used by {holder.file_name}", True
+        same = self.by_hash.get(article.content_hash)
+        if same is not None and same != article.id:
+            return f"same document as {self.articles[same].file_name}", True
+        return None, False
+
+    def add(self, article: Article, rowid: int) -> None:
+        updated = article.updated or article.published
+        self.articles[article.id] = _Indexed(
+            rowid, article.file_name, article.content_hash, updated
+        )
+        self.by_hash[article.content_hash] = article.id
+
+    def remove(self, article_id: str) -> int:
+        gone = self.articles.pop(article_id)
+        if self.by_hash.get(gone.content_hash) == article_id:
+            del self.by_hash[gone.content_hash]
+        return gone.rowid
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    rowid: int
+    file_name: str
+    content_hash: str
+    updated: datetime
 
 
 def _facet_filter(agency: str | None, city: str | None) -> tuple[str, tuple[str, ...]]:
