@@ -9,7 +9,7 @@ dateutil, which must consume the whole line, so prose is never mistaken for a da
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -66,7 +66,14 @@ _DAY_MONTH_YEAR = re.compile(r"^0*(\d{1,2})(?:st|nd|rd|th)?,?\s+([A-Za-z]{3,9})\
 # "April 12, 2021", "Apr 12 2021"
 _MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,9})\.?\s+0*(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})$")
+# "09/06/2022", "12.04.2021 09:30": day and month order is a policy (FEEDSVC_DATE_ORDER).
+_NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:,?\s+(.+))?$")
+# Scrapers join date and time with a bar or a dot: "April 12, 2021 | 3:45 PM".
+_SEPARATOR = re.compile(r"\s*[|·•]\s*")
+# "GMT+1" means one hour ahead of Greenwich; dateutil reads it POSIX-style, as one hour behind.
+_UTC_OFFSET = re.compile(r"\b(?:GMT|UTC|UT)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b", re.IGNORECASE)
+# The Guardian's "Mon 12 Apr 2021 09.30 BST": a dotted time right after the year.
+_DOTTED_TIME = re.compile(r"(\d{4},?\s)(\d{1,2})\.(\d{2})\b")
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # A date line a day or so ahead is usually a timezone difference; further ahead is a mistake
@@ -102,7 +109,7 @@ def parse_date_line(
     Raises DateError when the line is not a date, is before 1970, or is more than a day after
     ``now`` (when given).
     """
-    text = _PREFIX.sub("", " ".join(line.split())).strip(" .")
+    text = _normalise(_PREFIX.sub("", " ".join(line.split())).strip(" ."))
     if not text:
         raise DateError("the date line is empty")
     parsed = _parse_common(text, default_tz, date_order) or _parse_general(text, default_tz)
@@ -111,6 +118,14 @@ def parse_date_line(
     if now is not None and parsed.when > now + FUTURE_TOLERANCE:
         raise FutureDateError(f"the date {line.strip()!r} is in the future")
     return parsed
+
+
+def _normalise(text: str) -> str:
+    text = _SEPARATOR.sub(" ", text).strip()
+    text = _UTC_OFFSET.sub(
+        lambda m: f"{m.group(1)}{int(m.group(2)):02d}:{m.group(3) or '00'}", text
+    )
+    return _DOTTED_TIME.sub(r"\1\2:\3", text)
 
 
 def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | None:
@@ -125,19 +140,28 @@ def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | N
         year, month_text, day = match.groups()
         month = int(month_text)
     elif match := _NUMERIC.match(text):
-        first, _, second, year = match.groups()
+        first, separator, second, year, time_part = match.groups()
         if len(year) == 2:
             year = f"20{year}" if int(year) < 70 else f"19{year}"
-        day, month, warning = _numeric_day_month(int(first), int(second), text, date_order)
+        shown = f"{first}{separator}{second}{separator}{match.group(4)}"
+        day, month, warning = _numeric_day_month(int(first), int(second), shown, date_order)
+        if time_part:  # the policy decides the date; dateutil reads only the time and zone
+            _calendar_date(int(year), month, day, text)
+            general = _parse_general(f"{year}-{month:02d}-{day:02d} {time_part}", default_tz)
+            return replace(general, warning=warning)
     else:
         return None
     if month is None:
         return None
+    when = _calendar_date(int(year), int(month), int(day), text).replace(tzinfo=_zone(default_tz))
+    return ParsedDate(when, has_time=False, warning=warning)
+
+
+def _calendar_date(year: int, month: int, day: int, text: str) -> datetime:
     try:
-        when = datetime(int(year), int(month), int(day), tzinfo=_zone(default_tz))
+        return datetime(year, month, day)
     except ValueError:
         raise DateError(f"{text!r} is not a real calendar date") from None
-    return ParsedDate(when, has_time=False, warning=warning)
 
 
 def _numeric_day_month(
