@@ -24,10 +24,27 @@ WIDGET_HEADINGS = frozenset(
     |skip to content|menu|home|follow us|editor's picks|don't miss|breaking news
     """.replace("\n", "").split("|")
 )
-_WIDGET_PREFIX = re.compile(
-    r"^(?:read more|read also|also read|related|see also|recommended|watch|listen|click here"
-    r"|subscribe to|sign up for|follow us on|follow @|download (?:the|our) app|image|photo"
-    r"|file photo|copyright|©|all rights reserved|advertisement)\b\s*[:\-—–]?",
+# A widget label followed by a separator: "Read more: ...", "Photo: AP", "WATCH - ...". Without
+# the separator these words open real sentences ("Watch exports rose 7%.", "Related charges
+# were dropped."), so the label alone is not enough.
+_WIDGET_LABEL = re.compile(
+    r"^(?:read more|read also|also read|more|related|related stories|see also|recommended|watch"
+    r"|listen|image|images|photo|photos|picture|pictures|file photo|video|graphic|graphics|gallery"
+    r"|factbox|explainer|opinion|advertisement|sponsored|trending|latest|breaking)"
+    r"\s*(?::|\||»|>|[-—–]\s)",
+    re.IGNORECASE,
+)
+# Calls to action: imperatives no news sentence opens with.
+_CALL_TO_ACTION = re.compile(
+    r"^(?:click here|tap here|subscribe to|sign up for|sign up to|follow us on|follow @"
+    r"|download (?:the|our) app|get the latest|join our|like us on|listen to (?:the|our|this)"
+    r"|watch (?:the|our|this) (?:video|clip|full))\b",
+    re.IGNORECASE,
+)
+# "© Reuters", "Copyright 2021 The Associated Press", "... All rights reserved." - but not
+# "Copyright law experts said ...".
+_COPYRIGHT = re.compile(
+    r"^(?:©|\(c\)\s)|^copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b)|\ball rights reserved\b",
     re.IGNORECASE,
 )
 BROKERS = frozenset(
@@ -59,6 +76,12 @@ _CREDIT_LINE = re.compile(
     re.IGNORECASE,
 )
 _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
+# Words that title-case headline styles leave in lower case (short ones are not counted at all).
+_HEADLINE_LOWERCASE = frozenset(
+    {"with", "from", "into", "onto", "over", "upon", "amid", "than", "that", "after", "about"}
+    | {"under", "between", "against", "during", "without", "through", "across", "before"}
+    | {"since", "until", "while", "versus"}
+)
 _TERMINAL = tuple(".!?:;\"”’')]…")
 _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 
@@ -82,8 +105,12 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     words = _WORD.findall(text)
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
         return "advertisement"
-    if len(words) <= 14 and _WIDGET_PREFIX.match(text):
+    if len(words) <= 30 and _WIDGET_LABEL.match(text):
         return "widget text"
+    if len(words) <= 14 and _CALL_TO_ACTION.match(text):
+        return "widget text"
+    if len(words) <= 25 and _COPYRIGHT.search(text):
+        return "copyright notice"
     if _is_title_case_headline(words):
         return "related headline"
     if len(words) <= 8 and not text.endswith(_TERMINAL) and _mostly_capitalised(words):
@@ -92,14 +119,14 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
 
 
 def _is_title_case_headline(words: list[str]) -> bool:
-    # Body sentences have lowercase content words; a related-story headline capitalises them all.
+    # A related-story headline capitalises every content word; a body sentence, however full of
+    # names and titles, has a lowercase verb or noun ("..., Senate Leader Tom Hadley attended.").
     if len(words) > 20:
         return False
     content = [w for w in words if len(w) >= 4]
     if len(content) < 3:
         return False
-    capitalised = sum(1 for w in content if w[0].isupper())
-    return capitalised / len(content) >= 0.85
+    return all(w[0].isupper() or w.lower() in _HEADLINE_LOWERCASE for w in content)
 
 
 def _mostly_capitalised(words: list[str]) -> bool:
