@@ -24,17 +24,27 @@ SUMMARY_CHARS = 280
 # XML 1.0 forbids C0 controls other than tab/newline/CR; C1 controls and the non-characters
 # U+FFFE/U+FFFF are legal in places but rejected by validators and many feed readers.
 _ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _DATELINE = re.compile(
     r"""^(?P<city>[^\W\d_][^\n(),]{0,40}?)       # city, in capitals (checked below)
         (?:,\s*(?P<region>[A-Z][A-Za-z.'’ ]{1,30}?))?   # ", Ill." / ", Venezuela"
         (?:,\s*(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}))?  # ", June 3"
-        \s*\((?P<agency>[A-Z][A-Za-z.&'’\- ]{0,39})\)    # "(Reuters)"
-        \s*(?:--|[-—–])?\s*""",
+        \s*\((?P<agency>[A-Za-z][A-Za-z.&'’\- ]{0,39})\)  # "(Reuters)", "(dpa)"
+        \s*(?P<dash>--|[-—–])?\s*""",
     re.VERBOSE,
 )
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“‘(]?[A-Z0-9])")
+# A full stop that does not end a sentence: titles, months, company suffixes ("Gov. Maria
+# Alvarez", "Jan. 6", "Acme Inc. said") and initials ("U.S. Senate", "John F. Kennedy").
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Gov|Sen|Rep|Gen|Lt|Col|Maj|Capt|Cmdr|Adm|Sgt|Rev|Hon|Pres|Supt"
+    r"|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|St|Mt|Ft|Jr|Sr|Inc|Corp|Co|Ltd|Bros|No|Nos|vs"
+    r"|approx|est|Calif|Fla|Ill|Mass|Mich|Minn|Okla|Penn|Tenn|Wash|Wis)"
+    r"|(?<![\w.])(?:[A-Z]\.)*[A-Z])\.$"
+)
 
 
 class DocumentError(ValueError):
@@ -123,37 +133,68 @@ def identify(file_name: str) -> tuple[str, int | None, str | None]:
 
 
 def decode(raw: bytes) -> tuple[str, list[str]]:
-    """Bytes -> clean text (LF line endings, no XML-illegal characters) and warnings."""
+    """Bytes -> clean text (LF line endings, no XML-illegal characters) and warnings.
+
+    UTF-8 (with or without BOM) is expected. Bytes that are not UTF-8 are read as Windows-1252
+    when nothing in the file looks like UTF-8; in a file that is mostly UTF-8, the damaged bytes
+    become U+FFFD. Either way a warning says so.
+    """
     warnings = []
-    if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in raw[:8192] and not raw.startswith(_UTF16_BOMS):
         raise ValueError("binary file (contains NUL bytes), not a text document")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raw = raw.decode("utf-16").encode("utf-8")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        text = _decode_legacy(raw)
-        if text is None:
-            text = raw.decode("utf-8", errors="replace")
-            warnings.append(f"invalid UTF-8 bytes (first at byte {exc.start}) replaced with �")
-        else:
-            warnings.append("not UTF-8; read as Windows-1252")
+    if raw.startswith(_UTF16_BOMS):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError("starts like UTF-16 but is not valid UTF-16 text") from None
+    else:
+        bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+        text, warning = _decode_bytes(raw[bom:], bom)
+        if warning:
+            warnings.append(warning)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = _ILLEGAL_CHARS.sub("", text)
-    if len(cleaned) != len(text):
-        warnings.append(f"removed {len(text) - len(cleaned)} control character(s)")
-        if len(text) - len(cleaned) > max(32, len(text) // 10):
+    # Unicode's own line and paragraph separators mean what a newline and a blank line mean here.
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text, count = _C1_CONTROL.subn(_c1_as_cp1252, text)
+    if count:
+        warnings.append(f"{count} C1 control character(s) read as Windows-1252 punctuation")
+    cleaned, count = _ILLEGAL_CHARS.subn(_drop_control, text)
+    if count:
+        warnings.append(f"removed {count} control character(s)")
+        if count > max(32, len(text) // 10):
             raise ValueError("binary file (mostly control characters), not a text document")
     return unicodedata.normalize("NFC", cleaned), warnings
 
 
-def _decode_legacy(raw: bytes) -> str | None:
+def _decode_bytes(raw: bytes, offset: int) -> tuple[str, str | None]:
     try:
-        return raw.decode("cp1252")
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        first_bad = offset + exc.start
+    lossy = raw.decode("utf-8", errors="replace")
+    damaged = lossy.count("\ufffd")
+    intact = sum(1 for char in lossy if char > "\x7f") - damaged
+    if intact <= damaged:  # no sign of UTF-8 at all: a legacy single-byte file
+        try:
+            return raw.decode("cp1252"), "not UTF-8; read as Windows-1252"
+        except UnicodeDecodeError:
+            pass
+    return lossy, f"invalid UTF-8 bytes (first at byte {first_bad}) replaced with \ufffd"
+
+
+def _c1_as_cp1252(match: re.Match[str]) -> str:
+    # U+0080-U+009F in decoded text is nearly always Windows-1252 punctuation that a scraper
+    # read as Latin-1: U+0092 is a right single quote, U+0097 an em dash.
+    try:
+        return bytes([ord(match.group())]).decode("cp1252")
     except UnicodeDecodeError:
-        return None
+        return match.group()  # undefined in Windows-1252 too: removed with the other controls
+
+
+def _drop_control(match: re.Match[str]) -> str:
+    # Word writes a soft line break as a vertical tab and a page break as a form feed: removing
+    # them outright would glue two words or sentences together.
+    return " " if match.group() in "\x0b\x0c" else ""
 
 
 def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Article:
@@ -168,7 +209,8 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
         warnings.append(name_warning)
 
     blocks = [_SPACES.sub(" ", " ".join(b.split("\n"))).strip() for b in _BLANK_LINES.split(text)]
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [line for line in lines if line]
     if not lines:
         raise DocumentError(file_name, "empty document")
     headline = _headline(lines[0], warnings)
@@ -187,7 +229,7 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
         warnings.append(date.warning)
 
     body = _body_blocks(blocks, lines[0], date_line)
-    city, agency, body = _split_dateline(body)
+    city, agency, body = _split_dateline(body, headline)
     paragraphs, removed = _clean(body, headline)
     if not paragraphs:
         raise DocumentError(file_name, "no body text after the headline and date")
@@ -229,18 +271,27 @@ def _body_blocks(blocks: list[str], headline_line: str, date_line: str) -> list[
     return body
 
 
-def _split_dateline(body: list[str]) -> tuple[str | None, str | None, list[str]]:
-    for index, paragraph in enumerate(body[:3]):
+def _split_dateline(body: list[str], headline: str) -> tuple[str | None, str | None, list[str]]:
+    # The dateline opens the first real paragraph; junk (an ad, a widget heading) may come first.
+    for index, paragraph in enumerate(body):
         match = _DATELINE.match(paragraph)
-        if not match:
-            continue
-        city = match.group("city").strip()
-        if city != city.upper() or not any(c.isalpha() for c in city):
-            continue
-        rest = paragraph[match.end() :].strip()
-        remaining = body[:index] + ([rest] if rest else []) + body[index + 1 :]
-        return city, match.group("agency").strip(), remaining
+        if match and _is_dateline(match, paragraph):
+            rest = paragraph[match.end() :].strip()
+            remaining = body[:index] + ([rest] if rest else []) + body[index + 1 :]
+            return match.group("city").strip(), match.group("agency").strip(), remaining
+        if not junk_reason(paragraph, headline):
+            break
     return None, None, body
+
+
+def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
+    city = match.group("city").strip()
+    if city != city.upper() or not any(c.isalpha() for c in city):
+        return False
+    # "UNICEF (United Nations Children's Fund) said ..." is a sentence, not a dateline: without a
+    # dash, a dateline is followed by the start of a sentence.
+    rest = paragraph[match.end() :]
+    return bool(match.group("dash")) or not rest[:1].islower()
 
 
 def _clean(body: list[str], headline: str) -> tuple[list[str], list[Removed]]:
@@ -258,13 +309,13 @@ def summarize(lead: str, limit: int = SUMMARY_CHARS) -> str:
     """The lead shortened to whole sentences within ``limit`` characters (or words, if must)."""
     if len(lead) <= limit:
         return lead
-    summary = ""
-    for sentence in _SENTENCE_END.split(lead):
-        candidate = f"{summary} {sentence}".strip()
-        if len(candidate) > limit:
+    cut = 0
+    for boundary in _SENTENCE_END.finditer(lead):
+        if boundary.start() > limit:
             break
-        summary = candidate
-    return summary or _shorten_words(lead, limit)
+        if not _ABBREVIATION.search(lead, 0, boundary.start()):
+            cut = boundary.start()
+    return lead[:cut] if cut else _shorten_words(lead, limit)
 
 
 def _shorten_words(text: str, limit: int) -> str:
