@@ -1,0 +1,406 @@
+"""The document parser, case by case: every tests/data/documents/*.txt must parse to what its
+sibling .json says, every tests/data/bad/*.txt must be rejected with the reason its .json names.
+A new case is a new pair of files.
+
+Expectation keys (all optional except where noted): ``options`` (ParseOptions fields, ``now`` as
+ISO 8601), ``id``, ``seq``, ``headline``, ``headline_prefix``, ``headline_max_chars``,
+``published`` (ISO 8601 with offset), ``has_time``, ``city``, ``agency``, ``city_slug``,
+``paragraphs`` (count), ``first_paragraph``, ``last_paragraph``, ``contains`` (whole paragraphs),
+``summary``, ``summary_prefix``, ``summary_suffix``; ``removed`` ([text, reason] pairs, in order)
+and ``warnings`` (one substring per warning) are exact and default to none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feedsvc.document import (
+    SUMMARY_CHARS,
+    Article,
+    DocumentError,
+    ParseOptions,
+    identify,
+    parse,
+    slugify,
+    summarize,
+)
+
+DATA = Path(__file__).parent / "data"
+DOCUMENTS = sorted((DATA / "documents").glob("*.txt"))
+BAD = sorted((DATA / "bad").glob("*.txt"))
+# Fixed, so that "in the future" means the same thing on every run.
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+# What XML 1.0 allows (its Char production); anything else breaks every feed consumer.
+XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _expectation(path: Path) -> dict:
+    return json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def _options(expect: dict) -> ParseOptions:
+    given_options = dict(expect.get("options", {}))
+    if "now" in given_options:
+        given_options["now"] = datetime.fromisoformat(given_options["now"])
+    return ParseOptions(**{"now": NOW, **given_options})
+
+
+def _text_fields(article: Article) -> list[str]:
+    return [
+        article.headline,
+        article.city or "",
+        article.agency or "",
+        article.summary,
+        *article.paragraphs,
+        *(r.text for r in article.removed),
+        *(r.reason for r in article.removed),
+        *article.warnings,
+    ]
+
+
+def assert_publishable(article: Article) -> None:
+    """What holds for every article, whatever the input: the promises feeds.py relies on."""
+    assert article.headline.strip()
+    assert article.published.tzinfo is not None
+    assert article.published.utcoffset() is not None
+    assert article.paragraphs and all(p.strip() for p in article.paragraphs)
+    for text in _text_fields(article):
+        assert not XML_ILLEGAL.search(text), f"XML-illegal character in {text[:60]!r}"
+    assert_summary_of(article.summary, article.paragraphs[0])
+    assert re.fullmatch(r"[0-9a-f]{16}", article.id)
+    assert article.slug and re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", article.slug)
+
+
+def assert_summary_of(summary: str, lead: str) -> None:
+    assert summary.strip()
+    assert len(summary) <= SUMMARY_CHARS
+    if summary.endswith("…") and not lead.endswith("…"):
+        stem = summary.removesuffix("…")
+        assert lead.startswith(stem) and len(stem) < len(lead)
+    else:
+        assert lead.startswith(summary)
+        if summary != lead:  # cut at a sentence boundary: what follows starts a new sentence
+            assert summary[-1] in '.!?"”’)' and lead[len(summary)] == " "
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_document(path: Path) -> None:
+    expect = _expectation(path)
+    raw = path.read_bytes()
+    article = parse(raw, path.name, _options(expect))
+    assert_publishable(article)
+
+    if "id" in expect:
+        assert article.id == expect["id"]
+    if "seq" in expect:
+        assert article.seq == expect["seq"]
+    if "headline" in expect:
+        assert article.headline == expect["headline"]
+    if "headline_prefix" in expect:
+        assert article.headline.startswith(expect["headline_prefix"])
+    if "headline_max_chars" in expect:
+        assert len(article.headline) <= expect["headline_max_chars"]
+    if "published" in expect:
+        assert article.published == datetime.fromisoformat(expect["published"])
+        assert (
+            article.published.utcoffset() == datetime.fromisoformat(expect["published"]).utcoffset()
+        )
+    if "has_time" in expect:
+        assert article.has_time is expect["has_time"]
+    for key in ("city", "agency", "city_slug", "summary"):
+        if key in expect:
+            assert getattr(article, key) == expect[key], key
+    if "paragraphs" in expect:
+        assert len(article.paragraphs) == expect["paragraphs"], article.paragraphs
+    if "first_paragraph" in expect:
+        assert article.paragraphs[0] == expect["first_paragraph"]
+    if "last_paragraph" in expect:
+        assert article.paragraphs[-1] == expect["last_paragraph"]
+    for paragraph in expect.get("contains", []):
+        assert paragraph in article.paragraphs
+    if "summary_prefix" in expect:
+        assert article.summary.startswith(expect["summary_prefix"])
+    if "summary_suffix" in expect:
+        assert article.summary.endswith(expect["summary_suffix"])
+
+    assert [[r.text, r.reason] for r in article.removed] == expect.get("removed", [])
+    assert_warnings(article.warnings, expect.get("warnings", []))
+    # Nothing removed is still shown, and nothing is lost from the body in the other direction.
+    for removed in article.removed:
+        assert removed.text not in article.paragraphs
+    # Same bytes, same article, same hash: the store relies on it to skip unchanged files.
+    again = parse(raw, path.name, _options(expect))
+    assert again == article and again.content_hash == article.content_hash
+
+
+def assert_warnings(warnings: tuple[str, ...], expected: list[str]) -> None:
+    assert len(warnings) == len(expected), warnings
+    for substring in expected:
+        assert any(substring in warning for warning in warnings), (substring, warnings)
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_bad_document(path: Path) -> None:
+    expect = _expectation(path)
+    with pytest.raises(DocumentError) as caught:
+        parse(path.read_bytes(), path.name, _options(expect))
+    error = caught.value
+    assert error.file_name == path.name
+    assert expect["reason"] in error.reason
+    assert error.retry is expect.get("retry", False)
+    assert path.name in str(error)
+    # The reason is shown in HTML and in a terminal: plain, one line, no raw control bytes.
+    assert "\n" not in error.reason and not XML_ILLEGAL.search(error.reason)
+
+
+def test_the_case_folders_are_not_empty() -> None:
+    assert len(DOCUMENTS) >= 20 and len(BAD) >= 10
+    for path in DOCUMENTS + BAD:
+        assert path.with_suffix(".json").is_file(), f"{path.name} has no expectation file"
+
+
+def test_crlf_and_bom_cases_really_have_them() -> None:
+    # tests/data is -text in .gitattributes; this fails if a checkout rewrote the bytes.
+    raw = {path.name: path.read_bytes() for path in DOCUMENTS}
+    assert any(b"\r\n" in data for data in raw.values())
+    assert any(data.startswith(b"\xef\xbb\xbf") for data in raw.values())
+
+
+# --- the editing rules: a changed headline changes the slug, never the id ----------------------
+
+
+def test_editing_the_headline_keeps_the_id_and_changes_the_slug() -> None:
+    path = DATA / "documents" / "000_5e300edb8a850530.txt"
+    raw = path.read_bytes()
+    edited = raw.replace(b"for talks.", b"for urgent talks.", 1)
+    before, after = parse(raw, path.name), parse(edited, path.name)
+    assert before.id == after.id == "5e300edb8a850530"
+    assert before.slug == "u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
+    assert after.slug.endswith("for-urgent-talks")
+    assert before.content_hash != after.content_hash
+
+
+def test_a_crlf_copy_parses_to_the_same_article() -> None:
+    path = DATA / "documents" / "000_5e300edb8a850530.txt"
+    raw = path.read_bytes()
+    crlf = b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n")
+    assert parse(crlf, path.name) == parse(raw, path.name)
+
+
+# --- decoding details the file cases don't show on their own --------------------------------------
+
+
+NAME = "001_0123456789abcdef.txt"
+
+
+def _one(body: str) -> Article:
+    return parse(f"Storm hits coast\n\n12 Apr 2021\n\n{body}\n".encode(), NAME)
+
+
+def test_unicode_line_and_paragraph_separators_are_line_breaks() -> None:
+    article = _one("First line\u2028continues here.\u2029Second paragraph.")
+    assert article.paragraphs == ("First line continues here.", "Second paragraph.")
+
+
+def test_a_line_of_invisible_spaces_is_a_blank_line() -> None:
+    raw = "\u200b\u00a0\nStorm hits coast\n\n12 Apr 2021\n\nBody.\n".encode()
+    assert parse(raw, NAME).headline == "Storm hits coast"
+
+
+def test_a_latin1_file_with_bytes_undefined_in_windows_1252_is_read_with_replacements() -> None:
+    raw = b"Storm hits coast\n\n12 Apr 2021\n\nWinds reached 120 km/h\x81.\n"
+    article = parse(raw, NAME)
+    assert article.paragraphs == ("Winds reached 120 km/h\ufffd.",)
+    assert article.warnings == ("invalid UTF-8 bytes (first at byte 53) replaced with \ufffd",)
+
+
+def test_a_utf16_file_with_a_byte_order_mark_is_read() -> None:
+    text = "Storm hits coast\r\n\r\n12 Apr 2021\r\n\r\nCafé owners counted the cost."
+    article = parse(text.encode("utf-16"), NAME)
+    assert article.headline == "Storm hits coast"
+    assert article.paragraphs == ("Café owners counted the cost.",)
+    assert article.warnings == ()
+
+
+# --- identify ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("file_name", "article_id", "seq"),
+    [
+        ("000_5e300edb8a850530.txt", "5e300edb8a850530", 0),
+        ("123456789_0123456789abcdef.txt", "0123456789abcdef", 123456789),
+        ("7_ffffffffffffffff.txt", "ffffffffffffffff", 7),
+    ],
+)
+def test_identify_takes_id_and_sequence_from_a_conforming_name(
+    file_name: str, article_id: str, seq: int
+) -> None:
+    assert identify(file_name) == (article_id, seq, None)
+
+
+@pytest.mark.parametrize(
+    "file_name",
+    [
+        "000_5E300EDB8A850530.txt",  # upper-case hex
+        "000_5e300edb8a85053.txt",  # 15 digits
+        "000_5e300edb8a850530.md",
+        "5e300edb8a850530.txt",
+        "breaking news.txt",
+        "Zürich–Bericht.txt",
+    ],
+)
+def test_identify_derives_a_stable_id_from_other_names(file_name: str) -> None:
+    article_id, seq, warning = identify(file_name)
+    assert re.fullmatch(r"[0-9a-f]{16}", article_id)
+    assert seq is None
+    assert warning and "file name" in warning
+    assert identify(file_name) == (article_id, seq, warning)
+
+
+def test_identify_gives_different_names_different_ids() -> None:
+    names = ["a.txt", "b.txt", "a.TXT", "a .txt", "000_5E300EDB8A850530.txt"]
+    assert len({identify(name)[0] for name in names}) == len(names)
+
+
+# --- slugify -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("SÃO PAULO", "sao-paulo"),
+        ("ZÜRICH", "zurich"),
+        ("U.S. officials travel to Venezuela", "u-s-officials-travel-to-venezuela"),
+        ("Brexit: what's next?", "brexit-what-s-next"),
+        ("  --Hello,   World--  ", "hello-world"),
+        ("Москва", ""),
+        ("", ""),
+    ],
+)
+def test_slugify(text: str, slug: str) -> None:
+    assert slugify(text) == slug
+
+
+def test_slugify_stops_at_a_whole_word_within_the_limit() -> None:
+    slug = slugify("word " * 40, max_length=80)
+    assert len(slug) <= 80 and slug.endswith("word") and "--" not in slug
+    assert slugify("a" * 200, max_length=80) == "a" * 80
+
+
+# --- summarize -----------------------------------------------------------------------------------
+
+
+def test_summarize_keeps_a_short_lead_whole() -> None:
+    lead = "He declined to comment."
+    assert summarize(lead) == lead
+
+
+def test_summarize_cuts_at_a_sentence_boundary() -> None:
+    first = "The central bank raised rates by half a point on Wednesday. " * 3
+    lead = first + "Economists had expected a smaller move, " * 8
+    summary = summarize(lead)
+    assert summary == first.strip()
+
+
+@pytest.mark.parametrize("abbreviation", ["Gov.", "Sen.", "Dr.", "U.S.", "Jan.", "St.", "J."])
+def test_summarize_does_not_stop_at_an_abbreviation(abbreviation: str) -> None:
+    lead = (
+        f"The officials said {abbreviation} Kennedy had spoken to the committee "
+        + "about the budget and the pensions and the roads and the schools " * 5
+        + "before the vote. A second sentence follows here."
+    )
+    summary = summarize(lead)
+    assert not summary.endswith(abbreviation)
+    assert_summary_of(summary, lead)
+
+
+def test_summarize_shortens_one_long_sentence_by_words() -> None:
+    lead = "word " * 100 + "end."
+    summary = summarize(lead)
+    assert summary.endswith("word…") and len(summary) <= SUMMARY_CHARS
+
+
+# --- properties: no input crashes the parser; what it publishes is always sound ----------------
+
+DATE_LINES = [
+    "12 Apr 2021",
+    "April 12, 2021",
+    "2021-04-12",
+    "Apr 12, 2021 3:45 PM ET",
+    "019, Aug 2021",
+    "09/06/2022",
+    "Mon 12 Apr 2021 09.30 BST",
+]
+_fuzz = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _parse_or_reject(raw: bytes, file_name: str = "000_0123456789abcdef.txt") -> Article | None:
+    try:
+        article = parse(raw, file_name, ParseOptions(now=NOW))
+    except DocumentError as error:
+        assert error.reason and not XML_ILLEGAL.search(error.reason)
+        return None
+    assert_publishable(article)
+    return article
+
+
+@_fuzz
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_or_are_rejected(raw: bytes) -> None:
+    _parse_or_reject(raw)
+
+
+@_fuzz
+@given(st.text(max_size=2000))
+def test_any_text_parses_or_is_rejected(text: str) -> None:
+    _parse_or_reject(text.encode("utf-8"))
+
+
+_paragraph = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(string.ascii_letters + " .,;:!?\"'()-—–…’“”"),
+        st.characters(codec="utf-8"),
+    ),
+    min_size=1,
+    max_size=400,
+)
+
+
+@_fuzz
+@given(
+    headline=st.text(min_size=1, max_size=400),
+    date_line=st.sampled_from(DATE_LINES),
+    paragraphs=st.lists(_paragraph, min_size=1, max_size=6),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    bom=st.booleans(),
+)
+def test_document_shaped_text_parses_or_is_rejected(
+    headline: str, date_line: str, paragraphs: list[str], newline: str, bom: bool
+) -> None:
+    text = (2 * newline).join([headline, date_line, *paragraphs])
+    raw = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+    article = _parse_or_reject(raw)
+    if article is not None:
+        assert article.published.year in (2021, 2022)
+
+
+@_fuzz
+@given(
+    lead=st.text(
+        alphabet=st.sampled_from(string.ascii_letters + '  .!?"”’)(0123456789'),
+        min_size=1,
+        max_size=1000,
+    ).map(lambda s: " ".join(s.split()))
+)
+def test_summary_is_a_shortening_of_the_lead(lead: str) -> None:
+    if lead:
+        assert_summary_of(summarize(lead), lead)
