@@ -82,6 +82,9 @@ _HEADLINE_LOWERCASE = frozenset(
     | {"under", "between", "against", "during", "without", "through", "across", "before"}
     | {"since", "until", "while", "versus"}
 )
+# The longest line the shape rules below consider (widget labels such as "Read more: <a
+# headline>"); counting words is the costly part of the rules, so longer lines skip it.
+MAX_JUNK_WORDS = 30
 _TERMINAL = tuple(".!?:;\"”’')]…")
 _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 
@@ -102,10 +105,12 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
         return "bare link"
     if headline and lowered == headline.lower().strip(" .:!-—–|>»"):
         return "repeats the headline"
+    if text.count(" ") >= MAX_JUNK_WORDS:
+        return None  # every rule below is about short lines; most body paragraphs stop here
     words = _WORD.findall(text)
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
         return "advertisement"
-    if len(words) <= 30 and _WIDGET_LABEL.match(text):
+    if len(words) <= MAX_JUNK_WORDS and _WIDGET_LABEL.match(text):
         return "widget text"
     if len(words) <= 14 and _CALL_TO_ACTION.match(text):
         return "widget text"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import string
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -404,3 +404,16 @@ def test_document_shaped_text_parses_or_is_rejected(
 def test_summary_is_a_shortening_of_the_lead(lead: str) -> None:
     if lead:
         assert_summary_of(summarize(lead), lead)
+
+
+def test_same_day_articles_without_a_time_are_ordered_by_sequence_number() -> None:
+    text = b"Headline\n\n6 Mar 2022\n\nWASHINGTON (Reuters) - Body text of the story.\n"
+    early = parse(text, "005_00000000000000aa.txt")
+    late = parse(text.replace(b"Headline", b"Other"), "017_00000000000000bb.txt")
+    odd_name = parse(text, "notes.txt")
+    assert late.published - early.published == timedelta(seconds=12)
+    assert {early.published.date(), late.published.date(), odd_name.published.date()} == {
+        date(2022, 3, 6)
+    }
+    assert odd_name.published.time() == time(0, 0)
+    assert not early.has_time  # pages still show the date alone

@@ -92,8 +92,11 @@ def test_unknown_article_gets_a_helpful_404(client) -> None:
 
 def test_document_text_is_escaped_everywhere(tmp_path: Path, seeds: Path) -> None:
     evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
-    write_document(seeds, 1, hex_id(1), headline=f"Evil {evil}", dateline="PARIS (AFP) —",
-                   paragraphs=(f"Body {evil}", "</p><iframe src='javascript:alert(3)'>"))  # fmt: skip
+    paragraphs = (f"Body {evil}", "</p><iframe src='javascript:alert(3)'>")
+    headline = f"Evil {evil}"
+    write_document(
+        seeds, 1, hex_id(1), headline=headline, dateline="PARIS (AFP) —", paragraphs=paragraphs
+    )
     app = create_app(settings_for(tmp_path, seeds))
     app.extensions["feedsvc"].store.refresh()
     client = app.test_client()
