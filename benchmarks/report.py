@@ -29,6 +29,7 @@ class Verdict:
     values: list[float]
     goal: str
     passed: bool | None  # None: shown for information
+    group: str = "targets"  # "targets", "ceiling" or "growth": one printed table each
 
     @property
     def measured(self) -> str:
@@ -36,106 +37,129 @@ class Verdict:
 
 
 def spread(values: Sequence[float]) -> str:
+    """'median [min-max]' of the values, or the value alone."""
     if not values:
         return "-"
+
+    def show(x: float) -> str:
+        return f"{x:.2f}" if x != float("inf") else "timeout"
+
     if len(values) == 1:
-        return f"{values[0]:.2f}"
-    med = statistics.median(values)
-    low, high = min(values), max(values)
-    shown = [f"{x:.2f}" if x != float("inf") else "timeout" for x in (med, low, high)]
-    return f"{shown[0]} [{shown[1]}-{shown[2]}]"
+        return show(values[0])
+    return f"{show(statistics.median(values))} [{show(min(values))}-{show(max(values))}]"
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values)
 
 
 def verdicts(sizes: list[dict[str, Any]]) -> list[Verdict]:
+    """Every target at every N, rows for information, and growth from smallest to largest N."""
     rows: list[Verdict] = []
-    largest = max(s["n"] for s in sizes)
+    largest = sizes[-1]["n"]
     for size in sizes:
-        n = f"{size['n']:,}"
-        for name, case in size["cases"].items():
-            med = statistics.median(case["ratio"])
+        rows += _serving_rows(size, f"{size['n']:,}")
+        rows += _indexing_rows(size, f"{size['n']:,}", size["n"] == largest)
+    return rows + growth_verdicts(sizes)
+
+
+def _serving_rows(size: dict[str, Any], n: str) -> list[Verdict]:
+    rows = []
+    for name, case in size["cases"].items():
+        target, ratio, p99 = case["target"], case["ratio"], case["p99_ratio"]
+        rows.append(
+            Verdict(f"{name} req/s vs nginx", n, ratio, f">= {target}", _median(ratio) >= target)
+        )
+        # The issue sets the p99 target for feeds; the permalink's is shown for information.
+        is_feed = not name.startswith("permalink")
+        rows.append(
+            Verdict(
+                f"{name} p99 vs nginx",
+                n,
+                p99,
+                f"<= {P99}",
+                _median(p99) <= P99 if is_feed else None,
+            )
+        )
+    for name, case in size["cases"].items():
+        if "ceiling_ratio" in case:
+            rows.append(
+                Verdict(f"{name}: ceiling vs nginx", n, case["ceiling_ratio"], "-", None, "ceiling")
+            )
             rows.append(
                 Verdict(
-                    f"{name} req/s vs nginx",
+                    f"{name}: feedsvc vs ceiling",
                     n,
-                    case["ratio"],
-                    f">= {case['target']}",
-                    med >= case["target"],
+                    case["feedsvc_vs_ceiling"],
+                    "-",
+                    None,
+                    "ceiling",
                 )
             )
-            p99_med = statistics.median(case["p99_ratio"])
-            feed = not name.startswith("permalink")
-            rows.append(
-                Verdict(
-                    f"{name} p99 vs nginx",
-                    n,
-                    case["p99_ratio"],
-                    f"<= {P99}",
-                    p99_med <= P99 if feed else None,
-                )
-            )
-        idx = size["indexing"]
-        rows.append(
-            Verdict(
-                "first index vs floor",
-                n,
-                idx["ratio"],
-                f"<= {INDEX_VS_FLOOR}",
-                statistics.median(idx["ratio"]) <= INDEX_VS_FLOOR,
-            )
-        )
-        rows.append(
-            Verdict(
-                "restart, unchanged docs, s",
-                n,
-                idx["restart_s"],
-                f"< {RESTART_SECONDS}",
-                statistics.median(idx["restart_s"]) < RESTART_SECONDS
-                if size["n"] == largest
-                else None,
-            )
-        )
-        visible = size["visible_s"]
-        rows.append(
-            Verdict(
-                "new doc in every feed, s (every trial)",
-                n,
-                visible,
-                f"< {VISIBLE_SECONDS}",
-                max(visible) < VISIBLE_SECONDS,
-            )
-        )
-        workers = size["memory"]["workers_mib"]
-        rows.append(
-            Verdict(
-                "RSS per worker, MiB (every worker)",
-                n,
-                workers,
-                f"< {WORKER_RSS_MIB}",
-                max(workers) < WORKER_RSS_MIB if size["n"] == largest else None,
-            )
-        )
-    rows += growth_verdicts(sizes)
     return rows
 
 
+def _indexing_rows(size: dict[str, Any], n: str, largest: bool) -> list[Verdict]:
+    idx, visible = size["indexing"], size["visible_s"]
+    workers = size["memory"]["workers_mib"]
+    # The restart and memory targets are set at N = 100,000: judged at the largest N run.
+    return [
+        Verdict(
+            "first index vs floor",
+            n,
+            idx["ratio"],
+            f"<= {INDEX_VS_FLOOR}",
+            _median(idx["ratio"]) <= INDEX_VS_FLOOR,
+        ),
+        Verdict(
+            "restart, unchanged docs, s",
+            n,
+            idx["restart_s"],
+            f"< {RESTART_SECONDS}",
+            _median(idx["restart_s"]) < RESTART_SECONDS if largest else None,
+        ),
+        Verdict(
+            "new doc in every feed, s (every trial)",
+            n,
+            visible,
+            f"< {VISIBLE_SECONDS}",
+            max(visible) < VISIBLE_SECONDS,
+        ),
+        Verdict(
+            "RSS per worker, MiB (every worker)",
+            n,
+            workers,
+            f"< {WORKER_RSS_MIB}",
+            max(workers) < WORKER_RSS_MIB if largest else None,
+        ),
+    ]
+
+
 def growth_verdicts(sizes: list[dict[str, Any]]) -> list[Verdict]:
+    """req/s ratio to nginx at the largest N over the same at the smallest, for 200 responses.
+
+    Both sides are normalised by nginx in their own run, so a quieter or busier machine while
+    one size ran does not show up as growth.
+    """
     if len(sizes) < 2:
         return []
     small, large = sizes[0], sizes[-1]
     label = f"{large['n']:,} vs {small['n']:,}"
     rows = []
-    for name in large["cases"]:
-        if not name.endswith("200"):
-            continue
-        # Both sides are normalised by nginx in their own run, so a quieter or busier machine
-        # during one size does not show up as growth.
-        before = statistics.median(small["cases"][name]["ratio"])
-        after = [r / before for r in large["cases"][name]["ratio"]]
-        rows.append(
-            Verdict(
-                f"{name} growth", label, after, f">= {GROWTH}", statistics.median(after) >= GROWTH
+    for name, case in large["cases"].items():
+        if name.endswith("200"):
+            before = _median(small["cases"][name]["ratio"])
+            after = [r / before for r in case["ratio"]]
+            rows.append(
+                Verdict(
+                    f"{name} growth",
+                    label,
+                    after,
+                    f">= {GROWTH}",
+                    _median(after) >= GROWTH,
+                    "growth",
+                )
             )
-        )
     return rows
 
 
@@ -182,7 +206,7 @@ def plot(sizes: list[dict[str, Any]], path: Path) -> None:
     for number, name in enumerate(PLOTTED_CASES):
         color = f"C{number}"
         for who, line in (("feedsvc", "-"), ("nginx", ":")):
-            rps = [[r["rps"] for r in s["cases"][name][who]] for s in sizes]
+            rps = [[r["rps"] for r in s["cases"][name]["runs"][who]] for s in sizes]
             _errorbar(rps_ax, ns, rps, f"{who} {name}", color=color, linestyle=line)
         ratios = [s["cases"][name]["ratio"] for s in sizes]
         _errorbar(ratio_ax, ns, ratios, name, color=color, linestyle="-")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from . import corpus
+from .ceiling import save as save_response
 from .harness import Processes, WrkResult, child_pids, fetch, free_port, rss_mib, wait_until_up
 from .harness import wrk as run_wrk
 from .nginx import nginx_has_gzip_static, publish_static, start_nginx
@@ -66,6 +67,9 @@ class Settings:
     out: Path
     corpus_dir: Path
     quick: bool
+    ceiling: bool
+    serve_workers: int | None
+    serve_threads: int | None
 
 
 def parse_args(argv: Sequence[str] | None) -> Settings | Path:
@@ -101,6 +105,18 @@ def parse_args(argv: Sequence[str] | None) -> Settings | Path:
         default=Path(tempfile.gettempdir()) / "feedsvc-bench-corpus",
         help="where corpora are generated once and reused (default: %(default)s)",
     )
+    parser.add_argument(
+        "--ceiling",
+        action=argparse.BooleanOptionalAction,
+        help="also measure a bare WSGI callable under granian replaying feedsvc's responses "
+        "(default: on; quick: off)",
+    )
+    parser.add_argument(
+        "--serve-workers", type=int, help="feedsvc serve --workers (default: its own)"
+    )
+    parser.add_argument(
+        "--serve-threads", type=int, help="feedsvc serve --threads (default: its own)"
+    )
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.floor:
@@ -126,6 +142,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings | Path:
         out=args.out,
         corpus_dir=args.corpus_dir,
         quick=quick,
+        ceiling=not quick if args.ceiling is None else args.ceiling,
+        serve_workers=args.serve_workers,
+        serve_threads=args.serve_threads,
     )
 
 
@@ -210,7 +229,8 @@ def measure_indexing(
     floor_cmd = [sys.executable, "-m", "benchmarks.run", "--floor", str(seeds)]
     index_cmd = [*feedsvc_command(), "index"]
     procs.run(floor_cmd, cwd=REPO)  # warm the page cache: both then read from memory
-    floors, firsts = [], []
+    floors: list[float] = []
+    firsts: list[float] = []
     for round_ in range(settings.index_rounds):
         remove_index(index)
         pair = [("floor", floor_cmd), ("index", index_cmd)]
@@ -239,76 +259,84 @@ def measure_indexing(
 
 
 @dataclass(frozen=True)
+class Request:
+    path: str
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Case:
+    """One kind of request, as sent to each server (nginx's path and ETag differ)."""
+
     name: str
     target: float | None
-    feedsvc_path: str
-    nginx_path: str
-    feedsvc_headers: tuple[str, ...] = ()
-    nginx_headers: tuple[str, ...] = ()
+    requests: dict[str, Request]
 
 
 @dataclass
 class CaseResult:
-    feedsvc: list[WrkResult] = field(default_factory=list)
-    nginx: list[WrkResult] = field(default_factory=list)
+    runs: dict[str, list[WrkResult]] = field(default_factory=dict)
 
-    @property
-    def ratios(self) -> list[float]:
-        return [f.rps / g.rps for f, g in zip(self.feedsvc, self.nginx, strict=True)]
+    def ratios(self, who: str = "feedsvc", baseline: str = "nginx") -> list[float]:
+        pairs = zip(self.runs[who], self.runs[baseline], strict=True)
+        return [a.rps / b.rps for a, b in pairs]
 
-    @property
-    def p99_ratios(self) -> list[float]:
-        return [f.p99_ms / g.p99_ms for f, g in zip(self.feedsvc, self.nginx, strict=True)]
+    def p99_ratios(self, who: str = "feedsvc", baseline: str = "nginx") -> list[float]:
+        pairs = zip(self.runs[who], self.runs[baseline], strict=True)
+        return [a.p99_ms / b.p99_ms for a, b in pairs]
 
 
-def build_cases(feedsvc_port: int, nginx_root: Path, gzip_static: bool) -> list[Case]:
-    """Copy what feedsvc serves into nginx's root and describe the paired requests."""
+def build_cases(port: int, nginx_root: Path, ceiling: Path | None, gzip_static: bool) -> list[Case]:
+    """Copy what feedsvc serves into nginx's root (and the ceiling's folder) and describe
+    the requests; nginx's If-None-Match is filled in by ``finish_cases`` once it is up."""
     cases = []
     gz = ("Accept-Encoding: gzip",)
     for fmt in ("atom", "rss"):
         path = f"/feed.{fmt}"
-        plain, packed = (
-            fetch(feedsvc_port, path),
-            fetch(feedsvc_port, path, {"Accept-Encoding": "gzip"}),
-        )
+        plain, packed = fetch(port, path), fetch(port, path, {"Accept-Encoding": "gzip"})
         _expect(plain.status == 200 and packed.headers.get("content-encoding") == "gzip", path)
+        inm = (f"If-None-Match: {plain.headers['etag']}",)
         publish_static(nginx_root, path, plain.body, packed.body)
+        if ceiling:
+            not_modified = fetch(port, path, _headers(inm))
+            for variant, reply in (("identity", plain), ("gzip", packed), ("304", not_modified)):
+                save_response(ceiling, path, variant, reply.status, reply.headers, reply.body)
         gzip_path = path if gzip_static else path + ".gz"
         cases += [
-            Case(f"{fmt} 200", FEED_200, path, path),
-            Case(f"{fmt} gzip", FEED_GZIP, path, gzip_path, gz, gz),
-            # If-None-Match values are filled in once nginx is up (its ETag is its own).
-            Case(f"{fmt} 304", FEED_304, path, path, (f"If-None-Match: {plain.headers['etag']}",)),
+            _case(f"{fmt} 200", FEED_200, Request(path), Request(path)),
+            _case(f"{fmt} gzip", FEED_GZIP, Request(path, gz), Request(gzip_path, gz)),
+            _case(f"{fmt} 304", FEED_304, Request(path, inm), Request(path)),
         ]
-    link = re.search(
-        rb'<link href="http://127\.0\.0\.1:\d+(/articles/[^"]+)"',
-        fetch(feedsvc_port, "/feed.atom").body,
-    )
-    _expect(link is not None, "a permalink in /feed.atom")
-    page_path = link.group(1).decode()  # type: ignore[union-attr]
-    page = fetch(feedsvc_port, page_path)
+    page_path = _permalink(fetch(port, "/feed.atom").body)
+    page = fetch(port, page_path)
     _expect(page.status == 200, page_path)
     publish_static(nginx_root, page_path, page.body, None)
-    cases.append(Case("permalink 200", PERMALINK, page_path, page_path))
+    if ceiling:
+        save_response(ceiling, page_path, "identity", page.status, page.headers, page.body)
+    cases.append(_case("permalink 200", PERMALINK, Request(page_path), Request(page_path)))
     return cases
 
 
-def finish_cases(cases: list[Case], feedsvc_port: int, nginx_port: int) -> list[Case]:
-    """Give nginx's 304 requests nginx's ETag; check both servers answer alike."""
+def _case(name: str, target: float, ours: Request, static: Request) -> Case:
+    return Case(name, target, {"feedsvc": ours, "ceiling": ours, "nginx": static})
+
+
+def _permalink(atom: bytes) -> str:
+    link = re.search(rb'<link href="http://127\.0\.0\.1:\d+(/articles/[^"]+)"', atom)
+    _expect(link is not None, "a permalink in /feed.atom")
+    return link.group(1).decode()  # type: ignore[union-attr]
+
+
+def finish_cases(cases: list[Case], ports: dict[str, int]) -> list[Case]:
+    """Give nginx's 304 requests nginx's own ETag; check every server answers alike."""
     finished = []
     for case in cases:
+        requests = {who: r for who, r in case.requests.items() if who in ports}
         if case.name.endswith("304"):
-            etag = fetch(nginx_port, case.nginx_path).headers["etag"]
-            case = Case(
-                case.name,
-                case.target,
-                case.feedsvc_path,
-                case.nginx_path,
-                case.feedsvc_headers,
-                (f"If-None-Match: {etag}",),
-            )
-        check_same(case, feedsvc_port, nginx_port)
+            etag = fetch(ports["nginx"], requests["nginx"].path).headers["etag"]
+            requests["nginx"] = Request(requests["nginx"].path, (f"If-None-Match: {etag}",))
+        case = Case(case.name, case.target, requests)
+        check_same(case, ports)
         finished.append(case)
     return finished
 
@@ -317,13 +345,17 @@ def _headers(lines: Iterable[str]) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines)
 
 
-def check_same(case: Case, feedsvc_port: int, nginx_port: int) -> None:
-    ours = fetch(feedsvc_port, case.feedsvc_path, _headers(case.feedsvc_headers))
-    theirs = fetch(nginx_port, case.nginx_path, _headers(case.nginx_headers))
-    _expect(ours.status == theirs.status, f"{case.name}: status {ours.status} vs {theirs.status}")
-    _expect(ours.body == theirs.body, f"{case.name}: the two servers' bodies differ")
-    encodings = (ours.headers.get("content-encoding"), theirs.headers.get("content-encoding"))
-    _expect(encodings[0] == encodings[1], f"{case.name}: Content-Encoding {encodings}")
+def check_same(case: Case, ports: dict[str, int]) -> None:
+    """Status, body and Content-Encoding must be the same from every server."""
+    replies = {
+        who: fetch(ports[who], r.path, _headers(r.headers)) for who, r in case.requests.items()
+    }
+    ours = replies.pop("feedsvc")
+    for who, theirs in replies.items():
+        _expect(ours.status == theirs.status, f"{case.name}: {who} status {theirs.status}")
+        _expect(ours.body == theirs.body, f"{case.name}: {who}'s body differs from feedsvc's")
+        coding = theirs.headers.get("content-encoding")
+        _expect(ours.headers.get("content-encoding") == coding, f"{case.name}: {who} {coding}")
 
 
 def _expect(condition: bool, what: str) -> None:
@@ -332,32 +364,30 @@ def _expect(condition: bool, what: str) -> None:
 
 
 def measure_serving(
-    procs: Processes, settings: Settings, cases: list[Case], feedsvc_port: int, nginx_port: int
+    procs: Processes, settings: Settings, cases: list[Case], ports: dict[str, int]
 ) -> dict[str, CaseResult]:
-    def url(port: int, path: str) -> str:
-        return f"http://127.0.0.1:{port}{path}"
+    """Rounds of one wrk run per case and server, rotating which server goes first."""
 
-    for case in cases:  # both workers render and cache; nginx's files reach the page cache
-        wrk(procs, url(feedsvc_port, case.feedsvc_path), case.feedsvc_headers, settings, 1)
-        wrk(procs, url(nginx_port, case.nginx_path), case.nginx_headers, settings, 1)
-    results = {case.name: CaseResult() for case in cases}
+    def run(case: Case, who: str, seconds: int) -> WrkResult:
+        request = case.requests[who]
+        url = f"http://127.0.0.1:{ports[who]}{request.path}"
+        return wrk(procs, url, request.headers, settings, seconds)
+
+    for case in cases:  # workers render and cache; nginx's files reach the page cache
+        for who in ports:
+            run(case, who, settings.warmup_seconds)
+    results = {case.name: CaseResult({who: [] for who in ports}) for case in cases}
+    servers = list(ports)
     for round_ in range(settings.rounds):
         for number, case in enumerate(cases):
-            runs = [
-                ("feedsvc", url(feedsvc_port, case.feedsvc_path), case.feedsvc_headers),
-                ("nginx", url(nginx_port, case.nginx_path), case.nginx_headers),
-            ]
-            if (round_ + number) % 2:  # alternate who goes first
-                runs.reverse()
-            for who, target, headers in runs:
-                measured = wrk(procs, target, headers, settings, settings.seconds)
+            shift = (round_ + number) % len(servers)
+            for who in servers[shift:] + servers[:shift]:
+                measured = run(case, who, settings.seconds)
                 if measured.bad:
                     raise RuntimeError(f"{who} {case.name}: {measured.bad} bad responses")
-                getattr(results[case.name], who).append(measured)
-        log(
-            f"  serving round {round_ + 1}/{settings.rounds}: "
-            + ", ".join(f"{name} {r.ratios[-1]:.2f}" for name, r in results.items())
-        )
+                results[case.name].runs[who].append(measured)
+        shown = ", ".join(f"{name} {r.ratios()[-1]:.2f}" for name, r in results.items())
+        log(f"  serving round {round_ + 1}/{settings.rounds}, feedsvc/nginx: {shown}")
     return results
 
 
@@ -429,53 +459,112 @@ def measure_size(procs: Processes, settings: Settings, scratch: Path, n: int) ->
     work.mkdir()
     index = work / "index.sqlite3"
     log(f"N = {n:,}: indexing")
-    indexing = measure_indexing(procs, settings, seeds, index, n)
-
+    result: dict[str, Any] = {"n": n}
+    result["indexing"] = measure_indexing(procs, settings, seeds, index, n)
     log(f"N = {n:,}: serving")
-    port, nginx_port = free_port(), free_port()
+    result.update(measure_servers(procs, settings, work, seeds, index, n))
+    shutil.copy(work / "feedsvc.log", settings.out / f"feedsvc-{n}.log")
+    return result
+
+
+def measure_servers(
+    procs: Processes, settings: Settings, work: Path, seeds: Path, index: Path, n: int
+) -> dict[str, Any]:
+    ports = {"feedsvc": free_port(), "nginx": free_port()}
+    ceiling = work / "ceiling" if settings.ceiling else None
+    if ceiling:
+        ports["ceiling"] = free_port()
+    server, ready_s = start_feedsvc(procs, settings, work, seeds, index, ports["feedsvc"])
+    gzip_static = nginx_has_gzip_static()
+    cases = build_cases(ports["feedsvc"], work / "nginx" / "root", ceiling, gzip_static)
+    baselines = [start_nginx(procs, work / "nginx", ports["nginx"], gzip_static)]
+    wait_until_up(ports["nginx"], "/feed.atom", baselines[0], timeout=30)
+    if ceiling:
+        baselines.append(start_ceiling(procs, settings, ceiling, ports["ceiling"]))
+        wait_until_up(ports["ceiling"], "/feed.atom", baselines[1], timeout=60)
+    cases = finish_cases(cases, ports)
+    serving = measure_serving(procs, settings, cases, ports)
+    workers = child_pids(server.pid)
+    workers_mib = [rss_mib(pid) for pid in workers]
+    memory = {"server_mib": rss_mib(server.pid), "workers_mib": workers_mib}
+    log(f"  resident memory: workers {', '.join(f'{m:.0f}' for m in workers_mib)} MiB")
+    for proc in baselines:
+        procs.stop(proc)
+    visible = measure_visibility(settings, seeds, ports["feedsvc"], n)
+    procs.stop(server)
+    return {
+        "serve_ready_s": ready_s,
+        "serve_options": serve_options(settings),
+        "nginx_gzip_static": gzip_static,
+        "cases": {case.name: case_json(case, serving[case.name]) for case in cases},
+        "memory": memory,
+        "visible_s": visible,
+    }
+
+
+def start_feedsvc(
+    procs: Processes, settings: Settings, work: Path, seeds: Path, index: Path, port: int
+) -> tuple[subprocess.Popen[bytes], float]:
     started = time.perf_counter()
+    options = [f"--{k}={v}" for k, v in serve_options(settings).items()]
     server = procs.start(
-        [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}"],
+        [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}", *options],
         env=feedsvc_env(seeds, index, port),
         log=work / "feedsvc.log",
         cwd=REPO,
     )
-    wait_until_up(port, "/feed.atom", server, timeout=120)
-    ready_s = time.perf_counter() - started
-    gzip_static = nginx_has_gzip_static()
-    cases = build_cases(port, work / "nginx" / "root", gzip_static)
-    nginx = start_nginx(procs, work / "nginx", nginx_port, gzip_static)
-    wait_until_up(nginx_port, "/feed.atom", nginx, timeout=30)
-    cases = finish_cases(cases, port, nginx_port)
-    serving = measure_serving(procs, settings, cases, port, nginx_port)
-    workers = child_pids(server.pid)
-    memory = {"server_mib": rss_mib(server.pid), "workers_mib": [rss_mib(p) for p in workers]}
-    log(f"  resident memory: workers {', '.join(f'{m:.0f}' for m in memory['workers_mib'])} MiB")
-    visible = measure_visibility(settings, seeds, port, n)
-    procs.stop(nginx)
-    procs.stop(server)
-    shutil.copy(work / "feedsvc.log", settings.out / f"feedsvc-{n}.log")
-    return {
-        "n": n,
-        "indexing": indexing,
-        "serve_ready_s": ready_s,
-        "nginx_gzip_static": gzip_static,
-        "cases": {
-            case.name: {
-                "target": case.target,
-                "feedsvc_path": case.feedsvc_path,
-                "feedsvc_headers": case.feedsvc_headers,
-                "nginx_headers": case.nginx_headers,
-                "feedsvc": [asdict(r) for r in serving[case.name].feedsvc],
-                "nginx": [asdict(r) for r in serving[case.name].nginx],
-                "ratio": serving[case.name].ratios,
-                "p99_ratio": serving[case.name].p99_ratios,
-            }
-            for case in cases
-        },
-        "memory": memory,
-        "visible_s": visible,
+    wait_until_up(port, "/feed.atom", server, timeout=300)
+    return server, time.perf_counter() - started
+
+
+def serve_options(settings: Settings) -> dict[str, int]:
+    """``feedsvc serve``'s workers and threads: its own defaults unless the run chose others."""
+    from feedsvc import cli  # read only, to give the ceiling server the same settings
+
+    workers = settings.serve_workers or int(getattr(cli, "DEFAULT_WORKERS", 2))
+    threads = settings.serve_threads or int(getattr(cli, "DEFAULT_THREADS", 1))
+    return {"workers": workers, "threads": threads}
+
+
+def start_ceiling(
+    procs: Processes, settings: Settings, folder: Path, port: int
+) -> subprocess.Popen[bytes]:
+    """granian running ``benchmarks.ceiling:app`` with feedsvc serve's settings."""
+    options = serve_options(settings)
+    granian = Path(sys.executable).with_name("granian")
+    cmd = [
+        str(granian) if granian.exists() else "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(options["workers"]),
+        "--blocking-threads",
+        str(options["threads"]),
+        "--backlog",
+        "2048",
+        "--no-ws",
+        "benchmarks.ceiling:app",
+    ]
+    env = {**os.environ, "FEEDSVC_BENCH_CEILING": str(folder)}
+    return procs.start(cmd, env=env, log=folder / "granian.log", cwd=REPO)
+
+
+def case_json(case: Case, result: CaseResult) -> dict[str, Any]:
+    data = {
+        "target": case.target,
+        "requests": {who: asdict(request) for who, request in case.requests.items()},
+        "runs": {who: [asdict(run) for run in runs] for who, runs in result.runs.items()},
+        "ratio": result.ratios(),
+        "p99_ratio": result.p99_ratios(),
     }
+    if "ceiling" in result.runs:
+        data["ceiling_ratio"] = result.ratios("ceiling")
+        data["feedsvc_vs_ceiling"] = result.ratios("feedsvc", "ceiling")
+    return data
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -551,10 +640,10 @@ def run(settings: Settings, procs: Processes) -> int:
     results["verdicts"] = [{**asdict(r), "measured": r.measured} for r in rows]
     results_path.write_text(json.dumps(results, indent=2, default=str))
     plot(results["sizes"], settings.out / "performance.png")
-    growth = [r for r in rows if "growth" in r.target]
-    print("\n" + table([r for r in rows if r not in growth]))
-    if growth:
-        print("\n" + table(growth))
+    for group in ("targets", "ceiling", "growth"):
+        chosen = [r for r in rows if r.group == group]
+        if chosen:
+            print("\n" + table(chosen))
     print(f"\nwrote {settings.out / 'results.json'} and {settings.out / 'performance.png'}")
     return 0 if all(r.passed is not False for r in rows) else 1
 
@@ -572,6 +661,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, terminate)
+    # Even when started in the background, where shells make SIGINT ignored by default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(parsed, procs)
     except KeyboardInterrupt:
