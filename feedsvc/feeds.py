@@ -35,6 +35,7 @@ GENERATOR_URI = "https://pypi.org/project/feedsvc/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 STYLESHEET_PATH = "/feed.xsl"
+_RSS_PROFILE_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 # Channel links besides alternate and self (which feedgen writes itself), in document order.
 FEED_LINK_RELS = ("hub", "current", "prev-archive", "next-archive")
 
@@ -79,9 +80,10 @@ def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
     generator = _generator(doc, fmt, pub)
     if fmt == "rss":
         xml = generator.rss_str(pretty=False, encoding="UTF-8", xml_declaration=False)
-        # The RSS Profile's encoding of "&" in text: the same characters to any XML parser, and
-        # it tells RSS validators the entity-like text that follows is meant literally.
-        xml = xml.replace(b"&amp;", b"&#x26;")
+        # The RSS Profile's encoding of "&", "<" and ">" in text: the same characters to any XML
+        # parser, and the form the widest range of RSS readers shows as intended.
+        for entity, reference in _RSS_PROFILE_REFERENCES:
+            xml = xml.replace(entity, reference)
     else:
         xml = generator.atom_str(pretty=False, encoding="UTF-8", xml_declaration=False)
     # Browsers opening the feed URL show it through the stylesheet; feed readers ignore it.

@@ -223,7 +223,8 @@ def test_markup_like_titles_are_sent_as_escaped_html(hostile_app) -> None:
     assert title.get("type") == "html"
     assert title.text.startswith("&lt;script&gt;")
     rss = fetch(client, "/feed.rss").data
-    assert b"&amp;" not in rss  # RSS Profile: "&" as &#x26;
+    assert b"&amp;" not in rss and b"&lt;" not in rss  # RSS Profile: &#x26; and &#x3C;
+    assert b"&#x3C;script&#x3E;" in rss
     plain = strict_xml(fetch(client, "/feed.atom").data)
     unicode_title = [t for t in plain.findall("a:entry/a:title", ns) if "Unicode" in t.text]
     assert unicode_title[0].get("type") in (None, "text")  # plain text stays plain
