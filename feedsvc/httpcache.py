@@ -105,6 +105,9 @@ class Prepared:
                 self._variants[(for_browser, True)] = self._variant(
                     packed, f'"{etag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
                 )
+        bodies = {id(variant.body): variant.body for variant in self._variants.values()}
+        self.size = sum(map(len, bodies.values()))  # variants share their bodies
+        self.recently_used = False
         self._negotiates_type = browser_content_type is not None
         self._compresses = packed is not None
         self._etags = {variant.etag for variant in self._variants.values()}
@@ -152,37 +155,77 @@ class Prepared:
 
 
 class ResponseCache:
-    """Prepared responses by request path and query, dropped whenever the store changes."""
+    """Prepared responses by request path and query, dropped whenever the store changes.
 
-    def __init__(self, generation: Callable[[], int], max_entries: int = 4096):
+    Bounded by entries and by bytes, whatever URLs clients invent. Eviction is a CLOCK sweep:
+    entries served since the last sweep survive it, so a flood of one-off URLs cannot push the
+    popular feeds out.
+    """
+
+    def __init__(
+        self,
+        generation: Callable[[], int],
+        max_entries: int = 4096,
+        max_bytes: int = 48 * 1024 * 1024,
+    ):
         self._generation = generation
         self._seen_generation = generation()
         self._entries: dict[str, Prepared] = {}
+        self._bytes = 0
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
 
     def get(self, key: str) -> Prepared | None:
         if self._generation() != self._seen_generation:
             self.clear()
             return None
         prepared = self._entries.get(key)
-        if prepared is not None and prepared.expires_at is not None and not prepared.is_fresh():
+        if prepared is None or not prepared.is_fresh():
             return None
+        prepared.recently_used = True
         return prepared
 
     def put(self, key: str, prepared: Prepared, generation: int) -> None:
         with self._lock:
-            if generation != self._seen_generation:
-                return  # rendered from an older state; don't keep it
-            if len(self._entries) >= self._max_entries:
-                # Drop the oldest half: cheaper than LRU bookkeeping on every hit.
-                for old in list(self._entries)[: self._max_entries // 2]:
-                    del self._entries[old]
+            if generation != self._seen_generation or prepared.size > self._max_bytes // 4:
+                return  # rendered from an older state, or too big to keep
+            if (old := self._entries.pop(key, None)) is not None:
+                self._bytes -= old.size
             self._entries[key] = prepared
+            self._bytes += prepared.size
+            if len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+                self._evict()
+
+    def _evict(self) -> None:
+        # Sweep down to three quarters of the budget, so that sweeps stay rare.
+        def over() -> bool:
+            return (
+                len(self._entries) > self._max_entries * 3 // 4
+                or self._bytes > self._max_bytes * 3 // 4
+            )
+
+        for sweep in (1, 2):  # the second sweep drops what the first only marked
+            for key, prepared in list(self._entries.items()):
+                if not over():
+                    return
+                if prepared.recently_used and sweep == 1:
+                    prepared.recently_used = False
+                    continue
+                del self._entries[key]
+                self._bytes -= prepared.size
 
     def clear(self) -> None:
         with self._lock:
             self._entries = {}
+            self._bytes = 0
             self._seen_generation = self._generation()
 
 

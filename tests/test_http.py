@@ -210,3 +210,22 @@ def test_browsers_get_a_styled_page_readers_get_the_feed(client, fmt: str) -> No
     assert browser.headers["ETag"] != plain.headers["ETag"]
     assert client.get(f"/feed.{fmt}", headers={"If-None-Match": browser.headers["ETag"]}
                       ).status_code == 304  # fmt: skip
+
+
+def test_response_cache_is_bounded_and_keeps_what_is_popular() -> None:
+    from datetime import UTC, datetime
+
+    from feedsvc.httpcache import Prepared, ResponseCache
+
+    def prepared(size: int) -> Prepared:
+        return Prepared(b"x" * size, "text/plain", last_modified=datetime(2024, 1, 1, tzinfo=UTC),
+                        cache_control="public")  # fmt: skip
+
+    cache = ResponseCache(lambda: 0, max_entries=100, max_bytes=100_000)
+    cache.put("/feed.atom", prepared(2_000), 0)
+    for n in range(1_000):  # a flood of one-off URLs, the popular feed requested throughout
+        cache.put(f"/search/feed.atom?q={n}", prepared(2_000), 0)
+        assert cache.get("/feed.atom") is not None
+    assert len(cache) <= 100 and cache.size <= 100_000
+    cache.put("/huge", prepared(60_000), 0)  # over a quarter of the budget: never kept
+    assert cache.get("/huge") is None
