@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory. Settings come from ``test_config`` when given, else FEEDSVC_* variables."""
     # Imported here so that importing the package (for __version__) stays cheap and cycle-free.
-    from . import config, web
+    from . import config, templating, web
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
     from .httpcache import FastPath, ResponseCache
@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["FEEDSVC"] = settings
     app.extensions["feedsvc"] = services
     app.register_blueprint(web.bp)
+    app.register_blueprint(templating.bp)
     app.wsgi_app = FastPath(app.wsgi_app, cache)  # type: ignore[method-assign]
     if settings.watch:
         notifier = Notifier(settings.websub_hub, services) if settings.websub_hub else None

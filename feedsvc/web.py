@@ -12,13 +12,12 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from . import feeds
-from .document import Article
 from .httpcache import Prepared, cache_key
 from .services import Services
 from .urls import FORMATS, Channel, permalink_path
@@ -28,6 +27,7 @@ bp = Blueprint("web", __name__)
 FMT = "<any(" + ", ".join(FORMATS) + "):fmt>"
 HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
+OPML = "text/x-opml; charset=utf-8"
 MAX_QUERY_CHARS = 200
 MAX_PAGE = 100_000
 ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
@@ -225,12 +225,12 @@ def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any
 
 
 def _xml(svc: Services, template: str, last_modified: datetime, max_age: int | None = None,
-         **context: Any) -> Prepared:  # fmt: skip
+         content_type: str = XML, **context: Any) -> Prepared:  # fmt: skip
     body = render_template(template, svc=svc, **context).encode()
     expires_at = None if max_age is None else time.monotonic() + max_age
     return Prepared(
         body,
-        XML if not template.endswith(".opml") else "text/x-opml; charset=utf-8",
+        content_type,
         last_modified=last_modified,
         cache_control=f"public, max-age={max_age or svc.config.cache_max_age}",
         expires_at=expires_at,
@@ -244,6 +244,7 @@ def opml(svc: Services) -> Prepared:
         svc,
         "feeds.opml",
         svc.store.changed_at(),
+        content_type=OPML,
         agencies=svc.store.agencies(),
         cities=svc.store.cities(),
     )
@@ -290,12 +291,11 @@ def news_sitemap(svc: Services) -> Prepared:
 @bp.get("/feed.xsl")
 @cached
 def feed_stylesheet(svc: Services) -> Prepared:
-    with current_app.open_resource("templates/feed.xsl") as stylesheet:
-        body = stylesheet.read()
+    path = Path(current_app.root_path, "templates", "feed.xsl")
     return Prepared(
-        body,
+        path.read_bytes(),
         "text/xsl; charset=utf-8",
-        last_modified=datetime(2026, 11, 1, tzinfo=UTC),
+        last_modified=datetime.fromtimestamp(path.stat().st_mtime, UTC),
         cache_control="public, max-age=86400",
     )
 
@@ -308,58 +308,3 @@ def feed_stylesheet(svc: Services) -> Prepared:
 @bp.app_errorhandler(405)
 def error_page(error: Any) -> tuple[str, int]:
     return render_template("error.html", svc=services(), error=error), error.code
-
-
-# -- template helpers ------------------------------------------------------------------------
-
-
-@bp.app_template_filter("display_date")
-def display_date(moment: datetime, has_time: bool = True) -> str:
-    text = f"{moment.day} {moment:%B %Y}"
-    return f"{text}, {moment:%H:%M} {moment:%Z}".rstrip() if has_time else text
-
-
-@bp.app_template_filter("w3c")
-def w3c_date(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
-
-
-@bp.app_template_filter("rfc822")
-def rfc822_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(UTC), usegmt=True)
-
-
-@bp.app_context_processor
-def template_helpers() -> dict[str, Any]:
-    return {"channel": Channel, "article_channels": _article_channels, "json_ld": _json_ld}
-
-
-def _article_channels(article: Article) -> list[tuple[Channel, str]]:
-    found = [(Channel("main"), services().config.title)]
-    if article.agency_slug:
-        found.append((Channel("source", article.agency_slug), article.agency))
-    if article.city_slug:
-        found.append((Channel("place", article.city_slug), article.city))
-    return found
-
-
-def _json_ld(article: Article) -> dict[str, Any]:
-    svc = services()
-    data: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "NewsArticle",
-        "headline": article.headline,
-        "description": article.summary,
-        "datePublished": w3c_date(article.published),
-        "dateModified": w3c_date(article.last_change),
-        "mainEntityOfPage": svc.site.permalink(article),
-        "url": svc.site.permalink(article),
-        "publisher": {"@type": "Organization", "name": svc.config.title},
-        "articleBody": "\n\n".join(article.paragraphs),
-    }
-    if article.agency:
-        data["author"] = {"@type": "Organization", "name": article.agency}
-    if article.city:
-        data["dateline"] = article.city
-        data["contentLocation"] = {"@type": "Place", "name": article.city}
-    return data
