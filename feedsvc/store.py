@@ -11,8 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import multiprocessing
-import os
 import re
 import sqlite3
 import threading
@@ -21,12 +19,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
-from pathlib import Path
 
 from . import seedfiles
 from .config import Config
-from .document import Article, DocumentError, ParseOptions, Removed, parse
+from .document import Article, ParseOptions, Removed
+from .indexing import IndexState, Loaded, load_documents
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +77,6 @@ MAX_SEARCH_TERMS = 8
 # Documents skipped for a reason that can pass (a future date, a duplicate whose original may be
 # deleted) are looked at again on every refresh that changes something, and at least this often.
 RETRY_SECONDS = 60.0
-# Below this many files to parse, starting worker processes costs more than it saves.
-PARALLEL_THRESHOLD = 400
 
 
 @dataclass(frozen=True)
@@ -322,7 +317,7 @@ class Store:
         now = datetime.now(UTC)
         options = replace(self.parse_options, now=now)
         loaded = load_documents(self.seeds_dir, [found[n] for n in todo], self.max_bytes, options)
-        index = _IndexState.read(db)
+        index = IndexState.read(db)
         db.execute("BEGIN IMMEDIATE")
         try:
             for name in gone:
@@ -344,7 +339,7 @@ class Store:
             log.warning("skipped %s: %s", problem.file_name, problem.reason)
         return report
 
-    def _apply(self, document: Loaded, index: _IndexState, now: datetime, report: Report) -> None:
+    def _apply(self, document: Loaded, index: IndexState, now: datetime, report: Report) -> None:
         seed, article, problem, retry = document
         if article is not None:
             problem, retry = index.duplicate_of(article)
@@ -371,7 +366,7 @@ class Store:
         )
 
     def _save_article(
-        self, article: Article, index: _IndexState, now: datetime, report: Report
+        self, article: Article, index: IndexState, now: datetime, report: Report
     ) -> None:
         old = index.articles.get(article.id)
         if old is None:
@@ -405,14 +400,14 @@ class Store:
         )
         index.add(article, cursor.lastrowid)
 
-    def _forget_file(self, name: str, index: _IndexState, report: Report) -> None:
+    def _forget_file(self, name: str, index: IndexState, report: Report) -> None:
         article_id = index.file_article.pop(name, None)
         if article_id:
             self._delete_article(article_id, index, report)
         self._db.execute("DELETE FROM files WHERE name = ?", (name,))
 
     def _delete_article(
-        self, article_id: str, index: _IndexState, report: Report | None
+        self, article_id: str, index: IndexState, report: Report | None
     ) -> Article | None:
         """Delete an article's rows; the old version is returned for change notifications."""
         old = self.get(article_id)
@@ -425,94 +420,6 @@ class Store:
             report.removed.append(article_id)
             report.touched.append(old)
         return old
-
-
-Loaded = tuple[seedfiles.SeedFile, Article | None, str | None, bool]
-
-
-def load_document(
-    folder: Path, seed: seedfiles.SeedFile, max_bytes: int, options: ParseOptions
-) -> Loaded:
-    """Read and parse one seed file: (seed, article or None, problem, retry later?)."""
-    if seed.problem is not None:
-        return seed, None, seed.problem, False
-    try:
-        raw = seedfiles.read(folder, seed.name, max_bytes)
-        return seed, parse(raw, seed.name, options), None, False
-    except DocumentError as exc:
-        return seed, None, exc.reason, exc.retry
-    except (OSError, ValueError) as exc:
-        return seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", False
-
-
-def load_documents(
-    folder: Path, seeds: list[seedfiles.SeedFile], max_bytes: int, options: ParseOptions
-) -> Iterator[Loaded]:
-    """Read and parse many files, on every core when there are many and it is safe to fork."""
-    load = partial(load_document, folder, max_bytes=max_bytes, options=options)
-    cores = os.cpu_count() or 1
-    # fork() is only safe while this process runs one thread (the CLI, not a serving worker,
-    # whose rare large refreshes run in the watcher thread and stay sequential).
-    if len(seeds) < PARALLEL_THRESHOLD or cores < 2 or threading.active_count() > 1:
-        yield from map(load, seeds)
-        return
-    context = multiprocessing.get_context("fork")
-    with context.Pool(cores) as pool:
-        yield from pool.imap(load, seeds, chunksize=64)
-
-
-@dataclass
-class _IndexState:
-    """What a refresh needs to know about the index, read once instead of once per file."""
-
-    file_article: dict[str, str | None]
-    articles: dict[str, _Indexed]
-    by_hash: dict[str, str]
-
-    @classmethod
-    def read(cls, db: sqlite3.Connection) -> _IndexState:
-        articles = {
-            article_id: _Indexed(rowid, file_name, content_hash,
-                                 datetime.fromtimestamp(updated_ts, UTC))
-            for rowid, article_id, file_name, content_hash, updated_ts in db.execute(
-                "SELECT rowid, id, file_name, content_hash, updated_ts FROM articles"
-            )
-        }  # fmt: skip
-        return cls(
-            file_article=dict(db.execute("SELECT name, article_id FROM files")),
-            articles=articles,
-            by_hash={a.content_hash: article_id for article_id, a in articles.items()},
-        )
-
-    def duplicate_of(self, article: Article) -> tuple[str | None, bool]:
-        holder = self.articles.get(article.id)
-        if holder is not None and holder.file_name != article.file_name:
-            return f"id {article.id} is already used by {holder.file_name}", True
-        same = self.by_hash.get(article.content_hash)
-        if same is not None and same != article.id:
-            return f"same document as {self.articles[same].file_name}", True
-        return None, False
-
-    def add(self, article: Article, rowid: int) -> None:
-        updated = article.updated or article.published
-        self.articles[article.id] = _Indexed(
-            rowid, article.file_name, article.content_hash, updated
-        )
-        self.by_hash[article.content_hash] = article.id
-
-    def remove(self, article_id: str) -> int:
-        gone = self.articles.pop(article_id)
-        if self.by_hash.get(gone.content_hash) == article_id:
-            del self.by_hash[gone.content_hash]
-        return gone.rowid
-
-
-@dataclass(frozen=True)
-class _Indexed:
-    rowid: int
-    file_name: str
-    content_hash: str
-    updated: datetime
 
 
 def _facet_filter(agency: str | None, city: str | None) -> tuple[str, tuple[str, ...]]:

@@ -240,14 +240,14 @@ def test_index_with_an_old_schema_is_rebuilt(tmp_path: Path, seeds: Path) -> Non
 def test_parallel_and_sequential_indexing_agree(
     tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsvc import store as store_module
+    from feedsvc import indexing
 
-    for n in range(1, store_module.PARALLEL_THRESHOLD + 50):
+    for n in range(1, indexing.PARALLEL_THRESHOLD + 50):
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n % 28 + 1} Mar 2021")
     (seeds / "bad.txt").write_bytes(b"")
     parallel = make_store(tmp_path / "p", seeds)
     parallel_report = parallel.refresh()
-    monkeypatch.setattr(store_module, "PARALLEL_THRESHOLD", 10**9)
+    monkeypatch.setattr(indexing, "PARALLEL_THRESHOLD", 10**9)
     sequential = make_store(tmp_path / "s", seeds)
     sequential_report = sequential.refresh()
     assert parallel_report.added == sequential_report.added
