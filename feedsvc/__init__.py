@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by the factory, so `feedsvc index` starts quickly
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory. Settings come from ``test_config`` when given, else FEEDSVC_* variables."""
     # Imported here so that importing the package (for __version__) stays cheap and cycle-free.
+    from flask import Flask
+
     from . import config, templating, web
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
