@@ -78,3 +78,15 @@ def test_serve_rejects_a_bad_bind(tmp_path: Path) -> None:
     result = run("serve", "--bind", "nonsense", cwd=tmp_path)
     assert result.returncode != 0
     assert "HOST:PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_index_shows_progress_on_large_folders(tmp_path: Path, seeds: Path) -> None:
+    from feedsvc.cli import PROGRESS_THRESHOLD
+
+    for n in range(1, PROGRESS_THRESHOLD + 1):
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}")
+    env = {"FEEDSVC_SEEDS_DIR": str(seeds), "FEEDSVC_INDEX_PATH": str(tmp_path / "i.sqlite3")}
+    result = run("index", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert "Indexing" in result.stderr
+    assert f"{PROGRESS_THRESHOLD + 1} articles" in result.stdout
