@@ -210,11 +210,17 @@ def plot(sizes: list[dict[str, Any]], path: Path) -> None:
             _errorbar(rps_ax, ns, rps, f"{who} {name}", color=color, linestyle=line)
         ratios = [s["cases"][name]["ratio"] for s in sizes]
         _errorbar(ratio_ax, ns, ratios, name, color=color, linestyle="-")
+        if all("ceiling_ratio" in s["cases"][name] for s in sizes):
+            ceiling = [s["cases"][name]["ceiling_ratio"] for s in sizes]
+            _errorbar(ratio_ax, ns, ceiling, f"{name}, ceiling", color=color, linestyle=":")
         ratio_ax.axhline(sizes[0]["cases"][name]["target"], color=color, linestyle="--", lw=0.8)
     rps_ax.set(yscale="log", ylabel="requests/s", title="req/s: feedsvc (solid), nginx (dotted)")
     rps_ax.legend(fontsize=7, ncol=2)
-    ratio_ax.set(ylabel="feedsvc / nginx", title="req/s ratio (dashed: targets)")
-    ratio_ax.legend(fontsize=8)
+    ratio_ax.set(
+        ylabel="req/s / nginx's",
+        title="feedsvc (solid) and ceiling (dotted) vs nginx; dashed: targets",
+    )
+    ratio_ax.legend(fontsize=7, ncol=2)
     for key, label in (
         ("first_index_s", "feedsvc index, first"),
         ("floor_s", "floor: read + split + dateutil"),

@@ -70,6 +70,7 @@ class Settings:
     ceiling: bool
     serve_workers: int | None
     serve_threads: int | None
+    source: Path | None
 
 
 def parse_args(argv: Sequence[str] | None) -> Settings | Path:
@@ -117,6 +118,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings | Path:
     parser.add_argument(
         "--serve-threads", type=int, help="feedsvc serve --threads (default: its own)"
     )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="measure the feedsvc package in this folder (e.g. a `git archive` snapshot) "
+        "instead of the installed one",
+    )
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.floor:
@@ -145,6 +152,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings | Path:
         ceiling=not quick if args.ceiling is None else args.ceiling,
         serve_workers=args.serve_workers,
         serve_threads=args.serve_threads,
+        source=args.source.resolve() if args.source else None,
     )
 
 
@@ -203,9 +211,11 @@ def feedsvc_command() -> list[str]:
     return [found]
 
 
-def feedsvc_env(seeds: Path, index: Path, port: int) -> dict[str, str]:
+def feedsvc_env(seeds: Path, index: Path, port: int, source: Path | None) -> dict[str, str]:
     # The developer's own FEEDSVC_* settings must not leak into the measurement.
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    if source:  # ahead of the editable install, whose finder comes after sys.path
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     env.update(
         FEEDSVC_SEEDS_DIR=str(seeds),
         FEEDSVC_INDEX_PATH=str(index),
@@ -225,7 +235,7 @@ def remove_index(index: Path) -> None:
 def measure_indexing(
     procs: Processes, settings: Settings, seeds: Path, index: Path, n: int
 ) -> dict[str, Any]:
-    env = feedsvc_env(seeds, index, 1)
+    env = feedsvc_env(seeds, index, 1, settings.source)
     floor_cmd = [sys.executable, "-m", "benchmarks.run", "--floor", str(seeds)]
     index_cmd = [*feedsvc_command(), "index"]
     procs.run(floor_cmd, cwd=REPO)  # warm the page cache: both then read from memory
@@ -509,7 +519,7 @@ def start_feedsvc(
     options = [f"--{k}={v}" for k, v in serve_options(settings).items()]
     server = procs.start(
         [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}", *options],
-        env=feedsvc_env(seeds, index, port),
+        env=feedsvc_env(seeds, index, port, settings.source),
         log=work / "feedsvc.log",
         cwd=REPO,
     )
@@ -574,10 +584,12 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def environment() -> dict[str, Any]:
-    def output(cmd: list[str]) -> str:
+def environment(settings: Settings) -> dict[str, Any]:
+    def output(cmd: list[str], env: dict[str, str] | None = None) -> str:
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=30)
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, cwd=REPO, timeout=30, env=env
+            )
             return (done.stdout + done.stderr).strip().splitlines()[0]
         except (OSError, IndexError, subprocess.SubprocessError):
             return "?"
@@ -590,6 +602,10 @@ def environment() -> dict[str, Any]:
         "nginx": output(["nginx", "-v"]),
         "wrk": output(["wrk", "--version"]),
         "git": output(["git", "describe", "--always", "--dirty"]),
+        "feedsvc": output(
+            [sys.executable, "-c", "import feedsvc; print(feedsvc.__file__)"],
+            feedsvc_env(Path(), Path(), 1, settings.source),
+        ),
     }
 
 
@@ -615,6 +631,8 @@ def wrk(
 
 def run(settings: Settings, procs: Processes) -> int:
     check_tools()
+    if settings.source:  # for serve_options' look at feedsvc's defaults
+        sys.path.insert(0, str(settings.source))
     settings.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "settings": {
@@ -622,7 +640,7 @@ def run(settings: Settings, procs: Processes) -> int:
             "out": str(settings.out),
             "corpus_dir": str(settings.corpus_dir),
         },
-        "environment": environment(),
+        "environment": environment(settings),
         "sizes": [],
     }
     scratch = Path(tempfile.mkdtemp(prefix="feedsvc-bench-"))
