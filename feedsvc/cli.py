@@ -101,6 +101,7 @@ def serve(bind: str, workers: int, threads: int) -> None:
         workers=workers,
         blocking_threads=threads,
         backlog=2048,
+        websockets=False,
         respawn_failed_workers=True,
         log_access=False,
     ).serve()

@@ -6,6 +6,7 @@ for large batches; the store then applies the results in one transaction.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -15,30 +16,60 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from . import seedfiles
 from .document import Article, DocumentError, ParseOptions, parse
 
 # Below this many files to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400
+# Up to this many files, a refresh reads only the index rows they can touch.
+SMALL_REFRESH = 200
 
 
-Loaded = tuple[seedfiles.SeedFile, Article | None, str | None, bool]
+# The articles table's columns as encode() fills them; the store appends updated_ts.
+ARTICLE_COLUMNS = (
+    "id, file_name, seq, headline, published, published_ts, has_time, city, city_slug, agency, "
+    "agency_slug, summary, paragraphs, removed, warnings, content_hash"
+)
+
+
+class Loaded(NamedTuple):
+    """One seed file read and parsed: the article and its encoded row, or the problem."""
+
+    seed: seedfiles.SeedFile
+    article: Article | None
+    problem: str | None = None
+    retry: bool = False  # the same bytes may be publishable later
+    row: tuple | None = None  # ARTICLE_COLUMNS, encoded where the parsing ran
+    search_text: str = ""
+
+
+def encode(article: Article) -> tuple:
+    """The article as a row of ARTICLE_COLUMNS (JSON for the lists)."""
+    return (
+        article.id, article.file_name, article.seq, article.headline,
+        article.published.isoformat(), article.published.timestamp(), int(article.has_time),
+        article.city, article.city_slug, article.agency, article.agency_slug, article.summary,
+        json.dumps(article.paragraphs, ensure_ascii=False),
+        json.dumps([[r.text, r.reason] for r in article.removed], ensure_ascii=False),
+        json.dumps(article.warnings, ensure_ascii=False), article.content_hash,
+    )  # fmt: skip
 
 
 def load_document(
     folder: Path, seed: seedfiles.SeedFile, max_bytes: int, options: ParseOptions
 ) -> Loaded:
-    """Read and parse one seed file: (seed, article or None, problem, retry later?)."""
+    """Read, parse and encode one seed file (in a worker process for large batches)."""
     if seed.problem is not None:
-        return seed, None, seed.problem, False
+        return Loaded(seed, None, seed.problem)
     try:
-        raw = seedfiles.read(folder, seed.name, max_bytes)
-        return seed, parse(raw, seed.name, options), None, False
+        article = parse(seedfiles.read(folder, seed.name, max_bytes), seed.name, options)
     except DocumentError as exc:
-        return seed, None, exc.reason, exc.retry
+        return Loaded(seed, None, exc.reason, exc.retry)
     except (OSError, ValueError) as exc:
-        return seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", False
+        return Loaded(seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")
+    return Loaded(seed, article, row=encode(article), search_text="\n".join(article.paragraphs))
 
 
 def load_documents(
@@ -59,23 +90,44 @@ def load_documents(
 
 @dataclass
 class IndexState:
-    """What a refresh needs to know about the index, read once instead of once per file."""
+    """What a refresh needs to know about the index, read once instead of once per file.
+
+    A large refresh reads all of it; a small one (a document or two while serving a large
+    archive) reads only the rows those documents can touch.
+    """
 
     file_article: dict[str, str | None]
     articles: dict[str, Indexed]
     by_hash: dict[str, str]
 
     @classmethod
-    def read(cls, db: sqlite3.Connection) -> IndexState:
+    def read(cls, db: sqlite3.Connection, names: list[str], loaded: list[Loaded]) -> IndexState:
+        ids: list[str] = []
+        hashes: list[str] = []
+        if len(names) > SMALL_REFRESH:
+            files = "SELECT name, article_id FROM files"
+            where, args = "", []
+        else:
+            marks = ",".join("?" * len(names))
+            files, args = f"SELECT name, article_id FROM files WHERE name IN ({marks})", names
+            ids = [d.article.id for d in loaded if d.article]
+            hashes = [d.article.content_hash for d in loaded if d.article]
+            where = (
+                f"WHERE id IN ({','.join('?' * len(ids))}) OR content_hash IN "
+                f"({','.join('?' * len(hashes))}) OR file_name IN ({marks})"
+            )
+        file_article = dict(db.execute(files, args))
+        row_args = (*ids, *hashes, *names) if where else ()
         articles = {
             article_id: Indexed(rowid, file_name, content_hash,
-                                 datetime.fromtimestamp(updated_ts, UTC))
+                                datetime.fromtimestamp(updated_ts, UTC))
             for rowid, article_id, file_name, content_hash, updated_ts in db.execute(
-                "SELECT rowid, id, file_name, content_hash, updated_ts FROM articles"
+                f"SELECT rowid, id, file_name, content_hash, updated_ts FROM articles {where}",
+                row_args,
             )
         }  # fmt: skip
         return cls(
-            file_article=dict(db.execute("SELECT name, article_id FROM files")),
+            file_article=file_article,
             articles=articles,
             by_hash={a.content_hash: article_id for article_id, a in articles.items()},
         )
@@ -89,8 +141,7 @@ class IndexState:
             return f"same document as {self.articles[same].file_name}", True
         return None, False
 
-    def add(self, article: Article, rowid: int) -> None:
-        updated = article.updated or article.published
+    def add(self, article: Article, rowid: int, updated: datetime) -> None:
         self.articles[article.id] = Indexed(rowid, article.file_name, article.content_hash, updated)
         self.by_hash[article.content_hash] = article.id
 

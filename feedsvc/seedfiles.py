@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,20 +39,34 @@ def scan(folder: Path, max_bytes: int) -> dict[str, SeedFile]:
         for entry in entries:
             if entry.name.startswith(".") or entry.is_dir():
                 continue
-            found[entry.name] = _describe(root, entry, max_bytes)
+            found[entry.name] = _describe(root, entry.name, entry, max_bytes)
     return found
 
 
-def _describe(root: Path, entry: os.DirEntry[str], max_bytes: int) -> SeedFile:
+def scan_names(folder: Path, names: Iterable[str], max_bytes: int) -> dict[str, SeedFile]:
+    """Like scan(), for the given file names only (those missing now are left out)."""
+    root = folder.resolve()
+    found = {}
+    for name in names:
+        if "/" in name or name.startswith(".") or not os.path.lexists(root / name):
+            continue
+        path = root / name
+        if path.is_dir():  # as scan() does: sub-folders, and links to them, are not documents
+            continue
+        found[name] = _describe(root, name, path, max_bytes)
+    return found
+
+
+def _describe(root: Path, name: str, path: Path | os.DirEntry[str], max_bytes: int) -> SeedFile:
     try:
-        info = entry.stat()  # follows symbolic links
+        info = path.stat()  # follows symbolic links
     except OSError:
-        return SeedFile(entry.name, 0, 0, "broken symbolic link or unreadable entry")
+        return SeedFile(name, 0, 0, "broken symbolic link or unreadable entry")
     signature = (info.st_size, info.st_mtime_ns)
     problem = None
-    if not entry.name.lower().endswith(".txt"):
+    if not name.lower().endswith(".txt"):
         problem = "not a .txt file; only *.txt files are documents"
-    elif entry.is_symlink() and not _inside(root, Path(entry.path)):
+    elif path.is_symlink() and not _inside(root, root / name):
         problem = "symbolic link to a file outside the seeds folder"
     elif not stat.S_ISREG(info.st_mode):
         problem = "not a regular file"
@@ -60,7 +75,7 @@ def _describe(root: Path, entry: os.DirEntry[str], max_bytes: int) -> SeedFile:
             f"file is {info.st_size:,} bytes, over the limit of {max_bytes:,} "
             "(FEEDSVC_MAX_DOCUMENT_BYTES)"
         )
-    return SeedFile(entry.name, *signature, problem)
+    return SeedFile(name, *signature, problem)
 
 
 def _inside(root: Path, path: Path) -> bool:

@@ -15,7 +15,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -23,11 +23,12 @@ from datetime import UTC, datetime
 from . import seedfiles
 from .config import Config
 from .document import Article, ParseOptions, Removed
-from .indexing import IndexState, Loaded, load_documents
+from .indexing import ARTICLE_COLUMNS as INSERT_COLUMNS
+from .indexing import SMALL_REFRESH, IndexState, Loaded, load_documents
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -65,7 +66,10 @@ CREATE INDEX IF NOT EXISTS articles_agency
 CREATE INDEX IF NOT EXISTS articles_city
     ON articles (city_slug, published_ts DESC, seq DESC, id DESC);
 CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
-CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (headline, body);
+-- Search needs matching rows, not phrases or ranking (results are newest first), and
+-- detail=none with columnsize=0 builds the index about twice as fast.
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts
+    USING fts5 (headline, body, detail=none, columnsize=0);
 """
 NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
 OLDEST_FIRST = "ORDER BY published_ts ASC, seq ASC, id ASC"
@@ -283,41 +287,65 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def refresh(self, progress: Callable[[int, int], None] | None = None) -> Report:
-        """Bring the index in step with the seeds folder; parses only new and changed files."""
+    def refresh(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        names: Collection[str] | None = None,
+    ) -> Report:
+        """Bring the index in step with the seeds folder; parses only new and changed files.
+
+        ``names`` limits the look to those files (the ones the file system reported changed);
+        by default the whole folder is scanned.
+        """
         with self._write_lock():
-            report = self._refresh(progress)
+            report = self._refresh(progress, names)
         self.generation = self.read_generation()
         return report
 
-    def _refresh(self, progress: Callable[[int, int], None] | None) -> Report:
+    def _refresh(
+        self, progress: Callable[[int, int], None] | None, names: Collection[str] | None
+    ) -> Report:
         db = self._db
         report = Report()
-        known = {
-            name: (size, mtime_ns, retry)
-            for name, size, mtime_ns, retry in db.execute(
-                "SELECT name, size, mtime_ns, retry FROM files"
+        if names is None:
+            found = seedfiles.scan(self.seeds_dir, self.max_bytes)
+            rows = db.execute("SELECT name, size, mtime_ns, retry FROM files")
+        else:
+            found = seedfiles.scan_names(self.seeds_dir, names, self.max_bytes)
+            marks = ",".join("?" * len(names))
+            rows = db.execute(
+                f"SELECT name, size, mtime_ns, retry FROM files WHERE name IN ({marks})",
+                list(names),
             )
-        }
-        found = seedfiles.scan(self.seeds_dir, self.max_bytes)
+        known = {name: (size, mtime_ns, retry) for name, size, mtime_ns, retry in rows}
         gone = sorted(set(known) - set(found))
         todo = sorted(
             name
             for name, seed in found.items()
             if name not in known or known[name][:2] != seed.signature
         )
-        retry_due = time.monotonic() - self._last_retry > RETRY_SECONDS
-        if todo or gone or retry_due:
-            todo = sorted(set(todo) | {name for name, v in known.items() if v[2] and name in found})
-            self._last_retry = time.monotonic()
+        # Files skipped for a passing reason (a duplicate whose original may be gone, a future
+        # date) are looked at again whenever something else changed, and every RETRY_SECONDS.
+        if todo or gone or (names is None and self._retry_due()):
+            retry = [n for (n,) in db.execute("SELECT name FROM files WHERE retry = 1")]
+            if names is not None:
+                found.update(seedfiles.scan_names(self.seeds_dir, retry, self.max_bytes))
+            todo = sorted(set(todo) | {name for name in retry if name in found})
         report.unchanged = len(found) - len(todo)
         if not todo and not gone:
             return report
 
         now = datetime.now(UTC)
         options = replace(self.parse_options, now=now)
-        loaded = load_documents(self.seeds_dir, [found[n] for n in todo], self.max_bytes, options)
-        index = IndexState.read(db)
+        seeds = [found[n] for n in todo]
+        if len(todo) > SMALL_REFRESH:
+            loaded: Iterable[Loaded] = load_documents(
+                self.seeds_dir, seeds, self.max_bytes, options
+            )
+            index = IndexState.read(db, [*todo, *gone], [])
+        else:
+            loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, options))
+            index = IndexState.read(db, [*todo, *gone], loaded)
         db.execute("BEGIN IMMEDIATE")
         try:
             for name in gone:
@@ -339,15 +367,22 @@ class Store:
             log.warning("skipped %s: %s", problem.file_name, problem.reason)
         return report
 
+    def _retry_due(self) -> bool:
+        if time.monotonic() - self._last_retry < RETRY_SECONDS:
+            return False
+        self._last_retry = time.monotonic()
+        return True
+
     def _apply(self, document: Loaded, index: IndexState, now: datetime, report: Report) -> None:
-        seed, article, problem, retry = document
+        seed, article = document.seed, document.article
+        problem, retry = document.problem, document.retry
         if article is not None:
             problem, retry = index.duplicate_of(article)
         previous_id = index.file_article.get(seed.name)
         if previous_id and (article is None or problem or previous_id != article.id):
             self._delete_article(previous_id, index, report)
         if article is not None and problem is None:
-            self._save_article(article, index, now, report)
+            self._save_article(document, index, now, report)
         else:
             report.skipped.append(Problem(seed.name, problem or "unknown"))
         article_id = None if problem or article is None else article.id
@@ -366,8 +401,10 @@ class Store:
         )
 
     def _save_article(
-        self, article: Article, index: IndexState, now: datetime, report: Report
+        self, document: Loaded, index: IndexState, now: datetime, report: Report
     ) -> None:
+        article = document.article
+        assert article is not None and document.row is not None
         old = index.articles.get(article.id)
         if old is None:
             updated = article.published
@@ -378,27 +415,17 @@ class Store:
             report.changed.append(article.id)
             if previous := self._delete_article(article.id, index, None):
                 report.touched.append(previous)
-        article = replace(article, updated=updated)
         report.touched.append(article)
         cursor = self._db.execute(
-            "INSERT INTO articles (id, file_name, seq, headline, published, published_ts, "
-            "has_time, updated_ts, city, city_slug, agency, agency_slug, summary, paragraphs, "
-            "removed, warnings, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                article.id, article.file_name, article.seq, article.headline,
-                article.published.isoformat(), article.published.timestamp(),
-                int(article.has_time), updated.timestamp(), article.city, article.city_slug,
-                article.agency, article.agency_slug, article.summary,
-                json.dumps(article.paragraphs, ensure_ascii=False),
-                json.dumps([[r.text, r.reason] for r in article.removed], ensure_ascii=False),
-                json.dumps(article.warnings, ensure_ascii=False), article.content_hash,
-            ),
-        )  # fmt: skip
+            f"INSERT INTO articles ({INSERT_COLUMNS}, updated_ts) "
+            f"VALUES ({','.join('?' * (len(document.row) + 1))})",
+            (*document.row, updated.timestamp()),
+        )
         self._db.execute(
             "INSERT INTO articles_fts (rowid, headline, body) VALUES (?, ?, ?)",
-            (cursor.lastrowid, article.headline, "\n".join(article.paragraphs)),
+            (cursor.lastrowid, article.headline, document.search_text),
         )
-        index.add(article, cursor.lastrowid)
+        index.add(article, cursor.lastrowid, updated)
 
     def _forget_file(self, name: str, index: IndexState, report: Report) -> None:
         article_id = index.file_article.pop(name, None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -85,8 +86,10 @@ class Watcher:
                 stop_event=self._stop,
                 raise_interrupt=False,
             ):
-                if changes or time.monotonic() - self._last_scan > SAFETY_RESCAN:
+                if time.monotonic() - self._last_scan > SAFETY_RESCAN:
                     self._refresh()
+                elif changes:
+                    self._refresh(self._changed_names(changes))
         except (OSError, RuntimeError) as exc:
             log.warning(
                 "no file-system notifications for %s (%s); rescanning every %.1f s",
@@ -106,12 +109,27 @@ class Watcher:
         log.info("this process now watches %s", self.store.seeds_dir)
         return True
 
-    def _refresh(self) -> None:
+    def _changed_names(self, changes: set[tuple[watchfiles.Change, str]]) -> set[str] | None:
+        """File names in the seeds folder that changed; None when only a full scan will do."""
+        folder = os.path.realpath(self.store.seeds_dir)
+        names = set()
+        for _, path in changes:
+            parent, name = os.path.split(path)
+            if os.path.realpath(parent) == folder:
+                names.add(name)
+            elif os.path.realpath(path) == folder:
+                return None  # the folder itself was replaced or removed
+        return names
+
+    def _refresh(self, names: set[str] | None = None) -> None:
         # Broad except on purpose: a full disk or a vanished folder must not kill the thread that
         # keeps the service current; the error is logged and the next change tries again.
-        self._last_scan = time.monotonic()
+        if names is None:
+            self._last_scan = time.monotonic()
+        elif not names:
+            return
         try:
-            report = self.store.refresh()
+            report = self.store.refresh(names=names)
             if report.any_change and self.on_change is not None:
                 self.on_change(report)
         except Exception:

@@ -254,3 +254,18 @@ def test_parallel_and_sequential_indexing_agree(
     assert parallel_report.skipped == sequential_report.skipped
     total = parallel.count()
     assert parallel.latest(total) == sequential.latest(total)
+
+
+def test_refreshing_only_the_files_reported_changed(store: Store, seeds: Path) -> None:
+    path = write_document(seeds, 1, hex_id(1))
+    other = write_document(seeds, 2, hex_id(2), headline="Not reported yet")
+    assert store.refresh(names={path.name}).added == [hex_id(1)]
+    assert store.get(hex_id(2)) is None  # only what was named is looked at
+    copy = seeds / "003_0000000000000003.txt"
+    copy.write_bytes(path.read_bytes())
+    report = store.refresh(names={copy.name, other.name})
+    assert report.added == [hex_id(2)]
+    assert [p.file_name for p in report.skipped] == [copy.name]  # a duplicate of 001
+    path.unlink()
+    report = store.refresh(names={path.name})  # the copy takes over when the original goes
+    assert report.removed == [hex_id(1)] and report.added == ["0000000000000003"]
