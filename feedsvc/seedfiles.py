@@ -90,10 +90,15 @@ def read(folder: Path, name: str, max_bytes: int) -> bytes:
     # O_NONBLOCK: a FIFO swapped in after the scan must not block the indexer forever.
     fd = os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+            # Ask for the size fstat gives (plus one byte to notice a file still growing):
+            # read(max_bytes) would allocate the whole limit for every small document.
+            data = handle.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:
+                data += handle.read(max_bytes + 1 - len(data))
     finally:
         os.close(fd)
     if len(data) > max_bytes:
