@@ -238,6 +238,9 @@ def measure_indexing(
     env = feedsvc_env(seeds, index, 1, settings.source)
     floor_cmd = [sys.executable, "-m", "benchmarks.run", "--floor", str(seeds)]
     index_cmd = [*feedsvc_command(), "index"]
+    # feedsvc runs outside the repository, so that nothing (granian puts its working directory
+    # first on sys.path) can import the working tree instead of --source.
+    here = index.parent
     procs.run(floor_cmd, cwd=REPO)  # warm the page cache: both then read from memory
     floors: list[float] = []
     firsts: list[float] = []
@@ -245,14 +248,14 @@ def measure_indexing(
         remove_index(index)
         pair = [("floor", floor_cmd), ("index", index_cmd)]
         for what, cmd in pair if round_ % 2 == 0 else reversed(pair):
-            seconds, out = procs.run(cmd, env=env, cwd=REPO)
+            seconds, out = procs.run(cmd, env=env, cwd=REPO if what == "floor" else here)
             (floors if what == "floor" else firsts).append(seconds)
             if what == "index" and f"{n} articles" not in out:
                 raise RuntimeError(f"feedsvc index did not index all {n} documents: {out}")
         log(f"  index round {round_ + 1}: floor {floors[-1]:.2f} s, first index {firsts[-1]:.2f} s")
-    restarts = [procs.run(index_cmd, env=env, cwd=REPO)[0] for _ in range(settings.index_rounds)]
+    restarts = [procs.run(index_cmd, env=env, cwd=here)[0] for _ in range(settings.index_rounds)]
     startup = [
-        procs.run([*feedsvc_command(), "--help"], env=env, cwd=REPO)[0]
+        procs.run([*feedsvc_command(), "--help"], env=env, cwd=here)[0]
         for _ in range(settings.index_rounds)
     ]
     log(f"  restart with unchanged documents: {', '.join(f'{s:.2f}' for s in restarts)} s")
@@ -521,7 +524,7 @@ def start_feedsvc(
         [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}", *options],
         env=feedsvc_env(seeds, index, port, settings.source),
         log=work / "feedsvc.log",
-        cwd=REPO,
+        cwd=work,
     )
     wait_until_up(port, "/feed.atom", server, timeout=300)
     return server, time.perf_counter() - started
@@ -585,11 +588,9 @@ def log(message: str) -> None:
 
 
 def environment(settings: Settings) -> dict[str, Any]:
-    def output(cmd: list[str], env: dict[str, str] | None = None) -> str:
+    def output(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> str:
         try:
-            done = subprocess.run(
-                cmd, capture_output=True, text=True, cwd=REPO, timeout=30, env=env
-            )
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=30, env=env)
             return (done.stdout + done.stderr).strip().splitlines()[0]
         except (OSError, IndexError, subprocess.SubprocessError):
             return "?"
@@ -605,6 +606,7 @@ def environment(settings: Settings) -> dict[str, Any]:
         "feedsvc": output(
             [sys.executable, "-c", "import feedsvc; print(feedsvc.__file__)"],
             feedsvc_env(Path(), Path(), 1, settings.source),
+            Path(tempfile.gettempdir()),  # as feedsvc runs: not from the repository
         ),
     }
 
