@@ -84,13 +84,18 @@ def serve(bind: str, workers: int, threads: int) -> None:
         raise click.ClickException(f"--bind {bind!r} must look like HOST:PORT, e.g. 127.0.0.1:8000")
     settings = _settings()
     _require_folder(settings.seeds_dir)
+    fresh = not settings.index_path.exists()
     store = Store(settings)
-    report = _refresh(store)
-    total = store.count()
+    if fresh or not settings.watch:
+        report = _refresh(store)
+        click.echo(
+            f"Indexed {store.count()} articles from {settings.seeds_dir} "
+            f"({len(report.skipped)} skipped)"
+        )
+    else:
+        # Serve the existing index at once; the watcher reconciles it with the folder.
+        click.echo(f"Serving {store.count()} indexed articles; checking {settings.seeds_dir}")
     store.close()
-    click.echo(
-        f"Indexed {total} articles from {settings.seeds_dir} ({len(report.skipped)} skipped)"
-    )
     click.echo(f"Serving {settings.site_url} on http://{bind}/ with {workers} workers")
     Server(
         "feedsvc:create_app",

@@ -27,31 +27,40 @@ class SeedFile:
         return self.size, self.mtime_ns
 
 
-def scan(folder: Path, max_bytes: int) -> dict[str, SeedFile]:
-    """Every candidate document in ``folder`` (not recursive), keyed by file name.
+def signatures(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every candidate document in ``folder`` (not recursive).
 
     Hidden files (editors' and atomic writers' temporaries) and sub-folders are not documents and
-    are left out; every other entry is listed, with a problem when it cannot be read.
+    are left out. This is the whole cost of a rescan, so it does nothing else: describe() looks
+    closer at the few names whose signature changed.
     """
-    root = folder.resolve()
     found = {}
-    with os.scandir(root) as entries:
+    with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".") or entry.is_dir():
+            if entry.name.startswith("."):
                 continue
-            found[entry.name] = _describe(root, entry.name, entry, max_bytes)
+            try:
+                info = entry.stat()  # follows symbolic links
+            except OSError:
+                found[entry.name] = (0, 0)  # a broken link: describe() says so
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                found[entry.name] = (info.st_size, info.st_mtime_ns)
     return found
 
 
-def scan_names(folder: Path, names: Iterable[str], max_bytes: int) -> dict[str, SeedFile]:
-    """Like scan(), for the given file names only (those missing now are left out)."""
+def describe(folder: Path, names: Iterable[str], max_bytes: int) -> dict[str, SeedFile]:
+    """The named entries of ``folder`` as documents, each with a problem if it can't be read.
+
+    Names that are missing now, hidden, or sub-folders are left out, as signatures() does.
+    """
     root = folder.resolve()
     found = {}
     for name in names:
         if "/" in name or name.startswith(".") or not os.path.lexists(root / name):
             continue
         path = root / name
-        if path.is_dir():  # as scan() does: sub-folders, and links to them, are not documents
+        if path.is_dir():
             continue
         found[name] = _describe(root, name, path, max_bytes)
     return found

@@ -28,7 +28,7 @@ from .indexing import SMALL_REFRESH, IndexState, Loaded, load_documents
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -66,6 +66,7 @@ CREATE INDEX IF NOT EXISTS articles_agency
 CREATE INDEX IF NOT EXISTS articles_city
     ON articles (city_slug, published_ts DESC, seq DESC, id DESC);
 CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
+CREATE INDEX IF NOT EXISTS articles_file ON articles (file_name);
 -- Search needs matching rows, not phrases or ranking (results are newest first), and
 -- detail=none with columnsize=0 builds the index about twice as fast.
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts
@@ -297,28 +298,38 @@ class Store:
         ``names`` limits the look to those files (the ones the file system reported changed);
         by default the whole folder is scanned.
         """
+        # Listing a large folder is the slow part of a rescan: done before taking the lock, so
+        # that it never holds up another process's refresh.
+        listed = seedfiles.signatures(self.seeds_dir) if names is None else None
         with self._write_lock():
-            report = self._refresh(progress, names)
+            report = self._refresh(progress, names, listed)
         self.generation = self.read_generation()
         return report
 
     def _refresh(
-        self, progress: Callable[[int, int], None] | None, names: Collection[str] | None
+        self,
+        progress: Callable[[int, int], None] | None,
+        names: Collection[str] | None,
+        listed: dict[str, tuple[int, int]] | None,
     ) -> Report:
         db = self._db
         report = Report()
-        if names is None:
-            found = seedfiles.scan(self.seeds_dir, self.max_bytes)
+        if listed is not None:
             rows = db.execute("SELECT name, size, mtime_ns, retry FROM files")
+            known = {name: (size, mtime_ns, retry) for name, size, mtime_ns, retry in rows}
+            changed = [n for n, sig in listed.items() if n not in known or known[n][:2] != sig]
+            found = seedfiles.describe(self.seeds_dir, changed, self.max_bytes)
+            present = set(listed)
         else:
-            found = seedfiles.scan_names(self.seeds_dir, names, self.max_bytes)
+            names = list(names or ())
+            found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
             marks = ",".join("?" * len(names))
             rows = db.execute(
-                f"SELECT name, size, mtime_ns, retry FROM files WHERE name IN ({marks})",
-                list(names),
+                f"SELECT name, size, mtime_ns, retry FROM files WHERE name IN ({marks})", names
             )
-        known = {name: (size, mtime_ns, retry) for name, size, mtime_ns, retry in rows}
-        gone = sorted(set(known) - set(found))
+            known = {name: (size, mtime_ns, retry) for name, size, mtime_ns, retry in rows}
+            present = set(found)
+        gone = sorted(set(known) - present)
         todo = sorted(
             name
             for name, seed in found.items()
@@ -326,12 +337,11 @@ class Store:
         )
         # Files skipped for a passing reason (a duplicate whose original may be gone, a future
         # date) are looked at again whenever something else changed, and every RETRY_SECONDS.
-        if todo or gone or (names is None and self._retry_due()):
+        if todo or gone or (listed is not None and self._retry_due()):
             retry = [n for (n,) in db.execute("SELECT name FROM files WHERE retry = 1")]
-            if names is not None:
-                found.update(seedfiles.scan_names(self.seeds_dir, retry, self.max_bytes))
+            found.update(seedfiles.describe(self.seeds_dir, retry, self.max_bytes))
             todo = sorted(set(todo) | {name for name in retry if name in found})
-        report.unchanged = len(found) - len(todo)
+        report.unchanged = len(present) - len(todo)
         if not todo and not gone:
             return report
 

@@ -169,3 +169,15 @@ def test_a_failing_hub_never_slows_requests(tmp_path: Path, seeds: Path) -> None
         wait_for(lambda: "refused" in server.log(), 5.0)
     finally:
         stop_server(server)
+
+
+def test_a_restart_serves_at_once_and_catches_up(tmp_path: Path, seeds: Path) -> None:
+    stop_server(start_server(tmp_path, seeds))
+    write_document(seeds, 1, hex_id(1), date="4 Jan 2025", headline="Written while down")
+    (seeds / "000_5e300edb8a850530.txt").unlink()
+    server = start_server(tmp_path, seeds)  # the same index: served before any rescan
+    try:
+        assert "checking" in server.log()
+        wait_for(lambda: entry_ids(server) == [hex_id(1)], 3.0)
+    finally:
+        stop_server(server)
