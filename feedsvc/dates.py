@@ -66,6 +66,11 @@ _DAY_MONTH_YEAR = re.compile(r"^0*(\d{1,2})(?:st|nd|rd|th)?,?\s+([A-Za-z]{3,9})\
 # "April 12, 2021", "Apr 12 2021"
 _MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,9})\.?\s+0*(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# "Apr 12, 2021 3:45 PM ET", the wire services' stamp: common enough to skip dateutil for.
+_MONTH_DAY_YEAR_TIME = re.compile(
+    r"^([A-Za-z]{3,9})\.?\s+0*(\d{1,2}),?\s+(\d{4}),?\s+(?:at\s+)?(\d{1,2}):(\d{2})"
+    r"\s*([AaPp])\.?[Mm]\.?\s+([A-Z]{1,5})$"
+)
 # "09/06/2022", "12.04.2021 09:30": day and month order is a policy (FEEDSVC_DATE_ORDER).
 _NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:,?\s+(.+))?$")
 # Scrapers join date and time with a bar or a dot: "April 12, 2021 | 3:45 PM".
@@ -130,6 +135,8 @@ def _normalise(text: str) -> str:
 
 def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | None:
     warning = None
+    if (match := _MONTH_DAY_YEAR_TIME.match(text)) and match.group(7) in TZINFOS:
+        return _month_day_year_time(match, text)
     if match := _DAY_MONTH_YEAR.match(text):
         day, month_name, year = match.groups()
         month = MONTHS.get(month_name.lower())
@@ -155,6 +162,17 @@ def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | N
         return None
     when = _calendar_date(int(year), int(month), int(day), text).replace(tzinfo=_zone(default_tz))
     return ParsedDate(when, has_time=False, warning=warning)
+
+
+def _month_day_year_time(match: re.Match[str], text: str) -> ParsedDate | None:
+    month_name, day, year, hour, minute, half, zone = match.groups()
+    month = MONTHS.get(month_name.lower())
+    hour_24 = int(hour) % 12 + (12 if half in "Pp" else 0)
+    if month is None or not 1 <= int(hour) <= 12 or int(minute) > 59:
+        return None  # let dateutil have its say
+    when = _calendar_date(int(year), month, int(day), text)
+    when = when.replace(hour=hour_24, minute=int(minute), tzinfo=TZINFOS[zone])
+    return ParsedDate(when, has_time=True)
 
 
 def _calendar_date(year: int, month: int, day: int, text: str) -> datetime:

@@ -171,3 +171,14 @@ def test_dates_written_the_common_ways_read_back(when: datetime) -> None:
         parsed = parse_date_line(line, now=NOW)
         assert parsed.when.date() == when.date(), line
         assert not parsed.has_time
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Apr 12, 2021 3:45 PM ET", "March 5, 2023 12:05 AM EST", "Dec 1 2022 12:30 pm PT",
+     "Jan 9, 2024, 7:00 a.m. GMT", "July 4, 2021 11:59 PM CDT"],
+)  # fmt: skip
+def test_wire_stamp_fast_path_agrees_with_dateutil(line: str) -> None:
+    from feedsvc.dates import _parse_general
+
+    assert parse_date_line(line) == _parse_general(line, "UTC")
