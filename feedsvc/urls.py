@@ -35,10 +35,8 @@ class Channel:
     def feed_path(self, fmt: str) -> str:
         if self.kind == "main":
             return f"/feed.{fmt}"
-        if self.kind == "source":
-            return f"/sources/{quote(self.key)}/feed.{fmt}"
-        if self.kind == "place":
-            return f"/places/{quote(self.key)}/feed.{fmt}"
+        if self.kind in ("source", "place"):
+            return f"{self.html_path}/feed.{fmt}"  # a page's feeds live beneath it
         if self.kind == "archive":
             return f"/archives/{self.key}/feed.{fmt}"
         return f"/search/feed.{fmt}?{urlencode({'q': self.key})}"

@@ -44,11 +44,16 @@ def seeds(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def app(tmp_path: Path, seeds: Path):
-    app = create_app(settings_for(tmp_path, seeds))
+def indexed_app(tmp_path: Path, seeds: Path, **overrides: object):
+    """An app from the factory with its index brought in step with ``seeds``."""
+    app = create_app(settings_for(tmp_path, seeds, **overrides))
     app.extensions["feedsvc"].store.refresh()
     return app
+
+
+@pytest.fixture
+def app(tmp_path: Path, seeds: Path):
+    return indexed_app(tmp_path, seeds)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from werkzeug.test import run_wsgi_app
 
 from feedsvc import create_app
 
-from .conftest import SITE_URL, hex_id, settings_for, write_document
+from .conftest import SITE_URL, hex_id, indexed_app, settings_for, write_document
 
 FEEDS = ["/feed.rss", "/feed.atom", "/feed.json", "/sources/reuters/feed.atom",
          "/places/washington/feed.rss", "/search/feed.atom?q=venezuela"]  # fmt: skip
@@ -91,8 +91,7 @@ def test_limit_is_bounded(client, query: str, status: int) -> None:
 def test_limit_is_clamped_to_the_maximum(tmp_path: Path, seeds: Path) -> None:
     for n in range(1, 8):
         write_document(seeds, n, hex_id(n), headline=f"Story {n}")
-    app = create_app(settings_for(tmp_path, seeds, FEED_SIZE=2, MAX_LIMIT=5))
-    app.extensions["feedsvc"].store.refresh()
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=2, MAX_LIMIT=5)
     client = app.test_client()
     assert client.get("/feed.json").json["items"].__len__() == 2
     assert len(client.get("/feed.json?limit=3").json["items"]) == 3
@@ -159,8 +158,7 @@ def test_store_change_reaches_the_cached_feed(app, seeds: Path) -> None:
 def test_archive_pages_hold_every_article_exactly_once(tmp_path: Path, seeds: Path) -> None:
     for n in range(1, 12):
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n} Jan 2023")
-    app = create_app(settings_for(tmp_path, seeds, FEED_SIZE=3))
-    app.extensions["feedsvc"].store.refresh()
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=3)
     client = app.test_client()
     seen, url = [], "/feed.json"
     while url:

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree, html
 
-from feedsvc import create_app
-
-from .conftest import SITE_URL, hex_id, settings_for, write_document
+from .conftest import SITE_URL, hex_id, indexed_app, write_document
 
 SEED_ID = "5e300edb8a850530"
 SEED_PATH = f"/articles/{SEED_ID}/u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
@@ -97,8 +95,7 @@ def test_document_text_is_escaped_everywhere(tmp_path: Path, seeds: Path) -> Non
     write_document(
         seeds, 1, hex_id(1), headline=headline, dateline="PARIS (AFP) —", paragraphs=paragraphs
     )
-    app = create_app(settings_for(tmp_path, seeds))
-    app.extensions["feedsvc"].store.refresh()
+    app = indexed_app(tmp_path, seeds)
     client = app.test_client()
     permalink = f"/articles/{hex_id(1)}/{app.extensions['feedsvc'].store.get(hex_id(1)).slug}"
     for path in ["/", "/sources/afp", "/search?q=evil", permalink]:
@@ -113,8 +110,7 @@ def test_document_text_is_escaped_everywhere(tmp_path: Path, seeds: Path) -> Non
 def test_listing_pages(tmp_path: Path, seeds: Path) -> None:
     for n in range(1, 6):
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n} Jan 2024")
-    app = create_app(settings_for(tmp_path, seeds, FEED_SIZE=2))
-    app.extensions["feedsvc"].store.refresh()
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=2)
     client = app.test_client()
     first, third = page(client, "/"), page(client, "/?page=3")
     assert [a.text for a in first.xpath("//article/h2/a")] == ["Story 5", "Story 4"]
@@ -147,8 +143,7 @@ def test_news_sitemap_has_the_last_two_days(tmp_path: Path, seeds: Path) -> None
     write_document(seeds, 1, hex_id(1), headline="Today", date=today.strftime("%Y-%m-%d"))
     old = today - timedelta(days=5)
     write_document(seeds, 2, hex_id(2), headline="Last week", date=old.strftime("%Y-%m-%d"))
-    app = create_app(settings_for(tmp_path, seeds))
-    app.extensions["feedsvc"].store.refresh()
+    app = indexed_app(tmp_path, seeds)
     root = etree.fromstring(app.test_client().get("/news-sitemap.xml").data)
     titles = root.xpath("//*[local-name()='title']/text()")
     assert titles == ["Today"]
