@@ -100,6 +100,20 @@ def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
 _MARKUP_LIKE = re.compile(r"<[/!?a-zA-Z]|&#?\w+;")
 
 
+# RSS has no way to mark a title as plain text, and readers differ: some show it as is, some
+# render it as HTML (dropping "<b>" or a whole "<script>...</script>"), and the W3C validator
+# warns about any HTML end tag in it. A WORD JOINER (U+2060, invisible, no line break) after a
+# "<" that would open a tag makes that "<" plain text to an HTML parser too, so every reader
+# shows the headline's characters as written.
+_TAG_OPENER = re.compile(r"<(?=[/!?a-zA-Z])")
+WORD_JOINER = "\u2060"
+
+
+def _as_rss_plain_text(element: etree._Element | None) -> None:
+    if element is not None and element.text:
+        element.text = _TAG_OPENER.sub("<" + WORD_JOINER, element.text)
+
+
 def _as_html(element: etree._Element | None, *, always: bool = False) -> bool:
     if element is None or not element.text:
         return False
@@ -121,6 +135,7 @@ class _FeedsvcExtension(BaseExtension):
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         channel = feed[0]
+        _as_rss_plain_text(channel.find("title"))  # agency and city names come from documents
         for rel in FEED_LINK_RELS:
             if rel in self.links:
                 etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=self.links[rel], rel=rel)
@@ -138,8 +153,11 @@ class _FeedsvcEntryExtension(BaseEntryExtension):
     """Text fields sent as escaped HTML where plain text would be read as markup."""
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
-        # RSS titles stay plain text: readers (feedparser among them) show an RSS title as it
-        # is, so escaping it would show "&lt;" to their users. Descriptions are HTML in RSS.
+        # RSS titles and categories stay plain text: readers that show them as is would show
+        # "&lt;" if they were escaped. Descriptions are HTML in RSS.
+        _as_rss_plain_text(item.find("title"))
+        for category in item.iterfind("category"):
+            _as_rss_plain_text(category)
         _as_html(item.find("description"), always=True)
         return item
 

@@ -8,6 +8,7 @@ import json
 import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
@@ -15,6 +16,7 @@ import pytest
 from lxml import etree
 
 from feedsvc import create_app
+from feedsvc.feeds import WORD_JOINER
 
 from .conftest import SITE_URL, hex_id, settings_for, write_document
 
@@ -37,10 +39,21 @@ def read_feed(response) -> feedparser.FeedParserDict:
 
 
 def displayed_text(detail) -> str:
-    """What a reader shows for a text construct: HTML is rendered, plain text shown as is."""
+    """What a reader shows for a text construct: HTML is rendered, plain text shown as is;
+    the invisible WORD JOINER is not seen."""
     if detail.type == "text/html":
         return html.unescape(re.sub(r"<[^>]+>", "", detail.value))
-    return detail.value
+    return detail.value.replace(WORD_JOINER, "")
+
+
+def shown_as_html(text: str) -> str:
+    """What a reader that renders a plain-text field as HTML shows: its text nodes only."""
+    shown: list[str] = []
+    parser = HTMLParser(convert_charrefs=True)
+    parser.handle_data = shown.append  # type: ignore[method-assign]
+    parser.feed(text)
+    parser.close()
+    return "".join(shown)
 
 
 def entry_ids(response) -> list[str]:
@@ -224,7 +237,20 @@ def test_markup_like_titles_are_sent_as_escaped_html(hostile_app) -> None:
     assert title.text.startswith("&lt;script&gt;")
     rss = fetch(client, "/feed.rss").data
     assert b"&amp;" not in rss and b"&lt;" not in rss  # RSS Profile: &#x26; and &#x3C;
-    assert b"&#x3C;script&#x3E;" in rss
+    assert f"&#x3C;{WORD_JOINER}script&#x3E;".encode() in rss  # see the test below
     plain = strict_xml(fetch(client, "/feed.atom").data)
     unicode_title = [t for t in plain.findall("a:entry/a:title", ns) if "Unicode" in t.text]
     assert unicode_title[0].get("type") in (None, "text")  # plain text stays plain
+
+
+def test_rss_plain_text_never_reads_as_markup(hostile_app) -> None:
+    """RSS can't mark a title as text: a "<" that would open a tag is followed by a WORD JOINER,
+    so readers that render titles as HTML show the same characters as those that don't, and
+    the W3C validator finds no HTML in them (it flags any end tag such as "</b>")."""
+    rss = strict_xml(fetch(hostile_app.test_client(), "/feed.rss").data)
+    texts = [e.text for e in rss.iter("title", "category")]
+    assert any("<" in text for text in texts)
+    assert not [t for t in texts if re.search(r"<[/!?a-zA-Z]", t)]
+    seen = [t.replace(WORD_JOINER, "") for t in texts]
+    assert [shown_as_html(t).replace(WORD_JOINER, "") for t in texts] == seen
+    assert f"{HOSTILE[0]} 1" in seen
