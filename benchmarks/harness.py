@@ -160,7 +160,9 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> Reply:
         conn.close()
 
 
-def wait_until_up(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_until_up(
+    port: int, path: str, proc: subprocess.Popen[bytes], timeout: float, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -170,7 +172,7 @@ def wait_until_up(port: int, path: str, proc: subprocess.Popen[bytes], timeout: 
                 return
         except OSError:
             pass
-        time.sleep(0.1)
+        time.sleep(interval)
     raise RuntimeError(f"nothing answered 200 on port {port}{path} within {timeout:.0f} s")
 
 

@@ -254,18 +254,41 @@ def measure_indexing(
                 raise RuntimeError(f"feedsvc index did not index all {n} documents: {out}")
         log(f"  index round {round_ + 1}: floor {floors[-1]:.2f} s, first index {firsts[-1]:.2f} s")
     restarts = [procs.run(index_cmd, env=env, cwd=here)[0] for _ in range(settings.index_rounds)]
+    serve_restarts = [
+        serve_restart(procs, settings, seeds, index) for _ in range(settings.index_rounds)
+    ]
     startup = [
         procs.run([*feedsvc_command(), "--help"], env=env, cwd=here)[0]
         for _ in range(settings.index_rounds)
     ]
     log(f"  restart with unchanged documents: {', '.join(f'{s:.2f}' for s in restarts)} s")
+    log(f"  serve restart to first feed: {', '.join(f'{s:.2f}' for s in serve_restarts)} s")
     return {
         "floor_s": floors,
         "first_index_s": firsts,
         "ratio": [i / f for i, f in zip(firsts, floors, strict=True)],
         "restart_s": restarts,
+        "serve_restart_s": serve_restarts,
         "cli_startup_s": startup,
     }
+
+
+def serve_restart(procs: Processes, settings: Settings, seeds: Path, index: Path) -> float:
+    """Seconds from starting ``feedsvc serve`` on an up-to-date index to the first 200 of
+    /feed.atom: what readers wait for when the operator restarts the service."""
+    port = free_port()
+    started = time.perf_counter()
+    server = procs.start(
+        [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}"],
+        env=feedsvc_env(seeds, index, port, settings.source),
+        log=index.parent / "serve-restart.log",
+        cwd=index.parent,
+    )
+    try:
+        wait_until_up(port, "/feed.atom", server, timeout=60, interval=0.01)
+        return time.perf_counter() - started
+    finally:
+        procs.stop(server)
 
 
 # -- serving ---------------------------------------------------------------------------------
