@@ -67,25 +67,32 @@ def describe(folder: Path, names: Iterable[str], max_bytes: int) -> dict[str, Se
     root = folder.resolve()
     found = {}
     for name in names:
-        if "/" in name or name.startswith(".") or not os.path.lexists(root / name):
+        if "/" in name or name.startswith("."):
             continue
-        path = root / name
-        if path.is_dir():
-            continue
-        found[name] = _describe(root, name, path, max_bytes)
+        seed = _describe(root, name, max_bytes)
+        if seed is not None:
+            found[name] = seed
     return found
 
 
-def _describe(root: Path, name: str, path: Path | os.DirEntry[str], max_bytes: int) -> SeedFile:
+def _describe(root: Path, name: str, max_bytes: int) -> SeedFile | None:
+    """One entry, with one system call for a plain file (this runs for every new document)."""
+    path = os.path.join(root, name)
     try:
-        info = path.stat()  # follows symbolic links
+        entry = os.lstat(path)
+    except OSError:  # gone since it was listed
+        return None
+    is_link = stat.S_ISLNK(entry.st_mode)
+    try:
+        info = os.stat(path) if is_link else entry  # a link is judged by what it leads to
     except OSError:
         return SeedFile(name, 0, 0, "broken symbolic link or unreadable entry")
-    signature = (info.st_size, info.st_mtime_ns)
+    if stat.S_ISDIR(info.st_mode):
+        return None
     problem = None
     if not name.lower().endswith(".txt"):
         problem = "not a .txt file; only *.txt files are documents"
-    elif path.is_symlink() and not _inside(root, root / name):
+    elif is_link and not _inside(root, Path(path)):
         problem = "symbolic link to a file outside the seeds folder"
     elif not stat.S_ISREG(info.st_mode):
         problem = "not a regular file"
@@ -94,7 +101,7 @@ def _describe(root: Path, name: str, path: Path | os.DirEntry[str], max_bytes: i
             f"file is {info.st_size:,} bytes, over the limit of {max_bytes:,} "
             "(FEEDSVC_MAX_DOCUMENT_BYTES)"
         )
-    return SeedFile(name, *signature, problem)
+    return SeedFile(name, info.st_size, info.st_mtime_ns, problem)
 
 
 def _inside(root: Path, path: Path) -> bool:
