@@ -34,15 +34,35 @@ ARTICLE_COLUMNS = (
 )
 
 
+class Filed(NamedTuple):
+    """What the store looks at to file a parsed article; the rest travels encoded in a row."""
+
+    id: str
+    file_name: str
+    content_hash: str
+    published: datetime
+    headline: str
+    agency_slug: str | None
+    city_slug: str | None
+    warnings: str  # JSON, as the files table keeps them
+
+
 class Loaded(NamedTuple):
-    """One seed file read and parsed: the article and its encoded row, or the problem."""
+    """One seed file read and parsed: the article's facts and encoded row, or the problem.
+
+    Large batches are parsed in worker processes and sent back pickled, so this carries the
+    article once, encoded, rather than the Article object beside its encoding.
+    """
 
     seed: seedfiles.SeedFile
-    article: Article | None
+    article: Filed | None
     problem: str | None = None
     retry: bool = False  # the same bytes may be publishable later
     row: tuple | None = None  # ARTICLE_COLUMNS, encoded where the parsing ran
     search_text: str = ""
+
+
+ROW_WARNINGS = [name.strip() for name in ARTICLE_COLUMNS.split(",")].index("warnings")
 
 
 def encode(article: Article) -> tuple:
@@ -69,7 +89,12 @@ def load_document(
         return Loaded(seed, None, exc.reason, exc.retry)
     except (OSError, ValueError) as exc:
         return Loaded(seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")
-    return Loaded(seed, article, row=encode(article), search_text="\n".join(article.paragraphs))
+    row = encode(article)
+    filed = Filed(
+        article.id, article.file_name, article.content_hash, article.published,
+        article.headline, article.agency_slug, article.city_slug, row[ROW_WARNINGS],
+    )  # fmt: skip
+    return Loaded(seed, filed, row=row, search_text="\n".join(article.paragraphs))
 
 
 def load_documents(
@@ -132,7 +157,7 @@ class IndexState:
             by_hash={a.content_hash: article_id for article_id, a in articles.items()},
         )
 
-    def duplicate_of(self, article: Article) -> tuple[str | None, bool]:
+    def duplicate_of(self, article: Filed) -> tuple[str | None, bool]:
         holder = self.articles.get(article.id)
         if holder is not None and holder.file_name != article.file_name:
             return f"id {article.id} is already used by {holder.file_name}", True
@@ -141,7 +166,7 @@ class IndexState:
             return f"same document as {self.articles[same].file_name}", True
         return None, False
 
-    def add(self, article: Article, rowid: int, updated: datetime) -> None:
+    def add(self, article: Filed, rowid: int, updated: datetime) -> None:
         self.articles[article.id] = Indexed(rowid, article.file_name, article.content_hash, updated)
         self.by_hash[article.content_hash] = article.id
 

@@ -28,6 +28,8 @@ from .indexing import SMALL_REFRESH, IndexState, Loaded, load_documents
 
 log = logging.getLogger(__name__)
 
+# The page cache of a large refresh (a first index, a folder of new documents).
+BULK_CACHE_KIB = 64 * 1024
 SCHEMA_VERSION = "3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -99,7 +101,8 @@ class Report:
     removed: list[str] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
     unchanged: int = 0
-    touched: list[Article] = field(default_factory=list)  # old and new versions, for notifiers
+    # (agency slug, city slug) of old and new versions, for notifiers: the feeds they alter.
+    touched: list[tuple[str | None, str | None]] = field(default_factory=list)
 
     @property
     def any_change(self) -> bool:
@@ -357,26 +360,45 @@ class Store:
         else:
             loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, options))
             index = IndexState.read(db, [*todo, *gone], loaded)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for name in gone:
-                self._forget_file(name, index, report)
-            for done, document in enumerate(loaded, 1):
-                self._apply(document, index, now, report)
-                if progress:
-                    progress(done, len(todo))
-            if report.any_change:
-                db.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
-                db.execute("UPDATE meta SET value = ? WHERE key = 'changed_at'", (now.timestamp(),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._page_cache(BULK_CACHE_KIB if len(todo) > SMALL_REFRESH else None):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for name in gone:
+                    self._forget_file(name, index, report)
+                for done, document in enumerate(loaded, 1):
+                    self._apply(document, index, now, report)
+                    if progress:
+                        progress(done, len(todo))
+                if report.any_change:
+                    self._bump_generation(now)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         for problem in report.skipped:
             log.warning("skipped %s: %s", problem.file_name, problem.reason)
         return report
+
+    def _bump_generation(self, now: datetime) -> None:
+        db = self._db
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'changed_at'", (now.timestamp(),))
+
+    @contextmanager
+    def _page_cache(self, kib: int | None) -> Iterator[None]:
+        """A larger page cache for a large refresh: inserting thousands of rows into the indexes
+        in random key order otherwise evicts and re-reads the same pages. Given back after, so
+        serving workers stay small."""
+        if kib is None:
+            yield
+            return
+        db = self._db
+        (usual,) = db.execute("PRAGMA cache_size").fetchone()
+        db.execute(f"PRAGMA cache_size = {-kib}")
+        try:
+            yield
+        finally:
+            db.execute(f"PRAGMA cache_size = {int(usual)}")
 
     def _retry_due(self) -> bool:
         if time.monotonic() - self._last_retry < RETRY_SECONDS:
@@ -406,7 +428,7 @@ class Store:
                 seed.mtime_ns,
                 article_id,
                 problem,
-                json.dumps(list(article.warnings) if article else []),
+                article.warnings if article else "[]",
                 int(retry),
             ),
         )
@@ -425,8 +447,8 @@ class Store:
             updated = old.updated if same else max(now, article.published)
             report.changed.append(article.id)
             if previous := self._delete_article(article.id, index, None):
-                report.touched.append(previous)
-        report.touched.append(article)
+                report.touched.append((previous.agency_slug, previous.city_slug))
+        report.touched.append((article.agency_slug, article.city_slug))
         cursor = self._db.execute(
             f"INSERT INTO articles ({INSERT_COLUMNS}, updated_ts) "
             f"VALUES ({','.join('?' * (len(document.row) + 1))})",
@@ -458,7 +480,7 @@ class Store:
         self._db.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
         if report is not None:
             report.removed.append(article_id)
-            report.touched.append(old)
+            report.touched.append((old.agency_slug, old.city_slug))
         return old
 
 

@@ -16,7 +16,6 @@ import urllib.request
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from .document import Article
 from .services import Services
 from .store import Report
 from .urls import FORMATS, Channel
@@ -29,14 +28,15 @@ MAX_DELAY = 60.0
 TIMEOUT = 10.0
 
 
-def changed_channels(articles: Iterable[Article]) -> list[Channel]:
-    """The channels whose feeds a change to these articles (old and new versions) alters."""
+def changed_channels(touched: Iterable[tuple[str | None, str | None]]) -> list[Channel]:
+    """The channels whose feeds a change alters, from the (agency slug, city slug) of the old
+    and new versions of the articles it touched."""
     channels = {Channel("main")}
-    for article in articles:
-        if article.agency_slug:
-            channels.add(Channel("source", article.agency_slug))
-        if article.city_slug:
-            channels.add(Channel("place", article.city_slug))
+    for agency_slug, city_slug in touched:
+        if agency_slug:
+            channels.add(Channel("source", agency_slug))
+        if city_slug:
+            channels.add(Channel("place", city_slug))
     return sorted(channels, key=lambda c: (c.kind != "main", c.kind, c.key))
 
 
