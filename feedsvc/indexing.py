@@ -59,10 +59,10 @@ class Loaded(NamedTuple):
     problem: str | None = None
     retry: bool = False  # the same bytes may be publishable later
     row: tuple | None = None  # ARTICLE_COLUMNS, encoded where the parsing ran
-    search_text: str = ""
 
 
-ROW_WARNINGS = [name.strip() for name in ARTICLE_COLUMNS.split(",")].index("warnings")
+_ROW = [name.strip() for name in ARTICLE_COLUMNS.split(",")]
+ROW_PARAGRAPHS, ROW_WARNINGS = _ROW.index("paragraphs"), _ROW.index("warnings")
 
 
 def encode(article: Article) -> tuple:
@@ -94,7 +94,7 @@ def load_document(
         article.id, article.file_name, article.content_hash, article.published,
         article.headline, article.agency_slug, article.city_slug, row[ROW_WARNINGS],
     )  # fmt: skip
-    return Loaded(seed, filed, row=row, search_text="\n".join(article.paragraphs))
+    return Loaded(seed, filed, row=row)
 
 
 def load_documents(

@@ -88,6 +88,29 @@ def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
     assert store.get(hex_id(1)) is None
 
 
+def test_search_follows_edits_and_deletions(store: Store, seeds: Path) -> None:
+    def found(words: str) -> list[str]:
+        return [a.id for a in store.search(words, 10)]
+
+    path = write_document(seeds, 1, hex_id(1), paragraphs=('A "quoted" zeppelin landed.',))
+    store.refresh()
+    assert found("quoted zeppelin") == [hex_id(1)]
+
+    path.write_text(path.read_text().replace("zeppelin", "dirigible"))
+    os.utime(path, ns=(1, 1))
+    store.refresh()
+    assert found("zeppelin") == []
+    assert found("dirigible") == [hex_id(1)]
+
+    # A new article may take the deleted one's row number: the old words must not find it.
+    path.unlink()
+    store.refresh()
+    write_document(seeds, 2, hex_id(2), paragraphs=("An airship story.",))
+    store.refresh()
+    assert found("dirigible") == []
+    assert found("airship") == [hex_id(2)]
+
+
 def test_updated_moves_only_when_content_changes(store: Store, seeds: Path) -> None:
     path = write_document(seeds, 1, hex_id(1))
     store.refresh()
