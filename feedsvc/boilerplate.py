@@ -8,6 +8,7 @@ written by many scrapers; the phrase lists catch what shape alone cannot.
 
 from __future__ import annotations
 
+import functools
 import re
 
 WIDGET_HEADINGS = frozenset(
@@ -92,7 +93,15 @@ _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 def junk_reason(paragraph: str, headline: str = "") -> str | None:
     """Why ``paragraph`` is scraped junk rather than article text, or None to keep it."""
     text = paragraph.strip()
-    lowered = text.lower().strip(" .:!-—–|>»")
+    if text.count(" ") >= MAX_JUNK_WORDS:
+        # Most body paragraphs stop here: only these two rules can match a line this long
+        # (a credit line never starts like an emoticon).
+        if _EMOTICON.match(text):
+            return "advertisement"
+        if headline and _repeats(text, headline):
+            return "repeats the headline"
+        return None
+    lowered = _key(text)
     if _CREDIT_LINE.match(text):
         return None
     if lowered in WIDGET_HEADINGS:
@@ -103,10 +112,8 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
         return "broker name"
     if _URL_ONLY.match(text):
         return "bare link"
-    if headline and lowered == headline.lower().strip(" .:!-—–|>»"):
+    if headline and lowered == _headline_key(headline):
         return "repeats the headline"
-    if text.count(" ") >= MAX_JUNK_WORDS:
-        return None  # every rule below is about short lines; most body paragraphs stop here
     words = _WORD.findall(text)
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
         return "advertisement"
@@ -121,6 +128,19 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     if len(words) <= 8 and not text.endswith(_TERMINAL) and _mostly_capitalised(words):
         return "heading or widget text"
     return None
+
+
+def _key(text: str) -> str:
+    """A line as the phrase rules compare it: lower case, without framing punctuation."""
+    return text.lower().strip(" .:!-—–|>»")
+
+
+# Every paragraph of a document is compared with the same headline.
+_headline_key = functools.lru_cache(maxsize=64)(_key)
+
+
+def _repeats(text: str, headline: str) -> bool:
+    return _key(text) == _headline_key(headline)
 
 
 def _is_title_case_headline(words: list[str]) -> bool:

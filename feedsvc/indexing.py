@@ -63,6 +63,7 @@ class Loaded(NamedTuple):
 
 _ROW = [name.strip() for name in ARTICLE_COLUMNS.split(",")]
 ROW_PARAGRAPHS, ROW_WARNINGS = _ROW.index("paragraphs"), _ROW.index("warnings")
+ROW_AGENCY_SLUG, ROW_CITY_SLUG = _ROW.index("agency_slug"), _ROW.index("city_slug")
 
 
 def encode(article: Article) -> tuple:
@@ -92,7 +93,7 @@ def load_document(
     row = encode(article)
     filed = Filed(
         article.id, article.file_name, article.content_hash, article.published,
-        article.headline, article.agency_slug, article.city_slug, row[ROW_WARNINGS],
+        article.headline, row[ROW_AGENCY_SLUG], row[ROW_CITY_SLUG], row[ROW_WARNINGS],
     )  # fmt: skip
     return Loaded(seed, filed, row=row)
 
