@@ -1,8 +1,14 @@
-"""The targets of issue 5, the verdict table, and the plot."""
+"""The targets of issue 5, the verdict table, and the plot.
+
+``python -m benchmarks.report RESULTS.json`` prints a run's tables as Markdown, as they appear
+in docs/performance.md.
+"""
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +42,13 @@ class Verdict:
         return spread(self.values)
 
 
-def spread(values: Sequence[float]) -> str:
+def spread(values: Sequence[float], form: str = "{:.2f}") -> str:
     """'median [min-max]' of the values, or the value alone."""
     if not values:
         return "-"
 
     def show(x: float) -> str:
-        return f"{x:.2f}" if x != float("inf") else "timeout"
+        return form.format(x) if x != float("inf") else "timeout"
 
     if len(values) == 1:
         return show(values[0])
@@ -194,6 +200,61 @@ def table(rows: list[Verdict]) -> str:
     )
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """A run's verdicts, raw req/s and index times as the Markdown tables of the docs."""
+    sizes = results["sizes"]
+    rows = verdicts(sizes)
+    parts = []
+    for group, title in (
+        ("targets", "Targets"),
+        ("ceiling", "The ceiling: what the server itself allows"),
+        ("growth", "Growth (200 ratios at the largest N over the smallest)"),
+    ):
+        chosen = [r for r in rows if r.group == group]
+        if chosen:
+            parts.append(f"### {title}\n\n{_markdown_table(chosen)}")
+    raw = ["| N | case | feedsvc req/s | nginx req/s | ceiling req/s |", "|---|---|---|---|---|"]
+    for size in sizes:
+        for name, case in size["cases"].items():
+            cells = [
+                spread([r["rps"] for r in case["runs"][who]], "{:,.0f}")
+                if who in case["runs"]
+                else "-"
+                for who in ("feedsvc", "nginx", "ceiling")
+            ]
+            raw.append(f"| {size['n']:,} | {name} | {' | '.join(cells)} |")
+    parts.append("### Raw req/s (median [min-max])\n\n" + "\n".join(raw))
+    index = [
+        "| N | floor | first index | `feedsvc index`, unchanged | `feedsvc serve` restart, "
+        "first feed | `feedsvc --help` |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        idx = size["indexing"]
+        keys = ("floor_s", "first_index_s", "restart_s", "serve_restart_s", "cli_startup_s")
+        index.append(f"| {size['n']:,} | {' | '.join(spread(idx.get(k, [])) for k in keys)} |")
+    parts.append("### Indexing (seconds, wall clock, fresh processes)\n\n" + "\n".join(index))
+    return "\n\n".join(parts) + "\n"
+
+
+def _markdown_table(rows: list[Verdict]) -> str:
+    columns = list(dict.fromkeys(r.n for r in rows))
+    cells = {(r.target, r.n): f"{r.measured} {_markdown_result(r.passed)}" for r in rows}
+    goals = {r.target: r.goal for r in rows}
+    lines = [
+        f"| target | goal | {' | '.join(f'N = {n}' for n in columns)} |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for target, goal in goals.items():
+        found = " | ".join(cells.get((target, n), "") for n in columns)
+        lines.append(f"| {target} | {goal} | {found} |")
+    return "\n".join(lines)
+
+
+def _markdown_result(passed: bool | None) -> str:
+    return "**FAIL**" if passed is False else RESULT[passed]
+
+
 # -- the plot --------------------------------------------------------------------------------
 
 
@@ -253,3 +314,9 @@ def _errorbar(ax: Any, xs: list[int], samples: list[list[float]], label: str, **
     low = [m - min(s) for m, s in zip(med, samples, strict=True)]
     high = [max(s) - m for m, s in zip(med, samples, strict=True)]
     ax.errorbar(xs, med, yerr=[low, high], marker="o", capsize=3, label=label, ms=4, **style)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m benchmarks.report RESULTS.json")
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())), end="")
