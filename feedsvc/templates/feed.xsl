@@ -3,7 +3,11 @@
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
     xmlns:atom="http://www.w3.org/2005/Atom" exclude-result-prefixes="atom">
   <xsl:output method="html" encoding="UTF-8" indent="yes"/>
-  <xsl:variable name="title" select="/rss/channel/title | /atom:feed/atom:title"/>
+  <!-- RSS text carries an invisible WORD JOINER after a "<" that would open a tag (see
+       feeds.py); a browser page has no such ambiguity, so it is left out here. -->
+  <xsl:variable name="joiner" select="'&#x2060;'"/>
+  <xsl:variable name="title"
+      select="translate(/rss/channel/title | /atom:feed/atom:title, $joiner, '')"/>
   <xsl:template match="/">
     <html>
       <head>
@@ -26,7 +30,7 @@
         <p><xsl:value-of select="/rss/channel/description | /atom:feed/atom:subtitle"/></p>
         <xsl:for-each select="/rss/channel/item">
           <div class="item">
-            <h2><a href="{link}"><xsl:value-of select="title"/></a></h2>
+            <h2><a href="{link}"><xsl:value-of select="translate(title, $joiner, '')"/></a></h2>
             <p class="meta"><xsl:value-of select="pubDate"/></p>
             <p><xsl:call-template name="unescape"><xsl:with-param name="text" select="string(description)"/></xsl:call-template></p>
           </div>
