@@ -84,9 +84,10 @@ def serve(bind: str, workers: int, threads: int) -> None:
         raise click.ClickException(f"--bind {bind!r} must look like HOST:PORT, e.g. 127.0.0.1:8000")
     settings = _settings()
     _require_folder(settings.seeds_dir)
-    fresh = not settings.index_path.exists()
     store = Store(settings)
-    if fresh or not settings.watch:
+    # An empty index (a first start, or one rebuilt for a new schema) is filled before serving:
+    # readers must never be shown an empty feed while the folder is full.
+    if store.count() == 0 or not settings.watch:
         report = _refresh(store)
         click.echo(
             f"Indexed {store.count()} articles from {settings.seeds_dir} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import sqlite3
 import threading
 import time
 import urllib.parse
@@ -179,5 +180,20 @@ def test_a_restart_serves_at_once_and_catches_up(tmp_path: Path, seeds: Path) ->
     try:
         assert "checking" in server.log()
         wait_for(lambda: entry_ids(server) == [hex_id(1)], 3.0)
+    finally:
+        stop_server(server)
+
+
+def test_an_index_from_an_older_version_is_rebuilt_before_serving(
+    tmp_path: Path, seeds: Path
+) -> None:
+    stop_server(start_server(tmp_path, seeds))
+    with sqlite3.connect(tmp_path / "live-index" / "index.sqlite3") as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    server = start_server(tmp_path, seeds)
+    try:
+        # Indexed before serving (a race with the watcher would hide an empty first answer).
+        assert "Indexed 1 articles" in server.log()
+        assert entry_ids(server) == [SEED_ID]
     finally:
         stop_server(server)
