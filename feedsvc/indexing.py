@@ -66,15 +66,19 @@ ROW_PARAGRAPHS, ROW_WARNINGS = _ROW.index("paragraphs"), _ROW.index("warnings")
 ROW_AGENCY_SLUG, ROW_CITY_SLUG = _ROW.index("agency_slug"), _ROW.index("city_slug")
 
 
+# One encoder for every row: json.dumps() with any option builds a new encoder per call.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def encode(article: Article) -> tuple:
     """The article as a row of ARTICLE_COLUMNS (JSON for the lists)."""
     return (
         article.id, article.file_name, article.seq, article.headline,
         article.published.isoformat(), article.published.timestamp(), int(article.has_time),
         article.city, article.city_slug, article.agency, article.agency_slug, article.summary,
-        json.dumps(article.paragraphs, ensure_ascii=False),
-        json.dumps([[r.text, r.reason] for r in article.removed], ensure_ascii=False),
-        json.dumps(article.warnings, ensure_ascii=False), article.content_hash,
+        _to_json(article.paragraphs),
+        _to_json([[r.text, r.reason] for r in article.removed]),
+        _to_json(article.warnings), article.content_hash,
     )  # fmt: skip
 
 
