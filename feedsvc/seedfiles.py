@@ -114,19 +114,27 @@ def _inside(root: Path, path: Path) -> bool:
 def read(folder: Path, name: str, max_bytes: int) -> bytes:
     """The bytes of one document; raises OSError or ValueError with a plain reason."""
     # O_NONBLOCK: a FIFO swapped in after the scan must not block the indexer forever.
-    fd = os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK)
+    fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            # Ask for the size fstat gives (plus one byte to notice a file still growing):
-            # read(max_bytes) would allocate the whole limit for every small document.
-            data = handle.read(min(info.st_size, max_bytes) + 1)
-            if len(data) > info.st_size:
-                data += handle.read(max_bytes + 1 - len(data))
+        # Ask for the size fstat gives (plus one byte to notice a file still growing): reading
+        # max_bytes would allocate the whole limit for every small document.
+        data = _read_up_to(fd, min(info.st_size, max_bytes) + 1)
+        if len(data) > info.st_size:
+            data += _read_up_to(fd, max_bytes + 1 - len(data))
     finally:
         os.close(fd)
     if len(data) > max_bytes:
         raise ValueError(f"file grew over the limit of {max_bytes:,} bytes while being read")
+    return data
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end of the file."""
+    # os.read on the descriptor: a buffered file object around it costs more than the read.
+    data = os.read(fd, size)
+    while len(data) < size and (more := os.read(fd, size - len(data))):
+        data += more
     return data
