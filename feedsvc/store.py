@@ -24,13 +24,20 @@ from . import seedfiles
 from .config import Config
 from .document import Article, ParseOptions, Removed
 from .indexing import ARTICLE_COLUMNS as INSERT_COLUMNS
-from .indexing import ROW_PARAGRAPHS, SMALL_REFRESH, IndexState, Loaded, load_documents
+from .indexing import (
+    ROW_PARAGRAPHS,
+    SMALL_REFRESH,
+    IndexState,
+    Loaded,
+    load_documents,
+    split_paragraphs,
+)
 
 log = logging.getLogger(__name__)
 
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -41,7 +48,7 @@ CREATE TABLE IF NOT EXISTS files (
     problem TEXT,
     warnings TEXT NOT NULL DEFAULT '[]',
     retry INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -71,8 +78,8 @@ CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
 CREATE INDEX IF NOT EXISTS articles_file ON articles (file_name);
 -- Search needs matching rows, not phrases or ranking (results are newest first), and
 -- detail=none with columnsize=0 builds the index about twice as fast. The text is indexed
--- from the articles table itself (external content): the paragraphs' JSON tokenizes to the
--- same words as the text, and the index keeps no second copy of every article.
+-- from the articles table itself (external content, paragraphs one per line), and the index
+-- keeps no second copy of every article.
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
     headline, paragraphs, content=articles, content_rowid=rowid, detail=none, columnsize=0
 );
@@ -513,7 +520,7 @@ def _article(row: tuple) -> Article:
         has_time=bool(has_time),
         city=city,
         agency=agency,
-        paragraphs=tuple(json.loads(paragraphs)),
+        paragraphs=split_paragraphs(paragraphs),
         summary=summary,
         removed=tuple(Removed(text, reason) for text, reason in json.loads(removed)),
         warnings=tuple(json.loads(warnings)),

@@ -72,6 +72,8 @@ def assert_publishable(article: Article) -> None:
     assert article.published.tzinfo is not None
     assert article.published.utcoffset() is not None
     assert article.paragraphs and all(p.strip() for p in article.paragraphs)
+    # The store keeps paragraphs one per line; its whitespace folding makes that lossless.
+    assert not any("\n" in p or p != p.strip() for p in article.paragraphs)
     for text in _text_fields(article):
         assert not XML_ILLEGAL.search(text), f"XML-illegal character in {text[:60]!r}"
     assert_summary_of(article.summary, article.paragraphs[0])
