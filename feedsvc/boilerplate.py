@@ -76,6 +76,19 @@ _CREDIT_LINE = re.compile(
     r"(?: by)?\b",
     re.IGNORECASE,
 )
+# A photo caption ends with the photographer's credit, after a full stop ("... in Washington,
+# March 4, 2022. REUTERS/Kevin Lamarque/File Photo") or in brackets ("(AP Photo/Evan Vucci)",
+# "(Photo by Aris Messinis/AFP via Getty Images)"). Scraped pages put captions anywhere, before
+# the dateline too. The credit's shape (capitals, a slash, a name) keeps "AC/DC played." and
+# "... at NASA/Ames Research." in the text.
+_PHOTO_CREDIT = re.compile(
+    r"(?:(?:^|[.!?\"”’]\s)\s*[A-Z]{2,}(?:[ -][A-Z]{2,})*(?: PHOTO| Photo)?/"
+    r"(?:Stringer|Staff|Handout|Pool|[A-Z][a-z]+(?:[ -][A-Z][\w.'’-]*){1,3}"
+    r"|[A-Z]{2,}(?: [A-Z]{2,}){1,3})(?:/[A-Za-z ]{1,20})?"
+    r"|\((?:[A-Z][\w-]* )?Photo(?:/| by | ?: ?)[^()\n]{1,80}\))\.?$"
+)
+# Only the end of a paragraph can hold the credit.
+_CREDIT_TAIL = 120
 _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 # Words that title-case headline styles leave in lower case (short ones are not counted at all).
 _HEADLINE_LOWERCASE = frozenset(
@@ -93,9 +106,11 @@ _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 def junk_reason(paragraph: str, headline: str = "") -> str | None:
     """Why ``paragraph`` is scraped junk rather than article text, or None to keep it."""
     text = paragraph.strip()
+    if _is_photo_caption(text):
+        return "photo caption"
     if text.count(" ") >= MAX_JUNK_WORDS:
-        # Most body paragraphs stop here: only these two rules can match a line this long
-        # (a credit line never starts like an emoticon).
+        # Most body paragraphs stop here: only these rules can match a line this long (a
+        # credit line never starts like an emoticon).
         if _EMOTICON.match(text):
             return "advertisement"
         if headline and _repeats(text, headline):
@@ -128,6 +143,13 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     if len(words) <= 8 and not text.endswith(_TERMINAL) and _mostly_capitalised(words):
         return "heading or widget text"
     return None
+
+
+def _is_photo_caption(text: str) -> bool:
+    start = max(0, len(text) - _CREDIT_TAIL)
+    if "/" not in text[start:] and "Photo" not in text[start:]:
+        return False  # the usual paragraph: one cheap look instead of a search
+    return bool(_PHOTO_CREDIT.search(text, start))
 
 
 def _key(text: str) -> str:

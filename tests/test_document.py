@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feedsvc.boilerplate import junk_reason
 from feedsvc.document import (
     SUMMARY_CHARS,
     Article,
@@ -230,6 +231,39 @@ def test_a_utf16_file_with_a_byte_order_mark_is_read() -> None:
     assert article.headline == "Storm hits coast"
     assert article.paragraphs == ("Café owners counted the cost.",)
     assert article.warnings == ()
+
+
+# --- junk the file cases don't show on their own -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Police stand guard outside parliament in Lima, Peru, December 7, 2022. REUTERS/Stringer",
+        "A man walks past a closed shop in Moscow. EPA-EFE/MAXIM SHIPENKOV",
+        "Smoke rises over the city on Sunday. (Photo by Aris Messinis/AFP via Getty Images)",
+        "Flooded streets in the old town. (Photo: AFP)",
+        "Demonstrators march through the capital on Saturday, carrying banners and chanting "
+        "against the plan to raise the retirement age by two years, which unions say is unfair "
+        "to manual workers and to women. REUTERS/Benoit Tessier",
+    ],
+)
+def test_photo_captions_are_junk(caption: str) -> None:
+    assert junk_reason(caption, "Headline") == "photo caption"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "He joined. AC/DC played.",
+        "Researchers at NASA/Ames Research Center said the results were promising.",
+        "The Reuters/Ipsos poll was conducted online. It gathered responses from 4,400 adults.",
+        "Photo finishes decided three races on Sunday.",
+        "The Senate on Tuesday passed the bill and/or the amendment.",
+    ],
+)
+def test_sentences_with_slashes_are_kept(sentence: str) -> None:
+    assert junk_reason(sentence, "Headline") is None
 
 
 # --- identify ------------------------------------------------------------------------------------
