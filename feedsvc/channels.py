@@ -3,7 +3,8 @@
 The main feed holds the newest ``feed_size`` articles. Older ones live on RFC 5005 archive pages
 counted from the oldest: page 1 holds the oldest ``feed_size`` articles, page 2 the next, and the
 newest page holds whatever is older than the main feed. Pages are disjoint and together with the
-main feed hold every article exactly once; a page never changes once it is full.
+main feed hold every article exactly once. A full page changes only when an article older than
+its newest is added, edited or removed (a backfill shifts every later page by as many).
 """
 
 from __future__ import annotations

@@ -129,9 +129,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "ARCHIVE_MAX_AGE",
-        "604800",
+        "86400",
         _non_negative_int,
-        "Cache-Control max-age, in seconds, of full archive pages, which no longer change.",
+        "Cache-Control max-age, in seconds, of full archive pages, which change only when "
+        "older documents are added, edited or removed.",
     ),
     Setting(
         "TIMEZONE",

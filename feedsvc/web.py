@@ -93,7 +93,9 @@ def _feed(svc: Services, channel: Channel, fmt: str, limit: int) -> Prepared:
     body = feeds.render(doc, fmt, svc.publication)
     cache_control = f"public, max-age={svc.config.cache_max_age}"
     if channel.kind == "archive" and svc.channels.plan().is_full(int(channel.key)):
-        cache_control = f"public, max-age={svc.config.archive_max_age}, immutable"
+        # Kept longer, but never marked immutable: a document added, edited or removed among
+        # the older ones (a backfill of old articles) changes a full page too.
+        cache_control = f"public, max-age={svc.config.archive_max_age}"
     links = []
     if svc.config.websub_hub:
         links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']

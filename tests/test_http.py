@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import feedparser
 import pytest
 from werkzeug.test import run_wsgi_app
 
@@ -166,9 +167,31 @@ def test_archive_pages_hold_every_article_exactly_once(tmp_path: Path, seeds: Pa
         seen += [item["id"] for item in feed["items"]]
         url = feed.get("next_url", "").removeprefix(SITE_URL)
     assert len(seen) == 12 and len(set(seen)) == 12
-    # 12 articles, 3 in the feed: pages 1-3 hold the oldest 9, all full and so immutable.
-    assert client.get("/archives/3/feed.atom").headers["Cache-Control"].endswith("immutable")
+    # 12 articles, 3 in the feed: pages 1-3 hold the oldest 9, all full and kept longer.
+    assert client.get("/archives/3/feed.atom").headers["Cache-Control"] == "public, max-age=86400"
     assert client.get("/archives/4/feed.atom").status_code == 404
+
+
+def test_a_backfilled_old_document_reaches_the_full_archive_pages(
+    tmp_path: Path, seeds: Path
+) -> None:
+    for n in range(1, 12):
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n} Jan 2023")
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=3)
+    client = app.test_client()
+    page = client.get("/archives/2/feed.atom")
+    assert "immutable" not in page.headers["Cache-Control"]  # full pages can still change
+    # An article older than everything on page 2 shifts that page, and every later one, by one.
+    write_document(seeds, 50, hex_id(50), headline="Backfilled story", date="1 Dec 2022")
+    app.extensions["feedsvc"].store.refresh()
+    revalidated = client.get(
+        "/archives/2/feed.atom", headers={"If-None-Match": page.headers["ETag"]}
+    )
+    assert revalidated.status_code == 200
+    oldest_first = [e.title for e in reversed(feedparser.parse(revalidated.data).entries)]
+    before = [e.title for e in reversed(feedparser.parse(page.data).entries)]
+    assert oldest_first[1:] == before[:-1]  # one older article came in, one moved to page 3
+    assert "Backfilled story" in client.get("/archives/1/feed.atom").get_data(as_text=True)
 
 
 def test_settings_errors_name_the_variable(tmp_path: Path, seeds: Path) -> None:
