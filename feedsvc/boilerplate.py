@@ -80,10 +80,11 @@ _CREDIT_LINE = re.compile(
 # March 4, 2022. REUTERS/Kevin Lamarque/File Photo") or in brackets ("(AP Photo/Evan Vucci)",
 # "(Photo by Aris Messinis/AFP via Getty Images)"). Scraped pages put captions anywhere, before
 # the dateline too. The credit's shape (capitals, a slash, a name) keeps "AC/DC played." and
-# "... at NASA/Ames Research." in the text.
+# "... at NASA/Ames Research." in the text. The name's repeats are possessive: a hostile tail
+# of capitals, hyphens and slashes must not make the search backtrack through every split.
 _PHOTO_CREDIT = re.compile(
     r"(?:(?:^|[.!?\"”’]\s)\s*[A-Z]{2,}(?:[ -][A-Z]{2,})*(?: PHOTO| Photo)?/"
-    r"(?:Stringer|Staff|Handout|Pool|[A-Z][a-z]+(?:[ -][A-Z][\w.'’-]*){1,3}"
+    r"(?:Stringer|Staff|Handout|Pool|[A-Z][^\W\d_]++(?:[ -][A-Z][\w.'’-]*+){1,3}"
     r"|[A-Z]{2,}(?: [A-Z]{2,}){1,3})(?:/[A-Za-z ]{1,20})?"
     r"|\((?:[A-Z][\w-]* )?Photo(?:/| by | ?: ?)[^()\n]{1,80}\))\.?$"
 )
@@ -106,7 +107,7 @@ _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 def junk_reason(paragraph: str, headline: str = "") -> str | None:
     """Why ``paragraph`` is scraped junk rather than article text, or None to keep it."""
     text = paragraph.strip()
-    if _is_photo_caption(text):
+    if is_photo_caption(text):
         return "photo caption"
     if text.count(" ") >= MAX_JUNK_WORDS:
         # Most body paragraphs stop here: only these rules can match a line this long (a
@@ -145,7 +146,8 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     return None
 
 
-def _is_photo_caption(text: str) -> bool:
+def is_photo_caption(text: str) -> bool:
+    """A photo caption, recognised by the credit that ends it."""
     start = max(0, len(text) - _CREDIT_TAIL)
     if text.find("/", start) < 0 and text.find("Photo", start) < 0:
         return False  # the usual paragraph: two scans of its tail, no copy, no regex

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .boilerplate import junk_reason
+from .boilerplate import is_photo_caption, junk_reason
 from .dates import DateError, FutureDateError, parse_date_line
 
 # "000_5e300edb8a850530.txt": a sequence number, then the 16-hex-digit id.
@@ -48,9 +48,6 @@ _ABBREVIATION = re.compile(
     r"|approx|est|Calif|Fla|Ill|Mass|Mich|Minn|Okla|Penn|Tenn|Wash|Wis)"
     r"|(?<![\w.])(?:[A-Z]\.)*[A-Z])\.$"
 )
-# Characters before a full stop in which _ABBREVIATION can match: its longest word ("approx.")
-# and any run of initials a real name has ("J.R.R.").
-ABBREVIATION_WINDOW = 48
 
 
 class DocumentError(ValueError):
@@ -216,7 +213,9 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
     if name_warning:
         warnings.append(name_warning)
 
-    blocks = [_fold_spaces(block) for block in _BLANK_LINES.split(text)]
+    blocks = [
+        _fold_spaces(part) for block in _BLANK_LINES.split(text) for part in _captions_apart(block)
+    ]
     lines = _first_lines(text, 2)
     if not lines:
         raise DocumentError(file_name, "empty document")
@@ -279,6 +278,29 @@ def _fold_spaces(text: str) -> str:
     # str.split() knows every Unicode space but the zero-width one, and is far faster than a
     # regular expression on the hot path of indexing.
     return " ".join(text.replace("\u200b", " ").split())
+
+
+def _captions_apart(block: str) -> list[str]:
+    """The block, with any photo caption on a line of its own split off as a block of its own.
+
+    A scraper may glue a caption to the paragraph above or below it with a single newline;
+    folded together, the paragraph would be removed with the caption.
+    """
+    if "\n" not in block:
+        return [block]
+    parts: list[str] = []
+    text_lines: list[str] = []
+    for line in block.split("\n"):
+        if is_photo_caption(_fold_spaces(line)):
+            if text_lines:
+                parts.append("\n".join(text_lines))
+                text_lines = []
+            parts.append(line)
+        else:
+            text_lines.append(line)
+    if text_lines:
+        parts.append("\n".join(text_lines))
+    return parts
 
 
 def _first_lines(text: str, count: int) -> list[str]:
@@ -355,10 +377,10 @@ def summarize(lead: str, limit: int = SUMMARY_CHARS) -> str:
     for boundary in _SENTENCE_END.finditer(lead):
         if boundary.start() > limit:
             break
-        # An abbreviation is the last few characters before the boundary: looking only there
-        # keeps a long lead from being rescanned from its start at every sentence end.
-        window = max(0, boundary.start() - ABBREVIATION_WINDOW)
-        if not _ABBREVIATION.search(lead, window, boundary.start()):
+        # An abbreviation is the last word before the boundary (no match holds a space):
+        # looking only there keeps a long lead from being rescanned at every sentence end.
+        last_word = lead.rfind(" ", 0, boundary.start()) + 1
+        if not _ABBREVIATION.search(lead, last_word, boundary.start()):
             cut = boundary.start()
     return lead[:cut] if cut else _shorten_words(lead, limit)
 
