@@ -291,7 +291,7 @@ def _captions_apart(block: str) -> list[str]:
     parts: list[str] = []
     text_lines: list[str] = []
     for line in block.split("\n"):
-        if is_photo_caption(_fold_spaces(line)):
+        if ("/" in line or "Photo" in line) and is_photo_caption(_fold_spaces(line)):
             if text_lines:
                 parts.append("\n".join(text_lines))
                 text_lines = []
