@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import string
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic
@@ -277,6 +278,17 @@ def test_a_hostile_tail_cannot_stall_the_caption_rule() -> None:
 )
 def test_sentences_with_slashes_are_kept(sentence: str) -> None:
     assert junk_reason(sentence, "Headline") is None
+
+
+def test_no_whitespace_but_the_ascii_space_is_printable() -> None:
+    # The parser skips folding printable text without double spaces; that is only right while
+    # every other character str.split() treats as whitespace (and U+200B) is unprintable.
+    printable_space = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if (chr(code).isspace() or code == 0x200B) and code != 0x20 and chr(code).isprintable()
+    ]
+    assert printable_space == []
 
 
 # --- identify ------------------------------------------------------------------------------------
