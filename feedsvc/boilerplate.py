@@ -79,14 +79,17 @@ _CREDIT_LINE = re.compile(
 # A photo caption ends with the photographer's credit, after a full stop ("... in Washington,
 # March 4, 2022. REUTERS/Kevin Lamarque/File Photo") or in brackets ("(AP Photo/Evan Vucci)",
 # "(Photo by Aris Messinis/AFP via Getty Images)"). Scraped pages put captions anywhere, before
-# the dateline too. The credit's shape (capitals, a slash, a name) keeps "AC/DC played." and
-# "... at NASA/Ames Research." in the text. The name's repeats are possessive: a hostile tail
-# of capitals, hyphens and slashes must not make the search backtrack through every split.
+# the dateline too. The credit's shape (an agency in capitals, a slash, a name) keeps "AC/DC
+# played.", "... at NASA/Ames Research." and "(Paris Photo/Grand Palais)" in the text. The
+# name's repeats are possessive: a hostile tail of capitals, hyphens and slashes must not make
+# the search backtrack through every split.
 _PHOTO_CREDIT = re.compile(
-    r"(?:(?:^|[.!?\"”’]\s)\s*[A-Z]{2,}(?:[ -][A-Z]{2,})*(?: PHOTO| Photo)?/"
-    r"(?:Stringer|Staff|Handout|Pool|[A-Z][^\W\d_]++(?:[ -][A-Z][\w.'’-]*+){1,3}"
-    r"|[A-Z]{2,}(?: [A-Z]{2,}){1,3})(?:/[A-Za-z ]{1,20})?"
-    r"|\((?:[A-Z][\w-]* )?Photo(?:/| by | ?: ?)[^()\n]{1,80}\))\.?$"
+    r"(?:(?:^|[.!?\"”’]\s)\s*[A-Z]{2,}(?:[ -][A-Z]{2,})*(?: PHOTO| Photo)? ?/ ?"
+    r"(?:Stringer|Staff|Handout|Pool"
+    r"|[A-Z][^\W\d_]++(?:[ -](?:[A-Z][\w.'’-]*+|(?:van|von|de|der|den|da|di|du|del|la|le|al|el"
+    r"|bin|ibn)(?= ))){1,4}"
+    r"|[A-Z]{2,}(?: [A-Z]{2,}){1,3})(?: ?/ ?[A-Za-z ]{1,20})?"
+    r"|\((?:[A-Z]{2,}(?:[ -][A-Z]{2,})* )?Photo(?:/| by | ?: ?)[^()\n]{1,80}\))\.?$"
 )
 # Only the end of a paragraph can hold the credit.
 _CREDIT_TAIL = 120

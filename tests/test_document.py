@@ -246,6 +246,9 @@ def test_a_utf16_file_with_a_byte_order_mark_is_read() -> None:
         "Smoke rises over the city on Sunday. (Photo by Aris Messinis/AFP via Getty Images)",
         "Flooded streets in the old town. (Photo: AFP)",
         "A rally in Montevideo, Uruguay, May 1, 2023. REUTERS/Andrés Stapff",
+        "Tulips in Lisse, Netherlands, April 12, 2023. REUTERS/Piroschka van de Wouw",
+        "The president arrives at the summit on Friday. AFP PHOTO / SAUL LOEB",
+        "Senators leave the chamber in Washington. EPA-EFE/SHAWN THEW / POOL",
         "Demonstrators march through the capital on Saturday, carrying banners and chanting "
         "against the plan to raise the retirement age by two years, which unions say is unfair "
         "to manual workers and to women. REUTERS/Benoit Tessier",
@@ -273,6 +276,7 @@ def test_a_hostile_tail_cannot_stall_the_caption_rule() -> None:
         "Researchers at NASA/Ames Research Center said the results were promising.",
         "The Reuters/Ipsos poll was conducted online. It gathered responses from 4,400 adults.",
         "Photo finishes decided three races on Sunday.",
+        "The fair returns in November (Paris Photo/Grand Palais).",
         "The Senate on Tuesday passed the bill and/or the amendment.",
     ],
 )
