@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # Flask is imported by the factory, so `feedsvc index` starts quickly
     from flask import Flask
 
-__version__ = "0.1.0"
+from .version import __version__
 
-log = logging.getLogger(__name__)
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory. Settings come from ``test_config`` when given, else FEEDSVC_* variables."""
-    # Imported here so that importing the package (for __version__) stays cheap and cycle-free.
+    # Imported here so that importing the package stays cheap and cycle-free.
     from flask import Flask
 
     from . import config, templating, web
@@ -50,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(templating.bp)
     app.wsgi_app = FastPath(app.wsgi_app, cache)  # type: ignore[method-assign]
     if settings.watch:
-        notifier = Notifier(settings.websub_hub, services) if settings.websub_hub else None
+        notifier = Notifier(settings.websub_hub, site).start() if settings.websub_hub else None
         app.extensions["feedsvc.watcher"] = Watcher(
             store, settings.poll_interval, on_change=notifier.publish if notifier else None
         ).start()

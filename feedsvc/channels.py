@@ -10,12 +10,109 @@ its newest is added, edited or removed (a backfill shifts every later page by as
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
 
 from .config import Config
-from .feeds import FeedDocument, newest_change
+from .document import Article
 from .store import Store
-from .urls import Channel, Site
+from .urls import TAG_PREFIX, Site
+
+FORMATS = ("rss", "atom", "json")
+
+
+@dataclass(frozen=True)
+class FacetKind:
+    """One kind of facet, named the three ways the code meets it: the channel kind, the
+    Article field and store column, and the URL folder (``source`` / ``agency`` / ``sources``)."""
+
+    channel_kind: str
+    field: str
+    folder: str
+
+
+# The one table that maps the vocabularies onto each other.
+FACETS = {
+    "source": FacetKind("source", "agency", "sources"),
+    "place": FacetKind("place", "city", "places"),
+}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A stream of articles with its own page and feeds: the main feed, one agency, one city,
+    a saved search, or one archive page of the main feed."""
+
+    kind: str  # "main" | "source" | "place" | "search" | "archive"
+    key: str = ""
+
+    @classmethod
+    def of_facet(cls, field: str, slug: str) -> Channel:
+        """The channel of an article field's value: ``of_facet("agency", "reuters")``."""
+        kind = next(kind for kind, facet in FACETS.items() if facet.field == field)
+        return cls(kind, slug)
+
+    @property
+    def facet(self) -> FacetKind | None:
+        return FACETS.get(self.kind)
+
+    def feed_path(self, fmt: str) -> str:
+        if self.kind == "main":
+            return f"/feed.{fmt}"
+        if self.facet is not None:
+            return f"{self.html_path}/feed.{fmt}"  # a page's feeds live beneath it
+        if self.kind == "archive":
+            return f"/archives/{self.key}/feed.{fmt}"
+        return f"/search/feed.{fmt}?{urlencode({'q': self.key})}"
+
+    @property
+    def html_path(self) -> str:
+        if self.facet is not None:
+            return f"/{self.facet.folder}/{quote(self.key)}"
+        if self.kind == "search":
+            return f"/search?{urlencode({'q': self.key})}"
+        return "/"
+
+    @property
+    def tag(self) -> str:
+        return TAG_PREFIX + (self.kind if not self.key else f"{self.kind}/{self.key}")
+
+
+def article_channels(article: Article) -> list[Channel]:
+    """The facet channels an article belongs to (its agency's, its city's), besides the main."""
+    found = []
+    for facet in FACETS.values():
+        slug = getattr(article, f"{facet.field}_slug")
+        if slug:
+            found.append(Channel(facet.channel_kind, slug))
+    return found
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    """Everything one feed says, whatever its format."""
+
+    channel: Channel
+    title: str
+    subtitle: str
+    entries: Sequence[Article]
+    updated: datetime
+    self_url: str  # the URL this feed is served at, query included
+    # rel -> absolute URL, for rels other than alternate/self: hub, current, prev-archive, ...
+    links: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_archive(self) -> bool:
+        return self.channel.kind == "archive"
+
+
+def newest_change(entries: Sequence[Article], fallback: datetime) -> datetime:
+    """The feed's updated time: its newest entry change, never the time of rendering."""
+    if not entries:
+        return fallback
+    return max(a.last_change for a in entries).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -41,6 +138,8 @@ class ArchivePlan:
 
 
 class Channels:
+    """Which articles each channel holds, and the FeedDocument that says so."""
+
     def __init__(self, config: Config, store: Store, site: Site):
         self.config = config
         self.store = store
@@ -56,7 +155,8 @@ class Channels:
             return site_title
         if channel.kind == "search":
             return f"{site_title}: search for “{channel.key}”"
-        facet = self.store.facet("agency" if channel.kind == "source" else "city", channel.key)
+        assert channel.facet is not None
+        facet = self.store.facet(channel.facet.field, channel.key)
         if facet is None:
             return None
         return f"{site_title}: {facet.name}"
@@ -70,23 +170,14 @@ class Channels:
         if title is None:
             return None
         links = self._hub_links()
-        is_archive = channel.kind == "archive"
         if channel.kind == "main":
-            entries = self.store.latest(limit)
             links.update(self._main_archive_links(fmt))
         elif channel.kind == "archive":
             plan, page = self.plan(), int(channel.key)
             if not 1 <= page <= plan.pages:
                 return None
-            offset, count = plan.bounds(page)
-            entries = list(reversed(self.store.oldest(count, offset)))
             links.update(self._archive_links(plan, page, fmt))
-        elif channel.kind == "search":
-            entries = self.store.search(channel.key, limit)
-        elif channel.kind == "source":
-            entries = self.store.latest(limit, agency=channel.key)
-        else:
-            entries = self.store.latest(limit, city=channel.key)
+        entries = self.articles(channel, limit)
         updated = newest_change(entries, fallback=self.store.changed_at())
         return FeedDocument(
             channel,
@@ -96,8 +187,26 @@ class Channels:
             updated,
             self.self_url(channel, fmt, limit if explicit_limit else None),
             links,
-            is_archive,
         )
+
+    def articles(self, channel: Channel, limit: int, offset: int = 0) -> list[Article]:
+        """The articles ``channel`` holds, newest first: the one answer for feeds and pages.
+
+        An archive page holds a fixed slice (see ArchivePlan) and ignores limit and offset.
+        """
+        if channel.kind == "archive":
+            plan = self.plan()
+            start, count = plan.bounds(int(channel.key))
+            return list(reversed(self.store.oldest(count, start)))
+        if channel.kind == "search":
+            return self.store.search(channel.key, limit)
+        facet = (channel.facet.field, channel.key) if channel.facet else None
+        return self.store.latest(limit, offset, facet=facet)
+
+    def count(self, channel: Channel) -> int:
+        """How many articles a main or facet channel holds (for paging its HTML listing)."""
+        facet = (channel.facet.field, channel.key) if channel.facet else None
+        return self.store.count(facet=facet)
 
     def self_url(self, channel: Channel, fmt: str, limit: int | None) -> str:
         path = channel.feed_path(fmt)

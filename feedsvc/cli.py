@@ -52,7 +52,8 @@ def _refresh(store: Store) -> Report:
             bar.update(1)
 
     try:
-        return store.refresh(progress)
+        # The command runs one thread, so parsing may fork a process per core.
+        return store.refresh(progress, parallel=True)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

@@ -101,6 +101,15 @@ class ParsedDate:
     warning: str | None = None
 
 
+def rfc3339(moment: datetime) -> str:
+    """``2022-03-06T00:00:00+00:00``: RFC 3339 to the second, the offset the moment carries.
+
+    The one formatter for every machine-readable date feedsvc writes outside feedgen (JSON Feed,
+    sitemaps, JSON-LD, HTML ``<time>``). ``moment`` must be timezone-aware.
+    """
+    return moment.isoformat(timespec="seconds")
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str) -> tzinfo:
     return ZoneInfo(name)

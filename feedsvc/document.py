@@ -98,7 +98,7 @@ class Article:
 
     @property
     def slug(self) -> str:
-        return slugify(self.headline) or "article"  # urls.permalink_path uses the same rule
+        return headline_slug(self.headline)
 
     @property
     def city_slug(self) -> str | None:
@@ -120,6 +120,11 @@ def slugify(text: str, max_length: int = 80) -> str:
             break
         slug = candidate
     return slug or (words[0][:max_length] if words else "")
+
+
+def headline_slug(headline: str) -> str:
+    """The slug of an article's permalink; never empty, so a permalink always has one."""
+    return slugify(headline) or "article"
 
 
 def identify(file_name: str) -> tuple[str, int | None, str | None]:

@@ -13,17 +13,18 @@ import html
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from . import __version__
+from .channels import FACETS, FeedDocument
+from .dates import rfc3339
 from .document import Article
-from .urls import Channel, Site, article_tag
+from .urls import Site, article_tag
+from .version import __version__
 
 MEDIA_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -38,21 +39,6 @@ STYLESHEET_PATH = "/feed.xsl"
 _RSS_PROFILE_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 # Channel links besides alternate and self (which feedgen writes itself), in document order.
 FEED_LINK_RELS = ("hub", "current", "prev-archive", "next-archive")
-
-
-@dataclass(frozen=True)
-class FeedDocument:
-    """Everything one feed says, whatever its format."""
-
-    channel: Channel
-    title: str
-    subtitle: str
-    entries: Sequence[Article]
-    updated: datetime
-    self_url: str  # the URL this feed is served at, query included
-    # rel -> absolute URL, for rels other than alternate/self: hub, current, prev-archive, ...
-    links: Mapping[str, str] = field(default_factory=dict)
-    is_archive: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,11 +203,12 @@ def _add_entry(fg: FeedGenerator, article: Article, site: Site) -> None:
 
 
 def _categories(article: Article, site: Site) -> list[tuple[str, str, str]]:
+    """(scheme, term, label) of each facet the article has: the scheme is the facet's folder."""
     found = []
-    if article.agency and article.agency_slug:
-        found.append((site.url("/sources/"), article.agency_slug, article.agency))
-    if article.city and article.city_slug:
-        found.append((site.url("/places/"), article.city_slug, article.city))
+    for facet in FACETS.values():
+        name, slug = getattr(article, facet.field), getattr(article, f"{facet.field}_slug")
+        if name and slug:
+            found.append((site.url(f"/{facet.folder}/"), slug, name))
     return found
 
 
@@ -251,8 +238,8 @@ def _json_item(article: Article, site: Site) -> dict[str, object]:
         "title": article.headline,
         "summary": article.summary,
         "content_html": article_html(article),
-        "date_published": _rfc3339(article.published),
-        "date_modified": _rfc3339(article.last_change),
+        "date_published": rfc3339(article.published),
+        "date_modified": rfc3339(article.last_change),
     }
     if article.agency:
         item["authors"] = [{"name": article.agency}]
@@ -260,14 +247,3 @@ def _json_item(article: Article, site: Site) -> dict[str, object]:
     if tags:
         item["tags"] = tags
     return item
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
-
-
-def newest_change(entries: Sequence[Article], fallback: datetime) -> datetime:
-    """The feed's updated time: its newest entry change, never the time of rendering."""
-    if not entries:
-        return fallback
-    return max(a.last_change for a in entries).astimezone(UTC)

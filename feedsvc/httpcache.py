@@ -26,6 +26,12 @@ WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 MIN_GZIP_BYTES = 512
 
 
+def cache_control(max_age_seconds: int) -> str:
+    """The Cache-Control of every representation feedsvc serves: any cache may keep it for
+    ``max_age_seconds`` (RFC 9111 5.2.2.1 max-age, 5.2.2.9 public), then revalidate it."""
+    return f"public, max-age={max_age_seconds}"
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
     if "gzip" not in accept_encoding:
         return False
@@ -74,7 +80,7 @@ class Prepared:
         content_type: str,
         *,
         last_modified: datetime,
-        cache_control: str,
+        max_age_seconds: int,
         links: Iterable[str] = (),
         expires_at: float | None = None,
         browser_content_type: str | None = None,
@@ -83,7 +89,7 @@ class Prepared:
         self.expires_at = expires_at  # monotonic deadline for time-dependent pages
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
         vary = "Accept, Accept-Encoding" if browser_content_type else "Accept-Encoding"
-        common = [("Cache-Control", cache_control), ("Vary", vary)]
+        common = [("Cache-Control", cache_control(max_age_seconds)), ("Vary", vary)]
         common += [("Link", link) for link in links]
         # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
         packed = (

@@ -9,7 +9,6 @@ half-done state. ``generation`` counts committed changes; caches compare it to k
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import re
 import sqlite3
@@ -20,21 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from . import seedfiles
+from . import rows, seedfiles
 from .config import Config
-from .document import Article, ParseOptions, Removed
-from .indexing import ARTICLE_COLUMNS as INSERT_COLUMNS
-from .indexing import (
-    ROW_PARAGRAPHS,
-    SMALL_REFRESH,
-    IndexState,
-    Loaded,
-    load_documents,
-    split_paragraphs,
-)
+from .document import Article, ParseOptions
+from .indexing import Filed, Loaded, load_documents
 
 log = logging.getLogger(__name__)
 
+# Up to this many files, a refresh reads only the index rows they can touch.
+SMALL_REFRESH = 200
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
 SCHEMA_VERSION = "5"
@@ -86,10 +79,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
 """
 NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
 OLDEST_FIRST = "ORDER BY published_ts ASC, seq ASC, id ASC"
-ARTICLE_COLUMNS = (
-    "id, file_name, seq, headline, published, has_time, updated_ts, city, agency, summary, "
-    "paragraphs, removed, warnings, content_hash"
-)
 MAX_SEARCH_TERMS = 8
 # Documents skipped for a reason that can pass (a future date, a duplicate whose original may be
 # deleted) are looked at again on every refresh that changes something, and at least this often.
@@ -211,49 +200,50 @@ class Store:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'changed_at'").fetchone()
         return datetime.fromtimestamp(float(row[0]), UTC)
 
-    def count(self, *, agency: str | None = None, city: str | None = None) -> int:
-        where, args = _facet_filter(agency, city)
+    def count(self, *, facet: tuple[str, str] | None = None) -> int:
+        """How many articles, or how many with ``facet`` = (field, slug), e.g. ("city", "paris")."""
+        where, args = _facet_filter(facet)
         return self._db.execute(f"SELECT count(*) FROM articles {where}", args).fetchone()[0]
 
     def latest(
-        self, limit: int, offset: int = 0, *, agency: str | None = None, city: str | None = None
+        self, limit: int, offset: int = 0, *, facet: tuple[str, str] | None = None
     ) -> list[Article]:
-        """Newest first, optionally only one agency's or one city's (by slug)."""
-        where, args = _facet_filter(agency, city)
-        rows = self._db.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
+        """Newest first, optionally only those with ``facet`` = (field, slug)."""
+        where, args = _facet_filter(facet)
+        cursor = self._db.execute(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
             (*args, limit, offset),
         )
-        return [_article(row) for row in rows]
+        return [rows.decode(row) for row in cursor]
 
     def oldest(self, limit: int, offset: int = 0) -> list[Article]:
-        rows = self._db.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles {OLDEST_FIRST} LIMIT ? OFFSET ?",
+        cursor = self._db.execute(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {OLDEST_FIRST} LIMIT ? OFFSET ?",
             (limit, offset),
         )
-        return [_article(row) for row in rows]
+        return [rows.decode(row) for row in cursor]
 
     def link_rows(self, limit: int, offset: int = 0) -> list[tuple[str, str, datetime]]:
         """(id, headline, last change) newest first: what a sitemap needs, without the text."""
-        rows = self._db.execute(
+        cursor = self._db.execute(
             f"SELECT id, headline, updated_ts FROM articles {NEWEST_FIRST} LIMIT ? OFFSET ?",
             (limit, offset),
         )
-        return [(i, h, datetime.fromtimestamp(ts, UTC)) for i, h, ts in rows]
+        return [(i, h, datetime.fromtimestamp(ts, UTC)) for i, h, ts in cursor]
 
     def published_since(self, since: datetime, limit: int) -> list[Article]:
-        rows = self._db.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE published_ts >= ? {NEWEST_FIRST} "
+        cursor = self._db.execute(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts >= ? {NEWEST_FIRST} "
             "LIMIT ?",
             (since.timestamp(), limit),
         )
-        return [_article(row) for row in rows]
+        return [rows.decode(row) for row in cursor]
 
     def get(self, article_id: str) -> Article | None:
         row = self._db.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE id = ?", (article_id,)
         ).fetchone()
-        return _article(row) if row else None
+        return rows.decode(row) if row else None
 
     def search(self, query: str, limit: int) -> list[Article]:
         """Full-text search, every word must match (prefix match on the last), newest first."""
@@ -261,12 +251,12 @@ class Store:
         if not words:
             return []
         match = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
-        rows = self._db.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE rowid IN "
+        cursor = self._db.execute(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE rowid IN "
             f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) {NEWEST_FIRST} LIMIT ?",
             (match.strip(), limit),
         )
-        return [_article(row) for row in rows]
+        return [rows.decode(row) for row in cursor]
 
     def agencies(self) -> list[Facet]:
         return self._facets("agency")
@@ -278,15 +268,16 @@ class Store:
         return next((f for f in self._facets(kind) if f.slug == slug), None)
 
     def _facets(self, kind: str) -> list[Facet]:
-        column = {"agency": "agency", "city": "city"}[kind]
+        column = kind if kind in FACET_COLUMNS else None
+        assert column is not None, kind
         # The most common spelling names the group ("Reuters" over "REUTERS").
-        rows = self._db.execute(
+        cursor = self._db.execute(
             f"SELECT {column}_slug, {column}, count(*) AS n FROM articles "
             f"WHERE {column}_slug IS NOT NULL AND {column}_slug != '' "
             f"GROUP BY {column}_slug, {column} ORDER BY {column}_slug, n DESC"
         )
         facets: dict[str, Facet] = {}
-        for slug, name, n in rows:
+        for slug, name, n in cursor:
             known = facets.get(slug)
             facets[slug] = Facet(
                 slug, known.name if known else name, n + (known.count if known else 0)
@@ -294,10 +285,10 @@ class Store:
         return sorted(facets.values(), key=lambda f: (-f.count, f.slug))
 
     def problems(self) -> list[Problem]:
-        rows = self._db.execute(
+        cursor = self._db.execute(
             "SELECT name, problem FROM files WHERE problem IS NOT NULL ORDER BY name"
         )
-        return [Problem(name, reason) for name, reason in rows]
+        return [Problem(name, reason) for name, reason in cursor]
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -305,17 +296,20 @@ class Store:
         self,
         progress: Callable[[int, int], None] | None = None,
         names: Collection[str] | None = None,
+        *,
+        parallel: bool = False,
     ) -> Report:
         """Bring the index in step with the seeds folder; parses only new and changed files.
 
         ``names`` limits the look to those files (the ones the file system reported changed);
-        by default the whole folder is scanned.
+        by default the whole folder is scanned. ``parallel`` parses large batches in forked
+        processes: only for a caller that runs a single thread (see indexing.load_documents).
         """
         # Listing a large folder is the slow part of a rescan: done before taking the lock, so
         # that it never holds up another process's refresh.
         listed = seedfiles.signatures(self.seeds_dir) if names is None else None
         with self._write_lock():
-            report = self._refresh(progress, names, listed)
+            report = self._refresh(progress, names, listed, parallel)
         self.generation = self.read_generation()
         return report
 
@@ -324,6 +318,7 @@ class Store:
         progress: Callable[[int, int], None] | None,
         names: Collection[str] | None,
         listed: set[seedfiles.Signature] | None,
+        parallel: bool,
     ) -> Report:
         db = self._db
         report = Report()
@@ -342,10 +337,10 @@ class Store:
             names = list(names or ())
             found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
             marks = ",".join("?" * len(names))
-            rows = db.execute(
+            cursor = db.execute(
                 f"SELECT name, size, mtime_ns FROM files WHERE name IN ({marks})", names
             )
-            known = {name: (size, mtime_ns) for name, size, mtime_ns in rows}
+            known = {name: (size, mtime_ns) for name, size, mtime_ns in cursor}
             gone = sorted(set(known) - set(found))
             todo = sorted(name for name, seed in found.items() if known.get(name) != seed.signature)
             present = len(found)
@@ -364,7 +359,7 @@ class Store:
         seeds = [found[n] for n in todo]
         if len(todo) > SMALL_REFRESH:
             loaded: Iterable[Loaded] = load_documents(
-                self.seeds_dir, seeds, self.max_bytes, options
+                self.seeds_dir, seeds, self.max_bytes, options, parallel=parallel
             )
             index = IndexState.read(db, [*todo, *gone], [])
         else:
@@ -460,7 +455,7 @@ class Store:
                 report.touched.append((previous.agency_slug, previous.city_slug))
         report.touched.append((article.agency_slug, article.city_slug))
         cursor = self._db.execute(
-            f"INSERT INTO articles ({INSERT_COLUMNS}, updated_ts) "
+            f"INSERT INTO articles ({rows.ENCODED_COLUMNS}, updated_ts) "
             f"VALUES ({','.join('?' * (len(document.row) + 1))})",
             (*document.row, updated.timestamp()),
         )
@@ -468,7 +463,7 @@ class Store:
         assert rowid is not None  # always set after an INSERT
         self._db.execute(
             "INSERT INTO articles_fts (rowid, headline, paragraphs) VALUES (?, ?, ?)",
-            (rowid, article.headline, document.row[ROW_PARAGRAPHS]),
+            (rowid, article.headline, document.row[rows.PARAGRAPHS]),
         )
         index.add(article, rowid, updated)
 
@@ -499,31 +494,84 @@ class Store:
         return old
 
 
-def _facet_filter(agency: str | None, city: str | None) -> tuple[str, tuple[str, ...]]:
-    if agency is not None:
-        return "WHERE agency_slug = ?", (agency,)
-    if city is not None:
-        return "WHERE city_slug = ?", (city,)
-    return "", ()
+# The article fields a listing may be narrowed by, and their slug columns.
+FACET_COLUMNS = {"agency": "agency_slug", "city": "city_slug"}
 
 
-def _article(row: tuple) -> Article:
-    (article_id, file_name, seq, headline, published, has_time, updated_ts, city, agency,
-     summary, paragraphs, removed, warnings, content_hash) = row  # fmt: skip
-    published_at = datetime.fromisoformat(published)
-    return Article(
-        id=article_id,
-        file_name=file_name,
-        seq=seq,
-        headline=headline,
-        published=published_at,
-        has_time=bool(has_time),
-        city=city,
-        agency=agency,
-        paragraphs=split_paragraphs(paragraphs),
-        summary=summary,
-        removed=tuple(Removed(text, reason) for text, reason in json.loads(removed)),
-        warnings=tuple(json.loads(warnings)),
-        content_hash=content_hash,
-        updated=datetime.fromtimestamp(updated_ts, UTC),
-    )
+def _facet_filter(facet: tuple[str, str] | None) -> tuple[str, tuple[str, ...]]:
+    if facet is None:
+        return "", ()
+    field, slug = facet
+    return f"WHERE {FACET_COLUMNS[field]} = ?", (slug,)
+
+
+@dataclass
+class IndexState:
+    """What a refresh needs to know about the index, read once instead of once per file.
+
+    A large refresh reads all of it; a small one (a document or two while serving a large
+    archive) reads only the rows those documents can touch.
+    """
+
+    file_article: dict[str, str | None]
+    articles: dict[str, Indexed]
+    by_hash: dict[str, str]
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection, names: list[str], loaded: list[Loaded]) -> IndexState:
+        ids: list[str] = []
+        hashes: list[str] = []
+        if len(names) > SMALL_REFRESH:
+            files = "SELECT name, article_id FROM files"
+            where, args = "", []
+        else:
+            marks = ",".join("?" * len(names))
+            files, args = f"SELECT name, article_id FROM files WHERE name IN ({marks})", names
+            ids = [d.article.id for d in loaded if d.article]
+            hashes = [d.article.content_hash for d in loaded if d.article]
+            where = (
+                f"WHERE id IN ({','.join('?' * len(ids))}) OR content_hash IN "
+                f"({','.join('?' * len(hashes))}) OR file_name IN ({marks})"
+            )
+        file_article = dict(db.execute(files, args))
+        row_args = (*ids, *hashes, *names) if where else ()
+        articles = {
+            article_id: Indexed(rowid, file_name, content_hash,
+                                datetime.fromtimestamp(updated_ts, UTC))
+            for rowid, article_id, file_name, content_hash, updated_ts in db.execute(
+                f"SELECT rowid, id, file_name, content_hash, updated_ts FROM articles {where}",
+                row_args,
+            )
+        }  # fmt: skip
+        return cls(
+            file_article=file_article,
+            articles=articles,
+            by_hash={a.content_hash: article_id for article_id, a in articles.items()},
+        )
+
+    def duplicate_of(self, article: Filed) -> tuple[str | None, bool]:
+        holder = self.articles.get(article.id)
+        if holder is not None and holder.file_name != article.file_name:
+            return f"id {article.id} is already used by {holder.file_name}", True
+        same = self.by_hash.get(article.content_hash)
+        if same is not None and same != article.id:
+            return f"same document as {self.articles[same].file_name}", True
+        return None, False
+
+    def add(self, article: Filed, rowid: int, updated: datetime) -> None:
+        self.articles[article.id] = Indexed(rowid, article.file_name, article.content_hash, updated)
+        self.by_hash[article.content_hash] = article.id
+
+    def remove(self, article_id: str) -> int:
+        gone = self.articles.pop(article_id)
+        if self.by_hash.get(gone.content_hash) == article_id:
+            del self.by_hash[gone.content_hash]
+        return gone.rowid
+
+
+@dataclass(frozen=True)
+class Indexed:
+    rowid: int
+    file_name: str
+    content_hash: str
+    updated: datetime

@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Blueprint, current_app
 
+from .channels import Channel, article_channels
+from .dates import rfc3339
 from .document import Article
-from .urls import Channel
 
 bp = Blueprint("templating", __name__)
 
@@ -20,9 +21,7 @@ def display_date(moment: datetime, has_time: bool = True) -> str:
     return f"{text}, {moment:%H:%M} {moment:%Z}".rstrip() if has_time else text
 
 
-@bp.app_template_filter("w3c")
-def w3c_date(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+bp.add_app_template_filter(rfc3339, "w3c")
 
 
 @bp.app_template_filter("rfc822")
@@ -36,11 +35,11 @@ def template_helpers() -> dict[str, Any]:
 
 
 def _article_channels(article: Article) -> list[tuple[Channel, str]]:
+    """(channel, label) of every feed an article appears in, the site's own first."""
     found = [(Channel("main"), current_app.extensions["feedsvc"].config.title)]
-    if article.agency_slug:
-        found.append((Channel("source", article.agency_slug), article.agency))
-    if article.city_slug:
-        found.append((Channel("place", article.city_slug), article.city))
+    for channel in article_channels(article):
+        assert channel.facet is not None
+        found.append((channel, getattr(article, channel.facet.field)))
     return found
 
 
@@ -51,8 +50,8 @@ def _json_ld(article: Article) -> dict[str, Any]:
         "@type": "NewsArticle",
         "headline": article.headline,
         "description": article.summary,
-        "datePublished": w3c_date(article.published),
-        "dateModified": w3c_date(article.last_change),
+        "datePublished": rfc3339(article.published),
+        "dateModified": rfc3339(article.last_change),
         "mainEntityOfPage": svc.site.permalink(article),
         "url": svc.site.permalink(article),
         "publisher": {"@type": "Organization", "name": svc.config.title},

@@ -2,10 +2,10 @@
 
 One process at a time is the leader: it holds an exclusive lock on a file beside the index, and
 re-indexes as soon as the kernel reports a change in the folder (inotify, through watchfiles),
-plus a full rescan every ``SAFETY_RESCAN`` seconds for file systems that miss notifications.
+plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications.
 Where notifications are not available it rescans every poll interval instead. Every process
-checks the store's generation every ``GENERATION_POLL`` seconds (one tiny SQLite read), so what
-the leader commits reaches all workers' caches quickly. If the leader dies, the kernel releases
+checks the store's generation every ``GENERATION_POLL_SECONDS`` (one tiny SQLite read), so
+what the leader commits reaches all workers' caches quickly. If the leader dies, the kernel releases
 its lock and another worker takes over.
 """
 
@@ -25,8 +25,8 @@ from .store import Report, Store
 
 log = logging.getLogger(__name__)
 
-GENERATION_POLL = 0.2
-SAFETY_RESCAN = 30.0
+GENERATION_POLL_SECONDS = 0.2
+SAFETY_RESCAN_SECONDS = 30.0
 
 
 class Watcher:
@@ -71,7 +71,7 @@ class Watcher:
                 self._lead()
             else:
                 self._sync()
-                self._stop.wait(GENERATION_POLL)
+                self._stop.wait(GENERATION_POLL_SECONDS)
         self.store.close()
 
     def _lead(self) -> None:
@@ -86,7 +86,7 @@ class Watcher:
                 stop_event=self._stop,
                 raise_interrupt=False,
             ):
-                if time.monotonic() - self._last_scan > SAFETY_RESCAN:
+                if time.monotonic() - self._last_scan > SAFETY_RESCAN_SECONDS:
                     self._refresh()
                 elif changes:
                     self._refresh(self._changed_names(changes))

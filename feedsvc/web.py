@@ -18,9 +18,10 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from . import feeds
+from .channels import FORMATS, Channel, newest_change
 from .httpcache import Prepared, cache_key
 from .services import Services
-from .urls import FORMATS, Channel, permalink_path
+from .urls import permalink_path
 
 bp = Blueprint("web", __name__)
 
@@ -33,6 +34,7 @@ MAX_PAGE = 100_000
 ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file, by the sitemaps.org protocol
 NEWS_SITEMAP_SECONDS = 60  # the "last two days" window moves with the clock
+STYLESHEET_MAX_AGE_SECONDS = 86_400
 
 
 def services() -> Services:
@@ -91,11 +93,11 @@ def _feed(svc: Services, channel: Channel, fmt: str, limit: int) -> Prepared:
     if doc is None:
         abort(404)
     body = feeds.render(doc, fmt, svc.publication)
-    cache_control = f"public, max-age={svc.config.cache_max_age}"
+    max_age = svc.config.cache_max_age
     if channel.kind == "archive" and svc.channels.plan().is_full(int(channel.key)):
         # Kept longer, but never marked immutable: a document added, edited or removed among
         # the older ones (a backfill of old articles) changes a full page too.
-        cache_control = f"public, max-age={svc.config.archive_max_age}"
+        max_age = svc.config.archive_max_age
     links = []
     if svc.config.websub_hub:
         links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
@@ -103,7 +105,7 @@ def _feed(svc: Services, channel: Channel, fmt: str, limit: int) -> Prepared:
         body,
         feeds.MEDIA_TYPES[fmt],
         last_modified=doc.updated,
-        cache_control=cache_control,
+        max_age_seconds=max_age,
         links=links,
         browser_content_type=None if fmt == "json" else XML,
     )
@@ -148,22 +150,22 @@ def _page(svc: Services, template: str, *, last_modified: datetime, **context: A
         body,
         HTML,
         last_modified=last_modified,
-        cache_control=f"public, max-age={svc.config.cache_max_age}",
+        max_age_seconds=svc.config.cache_max_age,
     )
 
 
-def _listing(svc: Services, channel: Channel, heading: str, **facet: str) -> Prepared:
+def _listing(svc: Services, channel: Channel, heading: str) -> Prepared:
     size = svc.config.feed_size
-    total = svc.store.count(**facet)
+    total = svc.channels.count(channel)
     pages = max(1, -(-total // size))
     page = _whole_number("page", 1, MAX_PAGE)
     if page > pages:
         abort(404)
-    articles = svc.store.latest(size, (page - 1) * size, **facet)
+    articles = svc.channels.articles(channel, size, (page - 1) * size)
     return _page(
         svc,
         "listing.html",
-        last_modified=feeds.newest_change(articles, svc.store.changed_at()),
+        last_modified=newest_change(articles, svc.store.changed_at()),
         channel=channel,
         heading=heading,
         articles=articles,
@@ -183,14 +185,14 @@ def front_page(svc: Services) -> Prepared:
 @cached
 def source_page(svc: Services, slug: str) -> Prepared:
     facet = svc.store.facet("agency", slug) or abort(404)
-    return _listing(svc, Channel("source", slug), f"From {facet.name}", agency=slug)
+    return _listing(svc, Channel("source", slug), f"From {facet.name}")
 
 
 @bp.get("/places/<slug>")
 @cached
 def place_page(svc: Services, slug: str) -> Prepared:
     facet = svc.store.facet("city", slug) or abort(404)
-    return _listing(svc, Channel("place", slug), f"Datelined {facet.name}", city=slug)
+    return _listing(svc, Channel("place", slug), f"Datelined {facet.name}")
 
 
 @bp.get("/search")
@@ -201,7 +203,7 @@ def search_page(svc: Services) -> Prepared:
     return _page(
         svc,
         "listing.html",
-        last_modified=feeds.newest_change(articles, svc.store.changed_at()),
+        last_modified=newest_change(articles, svc.store.changed_at()),
         channel=Channel("search", query),
         heading=f"Search: {query}",
         articles=articles,
@@ -234,7 +236,7 @@ def _xml(svc: Services, template: str, last_modified: datetime, max_age: int | N
         body,
         content_type,
         last_modified=last_modified,
-        cache_control=f"public, max-age={max_age or svc.config.cache_max_age}",
+        max_age_seconds=max_age or svc.config.cache_max_age,
         expires_at=expires_at,
     )
 
@@ -284,7 +286,7 @@ def news_sitemap(svc: Services) -> Prepared:
     return _xml(
         svc,
         "news-sitemap.xml",
-        feeds.newest_change(articles, svc.store.changed_at()),
+        newest_change(articles, svc.store.changed_at()),
         max_age=NEWS_SITEMAP_SECONDS,
         articles=articles,
     )
@@ -298,7 +300,7 @@ def feed_stylesheet(svc: Services) -> Prepared:
         path.read_bytes(),
         "text/xsl; charset=utf-8",
         last_modified=datetime.fromtimestamp(path.stat().st_mtime, UTC),
-        cache_control="public, max-age=86400",
+        max_age_seconds=STYLESHEET_MAX_AGE_SECONDS,
     )
 
 

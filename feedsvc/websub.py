@@ -16,16 +16,16 @@ import urllib.request
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from .services import Services
+from .channels import FORMATS, Channel
 from .store import Report
-from .urls import FORMATS, Channel
+from .urls import Site
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 6
-FIRST_DELAY = 1.0
-MAX_DELAY = 60.0
-TIMEOUT = 10.0
+FIRST_DELAY_SECONDS = 1.0
+MAX_DELAY_SECONDS = 60.0
+TIMEOUT_SECONDS = 10.0
 
 
 def changed_channels(touched: Iterable[tuple[str | None, str | None]]) -> list[Channel]:
@@ -34,19 +34,24 @@ def changed_channels(touched: Iterable[tuple[str | None, str | None]]) -> list[C
     channels = {Channel("main")}
     for agency_slug, city_slug in touched:
         if agency_slug:
-            channels.add(Channel("source", agency_slug))
+            channels.add(Channel.of_facet("agency", agency_slug))
         if city_slug:
-            channels.add(Channel("place", city_slug))
+            channels.add(Channel.of_facet("city", city_slug))
     return sorted(channels, key=lambda c: (c.kind != "main", c.kind, c.key))
 
 
 class Notifier:
-    def __init__(self, hub_url: str, services: Services):
+    """Publishes feed URLs to a WebSub hub from a background thread, started by ``start()``."""
+
+    def __init__(self, hub_url: str, site: Site):
         self.hub_url = hub_url
-        self.site = services.site
+        self.site = site
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="feedsvc-websub", daemon=True)
+
+    def start(self) -> Notifier:
         self._thread.start()
+        return self
 
     def publish(self, report: Report) -> None:
         for channel in changed_channels(report.touched):
@@ -59,11 +64,11 @@ class Notifier:
 
     def _deliver(self, feed_url: str) -> None:
         data = urlencode({"hub.mode": "publish", "hub.url": feed_url}).encode()
-        delay = FIRST_DELAY
+        delay = FIRST_DELAY_SECONDS
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 request = urllib.request.Request(self.hub_url, data=data, method="POST")
-                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
                     log.info("hub %s accepted %s (%s)", self.hub_url, feed_url, response.status)
                     return
             except (urllib.error.URLError, OSError) as exc:
@@ -72,5 +77,5 @@ class Notifier:
                     self.hub_url, feed_url, attempt, ATTEMPTS, exc,
                 )  # fmt: skip
             time.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
+            delay = min(delay * 2, MAX_DELAY_SECONDS)
         log.error("gave up notifying hub %s of %s", self.hub_url, feed_url)

@@ -240,7 +240,7 @@ def test_response_cache_is_bounded_and_keeps_what_is_popular() -> None:
 
     def prepared(size: int) -> Prepared:
         return Prepared(b"x" * size, "text/plain", last_modified=datetime(2024, 1, 1, tzinfo=UTC),
-                        cache_control="public")  # fmt: skip
+                        max_age_seconds=60)  # fmt: skip
 
     cache = ResponseCache(lambda: 0, max_entries=100, max_bytes=100_000)
     cache.put("/feed.atom", prepared(2_000), 0)

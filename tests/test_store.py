@@ -48,8 +48,8 @@ def test_bundled_seed_is_indexed_with_its_metadata(store: Store) -> None:
 def test_lookups_by_agency_city_and_full_text(store: Store, seeds: Path) -> None:
     write_document(seeds, 1, hex_id(1), dateline="PARIS (AFP) —", headline="Strike in Paris")
     store.refresh()
-    assert [a.id for a in store.latest(10, agency="afp")] == [hex_id(1)]
-    assert [a.id for a in store.latest(10, city="washington")] == [SEED_ID]
+    assert [a.id for a in store.latest(10, facet=("agency", "afp"))] == [hex_id(1)]
+    assert [a.id for a in store.latest(10, facet=("city", "washington"))] == [SEED_ID]
     assert [a.id for a in store.search("Maduro sanctions", 10)] == [SEED_ID]
     assert [a.id for a in store.search("negotiat", 10)] == [hex_id(1)]  # prefix of last word
     assert store.search('"unbalanced ( AND OR', 10) == []  # hostile query syntax is harmless
@@ -260,17 +260,14 @@ def test_index_with_an_old_schema_is_rebuilt(tmp_path: Path, seeds: Path) -> Non
     assert rebuilt.get(SEED_ID) is not None
 
 
-def test_parallel_and_sequential_indexing_agree(
-    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parallel_and_sequential_indexing_agree(tmp_path: Path, seeds: Path) -> None:
     from feedsvc import indexing
 
     for n in range(1, indexing.PARALLEL_THRESHOLD + 50):
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n % 28 + 1} Mar 2021")
     (seeds / "bad.txt").write_bytes(b"")
     parallel = make_store(tmp_path / "p", seeds)
-    parallel_report = parallel.refresh()
-    monkeypatch.setattr(indexing, "PARALLEL_THRESHOLD", 10**9)
+    parallel_report = parallel.refresh(parallel=True)
     sequential = make_store(tmp_path / "s", seeds)
     sequential_report = sequential.refresh()
     assert parallel_report.added == sequential_report.added
