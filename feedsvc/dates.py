@@ -3,7 +3,9 @@
 Newsrooms and scrapers write dates in many ways (``006, Mar 2022``, ``April 12, 2021``,
 ``2021-04-12``, ``Apr 12, 2021 3:45 PM ET``, ``09/06/2022``). The common shapes are matched by
 regular expressions, which is both faster and stricter than a general parser; the rest go to
-dateutil, which must consume the whole line, so prose is never mistaken for a date.
+dateutil, which must consume the whole line, so prose is never mistaken for a date. Zone
+abbreviations are read by ``zones`` alone: dateutil is never let near the host's own zone, so
+the same document gives the same time on every host.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
+
+from . import zones
 
 MONTHS = {
     name: number
@@ -36,24 +38,6 @@ MONTHS = {
         start=1,
     )
     for name in names
-}
-
-_FIXED = {
-    "UTC": 0, "GMT": 0, "Z": 0, "UT": 0,
-    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
-    "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "JST": 9, "KST": 9,
-    "HKT": 8, "SGT": 8, "AEST": 10, "AEDT": 11,
-}  # fmt: skip
-# Generic US zone names follow daylight saving time, so they map to a zone, not an offset.
-_ZONES = {
-    "ET": "America/New_York",
-    "CT": "America/Chicago",
-    "MT": "America/Denver",
-    "PT": "America/Los_Angeles",
-}
-TZINFOS: dict[str, tzinfo] = {
-    **{name: timezone(timedelta(hours=hours), name) for name, hours in _FIXED.items()},
-    **{name: ZoneInfo(zone) for name, zone in _ZONES.items()},
 }
 
 _PREFIX = re.compile(
@@ -98,7 +82,9 @@ class FutureDateError(DateError):
 class ParsedDate:
     when: datetime
     has_time: bool
-    warning: str | None = None
+    warnings: tuple[str, ...] = ()
+    # The zone abbreviation as the line wrote it ("ET"), when it named one.
+    zone_label: str | None = None
 
 
 def rfc3339(moment: datetime) -> str:
@@ -110,9 +96,8 @@ def rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-@lru_cache(maxsize=64)
 def _zone(name: str) -> tzinfo:
-    return ZoneInfo(name)
+    return zones.zone(name)
 
 
 def parse_date_line(
@@ -143,9 +128,9 @@ def _normalise(text: str) -> str:
 
 
 def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | None:
-    warning = None
-    if (match := _MONTH_DAY_YEAR_TIME.match(text)) and match.group(7) in TZINFOS:
-        return _month_day_year_time(match, text)
+    warnings: tuple[str, ...] = ()
+    if match := _MONTH_DAY_YEAR_TIME.match(text):
+        return _month_day_year_time(match, text, default_tz)
     if match := _DAY_MONTH_YEAR.match(text):
         day, month_name, year = match.groups()
         month = MONTHS.get(month_name.lower())
@@ -161,27 +146,32 @@ def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | N
             year = f"20{year}" if int(year) < 70 else f"19{year}"
         shown = f"{first}{separator}{second}{separator}{match.group(4)}"
         day, month, warning = _numeric_day_month(int(first), int(second), shown, date_order)
+        warnings = (warning,) if warning else ()
         if time_part:  # the policy decides the date; dateutil reads only the time and zone
             _calendar_date(int(year), month, day, text)
             general = _parse_general(f"{year}-{month:02d}-{day:02d} {time_part}", default_tz)
-            return replace(general, warning=warning)
+            return replace(general, warnings=warnings + general.warnings)
     else:
         return None
     if month is None:
         return None
     when = _calendar_date(int(year), int(month), int(day), text).replace(tzinfo=_zone(default_tz))
-    return ParsedDate(when, has_time=False, warning=warning)
+    return ParsedDate(when, has_time=False, warnings=warnings)
 
 
-def _month_day_year_time(match: re.Match[str], text: str) -> ParsedDate | None:
+def _month_day_year_time(match: re.Match[str], text: str, default_tz: str) -> ParsedDate | None:
     month_name, day, year, hour, minute, half, zone = match.groups()
     month = MONTHS.get(month_name.lower())
     hour_24 = int(hour) % 12 + (12 if half in "Pp" else 0)
     if month is None or not 1 <= int(hour) <= 12 or int(minute) > 59:
         return None  # let dateutil have its say
-    when = _calendar_date(int(year), month, int(day), text)
-    when = when.replace(hour=hour_24, minute=int(minute), tzinfo=TZINFOS[zone])
-    return ParsedDate(when, has_time=True)
+    local = _calendar_date(int(year), month, int(day), text)
+    return _in_zone(local.replace(hour=hour_24, minute=int(minute)), zone, default_tz)
+
+
+def _in_zone(local: datetime, abbreviation: str, default_tz: str) -> ParsedDate:
+    reading = zones.read(abbreviation, local, default_tz)
+    return ParsedDate(reading.when, True, reading.warnings, zone_label=abbreviation)
 
 
 def _calendar_date(year: int, month: int, day: int, text: str) -> datetime:
@@ -212,18 +202,30 @@ _DEFAULT_B = datetime(2001, 2, 2, 23, 59, 59)
 
 
 def _parse_general(text: str, default_tz: str) -> ParsedDate:
+    # A zone name goes to zones.read() once the date is known (an abbreviation's offset depends
+    # on it). Handing dateutil a function, not a mapping, also keeps it from reading a name that
+    # matches the host's TZ variable as the host's zone: the same line, the same time anywhere.
+    names: list[str] = []
+
+    def zone_of(name: str | None, offset: int | None) -> tzinfo | None:
+        if name:
+            names.append(name)
+            return None
+        return None if offset is None else timezone(timedelta(seconds=offset))
+
     # Parsing against two different defaults shows which parts the line itself supplied.
     try:
-        a = dateutil_parser.parse(text, default=_DEFAULT_A, tzinfos=TZINFOS)
-        b = dateutil_parser.parse(text, default=_DEFAULT_B, tzinfos=TZINFOS)
+        a = dateutil_parser.parse(text, default=_DEFAULT_A, tzinfos=zone_of)
+        b = dateutil_parser.parse(text, default=_DEFAULT_B, tzinfos=zone_of)
     except (ValueError, OverflowError, TypeError):
         raise DateError(f"{text[:80]!r} is not a date") from None
     if a.year != b.year:
         raise DateError(f"the date {text[:80]!r} has no year")
     if (a.month, a.day) != (b.month, b.day):
         raise DateError(f"the date {text[:80]!r} has no day")
-    has_time = (a.hour, a.minute) == (b.hour, b.minute)
-    when = a if has_time else a.replace(hour=0, minute=0, second=0, microsecond=0)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_zone(default_tz))
-    return ParsedDate(when, has_time=has_time)
+    # An hour without minutes ("3 PM") is a time: the minutes default to zero in ``a``.
+    if a.hour != b.hour:
+        return ParsedDate(a.replace(tzinfo=a.tzinfo or _zone(default_tz)), has_time=False)
+    if names:
+        return _in_zone(a, names[0], default_tz)
+    return ParsedDate(a if a.tzinfo else a.replace(tzinfo=_zone(default_tz)), True)
