@@ -64,13 +64,21 @@ _AD_WORDS = re.compile(
     r"|promo code|sponsored|casino|crypto signals|best rates?)\b",
     re.IGNORECASE,
 )
-# CKEditor and similar editors leave an emoticon's alt text glued to the text around it
-# ("enlightenedTop THREE ... enlightened"); real prose never starts with a lowercase word
-# glued to a capital.
-_EMOTICON = re.compile(
-    r"^(?:smiley|sad|wink|laugh|frown|cheeky|blush|surprise|indecision|angry|angel|cool|devil"
-    r"|crying|enlightened|yes|no|heart|broken heart|kiss|mail)(?=[A-Z0-9])"
-)
+# CKEditor's emoticon set, as its alt text: a scraper keeps the word where the picture was,
+# alone on a line ("smiley", "broken heart") or glued around an ad ("enlightenedTop THREE
+# Award-Winning Brokers in 2022 enlightened"). Only the editor's lower-case words count: a
+# real one-word answer is written as prose ("No.", "\u201cYes,\u201d she said.").
+EMOTICONS = (
+    "smiley", "sad", "wink", "laugh", "frown", "cheeky", "blush", "surprise", "indecision",
+    "angry", "angel", "cool", "devil", "crying", "enlightened", "no", "yes", "heart",
+    "broken heart", "kiss", "mail",
+)  # fmt: skip
+_EMOTICON_WORD = "(?:" + "|".join(sorted(EMOTICONS, key=len, reverse=True)) + ")"
+_EMOTICONS_ONLY = re.compile(rf"{_EMOTICON_WORD}(?: {_EMOTICON_WORD})*")
+# Real prose never starts with a lowercase word glued to a capital.
+_EMOTICON = re.compile(rf"^{_EMOTICON_WORD}(?=[A-Z0-9])")
+# Or the words wrap the ad with spaces: "heart Best CFD Brokers 2022 heart".
+_EMOTICON_WRAPPED = re.compile(rf"^{_EMOTICON_WORD} ?[A-Z0-9].*(?: |(?<![a-z])){_EMOTICON_WORD}$")
 _CREDIT_LINE = re.compile(
     r"^\(?(?:reporting|additional reporting|writing|editing|compiled|translated|produced)"
     r"(?: by)?\b",
@@ -115,7 +123,7 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     if text.count(" ") >= MAX_JUNK_WORDS:
         # Most body paragraphs stop here: only these rules can match a line this long (a
         # credit line never starts like an emoticon).
-        if _EMOTICON.match(text):
+        if _EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text):
             return "advertisement"
         if headline and _repeats(text, headline):
             return "repeats the headline"
@@ -125,7 +133,9 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
         return None
     if lowered in WIDGET_HEADINGS:
         return "widget heading"
-    if _EMOTICON.match(text):
+    if is_emoticon_line(text):
+        return "emoticon"
+    if _EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text):
         return "advertisement"
     if lowered in BROKERS:
         return "broker name"
@@ -147,6 +157,11 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     if len(words) <= 8 and not text.endswith(_TERMINAL) and _mostly_capitalised(words):
         return "heading or widget text"
     return None
+
+
+def is_emoticon_line(text: str) -> bool:
+    """Only the editor's emoticon words: ``smiley``, ``heart heart``, ``broken heart``."""
+    return _EMOTICONS_ONLY.fullmatch(" ".join(text.split())) is not None
 
 
 def is_photo_caption(text: str) -> bool:

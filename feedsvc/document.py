@@ -1,8 +1,9 @@
 """The document format: bytes of one seed file -> an Article. Pure: no I/O, no Flask.
 
 A document is a headline line, a date line, then paragraphs separated by blank lines. The first
-paragraph usually opens with a dateline and agency (``WASHINGTON (Reuters) -``). Scraped junk
-(widget headings, ads, related headlines) is removed from the body and kept with the article.
+paragraph usually opens with a dateline and agency (``WASHINGTON (Reuters) -``); a byline
+(``By Jane Doe``) may stand before or after it. Scraped junk (widget headings, ads, related
+headlines) is removed from the body and kept with the article.
 """
 
 from __future__ import annotations
@@ -11,21 +12,30 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from .boilerplate import is_photo_caption, junk_reason
+from . import bylines
+from .boilerplate import is_emoticon_line, is_photo_caption, junk_reason
 from .dates import DateError, FutureDateError, parse_date_line
+from .slugs import headline_slug, slugify
 
 # "000_5e300edb8a850530.txt": a sequence number, then the 16-hex-digit id.
 FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
-SECONDS_PER_DAY = 86_400
+# The longest line that may be only emoticon words ("heart heart heart").
+MAX_EMOTICON_LINE_CHARS = 40
+# How many of the first blocks may hold a byline glued to the dateline by a single newline.
+BYLINE_BLOCKS = 4
+# Where an undecodable byte was dropped, said for at most this many of them.
+SHOWN_POSITIONS = 5
 
 # XML 1.0 forbids C0 controls other than tab/newline/CR; C1 controls and the non-characters
 # U+FFFE/U+FFFF are legal in places but rejected by validators and many feed readers.
 _ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _C1_CONTROL = re.compile("[\x80-\x9f]")
+# Undecodable bytes, as "surrogateescape" decodes them: found, said where, and dropped.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 # What plain ASCII text may hold: seeing nothing else, decode() skips its two regular-expression
 # passes over the whole text (most documents, and a tenth of the cost of parsing them).
 _PLAIN_ASCII = b"\t\n" + bytes(range(0x20, 0x7F))
@@ -88,6 +98,12 @@ class Article:
     summary: str
     removed: tuple[Removed, ...] = ()
     warnings: tuple[str, ...] = ()
+    # The writers, from the byline and the credit line; empty when the document names none.
+    authors: tuple[str, ...] = ()
+    # The dateline as written, without its dash: "TOKYO, June 3 (Reuters)".
+    dateline: str | None = None
+    # The date line's zone abbreviation as written ("ET"): ``published`` carries its offset.
+    zone_label: str | None = None
     content_hash: str = field(default="", compare=False)
     # Set by the store: when the content last really changed (the publication date at first).
     updated: datetime | None = field(default=None, compare=False)
@@ -101,30 +117,25 @@ class Article:
         return headline_slug(self.headline)
 
     @property
+    def lead(self) -> str | None:
+        """What opens the first paragraph as printed, page and feeds alike:
+        ``WASHINGTON (Reuters) —``; None without a dateline."""
+        return f"{self.dateline} —" if self.dateline else None
+
+    @property
+    def story(self) -> tuple[str, ...]:
+        """The paragraphs as printed: the first one led by the dateline."""
+        if not self.lead:
+            return self.paragraphs
+        return (f"{self.lead} {self.paragraphs[0]}", *self.paragraphs[1:])
+
+    @property
     def city_slug(self) -> str | None:
         return slugify(self.city) if self.city else None
 
     @property
     def agency_slug(self) -> str | None:
         return slugify(self.agency) if self.agency else None
-
-
-def slugify(text: str, max_length: int = 80) -> str:
-    """Lower-case ASCII words joined by hyphens: 'SÃO PAULO' -> 'sao-paulo'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
-    slug = ""
-    for word in words:
-        candidate = f"{slug}-{word}" if slug else word
-        if len(candidate) > max_length:
-            break
-        slug = candidate
-    return slug or (words[0][:max_length] if words else "")
-
-
-def headline_slug(headline: str) -> str:
-    """The slug of an article's permalink; never empty, so a permalink always has one."""
-    return slugify(headline) or "article"
 
 
 def identify(file_name: str) -> tuple[str, int | None, str | None]:
@@ -144,8 +155,9 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
     """Bytes -> clean text (LF line endings, no XML-illegal characters) and warnings.
 
     UTF-8 (with or without BOM) is expected. Bytes that are not UTF-8 are read as Windows-1252
-    when nothing in the file looks like UTF-8; in a file that is mostly UTF-8, the damaged bytes
-    become U+FFFD. Either way a warning says so.
+    when nothing in the file looks like UTF-8; in a file that is mostly UTF-8, the bytes that
+    cannot be decoded are dropped, and the warning says at which byte offsets and lines. Raises
+    ValueError for a binary file.
     """
     warnings = []
     if b"\x00" in raw[:8192] and not raw.startswith(_UTF16_BOMS):
@@ -157,9 +169,8 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
             raise ValueError("starts like UTF-16 but is not valid UTF-16 text") from None
     else:
         bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
-        text, warning = _decode_bytes(raw[bom:], bom)
-        if warning:
-            warnings.append(warning)
+        text, decode_warnings = _decode_bytes(raw[bom:], bom)
+        warnings.extend(decode_warnings)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Unicode's own line and paragraph separators mean what a newline and a blank line mean here.
     text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
@@ -173,23 +184,64 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
         warnings.append(f"removed {count} control character(s)")
         if count > max(32, len(text) // 10):
             raise ValueError("binary file (mostly control characters), not a text document")
+    if "\ufffd" in cleaned:
+        lines = _lines_of(cleaned, "\ufffd")
+        cleaned = cleaned.replace("\ufffd", "")
+        warnings.append(
+            f"removed {len(lines)} U+FFFD replacement character(s), left where an earlier "
+            f"conversion lost a character, on line {_list_of(lines)}"
+        )
     return unicodedata.normalize("NFC", cleaned), warnings
 
 
-def _decode_bytes(raw: bytes, offset: int) -> tuple[str, str | None]:
+def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
     try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        first_bad = offset + exc.start
-    lossy = raw.decode("utf-8", errors="replace")
-    damaged = lossy.count("\ufffd")
-    intact = sum(1 for char in lossy if char > "\x7f") - damaged
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    # "surrogateescape" keeps each undecodable byte as a lone surrogate, to be found and dropped.
+    escaped = raw.decode("utf-8", errors="surrogateescape")
+    damaged = len(_UNDECODABLE.findall(escaped))
+    intact = sum(1 for char in escaped if char > "\x7f") - damaged
+    codec, warnings = "utf-8", []
     if intact <= damaged:  # no sign of UTF-8 at all: a legacy single-byte file
-        try:
-            return raw.decode("cp1252"), "not UTF-8; read as Windows-1252"
-        except UnicodeDecodeError:
-            pass
-    return lossy, f"invalid UTF-8 bytes (first at byte {first_bad}) replaced with \ufffd"
+        codec, warnings = "cp1252", ["not UTF-8; read as Windows-1252"]
+        escaped = raw.decode("cp1252", errors="surrogateescape")
+    if _UNDECODABLE.search(escaped) is None:
+        return escaped, warnings
+    return _drop_undecodable(escaped, codec, offset, warnings)
+
+
+def _drop_undecodable(
+    escaped: str, codec: str, offset: int, warnings: list[str]
+) -> tuple[str, list[str]]:
+    places, dropped = [], 0
+    for match in _UNDECODABLE.finditer(escaped):
+        dropped += 1
+        if len(places) < SHOWN_POSITIONS:
+            byte = offset + len(escaped[: match.start()].encode(codec, "surrogateescape"))
+            places.append(f"byte {byte} (line {escaped.count(chr(10), 0, match.start()) + 1})")
+    more = f" and {dropped - len(places)} more" if dropped > len(places) else ""
+    name = "UTF-8" if codec == "utf-8" else "Windows-1252"
+    warnings.append(f"dropped {dropped} byte(s) that are not {name}: {', '.join(places)}{more}")
+    return _UNDECODABLE.sub("", escaped), warnings
+
+
+def _lines_of(text: str, char: str) -> list[int]:
+    """The line number of each occurrence of ``char``."""
+    lines, line, position = [], 1, 0
+    while (found := text.find(char, position)) >= 0:
+        line += text.count("\n", position, found)
+        lines.append(line)
+        position = found + 1
+    return lines
+
+
+def _list_of(numbers: list[int]) -> str:
+    unique = list(dict.fromkeys(numbers))
+    shown = ", ".join(map(str, unique[:SHOWN_POSITIONS]))
+    more = len(unique) - SHOWN_POSITIONS
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _c1_as_cp1252(match: re.Match[str]) -> str:
@@ -219,7 +271,9 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
         warnings.append(name_warning)
 
     blocks = [
-        _fold_spaces(part) for block in _BLANK_LINES.split(text) for part in _captions_apart(block)
+        _fold_spaces(part)
+        for number, block in enumerate(_BLANK_LINES.split(text))
+        for part in _lines_apart(block, byline=number < BYLINE_BLOCKS)
     ]
     lines = _first_lines(text, 2)
     if not lines:
@@ -236,41 +290,40 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
         retry = isinstance(exc, FutureDateError)
         reason = f"second line is not a usable date: {exc}"
         raise DocumentError(file_name, reason, retry=retry) from None
-    if date.warning:
-        warnings.append(date.warning)
+    warnings.extend(date.warnings)
 
-    body = _body_blocks(blocks, lines[0], date_line)
-    city, agency, body = _split_dateline(body, headline)
-    paragraphs, removed = _clean(body, headline)
+    head = _split_head(_body_blocks(blocks, lines[0], date_line), headline)
+    paragraphs, removed = _clean(head.body, headline)
     if not paragraphs:
         raise DocumentError(file_name, "no body text after the headline and date")
+    authors = _with_credits(head.authors, paragraphs)
     return Article(
         id=article_id,
         file_name=file_name,
         seq=seq,
         headline=headline,
-        published=_publication_time(date.when, date.has_time, seq),
+        # A date without a time is published as that date, midnight in FEEDSVC_TIMEZONE: the
+        # store orders a day's articles by sequence number, no clock time is made up for it.
+        published=date.when,
         has_time=date.has_time,
-        city=city,
-        agency=agency,
+        city=head.city,
+        agency=head.agency,
         paragraphs=tuple(paragraphs),
         summary=summarize(paragraphs[0]),
         removed=tuple(removed),
         warnings=tuple(warnings),
-        content_hash=content_hash(headline, date.when, city, agency, paragraphs),
+        authors=authors,
+        dateline=head.dateline,
+        zone_label=date.zone_label,
+        content_hash=content_hash(
+            headline,
+            date.when,
+            head.city,
+            head.agency,
+            paragraphs,
+            (*authors, head.dateline or "", date.zone_label or ""),
+        ),
     )
-
-
-def _publication_time(when: datetime, has_time: bool, seq: int | None) -> datetime:
-    """A date without a time is midnight plus the sequence number in seconds.
-
-    Articles of the same day are ordered by sequence number; writing that order into the
-    timestamp lets every feed reader sort them as the site does, and gives each entry its own
-    time (readers and validators treat entries sharing one as ambiguous). The date is unchanged.
-    """
-    if has_time or seq is None:
-        return when
-    return when + timedelta(seconds=min(seq, SECONDS_PER_DAY - 1))
 
 
 def _fold_spaces(text: str) -> str:
@@ -285,18 +338,24 @@ def _fold_spaces(text: str) -> str:
     return " ".join(text.replace("\u200b", " ").split())
 
 
-def _captions_apart(block: str) -> list[str]:
-    """The block, with any photo caption on a line of its own split off as a block of its own.
+def _lines_apart(block: str, *, byline: bool) -> list[str]:
+    """The block, with any photo caption, emoticon, and (when ``byline``) byline on a line of
+    its own split off as a block of its own.
 
-    A scraper may glue a caption to the paragraph above or below it with a single newline;
-    folded together, the paragraph would be removed with the caption.
+    A scraper may glue a caption or an editor's emoticon to the paragraph above or below it
+    with a single newline; folded together, the paragraph would be removed with the caption,
+    or published with the emoticon. A byline glued to the dateline would hide both.
     """
     if "\n" not in block:
         return [block]
     parts: list[str] = []
     text_lines: list[str] = []
     for line in block.split("\n"):
-        if ("/" in line or "Photo" in line) and is_photo_caption(_fold_spaces(line)):
+        if (
+            (("/" in line or "Photo" in line) and is_photo_caption(_fold_spaces(line)))
+            or (len(line) <= MAX_EMOTICON_LINE_CHARS and is_emoticon_line(line))
+            or (byline and line.lstrip()[:3].lower() == "by " and bylines.is_byline(line))
+        ):
             if text_lines:
                 parts.append("\n".join(text_lines))
                 text_lines = []
@@ -340,17 +399,56 @@ def _body_blocks(blocks: list[str], headline_line: str, date_line: str) -> list[
     return body
 
 
-def _split_dateline(body: list[str], headline: str) -> tuple[str | None, str | None, list[str]]:
-    # The dateline opens the first real paragraph; junk (an ad, a widget heading) may come first.
+@dataclass
+class _Head:
+    """What opens the story: the dateline's parts, the byline's names, and the body without
+    them (the first paragraph without its dateline)."""
+
+    body: list[str]
+    city: str | None = None
+    agency: str | None = None
+    dateline: str | None = None
+    authors: list[str] = field(default_factory=list)
+
+
+def _split_head(body: list[str], headline: str) -> _Head:
+    # The dateline opens the first real paragraph; junk (an ad, a widget heading) may come
+    # first. A byline may stand before the dateline, after it, or after the first paragraph.
+    head = _Head(body=[])
+    story_at = None  # index in head.body of the first story paragraph, once seen
     for index, paragraph in enumerate(body):
-        match = _DATELINE.match(paragraph)
-        if match and _is_dateline(match, paragraph):
-            rest = paragraph[match.end() :].strip()
-            remaining = body[:index] + ([rest] if rest else []) + body[index + 1 :]
-            return match.group("city").strip(), match.group("agency").strip(), remaining
-        if not junk_reason(paragraph, headline):
+        if story_at is not None and len(head.body) > story_at + 1:
+            head.body.extend(body[index:])
             break
-    return None, None, body
+        names = bylines.read_byline(paragraph) if paragraph[:3].lower() == "by " else None
+        if names:
+            head.authors.extend(name for name in names if name not in head.authors)
+            continue
+        first = story_at is None and head.dateline is None
+        match = _DATELINE.match(paragraph) if first else None
+        if match and _is_dateline(match, paragraph):
+            head.city, head.agency = match.group("city").strip(), match.group("agency").strip()
+            head.dateline = paragraph[: match.end("agency") + 1]
+            paragraph = paragraph[match.end() :].strip()
+            if not paragraph:
+                continue  # a dateline on a line of its own; the story follows
+        elif story_at is None and junk_reason(paragraph, headline):
+            head.body.append(paragraph)
+            continue
+        if story_at is None:
+            story_at = len(head.body)
+        head.body.append(paragraph)
+    return head
+
+
+def _with_credits(byline: list[str], paragraphs: list[str]) -> tuple[str, ...]:
+    """The byline's writers, then those a wire credit line names (reporters, not editors)."""
+    authors = list(byline)
+    for paragraph in paragraphs:
+        for name in bylines.read_credits(paragraph) or ():
+            if name not in authors:
+                authors.append(name)
+    return tuple(authors)
 
 
 def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
@@ -398,12 +496,18 @@ def _shorten_words(text: str, limit: int) -> str:
 
 
 def content_hash(
-    headline: str, dated: datetime, city: str | None, agency: str | None, paragraphs: list[str]
+    headline: str,
+    dated: datetime,
+    city: str | None,
+    agency: str | None,
+    paragraphs: list[str],
+    more: tuple[str, ...] = (),
 ) -> str:
     # ``dated`` is the date line's own value: the same text under two file names (two sequence
-    # numbers) must hash alike, so that the copy is recognised.
+    # numbers) must hash alike, so that the copy is recognised. ``more``: any other field the
+    # document gives (authors, dateline, zone), so that editing it is a change.
     digest = hashlib.sha256()
-    for part in (headline, dated.isoformat(), city or "", agency or "", *paragraphs):
+    for part in (headline, dated.isoformat(), city or "", agency or "", *paragraphs, *more):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x1f")
     return digest.hexdigest()

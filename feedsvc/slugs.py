@@ -30,3 +30,8 @@ def slugify(text: str, max_length: int = MAX_SLUG_CHARS) -> str:
         return slug
     digest = hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
     return f"u-{digest[:_HASH_CHARS]}"
+
+
+def headline_slug(headline: str) -> str:
+    """The slug of an article's permalink; never empty, so a permalink always has one."""
+    return slugify(headline) or "article"

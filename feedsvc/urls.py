@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .document import Article, headline_slug
+from .document import Article
+from .slugs import headline_slug
 
 # Ids that survive a change of site URL or headline; the date is when the scheme was minted.
 TAG_PREFIX = "tag:feedsvc,2026:"

@@ -1,0 +1,140 @@
+"""Who wrote a story: bylines (``By Jane Doe``) and wire-service credit lines.
+
+A byline is a line of its own: ``By Jane Doe``, ``By Jane Doe and John Roe``, ``By Jane Doe,
+Reuters``, ``BY JANE DOE``. A credit line ends a wire story: ``(Reporting by Jane Doe in Caracas;
+Editing by John Roe)``; it stays in the text, and its reporters and writers (not its editors)
+are the story's writers too. Both are read by their whole shape, never by their first word, so
+a sentence (``By the end of the week, ...``, ``By Monday, officials had ...``) is never taken for
+a byline: every name needs two or more capitalised words, and nothing else may be on the line.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_BYLINE_CHARS = 160
+MAX_NAME_WORDS = 5
+_BY = re.compile(r"^by\s+", re.IGNORECASE)
+# Words of a name: capitalised words, initials ("J."), hyphens and apostrophes (Jean-Paul, O'Neill).
+_NAME_WORD = re.compile(r"^[^\W\d_](?:[\w'’\-]*[^\W_])?\.?$")
+# Lower-case words inside a name: "Ursula von der Leyen", "Luiz Inácio Lula da Silva".
+_PARTICLES = frozenset(
+    "van von der den de del della di da das dos du la le al el bin ibn ter ten y".split()  # noqa: SIM905
+)
+# Capitalised words no name is made of: "By Tuesday Evening", "By Order Of The Court".
+_NOT_NAMES = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march july
+    september october november december today tomorrow yesterday morning afternoon evening
+    night noon midnight week weekend month year the of and or for to a an in on at with from
+    by this that then now end order staff bureau desk agency newsroom television tv news
+    reporters correspondents""".split()  # noqa: SIM905 - a word list reads better as text
+)
+# "By Jane Doe, Reuters", "By Jane Doe, Staff Writer": what follows the last comma is where the
+# writer works when it is one word or says what it is.
+_AFFILIATION_WORDS = frozenset(
+    """staff writer writers reporter reporters correspondent correspondents editor editors
+    bureau news press presse agence agency agentur service wire times post journal herald
+    tribune contributor columnist analyst desk""".split()  # noqa: SIM905
+)
+_AND = re.compile(r"\s+(?:and|AND|&)\s+|\s*,\s*")
+# " in Caracas", " in New York": where a reporter filed from.
+_PLACE = re.compile(r"\s+in\s+[^\W\d_][\w'’.\- ]*$")
+# A credit line's parts: "Reporting by ...; Editing by ...", also joined by commas before a role.
+_CREDIT_OPEN = re.compile(r"^[(\[]?\s*(?:additional\s+)?(?:reporting|writing)\s+by\s", re.I)
+_CREDIT_PART = re.compile(r"^(?P<role>[A-Za-z][A-Za-z\- ]{1,40}?)\s+by\s+(?P<names>.+)$", re.I)
+_CREDIT_SPLIT = re.compile(
+    r"\s*;\s*|\s*,\s*(?=(?:additional\s+)?[a-z\-]+(?:\s[a-z\-]+)?\s+by\s)", re.I
+)
+# Credits that name a story's writers; editors, translators and producers are not.
+WRITER_ROLES = frozenset(
+    {"reporting", "additional reporting", "writing", "written", "compiled", "text"}
+)
+
+
+def read_byline(line: str) -> tuple[str, ...] | None:
+    """The writers a byline line names, or None when the line is not a byline.
+
+    Names in capitals (``BY JANE DOE``) are given in name case (``Jane Doe``); a trailing
+    affiliation (``, Reuters``) is left out: the agency is the article's source.
+    """
+    text = " ".join(line.split())
+    if len(text) > MAX_BYLINE_CHARS or not (match := _BY.match(text)):
+        return None
+    parts = text[match.end() :].split(",")
+    if len(parts) > 1 and _is_affiliation(parts[-1]):
+        parts = parts[:-1]
+    names = _names(",".join(parts))
+    if not names:
+        return None
+    return tuple(_name_case(name) if name.isupper() else name for name in names)
+
+
+def is_byline(line: str) -> bool:
+    return read_byline(line) is not None
+
+
+def read_credits(paragraph: str) -> tuple[str, ...] | None:
+    """The reporters and writers a wire credit line names (not its editors), or None when
+    the paragraph is not a credit line: ``Reporting by Jane Doe in Caracas; Editing by John
+    Roe``, in brackets or not."""
+    text = " ".join(paragraph.split())
+    if len(text) > 4 * MAX_BYLINE_CHARS or not _CREDIT_OPEN.match(text):
+        return None
+    inner = text.strip("()[] .")
+    writers: list[str] = []
+    for part in _CREDIT_SPLIT.split(inner):
+        match = _CREDIT_PART.match(part.strip())
+        if not match:
+            return None
+        names = _names(match.group("names"), places=True)
+        if not names:
+            return None
+        if " ".join(match.group("role").lower().split()) in WRITER_ROLES:
+            writers.extend(name for name in names if name not in writers)
+    return tuple(writers)
+
+
+def _names(text: str, *, places: bool = True) -> list[str] | None:
+    """The names of ``Jane Doe, John Roe and Ann Poe``, or None if any part is not a name."""
+    names = []
+    for part in _AND.split(text.strip()):
+        if places:
+            part = _PLACE.sub("", part)
+        if not _is_name(part):
+            return None
+        names.append(part)
+    return names
+
+
+def _is_name(text: str) -> bool:
+    words = text.split()
+    if not 2 <= len(words) <= MAX_NAME_WORDS:
+        return False
+    for position, word in enumerate(words):
+        if word in _PARTICLES and 0 < position < len(words) - 1:
+            continue
+        if not (_NAME_WORD.match(word) and word[0].isupper()):
+            return False
+        if word.lower().strip(".") in _NOT_NAMES:
+            return False
+    return True
+
+
+def _is_affiliation(text: str) -> bool:
+    words = text.split()
+    if len(words) == 1:
+        return bool(_NAME_WORD.match(words[0]) and words[0][0].isupper())
+    return any(w.lower() in _AFFILIATION_WORDS for w in re.split(r"[\s\-]+", text.strip()))
+
+
+def _name_case(name: str) -> str:
+    """``JANE DOE`` -> ``Jane Doe``, ``MARY O'NEILL-MCDONALD`` -> ``Mary O'Neill-McDonald``."""
+    words = []
+    for position, word in enumerate(name.split()):
+        lowered = word.lower()
+        if position and lowered in _PARTICLES:
+            words.append(lowered)
+            continue
+        cased = re.sub(r"(^|[\-'’])([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), lowered)
+        words.append(re.sub(r"\bMc([a-z])", lambda m: "Mc" + m.group(1).upper(), cased))
+    return " ".join(words)
