@@ -24,13 +24,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .httpcache import FastPath, ResponseCache
     from .services import Services
     from .store import Store
-    from .urls import Site
+    from .urls import Site, tag_authority
     from .watch import Watcher
     from .websub import Notifier
 
     settings = config.load(config.from_environ() if test_config is None else test_config)
     store = Store(settings)
-    site = Site(settings.site_url)
+    site = Site(settings.site_url, tag_authority(settings.tag_authority, settings.site_url))
     cache = ResponseCache(lambda: store.generation)
     services = Services(
         config=settings,

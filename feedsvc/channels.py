@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from .config import Config
 from .document import Article
 from .store import Store
-from .urls import TAG_PREFIX, Site
+from .urls import Site
 
 FORMATS = ("rss", "atom", "json")
 
@@ -76,8 +76,9 @@ class Channel:
         return "/"
 
     @property
-    def tag(self) -> str:
-        return TAG_PREFIX + (self.kind if not self.key else f"{self.kind}/{self.key}")
+    def tag_name(self) -> str:
+        """What names the channel in its feed's id, under the site's tag authority."""
+        return self.kind if not self.key else f"{self.kind}/{self.key}"
 
 
 def article_channels(article: Article) -> list[Channel]:

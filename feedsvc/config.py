@@ -8,12 +8,16 @@ package reads the environment.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
+from datetime import date
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import langcodes
 
 ENV_PREFIX = "FEEDSVC_"
 
@@ -66,6 +70,65 @@ def _timezone(text: str) -> str:
     return text
 
 
+def _language(text: str) -> str:
+    # RFC 5646 section 2.1.1: subtags are case-insensitive, and written language lower case,
+    # script title case, region upper case. "en_US" is the POSIX locale spelling of en-US.
+    subtags = text.strip().replace("_", "-").split("-")
+    cased = [subtags[0].lower()]
+    for subtag in subtags[1:]:
+        if len(cased[-1]) == 1:  # after a singleton (-x-, -u-): private or extension, lower
+            cased.append(subtag.lower())
+        elif len(subtag) == 4 and subtag.isalpha():
+            cased.append(subtag.title())
+        elif len(subtag) == 2 and subtag.isalpha():
+            cased.append(subtag.upper())
+        else:
+            cased.append(subtag.lower())
+    tag = "-".join(cased)
+    try:
+        valid = langcodes.tag_is_valid(tag)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(
+            "must be a BCP 47 language tag built from registered subtags, such as en, en-US, "
+            "pt-BR or zh-Hant"
+        )
+    return tag
+
+
+# RFC 4151 section 2.1: taggingEntity = authorityName "," date, the authority a domain name or
+# an e-mail address, the date (YYYY, YYYY-MM or YYYY-MM-DD) one on which it was held.
+_DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+_TAGGING_ENTITY = re.compile(
+    rf"(?P<authority>{_DNS_NAME}|[a-z0-9._-]+@{_DNS_NAME}),"
+    r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"
+)
+
+
+def _tag_authority(text: str) -> str:
+    if not text:
+        return ""  # urls.tag_authority() derives one from FEEDSVC_SITE_URL
+    value = text.strip().lower()
+    match = _TAGGING_ENTITY.fullmatch(value)
+    problem = None
+    if match is None:
+        problem = "must be a domain name or e-mail address and a date"
+    elif "." not in match["authority"]:
+        problem = "must name a domain you hold (with a dot), not a bare name"
+    else:
+        try:
+            date(int(match["year"]), int(match["month"] or 1), int(match["day"] or 1))
+        except ValueError:
+            problem = "has a date that does not exist"
+    if problem:
+        raise ValueError(
+            f"{problem}: a domain or e-mail address the publisher held on that date, as in "
+            "news.example.com,2026 or desk@example.org,2026-03 (RFC 4151 tag URIs)"
+        )
+    return value
+
+
 def _date_order(text: str) -> str:
     value = text.lower()
     if value not in ("mdy", "dmy"):
@@ -112,7 +175,20 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "One-line description of the publication (feed subtitle/description).",
     ),
-    Setting("LANGUAGE", "en", str, "Language of the articles, as a BCP 47 tag."),
+    Setting(
+        "LANGUAGE",
+        "en",
+        _language,
+        "Language of the articles, as a BCP 47 tag (en, en-US, pt-BR; en_US is read as en-US).",
+    ),
+    Setting(
+        "TAG_AUTHORITY",
+        "",
+        _tag_authority,
+        "Whose entry and feed ids these are: a domain you hold and a date you held it on, as "
+        "in news.example.com,2026 (RFC 4151 tag URIs). Empty: the host of FEEDSVC_SITE_URL "
+        "and 2026. Keep it when the site moves: it is what keeps the ids.",
+    ),
     Setting("FEED_SIZE", "50", _positive_int, "Articles in each feed and on each archive page."),
     Setting(
         "MAX_LIMIT",
@@ -187,6 +263,7 @@ class Config:
     title: str
     subtitle: str
     language: str
+    tag_authority: str
     feed_size: int
     max_limit: int
     cache_max_age: int
