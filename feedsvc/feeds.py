@@ -23,7 +23,7 @@ from lxml import etree
 from .channels import FACETS, FeedDocument
 from .dates import rfc3339
 from .document import Article
-from .urls import Site, article_tag
+from .urls import Site
 from .version import __version__
 
 MEDIA_TYPES = {
@@ -52,8 +52,17 @@ class Publication:
 
 
 def article_html(article: Article) -> str:
-    """The full text as escaped HTML paragraphs."""
-    return "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in article.paragraphs)
+    """The story as printed (the dateline leading the first paragraph), as escaped HTML
+    paragraphs."""
+    return "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in article.story)
+
+
+def authors(article: Article) -> tuple[str, ...]:
+    """Who an entry is by: the writers the document names, else its agency, else nobody (an
+    Atom entry then falls back on the feed's own author, the publication)."""
+    if article.authors:
+        return article.authors
+    return (article.agency,) if article.agency else ()
 
 
 def ttl_minutes(max_age_seconds: int) -> int:
@@ -80,24 +89,12 @@ def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
     return prolog.encode() + xml
 
 
-# Document text that a reader (or the W3C validator) could take for markup: "</b>", "&amp;".
-# Such text goes out as escaped HTML, which every reader shows as the original characters,
-# rather than as plain text that readers treating titles as HTML would render or strip.
+# Document text that a reader could take for markup: "</b>", "&amp;". An Atom summary holding
+# it goes out as escaped HTML (type="html"), which every reader shows as the original
+# characters. Titles never do: they are text (type="text"), escaped as XML and nothing else,
+# so every reader gets the headline's own characters, and a headline that literally holds
+# markup draws the validator's "looks like HTML" warning, which is accepted for it (README).
 _MARKUP_LIKE = re.compile(r"<[/!?a-zA-Z]|&#?\w+;")
-
-
-# RSS has no way to mark a title as plain text, and readers differ: some show it as is, some
-# render it as HTML (dropping "<b>" or a whole "<script>...</script>"), and the W3C validator
-# warns about any HTML end tag in it. A WORD JOINER (U+2060, invisible, no line break) after a
-# "<" that would open a tag makes that "<" plain text to an HTML parser too, so every reader
-# shows the headline's characters as written.
-_TAG_OPENER = re.compile(r"<(?=[/!?a-zA-Z])")
-WORD_JOINER = "\u2060"
-
-
-def _as_rss_plain_text(element: etree._Element | None) -> None:
-    if element is not None and element.text:
-        element.text = _TAG_OPENER.sub("<" + WORD_JOINER, element.text)
 
 
 def _as_html(element: etree._Element | None, *, always: bool = False) -> bool:
@@ -121,7 +118,6 @@ class _FeedsvcExtension(BaseExtension):
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         channel = feed[0]
-        _as_rss_plain_text(channel.find("title"))  # agency and city names come from documents
         for rel in FEED_LINK_RELS:
             if rel in self.links:
                 etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=self.links[rel], rel=rel)
@@ -136,23 +132,19 @@ class _FeedsvcExtension(BaseExtension):
 
 
 class _FeedsvcEntryExtension(BaseEntryExtension):
-    """Text fields sent as escaped HTML where plain text would be read as markup."""
+    """Summaries sent as escaped HTML where plain text would be read as markup."""
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
-        # RSS titles and categories stay plain text: readers that show them as is would show
-        # "&lt;" if they were escaped. Descriptions are HTML in RSS.
-        _as_rss_plain_text(item.find("title"))
-        for category in item.iterfind("category"):
-            _as_rss_plain_text(category)
+        # Descriptions are HTML in RSS; titles and categories are text, escaped as XML only.
         _as_html(item.find("description"), always=True)
         return item
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         # feedgen builds Atom elements without a namespace (it sets xmlns as an attribute).
-        for name in ("title", "summary"):
-            element = entry.find(name)
-            if _as_html(element):
-                element.set("type", "html")  # type: ignore[union-attr]
+        # Titles keep Atom's default type="text" (RFC 4287 section 3.1.1), whatever they hold.
+        summary = entry.find("summary")
+        if _as_html(summary):
+            summary.set("type", "html")  # type: ignore[union-attr]
         return entry
 
 
@@ -162,7 +154,9 @@ def _generator(doc: FeedDocument, fmt: str, pub: Publication) -> FeedGenerator:
     fg.register_extension("feedsvc", _FeedsvcExtension, _FeedsvcEntryExtension)
     fg.feedsvc.links = doc.links
     fg.feedsvc.is_archive = doc.is_archive
-    fg.id(doc.channel.tag)
+    # RSS's own <author> must be an e-mail address; writers go out as Dublin Core creators.
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.id(site.tag(doc.channel.tag_name))
     fg.title(doc.title)
     fg.subtitle(doc.subtitle)
     fg.description(doc.subtitle)
@@ -187,14 +181,15 @@ def _generator(doc: FeedDocument, fmt: str, pub: Publication) -> FeedGenerator:
 
 def _add_entry(fg: FeedGenerator, article: Article, site: Site) -> None:
     entry = fg.add_entry(order="append")
-    entry.id(article_tag(article))
-    entry.guid(article_tag(article), permalink=False)
+    entry.id(site.article_tag(article))
+    entry.guid(site.article_tag(article), permalink=False)
     entry.title(article.headline)
     entry.link(href=site.permalink(article), rel="alternate", type="text/html")
     entry.published(article.published)
     entry.updated(article.last_change)
-    if article.agency:
-        entry.author({"name": article.agency})
+    for name in authors(article):
+        entry.author({"name": name})  # Atom <author><name>
+        entry.dc.dc_creator(name)  # RSS <dc:creator>
     for scheme, slug, label in _categories(article, site):
         entry.category(term=slug, scheme=scheme, label=label)
     entry.summary(article.summary)
@@ -233,7 +228,7 @@ def _render_json(doc: FeedDocument, pub: Publication) -> bytes:
 
 def _json_item(article: Article, site: Site) -> dict[str, object]:
     item: dict[str, object] = {
-        "id": article_tag(article),
+        "id": site.article_tag(article),
         "url": site.permalink(article),
         "title": article.headline,
         "summary": article.summary,
@@ -241,8 +236,8 @@ def _json_item(article: Article, site: Site) -> dict[str, object]:
         "date_published": rfc3339(article.published),
         "date_modified": rfc3339(article.last_change),
     }
-    if article.agency:
-        item["authors"] = [{"name": article.agency}]
+    if names := authors(article):
+        item["authors"] = [{"name": name} for name in names]
     tags = [t for t in (article.agency, article.city) if t]
     if tags:
         item["tags"] = tags

@@ -15,12 +15,13 @@ from .document import Article, Removed
 # The columns encode() fills, in order; the store adds updated_ts, which only it knows.
 ENCODED_COLUMNS = (
     "id, file_name, seq, headline, published, published_ts, has_time, city, city_slug, agency, "
-    "agency_slug, summary, paragraphs, removed, warnings, content_hash"
+    "agency_slug, summary, paragraphs, removed, warnings, content_hash, authors, dateline, "
+    "zone_label"
 )
 # The columns decode() reads, in order.
 DECODED_COLUMNS = (
     "id, file_name, seq, headline, published, has_time, updated_ts, city, agency, summary, "
-    "paragraphs, removed, warnings, content_hash"
+    "paragraphs, removed, warnings, content_hash, authors, dateline, zone_label"
 )
 
 _ENCODED = [name.strip() for name in ENCODED_COLUMNS.split(",")]
@@ -50,14 +51,16 @@ def encode(article: Article) -> tuple:
         article.city, article.city_slug, article.agency, article.agency_slug, article.summary,
         join_paragraphs(article.paragraphs),
         _to_json([[r.text, r.reason] for r in article.removed]),
-        _to_json(article.warnings), article.content_hash,
+        _to_json(article.warnings), article.content_hash, _to_json(article.authors),
+        article.dateline, article.zone_label,
     )  # fmt: skip
 
 
 def decode(row: tuple) -> Article:
     """An Article from a row of DECODED_COLUMNS."""
     (article_id, file_name, seq, headline, published, has_time, updated_ts, city, agency,
-     summary, paragraphs, removed, warnings, content_hash) = row  # fmt: skip
+     summary, paragraphs, removed, warnings, content_hash, authors, dateline,
+     zone_label) = row  # fmt: skip
     return Article(
         id=article_id,
         file_name=file_name,
@@ -71,6 +74,9 @@ def decode(row: tuple) -> Article:
         summary=summary,
         removed=tuple(Removed(text, reason) for text, reason in json.loads(removed)),
         warnings=tuple(json.loads(warnings)),
+        authors=tuple(json.loads(authors)),
+        dateline=dateline,
+        zone_label=zone_label,
         content_hash=content_hash,
         updated=datetime.fromtimestamp(updated_ts, UTC),
     )

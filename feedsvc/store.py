@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 SMALL_REFRESH = 200
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
-SCHEMA_VERSION = "5"
+# 6: authors, dateline and zone_label; slugs in every script (python-slugify).
+SCHEMA_VERSION = "6"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -60,7 +61,10 @@ CREATE TABLE IF NOT EXISTS articles (
     paragraphs TEXT NOT NULL,
     removed TEXT NOT NULL,
     warnings TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    authors TEXT NOT NULL,  -- JSON list of names
+    dateline TEXT,
+    zone_label TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_ts DESC, seq DESC, id DESC);
 CREATE INDEX IF NOT EXISTS articles_agency

@@ -24,6 +24,12 @@ def display_date(moment: datetime, has_time: bool = True) -> str:
 bp.add_app_template_filter(rfc3339, "w3c")
 
 
+@bp.app_template_filter("names")
+def names(people: tuple[str, ...]) -> str:
+    """``Jane Doe``, ``Jane Doe and John Roe``, ``Jane Doe, John Roe and Ann Poe``."""
+    return " and ".join(filter(None, (", ".join(people[:-1]), *people[-1:])))
+
+
 @bp.app_template_filter("rfc822")
 def rfc822_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
@@ -55,10 +61,15 @@ def _json_ld(article: Article) -> dict[str, Any]:
         "mainEntityOfPage": svc.site.permalink(article),
         "url": svc.site.permalink(article),
         "publisher": {"@type": "Organization", "name": svc.config.title},
-        "articleBody": "\n\n".join(article.paragraphs),
+        "articleBody": "\n\n".join(article.story),
     }
-    if article.agency:
+    if article.authors:
+        data["author"] = [{"@type": "Person", "name": name} for name in article.authors]
+    elif article.agency:
         data["author"] = {"@type": "Organization", "name": article.agency}
+    if article.agency:
+        # The agency the writers filed for: schema.org's sourceOrganization.
+        data["sourceOrganization"] = {"@type": "Organization", "name": article.agency}
     if article.city:
         data["dateline"] = article.city
         data["contentLocation"] = {"@type": "Place", "name": article.city}

@@ -8,7 +8,6 @@ import json
 import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
@@ -16,11 +15,11 @@ import pytest
 from lxml import etree
 
 from feedsvc import create_app
-from feedsvc.feeds import WORD_JOINER
 
 from .conftest import SITE_URL, hex_id, settings_for, write_document
 
 SEED_ID = "5e300edb8a850530"
+SEED_TAG = f"tag:news.example.test,2026:articles/{SEED_ID}"  # the site URL's host: conftest
 SEED_PERMALINK = (
     f"{SITE_URL}/articles/{SEED_ID}/u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
 )
@@ -39,21 +38,10 @@ def read_feed(response) -> feedparser.FeedParserDict:
 
 
 def displayed_text(detail) -> str:
-    """What a reader shows for a text construct: HTML is rendered, plain text shown as is;
-    the invisible WORD JOINER is not seen."""
+    """What a reader shows for a text construct: HTML is rendered, plain text shown as is."""
     if detail.type == "text/html":
         return html.unescape(re.sub(r"<[^>]+>", "", detail.value))
-    return detail.value.replace(WORD_JOINER, "")
-
-
-def shown_as_html(text: str) -> str:
-    """What a reader that renders a plain-text field as HTML shows: its text nodes only."""
-    shown: list[str] = []
-    parser = HTMLParser(convert_charrefs=True)
-    parser.handle_data = shown.append  # type: ignore[method-assign]
-    parser.feed(text)
-    parser.close()
-    return "".join(shown)
+    return detail.value
 
 
 def entry_ids(response) -> list[str]:
@@ -88,13 +76,17 @@ def test_feed_carries_every_field_a_reader_needs(client, fmt: str) -> None:
     [entry] = feed.entries
     assert entry.title == "U.S. officials travel to Venezuela, a Russian ally, for talks."
     assert entry.link == SEED_PERMALINK
-    assert entry.id == f"tag:feedsvc,2026:articles/{SEED_ID}"
-    assert entry.published_parsed[:3] == (2022, 3, 6)
+    assert entry.id == SEED_TAG
+    assert entry.published_parsed[:6] == (2022, 3, 6, 0, 0, 0)  # the date, no made-up time
     assert entry.summary.startswith("Senior U.S. officials traveled to Venezuela")
     content = entry.content[0].value
     assert content.count("<p>") == 15
+    # The story as printed: the dateline leads the first paragraph, as on the page.
+    assert content.startswith("<p>WASHINGTON (Reuters) — Senior U.S. officials traveled")
     assert "IC Markets" not in content and "Recent Article" not in content
-    assert "Reuters" in {t.term for t in entry.get("tags", [])} | {entry.get("author")}
+    # No byline: the agency is the author, in RSS too (dc:creator), and stays a category.
+    assert entry.author == "Reuters"
+    assert "WASHINGTON" in {t.label or t.term for t in entry.tags}
 
 
 @pytest.mark.parametrize("fmt", XML_FORMATS)
@@ -151,9 +143,10 @@ def test_json_feed_follows_version_1_1(client) -> None:
     assert feed["home_page_url"] == f"{SITE_URL}/"
     [item] = feed["items"]
     assert set(item) >= {"id", "url", "title", "content_html", "summary", "date_published"}
-    assert item["id"] == f"tag:feedsvc,2026:articles/{SEED_ID}"
+    assert item["id"] == SEED_TAG
     assert item["url"] == SEED_PERMALINK
     assert item["content_html"].count("<p>") == 15
+    assert item["content_html"].startswith("<p>WASHINGTON (Reuters) — Senior U.S.")
     assert "IC Markets" not in item["content_html"]
     assert item["authors"] == [{"name": "Reuters"}]
     assert item["tags"] == ["Reuters", "WASHINGTON"]
@@ -228,29 +221,91 @@ def test_self_link_is_the_url_served_including_the_limit(client, fmt: str) -> No
     ]
 
 
-def test_markup_like_titles_are_sent_as_escaped_html(hostile_app) -> None:
-    client = hostile_app.test_client()
-    ns = {"a": "http://www.w3.org/2005/Atom"}
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_titles_are_the_headline_exactly(hostile_app, fmt: str) -> None:
+    """No inserted characters, no HTML: an Atom title is type="text" whatever it holds, an RSS
+    title plain XML text, and a headline with markup in it is that markup, as characters."""
+    body = fetch(hostile_app.test_client(), f"/feed.{fmt}").data
+    if fmt == "json":
+        titles = [item["title"] for item in json.loads(body)["items"]]
+    else:
+        root = strict_xml(body)
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        elements = root.findall("a:entry/a:title", ns) if fmt == "atom" else root.iter("title")
+        elements = list(elements)
+        assert all(e.get("type") in (None, "text") for e in elements)
+        titles = [e.text for e in elements]
+    assert f"{HOSTILE[0]} 1" in titles
+    assert f"{HOSTILE[3]} 4" in titles
+    assert "\u2060" not in body.decode()
+    if fmt == "rss":
+        assert b"&amp;" not in body and b"&lt;" not in body  # RSS Profile: &#x26; and &#x3C;
+
+
+@pytest.fixture
+def bylined_app(tmp_path: Path, seeds: Path):
+    write_document(seeds, 1, hex_id(1), headline="Talks resume", date="12 Apr 2021",
+                   dateline="By Jane Doe and JOHN ROE, Reuters\n\nGENEVA (Reuters) -",
+                   paragraphs=("Negotiators returned to the table on Monday.",
+                               "Reporting by Ann Poe in Geneva; Editing by Bob Loe"))  # fmt: skip
+    write_document(seeds, 2, hex_id(2), headline="No agency, no byline", date="13 Apr 2021",
+                   dateline="", paragraphs=("Officials said little on Tuesday.",))  # fmt: skip
+    app = create_app(settings_for(tmp_path, seeds))
+    app.extensions["feedsvc"].store.refresh()
+    return app
+
+
+def test_writers_are_the_authors_in_every_format(bylined_app) -> None:
+    client = bylined_app.test_client()
+    writers = ["Jane Doe", "John Roe", "Ann Poe"]
+    ns = {"a": "http://www.w3.org/2005/Atom", "dc": "http://purl.org/dc/elements/1.1/"}
     atom = strict_xml(fetch(client, "/feed.atom").data)
-    [title] = [t for t in atom.findall("a:entry/a:title", ns) if t.text.endswith(" 1")]
-    assert title.get("type") == "html"
-    assert title.text.startswith("&lt;script&gt;")
-    rss = fetch(client, "/feed.rss").data
-    assert b"&amp;" not in rss and b"&lt;" not in rss  # RSS Profile: &#x26; and &#x3C;
-    assert f"&#x3C;{WORD_JOINER}script&#x3E;".encode() in rss  # see the test below
-    plain = strict_xml(fetch(client, "/feed.atom").data)
-    unicode_title = [t for t in plain.findall("a:entry/a:title", ns) if "Unicode" in t.text]
-    assert unicode_title[0].get("type") in (None, "text")  # plain text stays plain
+    entries = {e.findtext("a:title", namespaces=ns): e for e in atom.findall("a:entry", ns)}
+    talks = entries["Talks resume"]
+    assert [a.findtext("a:name", namespaces=ns) for a in talks.findall("a:author", ns)] == writers
+    assert talks.find("dc:creator", ns) is None  # Dublin Core is for RSS only
+    # Without a byline or an agency an entry names no author: Atom's feed author covers it.
+    assert entries["No agency, no byline"].find("a:author", ns) is None
+    rss = strict_xml(fetch(client, "/feed.rss").data)
+    items = {i.findtext("title"): i for i in rss.iter("item")}
+    assert [c.text for c in items["Talks resume"].findall("dc:creator", ns)] == writers
+    assert all(i.find("author") is None for i in items.values())  # RSS <author> is an e-mail
+    assert items[next(t for t in items if t.startswith("U.S."))].findtext(
+        "dc:creator", namespaces=ns
+    ) == "Reuters"  # no byline: the agency
+    feed = json.loads(fetch(client, "/feed.json").data)
+    by_title = {item["title"]: item for item in feed["items"]}
+    assert by_title["Talks resume"]["authors"] == [{"name": n} for n in writers]
+    assert "authors" not in by_title["No agency, no byline"]
+    assert by_title["Talks resume"]["tags"] == ["Reuters", "GENEVA"]  # the agency stays
 
 
-def test_rss_plain_text_never_reads_as_markup(hostile_app) -> None:
-    """RSS can't mark a title as text: a "<" that would open a tag is followed by a WORD JOINER,
-    so readers that render titles as HTML show the same characters as those that don't, and
-    the W3C validator finds no HTML in them (it flags any end tag such as "</b>")."""
-    rss = strict_xml(fetch(hostile_app.test_client(), "/feed.rss").data)
-    texts = [e.text for e in rss.iter("title", "category")]
-    assert any("<" in text for text in texts)
-    assert not [t for t in texts if re.search(r"<[/!?a-zA-Z]", t)]
-    seen = [t.replace(WORD_JOINER, "") for t in texts]
-    assert [shown_as_html(t).replace(WORD_JOINER, "") for t in texts] == seen
-    assert f"{HOSTILE[0]} 1" in seen
+def test_the_byline_is_not_a_paragraph_and_the_credit_line_is(bylined_app) -> None:
+    item = next(
+        i
+        for i in json.loads(fetch(bylined_app.test_client(), "/feed.json").data)["items"]
+        if i["title"] == "Talks resume"
+    )
+    assert item["content_html"] == (
+        "<p>GENEVA (Reuters) — Negotiators returned to the table on Monday.</p>\n"
+        "<p>Reporting by Ann Poe in Geneva; Editing by Bob Loe</p>"
+    )
+
+
+def test_ids_are_minted_under_the_publishers_authority(tmp_path: Path, seeds: Path) -> None:
+    moved = create_app(
+        settings_for(tmp_path, seeds, SITE_URL="https://moved.example.org",
+                     TAG_AUTHORITY="news.example.test,2026")  # fmt: skip
+    )
+    moved.extensions["feedsvc"].store.refresh()
+    client = moved.test_client()
+    assert json.loads(fetch(client, "/feed.json").data)["items"][0]["id"] == SEED_TAG
+    atom = strict_xml(fetch(client, "/feed.atom").data)
+    assert atom.findtext("{http://www.w3.org/2005/Atom}id") == "tag:news.example.test,2026:main"
+    search = strict_xml(fetch(client, "/search/feed.atom?q=oil%20sanctions").data)
+    assert search.findtext("{http://www.w3.org/2005/Atom}id") == (
+        "tag:news.example.test,2026:search/oil%20sanctions"
+    )
+    # Nothing of the software's name in any id, by default either.
+    default = fetch(create_app(settings_for(tmp_path / "d", seeds)).test_client(), "/feed.atom")
+    assert b"tag:feedsvc" not in default.data and b"tag:news.example.test,2026:" in default.data
