@@ -156,12 +156,19 @@ def check(folder: Path | None) -> None:
 
 def _print_article(article: Article, echo: Callable[[str], None]) -> None:
     when = article.published.isoformat() if article.has_time else article.published.date()
+    zone = f" ({article.zone_label})" if article.zone_label else ""
+    if article.authors:
+        authors = "; ".join(article.authors)
+    else:
+        authors = f"(none; feeds name {article.agency})" if article.agency else "(none)"
     echo(f"== {article.file_name}")
     echo(f"  id:        {article.id}")
     echo(f"  headline:  {article.headline}")
-    echo(f"  published: {when}")
-    echo(f"  dateline:  {article.city or '(none)'}")
+    echo(f"  published: {when}{zone}")
+    echo(f"  dateline:  {article.dateline or '(none)'}")
+    echo(f"  place:     {article.city or '(none)'}")
     echo(f"  agency:    {article.agency or '(none)'}")
+    echo(f"  authors:   {authors}")
     echo(f"  summary:   {article.summary}")
     echo(f"  paragraphs ({len(article.paragraphs)}):")
     for number, paragraph in enumerate(article.paragraphs, 1):

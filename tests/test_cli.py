@@ -29,8 +29,10 @@ def test_check_on_the_bundled_seeds(tmp_path: Path) -> None:
     for expected in (
         "headline:  U.S. officials travel to Venezuela, a Russian ally, for talks.",
         "published: 2022-03-06",
-        "dateline:  WASHINGTON",
+        "dateline:  WASHINGTON (Reuters)",
+        "place:     WASHINGTON",
         "agency:    Reuters",
+        "authors:   (none; feeds name Reuters)",
         "paragraphs (15):",
         "removed junk (5):",
         "'Recent Article'",
@@ -42,6 +44,21 @@ def test_check_on_the_bundled_seeds(tmp_path: Path) -> None:
     ):
         assert expected in out
     assert not (tmp_path / ".feedsvc").exists()  # check never touches the real index
+
+
+def test_check_shows_the_authors_it_found(tmp_path: Path, seeds: Path) -> None:
+    write_document(seeds, 1, hex_id(1), date="Apr 12, 2021 3:45 PM ET",
+                   dateline="By JANE DOE and John Roe, Reuters\n\nTOKYO, June 3 (Reuters) -",
+                   paragraphs=("Officials said on Thursday that talks would resume.",
+                               "(Reporting by Ann Poe in Tokyo; Editing by Bob Loe)"))  # fmt: skip
+    result = run("check", str(seeds), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = result.stdout.split(f"== 001_{hex_id(1)}.txt")[1].split("\n== ")[0]
+    assert "  authors:   Jane Doe; John Roe; Ann Poe\n" in report
+    assert "  dateline:  TOKYO, June 3 (Reuters)\n" in report
+    assert "  published: 2021-04-12T15:45:00-04:00 (ET)\n" in report
+    assert "By JANE DOE" not in report  # the byline is not a paragraph, nor junk
+    assert "Bob Loe" in report  # the credit line stays in the text; the editor is no author
 
 
 def test_check_reports_skips_and_exits_1(tmp_path: Path, seeds: Path) -> None:
