@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
-from datetime import date
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit

@@ -270,9 +270,10 @@ def test_writers_are_the_authors_in_every_format(bylined_app) -> None:
     items = {i.findtext("title"): i for i in rss.iter("item")}
     assert [c.text for c in items["Talks resume"].findall("dc:creator", ns)] == writers
     assert all(i.find("author") is None for i in items.values())  # RSS <author> is an e-mail
-    assert items[next(t for t in items if t.startswith("U.S."))].findtext(
-        "dc:creator", namespaces=ns
-    ) == "Reuters"  # no byline: the agency
+    assert (
+        items[next(t for t in items if t.startswith("U.S."))].findtext("dc:creator", namespaces=ns)
+        == "Reuters"
+    )  # no byline: the agency
     feed = json.loads(fetch(client, "/feed.json").data)
     by_title = {item["title"]: item for item in feed["items"]}
     assert by_title["Talks resume"]["authors"] == [{"name": n} for n in writers]
@@ -294,8 +295,12 @@ def test_the_byline_is_not_a_paragraph_and_the_credit_line_is(bylined_app) -> No
 
 def test_ids_are_minted_under_the_publishers_authority(tmp_path: Path, seeds: Path) -> None:
     moved = create_app(
-        settings_for(tmp_path, seeds, SITE_URL="https://moved.example.org",
-                     TAG_AUTHORITY="news.example.test,2026")  # fmt: skip
+        settings_for(
+            tmp_path,
+            seeds,
+            SITE_URL="https://moved.example.org",
+            TAG_AUTHORITY="news.example.test,2026",
+        )  # fmt: skip
     )
     moved.extensions["feedsvc"].store.refresh()
     client = moved.test_client()
