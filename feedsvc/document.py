@@ -215,7 +215,8 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
 def _drop_undecodable(
     escaped: str, codec: str, offset: int, warnings: list[str]
 ) -> tuple[str, list[str]]:
-    places, dropped = [], 0
+    places: list[str] = []
+    dropped = 0
     for match in _UNDECODABLE.finditer(escaped):
         dropped += 1
         if len(places) < SHOWN_POSITIONS:
