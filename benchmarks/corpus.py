@@ -7,8 +7,13 @@ mixed in. About 3 KB each. The same ``n`` and ``seed`` always give the same name
 corpus never needs to be committed: ``python -m benchmarks.corpus DIR N [--seed S] [--hostile]``.
 
 ``hostile=True`` mixes in text that tries to break a feed: markup, ``]]>``, bare ampersands,
-XML-illegal control characters, very long headlines, unusual Unicode. Every document, hostile or
-not, is still publishable: dated 2020-2025 (never in the future) and with real body text.
+XML-illegal control characters, very long headlines, unusual Unicode; and the shapes real
+documents give that a reader must show as written: bylines (before or after the dateline, in
+capitals, with an agency), wire credit lines, a sentence that opens like a byline, datelines in
+Cyrillic, Greek, Arabic, Japanese and Korean, times in named zones (ambiguous and unknown ones
+too), an editor's emoticons alone on a line, and a one-word quote. Every document, hostile or
+not, is still publishable: dated 2020-2025 (never in the future) and with real body text. The
+hostile additions draw only in hostile documents, so the plain corpus is the same as ever.
 """
 
 from __future__ import annotations
@@ -117,6 +122,18 @@ _HOSTILE_SENTENCES = (
 )
 
 
+# Datelines and writers in many scripts, and the shapes of bylines and credit lines.
+_SCRIPT_CITIES = ("МОСКВА", "ΑΘΗΝΑ", "東京", "القاهرة", "서울", "KYÏV", "ŁÓDŹ")
+_WRITERS = ("Jane Doe", "Olga Ivanova", "Jean-Paul Dubois", "Siobhan O'Neill",
+            "María José García", "Nguyễn Văn An", "Kwame Mensah", "Li Wei")  # fmt: skip
+_BYLINES = ("By {a}", "By {a} and {b}", "By {a}, {agency}", "BY {A}", "By {a}, {b} and {c}")
+_CREDITS = ("(Reporting by {a} in {place}; Editing by {b})",
+            "Reporting by {a} and {b}; Writing by {c}; Editing by {d}")  # fmt: skip
+_EDITOR_EMOTICONS = ("smiley", "heart", "broken heart", "wink", "yes", "no", "mail", "angel")
+# Zone abbreviations a date line may end with: table entries, ambiguous ones, an unknown one.
+_ZONES = ("ET", "PT", "GMT", "IST", "CST", "BST", "JST", "CEST", "AEDT", "MSK", "WIB", "XYZ")
+
+
 def file_name(index: int, seed: int = 0) -> str:
     """``NNNNNN_<16 hex>.txt``: the sequence number, then a stable id from a seeded hash."""
     digest = hashlib.sha256(f"feedsvc-corpus:{seed}:{index}".encode()).hexdigest()[:16]
@@ -154,7 +171,10 @@ def _document(rng: random.Random, index: int, hostile: bool) -> str:
     _insert_junk(rng, paragraphs, when.year)
     if hostile:
         headline = _make_hostile(rng, headline, paragraphs)
-    parts = [headline, _date_line(rng, when), "", "\n\n".join(paragraphs), ""]
+    date_line = _date_line(rng, when)
+    if hostile:
+        date_line = _as_written(rng, when, city, agency, paragraphs) or date_line
+    parts = [headline, date_line, "", "\n\n".join(paragraphs), ""]
     text = "\n".join(parts)
     if hostile and rng.random() < 0.2:
         text = text.replace("\n", "\r\n")
@@ -227,6 +247,37 @@ def _make_hostile(rng: random.Random, headline: str, paragraphs: list[str]) -> s
         position = rng.randint(1, len(paragraphs))
         paragraphs.insert(position, rng.choice(_HOSTILE_SENTENCES))
     return headline
+
+
+def _as_written(
+    rng: random.Random, when: datetime, city: str, agency: str, paragraphs: list[str]
+) -> str | None:
+    """Shapes of real documents, in place: a dateline in another script, a byline, a credit
+    line, a sentence that opens like a byline, emoticons and a one-word quote. Returns a date
+    line with a named zone, or None to keep the one drawn."""
+    if rng.random() < 0.4:
+        paragraphs[0] = rng.choice(_SCRIPT_CITIES) + paragraphs[0][len(city) :]
+    writers = rng.sample(_WRITERS, 4)
+    fields = {"a": writers[0], "b": writers[1], "c": writers[2], "d": writers[3],
+              "A": writers[0].upper(), "agency": agency, "place": "Caracas"}  # fmt: skip
+    if rng.random() < 0.6:  # before the dateline, or after the first paragraph
+        paragraphs.insert(rng.choice((0, 1)), rng.choice(_BYLINES).format(**fields))
+    if rng.random() < 0.5:
+        paragraphs.append(rng.choice(_CREDITS).format(**fields))
+    if rng.random() < 0.3:
+        where = rng.randint(2, len(paragraphs))
+        paragraphs.insert(where, "By the end of the week, " + _sentence(rng, writers[0]))
+    if rng.random() < 0.4:
+        paragraphs.insert(rng.randint(2, len(paragraphs)), rng.choice(_EDITOR_EMOTICONS))
+    if rng.random() < 0.2:
+        paragraphs.insert(rng.randint(2, len(paragraphs)), '"No."')
+    if rng.random() < 0.5:
+        hour = when.hour % 12 or 12
+        month = MONTHS[when.month - 1][:3]
+        return f"{month} {when.day}, {when.year} {hour}:{when.minute:02d} {when:%p} " + rng.choice(
+            _ZONES
+        )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
