@@ -117,6 +117,13 @@ class Article:
         return headline_slug(self.headline)
 
     @property
+    def byline(self) -> str | None:
+        """The writers as a byline names them: ``Jane Doe, John Roe and Ann Poe``."""
+        if not self.authors:
+            return None
+        return " and ".join(filter(None, (", ".join(self.authors[:-1]), self.authors[-1])))
+
+    @property
     def lead(self) -> str | None:
         """What opens the first paragraph as printed, page and feeds alike:
         ``WASHINGTON (Reuters) —``; None without a dateline."""

@@ -188,8 +188,12 @@ def _add_entry(fg: FeedGenerator, article: Article, site: Site) -> None:
     entry.published(article.published)
     entry.updated(article.last_change)
     for name in authors(article):
-        entry.author({"name": name})  # Atom <author><name>
-        entry.dc.dc_creator(name)  # RSS <dc:creator>
+        entry.author({"name": name})  # Atom: one <author> per writer (RFC 4287 section 4.2.1)
+    # RSS: one <dc:creator> naming them all as the byline does. Readers keep one creator per
+    # item (newsboat the last, sfeed and rss-parser the first): repeated elements would show
+    # a single writer of several.
+    if article.byline or article.agency:
+        entry.dc.dc_creator(article.byline or article.agency)
     for scheme, slug, label in _categories(article, site):
         entry.category(term=slug, scheme=scheme, label=label)
     entry.summary(article.summary)

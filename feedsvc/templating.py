@@ -24,12 +24,6 @@ def display_date(moment: datetime, has_time: bool = True) -> str:
 bp.add_app_template_filter(rfc3339, "w3c")
 
 
-@bp.app_template_filter("names")
-def names(people: tuple[str, ...]) -> str:
-    """``Jane Doe``, ``Jane Doe and John Roe``, ``Jane Doe, John Roe and Ann Poe``."""
-    return " and ".join(filter(None, (", ".join(people[:-1]), *people[-1:])))
-
-
 @bp.app_template_filter("rfc822")
 def rfc822_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
