@@ -45,7 +45,7 @@ _DATELINE = re.compile(
     r"""^(?P<city>[^\W\d_][^\n(),]{0,40}?)       # city, in capitals (checked below)
         (?:,\s*(?P<region>[A-Z][A-Za-z.'’ ]{1,30}?))?   # ", Ill." / ", Venezuela"
         (?:,\s*(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}))?  # ", June 3"
-        \s*\((?P<agency>[A-Za-z][A-Za-z.&'’\- ]{0,39})\)  # "(Reuters)", "(dpa)"
+        \s*\((?P<agency>[^\W\d_](?:[^\W\d_]|[.&'’\-\ ]){0,39})\)  # "(Reuters)", "(Agência Lusa)"
         \s*(?P<dash>--|[-—–])?\s*""",
     re.VERBOSE,
 )

@@ -95,7 +95,7 @@ def _make_corpus(name: str, root: Path) -> Path:
     folder = root / name
     if name == "cases":
         folder.mkdir()
-        for path in (DATA / "documents").glob("*.txt"):
+        for path in (DATA / "documents").rglob("*.txt"):
             shutil.copy(path, folder)
     else:
         corpus.write(folder, GENERATED_DOCUMENTS if name == "generated" else HOSTILE_DOCUMENTS,

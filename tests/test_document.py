@@ -5,7 +5,8 @@ A new case is a new pair of files.
 Every expectation file says what its case tests in ``about``. The other keys (all optional
 except where noted): ``options`` (ParseOptions fields, ``now`` as ISO 8601), ``id``, ``seq``,
 ``headline``, ``headline_prefix``, ``headline_max_chars``, ``published`` (ISO 8601 with offset),
-``has_time``, ``city``, ``agency``, ``city_slug``, ``agency_slug``, ``dateline``, ``lead`` (the
+``has_time``, ``city``, ``agency``, ``city_slug``, ``agency_slug``, ``slug`` (the headline's),
+``dateline``, ``lead`` (the
 first paragraph as printed, dateline included), ``paragraphs`` (count), ``first_paragraph``,
 ``last_paragraph``, ``contains`` (whole paragraphs), ``not_contains`` (substrings no paragraph
 may hold), ``summary``, ``summary_prefix``, ``summary_suffix``; ``authors`` (in order),
@@ -39,7 +40,8 @@ from feedsvc.document import (
 )
 
 DATA = Path(__file__).parent / "data"
-DOCUMENTS = sorted((DATA / "documents").glob("*.txt"))
+# Cases grouped by concern in subfolders (bylines/, credits/, zones/, scripts/, emoticons/).
+DOCUMENTS = sorted((DATA / "documents").rglob("*.txt"))
 BAD = sorted((DATA / "bad").glob("*.txt"))
 # Fixed, so that "in the future" means the same thing on every run.
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -98,7 +100,7 @@ def assert_summary_of(summary: str, lead: str) -> None:
             assert summary[-1] in '.!?"”’)' and lead[len(summary)] == " "
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(DATA / "documents")))
 def test_document(path: Path) -> None:
     expect = _expectation(path)
     raw = path.read_bytes()
@@ -122,7 +124,7 @@ def test_document(path: Path) -> None:
         )
     if "has_time" in expect:
         assert article.has_time is expect["has_time"]
-    for key in ("city", "agency", "city_slug", "agency_slug", "dateline", "summary"):
+    for key in ("city", "agency", "city_slug", "agency_slug", "dateline", "summary", "slug"):
         if key in expect:
             assert getattr(article, key) == expect[key], key
     if "lead" in expect:

@@ -1,0 +1,139 @@
+"""Bylines and credit lines, line by line: every shape read, no sentence taken for a byline,
+and no text that crashes the readers. (Whole documents: tests/data/documents/bylines/ and
+credits/.)"""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedsvc.bylines import read_byline, read_credits
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("By Jane Doe", ("Jane Doe",)),
+        ("By Jane Doe and John Roe", ("Jane Doe", "John Roe")),
+        ("By Jane Doe & John Roe", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, Reuters", ("Jane Doe",)),
+        ("By Jane Doe and John Roe, Reuters", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, The Associated Press", ("Jane Doe",)),
+        ("By Jane Doe, Staff Writer", ("Jane Doe",)),
+        ("By Jane Doe, Reuters correspondent", ("Jane Doe",)),
+        ("By Jane Doe, John Roe and Ann Poe", ("Jane Doe", "John Roe", "Ann Poe")),
+        ("By JANE DOE", ("Jane Doe",)),
+        ("BY JANE DOE AND JOHN ROE, REUTERS", ("Jane Doe", "John Roe")),
+        ("BY MARY O'NEILL-MCDONALD", ("Mary O'Neill-McDonald",)),
+        ("BY JUAN DE LA CRUZ", ("Juan de la Cruz",)),
+        ("By Ursula von der Leyen", ("Ursula von der Leyen",)),
+        ("By J. R. Smith", ("J. R. Smith",)),
+        ("By Jane Doe in Caracas", ("Jane Doe",)),
+        ("By Иван Петров", ("Иван Петров",)),
+        ("By  Jane   Doe ", ("Jane Doe",)),
+    ],
+)
+def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
+    assert read_byline(line) == names
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "By the end of the week, officials said.",
+        "By the end of the week, negotiators hope to settle the last open questions.",
+        "By Monday, officials had agreed on most of the text.",
+        "By Tuesday Evening",
+        "By 2030, tariffs on farm goods would fall to zero.",
+        "By Order Of The Court",
+        "By Reuters Staff",
+        "By AFP",
+        "by jane doe",
+        "By Jane Doe. She covers energy.",
+        "By Jane Doe, who covers energy for the paper",
+        "Byline: Jane Doe",
+        "By Jane Doe and the team",
+        "By March, prices had doubled.",
+        "By",
+        "",
+    ],
+)
+def test_what_is_not_a_byline(line: str) -> None:
+    assert read_byline(line) is None
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "writers"),
+    [
+        ("Reporting by Jane Doe; Editing by John Roe", ("Jane Doe",)),
+        ("(Reporting by Jane Doe in Caracas; Editing by John Roe)", ("Jane Doe",)),
+        ("[Reporting by Jane Doe; editing by John Roe]", ("Jane Doe",)),
+        (
+            "(Reporting by Jane Doe and Matt Spetalnick in Washington; Additional reporting by "
+            "Ann Poe in New York; Writing by Bob Loe; Editing by Chizu Nomiyama)",
+            ("Jane Doe", "Matt Spetalnick", "Ann Poe", "Bob Loe"),
+        ),
+        ("Reporting by Jane Doe, writing by Bob Loe; editing by John Roe", ("Jane Doe", "Bob Loe")),
+        ("Writing by Jane Doe", ("Jane Doe",)),
+        ("Reporting by Jane Doe and Jane Doe; Editing by John Roe", ("Jane Doe",)),
+    ],
+)
+def test_credit_line_shapes(paragraph: str, writers: tuple[str, ...]) -> None:
+    assert read_credits(paragraph) == writers
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "Reporting by the team in Caracas",
+        "Reporting by Reuters TV",
+        "Editing by John Roe",  # a credit that names no writer is no credit line for authors
+        "Reporting by Jane Doe showed the plan had failed, officials said on Monday.",
+        "The reporting by Jane Doe won a prize.",
+    ],
+)
+def test_what_names_no_writers(paragraph: str) -> None:
+    assert not read_credits(paragraph)
+
+
+# -- no text crashes the readers; what they return comes from the text -----------------------
+
+# Text made of the pieces bylines and credit lines are made of, so that the readers' every
+# branch is reached, and any text at all.
+_namey = st.lists(
+    st.one_of(
+        st.sampled_from(["By ", "BY ", " and ", " AND ", " in ", "Reporting by ", "; Editing by "]),
+        st.sampled_from(["Jane", "Doe", "JOHN", "von", "der", "O'Neill", "Reuters", "the", "J."]),
+        st.text(alphabet=string.ascii_letters + " ,.;'’-&()[]", max_size=6),
+        st.text(max_size=3),
+    ),
+    max_size=30,
+).map("".join)
+
+
+def _names_come_from(names: tuple[str, ...], text: str) -> None:
+    folded = " ".join(text.split()).lower()
+    for name in names:
+        assert name and name == " ".join(name.split())
+        assert name.lower() in folded, (name, text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_namey, st.text(max_size=300)))
+def test_any_text_is_a_byline_or_not_and_never_crashes(text: str) -> None:
+    names = read_byline(text)
+    assert names is None or (names and all(isinstance(n, str) for n in names))
+    if names:
+        _names_come_from(names, text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_namey, st.text(max_size=300)))
+def test_any_text_is_a_credit_line_or_not_and_never_crashes(text: str) -> None:
+    writers = read_credits(text)
+    if writers:
+        _names_come_from(writers, text)
+        assert len(set(writers)) == len(writers)
