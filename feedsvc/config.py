@@ -8,16 +8,16 @@ package reads the environment.
 from __future__ import annotations
 
 import os
-import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import langcodes
+
+from .urls import check_tag_authority
 
 ENV_PREFIX = "FEEDSVC_"
 
@@ -97,38 +97,6 @@ def _language(text: str) -> str:
     return tag
 
 
-# RFC 4151 section 2.1: taggingEntity = authorityName "," date, the authority a domain name or
-# an e-mail address, the date (YYYY, YYYY-MM or YYYY-MM-DD) one on which it was held.
-_DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
-_TAGGING_ENTITY = re.compile(
-    rf"(?P<authority>{_DNS_NAME}|[a-z0-9._-]+@{_DNS_NAME}),"
-    r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"
-)
-
-
-def _tag_authority(text: str) -> str:
-    if not text:
-        return ""  # urls.tag_authority() derives one from FEEDSVC_SITE_URL
-    value = text.strip().lower()
-    match = _TAGGING_ENTITY.fullmatch(value)
-    problem = None
-    if match is None:
-        problem = "must be a domain name or e-mail address and a date"
-    elif "." not in match["authority"]:
-        problem = "must name a domain you hold (with a dot), not a bare name"
-    else:
-        try:
-            date(int(match["year"]), int(match["month"] or 1), int(match["day"] or 1))
-        except ValueError:
-            problem = "has a date that does not exist"
-    if problem:
-        raise ValueError(
-            f"{problem}: a domain or e-mail address the publisher held on that date, as in "
-            "news.example.com,2026 or desk@example.org,2026-03 (RFC 4151 tag URIs)"
-        )
-    return value
-
-
 def _date_order(text: str) -> str:
     value = text.lower()
     if value not in ("mdy", "dmy"):
@@ -184,7 +152,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TAG_AUTHORITY",
         "",
-        _tag_authority,
+        check_tag_authority,
         "Whose entry and feed ids these are: a domain you hold and a date you held it on, as "
         "in news.example.com,2026 (RFC 4151 tag URIs). Empty: the host of FEEDSVC_SITE_URL "
         "and 2026. Keep it when the site moves: it is what keeps the ids.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import quote, urlsplit
 
 from .document import Article
@@ -24,7 +25,41 @@ DEFAULT_TAG_YEAR = "2026"
 # RFC 3986 pchar (less "%", which quote() writes itself), "/" and "?": what a tag's specific
 # part may hold as it is.
 _TAG_SPECIFIC_SAFE = "/?:@!$&'()*+,;=-._~"
-_DNS_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+# RFC 4151 section 2.1: taggingEntity = authorityName "," date, the authority a domain name or
+# an e-mail address, the date (YYYY, YYYY-MM or YYYY-MM-DD) one on which it was held.
+_DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+_TAGGING_ENTITY = re.compile(
+    rf"(?P<authority>{_DNS_NAME}|[a-z0-9._-]+@{_DNS_NAME}),"
+    r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"
+)
+
+
+def check_tag_authority(text: str) -> str:
+    """FEEDSVC_TAG_AUTHORITY, lower-cased; empty stays empty (tag_authority() derives one).
+
+    Raises ValueError unless it is a domain name (with a dot: one a publisher can hold) or an
+    e-mail address, a comma, and a real date (RFC 4151 section 2.1).
+    """
+    value = text.strip().lower()
+    if not value:
+        return ""
+    match = _TAGGING_ENTITY.fullmatch(value)
+    problem = None
+    if match is None:
+        problem = "must be a domain name or e-mail address and a date"
+    elif "." not in match["authority"]:
+        problem = "must name a domain you hold (with a dot), not a bare name"
+    else:
+        try:
+            date(int(match["year"]), int(match["month"] or 1), int(match["day"] or 1))
+        except ValueError:
+            problem = "has a date that does not exist"
+    if problem:
+        raise ValueError(
+            f"{problem}: a domain or e-mail address the publisher held on that date, as in "
+            "news.example.com,2026 or desk@example.org,2026-03 (RFC 4151 tag URIs)"
+        )
+    return value
 
 
 def tag_authority(configured: str, site_url: str) -> str:
@@ -34,7 +69,7 @@ def tag_authority(configured: str, site_url: str) -> str:
     if configured:
         return configured
     host = (urlsplit(site_url).hostname or "").lower()
-    return f"{host if _DNS_NAME.fullmatch(host) else 'localhost'},{DEFAULT_TAG_YEAR}"
+    return f"{host if re.fullmatch(_DNS_NAME, host) else 'localhost'},{DEFAULT_TAG_YEAR}"
 
 
 def permalink_path(article_id: str, headline: str) -> str:
