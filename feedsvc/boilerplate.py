@@ -123,7 +123,7 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
     if text.count(" ") >= MAX_JUNK_WORDS:
         # Most body paragraphs stop here: only these rules can match a line this long (a
         # credit line never starts like an emoticon).
-        if _EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text):
+        if text[:1].islower() and (_EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text)):
             return "advertisement"
         if headline and _repeats(text, headline):
             return "repeats the headline"
@@ -133,10 +133,11 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
         return None
     if lowered in WIDGET_HEADINGS:
         return "widget heading"
-    if is_emoticon_line(text):
-        return "emoticon"
-    if _EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text):
-        return "advertisement"
+    if text[:1].islower():  # every emoticon word is lower case; most paragraphs are not
+        if is_emoticon_line(text):
+            return "emoticon"
+        if _EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text):
+            return "advertisement"
     if lowered in BROKERS:
         return "broker name"
     if _URL_ONLY.match(text):
@@ -160,8 +161,9 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
 
 
 def is_emoticon_line(text: str) -> bool:
-    """Only the editor's emoticon words: ``smiley``, ``heart heart``, ``broken heart``."""
-    return _EMOTICONS_ONLY.fullmatch(" ".join(text.split())) is not None
+    """Only the editor's emoticon words: ``smiley``, ``heart heart``, ``broken heart``.
+    ``text`` has its spaces folded, as paragraphs have."""
+    return _EMOTICONS_ONLY.fullmatch(text.strip()) is not None
 
 
 def is_photo_caption(text: str) -> bool:

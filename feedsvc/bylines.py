@@ -40,6 +40,8 @@ _AND = re.compile(r"\s+(?:and|AND|&)\s+|\s*,\s*")
 # " in Caracas", " in New York": where a reporter filed from.
 _PLACE = re.compile(r"\s+in\s+[^\W\d_][\w'’.\- ]*$")
 # A credit line's parts: "Reporting by ...; Editing by ...", also joined by commas before a role.
+# What a credit line's first character can be: "(", "[", or a role's first letter.
+CREDIT_FIRST = frozenset("([RrWwAa")
 _CREDIT_OPEN = re.compile(r"^[(\[]?\s*(?:additional\s+)?(?:reporting|writing)\s+by\s", re.I)
 _CREDIT_PART = re.compile(r"^(?P<role>[A-Za-z][A-Za-z\- ]{1,40}?)\s+by\s+(?P<names>.+)$", re.I)
 _CREDIT_SPLIT = re.compile(
@@ -77,9 +79,13 @@ def read_credits(paragraph: str) -> tuple[str, ...] | None:
     """The reporters and writers a wire credit line names (not its editors), or None when
     the paragraph is not a credit line: ``Reporting by Jane Doe in Caracas; Editing by John
     Roe``, in brackets or not."""
-    text = " ".join(paragraph.split())
-    if len(text) > 4 * MAX_BYLINE_CHARS or not _CREDIT_OPEN.match(text):
+    # Every paragraph of every document comes here: look at its first character before
+    # anything else, and fold its spaces only once it opens like a credit line.
+    if paragraph[:1] not in CREDIT_FIRST or len(paragraph) > 4 * MAX_BYLINE_CHARS:
         return None
+    if not _CREDIT_OPEN.match(paragraph):
+        return None
+    text = " ".join(paragraph.split())
     inner = text.strip("()[] .")
     writers: list[str] = []
     for part in _CREDIT_SPLIT.split(inner):

@@ -361,7 +361,11 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
     for line in block.split("\n"):
         if (
             (("/" in line or "Photo" in line) and is_photo_caption(_fold_spaces(line)))
-            or (len(line) <= MAX_EMOTICON_LINE_CHARS and is_emoticon_line(line))
+            or (
+                len(line) <= MAX_EMOTICON_LINE_CHARS
+                and line.lstrip()[:1].islower()
+                and is_emoticon_line(_fold_spaces(line))
+            )
             or (byline and line.lstrip()[:3].lower() == "by " and bylines.is_byline(line))
         ):
             if text_lines:
@@ -453,6 +457,8 @@ def _with_credits(byline: list[str], paragraphs: list[str]) -> tuple[str, ...]:
     """The byline's writers, then those a wire credit line names (reporters, not editors)."""
     authors = list(byline)
     for paragraph in paragraphs:
+        if paragraph[:1] not in bylines.CREDIT_FIRST:
+            continue  # most paragraphs: spare them a call
         for name in bylines.read_credits(paragraph) or ():
             if name not in authors:
                 authors.append(name)
