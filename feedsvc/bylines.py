@@ -72,6 +72,7 @@ def read_byline(line: str) -> tuple[str, ...] | None:
 
 
 def is_byline(line: str) -> bool:
+    """Whether ``line`` is a byline (see read_byline)."""
     return read_byline(line) is not None
 
 

@@ -94,4 +94,5 @@ class Site:
         return f"tag:{self.tag_authority}:{quote(specific, safe=_TAG_SPECIFIC_SAFE)}"
 
     def article_tag(self, article: Article) -> str:
+        """The article's entry id in every format: ``tag:<authority>:articles/<id>``."""
         return self.tag(f"articles/{article.id}")
