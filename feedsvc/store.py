@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,8 @@ SMALL_REFRESH = 200
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
-SCHEMA_VERSION = "6"
+# 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
+SCHEMA_VERSION = "7"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -76,9 +78,11 @@ CREATE INDEX IF NOT EXISTS articles_file ON articles (file_name);
 -- Search needs matching rows, not phrases or ranking (results are newest first), and
 -- detail=none with columnsize=0 builds the index about twice as fast. The text is indexed
 -- from the articles table itself (external content, paragraphs one per line), and the index
--- keeps no second copy of every article.
+-- keeps no second copy of every article. People type without capitals or accents: unicode61
+-- folds case, and remove_diacritics 2 folds every accent ("zurich" finds "ZÜRICH").
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
-    headline, paragraphs, content=articles, content_rowid=rowid, detail=none, columnsize=0
+    headline, paragraphs, agency, city, content=articles, content_rowid=rowid, detail=none,
+    columnsize=0, tokenize='unicode61 remove_diacritics 2'
 );
 """
 NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
@@ -249,18 +253,45 @@ class Store:
         ).fetchone()
         return rows.decode(row) if row else None
 
-    def search(self, query: str, limit: int) -> list[Article]:
-        """Full-text search, every word must match (prefix match on the last), newest first."""
-        words = re.findall(r"\w+", query)[:MAX_SEARCH_TERMS]
-        if not words:
+    def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
+        """Articles with every word of ``query`` in their headline, text, agency or city (the
+        last word may be the start of a word), newest first; [] when it has no words."""
+        match = search_expression(query)
+        if match is None:
             return []
-        match = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
         cursor = self._db.execute(
             f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE rowid IN "
-            f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) {NEWEST_FIRST} LIMIT ?",
-            (match.strip(), limit),
+            f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) {NEWEST_FIRST} "
+            "LIMIT ? OFFSET ?",
+            (match, limit, offset),
         )
         return [rows.decode(row) for row in cursor]
+
+    def search_count(self, query: str) -> int:
+        """How many articles ``search`` finds for ``query``, all pages together."""
+        match = search_expression(query)
+        if match is None:
+            return 0
+        return self._db.execute(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (match,)
+        ).fetchone()[0]
+
+    def neighbours(self, article: Article) -> tuple[Article | None, Article | None]:
+        """(the next newer, the next older) article in the newest-first order of every list."""
+        # Row values compare in the order of NEWEST_FIRST; a missing seq sorts as the lowest.
+        key = (article.published.timestamp(), -1 if article.seq is None else article.seq)
+        newer = self._db.execute(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts >= ? AND "
+            "(published_ts, coalesce(seq, -1), id) > (?, ?, ?) "
+            "ORDER BY published_ts ASC, seq ASC, id ASC LIMIT 1",
+            (key[0], *key, article.id),
+        ).fetchone()
+        older = self._db.execute(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts <= ? AND "
+            f"(published_ts, coalesce(seq, -1), id) < (?, ?, ?) {NEWEST_FIRST} LIMIT 1",
+            (key[0], *key, article.id),
+        ).fetchone()
+        return (rows.decode(newer) if newer else None, rows.decode(older) if older else None)
 
     def agencies(self) -> list[Facet]:
         return self._facets("agency")
@@ -465,9 +496,11 @@ class Store:
         )
         rowid = cursor.lastrowid
         assert rowid is not None  # always set after an INSERT
+        # Indexed from the row just written: exactly the values a later 'delete' will give.
         self._db.execute(
-            "INSERT INTO articles_fts (rowid, headline, paragraphs) VALUES (?, ?, ?)",
-            (rowid, article.headline, document.row[rows.PARAGRAPHS]),
+            "INSERT INTO articles_fts (rowid, headline, paragraphs, agency, city) "
+            "SELECT rowid, headline, paragraphs, agency, city FROM articles WHERE rowid = ?",
+            (rowid,),
         )
         index.add(article, rowid, updated)
 
@@ -487,8 +520,9 @@ class Store:
         rowid = index.remove(article_id)
         # An external-content index forgets a row given the very values it indexed.
         self._db.execute(
-            "INSERT INTO articles_fts (articles_fts, rowid, headline, paragraphs) "
-            "SELECT 'delete', rowid, headline, paragraphs FROM articles WHERE rowid = ?",
+            "INSERT INTO articles_fts (articles_fts, rowid, headline, paragraphs, agency, city) "
+            "SELECT 'delete', rowid, headline, paragraphs, agency, city FROM articles "
+            "WHERE rowid = ?",
             (rowid,),
         )
         self._db.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
@@ -500,6 +534,18 @@ class Store:
 
 # The article fields a listing may be narrowed by, and their slug columns.
 FACET_COLUMNS = {"agency": "agency_slug", "city": "city_slug"}
+
+
+def search_expression(query: str) -> str | None:
+    """An FTS5 query: each word of ``query`` as a quoted string, the last as a prefix; None when
+    there is no word. Quoting keeps FTS5 syntax in the query ("AND", "*", "col:") plain words."""
+    # NFKC first: a decomposed accent ("u" + U+0308) would otherwise split a word in two. The
+    # tokenizer's separators (punctuation, "_") split words here too, because this index has
+    # no positions to match a phrase of several tokens with (detail=none).
+    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", query))[:MAX_SEARCH_TERMS]
+    if not words:
+        return None
+    return " ".join(f'"{word}"' for word in words) + "*"
 
 
 def _facet_filter(facet: tuple[str, str] | None) -> tuple[str, tuple[str, ...]]:
