@@ -18,10 +18,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Imported here so that importing the package stays cheap and cycle-free.
     from flask import Flask
 
-    from . import config, templating, web
+    from . import config, pages, templating, web
+    from .assets import Assets
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
     from .httpcache import FastPath, ResponseCache
+    from .preview import NavigationPreviews
     from .services import Services
     from .store import Store
     from .urls import Site, tag_authority
@@ -41,13 +43,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             site, settings.title, settings.language, ttl_minutes(settings.cache_max_age)
         ),
         cache=cache,
+        assets=Assets(),
     )
-    app = Flask(__name__)
+    # Static files are served by web.py (content-hashed URLs, the response cache), not Flask.
+    app = Flask(__name__, static_folder=None)
     app.config["FEEDSVC"] = settings
     app.extensions["feedsvc"] = services
     app.register_blueprint(web.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(templating.bp)
-    app.wsgi_app = FastPath(app.wsgi_app, cache)  # type: ignore[method-assign]
+    # Navigations to a feed URL become requests for its preview before the cache is asked.
+    app.wsgi_app = NavigationPreviews(FastPath(app.wsgi_app, cache))  # type: ignore[method-assign]
     if settings.watch:
         notifier = Notifier(settings.websub_hub, site).start() if settings.websub_hub else None
         app.extensions["feedsvc.watcher"] = Watcher(

@@ -21,6 +21,28 @@ from .store import Store
 from .urls import Site
 
 FORMATS = ("rss", "atom", "json")
+OPML_PATH = "/feeds.opml"
+# Feeds and the OPML list have a preview page for people (preview.py), at this suffix.
+PREVIEW_SUFFIX = ".html"
+PREVIEWED_SUFFIXES = (*(f".{fmt}" for fmt in FORMATS), ".opml")
+
+
+def preview_path(feed_path: str) -> str:
+    """The path of the page a person sees for a feed: the feed's path + ".html", query kept.
+
+    ``/feed.rss`` -> ``/feed.rss.html``, ``/feeds.opml`` -> ``/feeds.opml.html``,
+    ``/search/feed.atom?q=oil`` -> ``/search/feed.atom.html?q=oil``. The one rule for where a
+    preview lives: the app serves it there and at the feed's own URL (to browser navigations),
+    and a static host serves the file of that name the same way (nginx: a ``map`` of
+    ``$http_sec_fetch_dest`` to the suffix, then ``try_files $uri$suffix $uri``; see README).
+    """
+    path, mark, query = feed_path.partition("?")
+    return f"{path}{PREVIEW_SUFFIX}{mark}{query}"
+
+
+def has_preview(path: str) -> bool:
+    """Whether a request path (no query) names a feed or the OPML list, which have previews."""
+    return path.endswith(PREVIEWED_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,9 @@ class Channel:
         if self.kind == "archive":
             return f"/archives/{self.key}/feed.{fmt}"
         return f"/search/feed.{fmt}?{urlencode({'q': self.key})}"
+
+    def preview_path(self, fmt: str) -> str:
+        return preview_path(self.feed_path(fmt))
 
     @property
     def html_path(self) -> str:
@@ -200,12 +225,14 @@ class Channels:
             start, count = plan.bounds(int(channel.key))
             return list(reversed(self.store.oldest(count, start)))
         if channel.kind == "search":
-            return self.store.search(channel.key, limit)
+            return self.store.search(channel.key, limit, offset)
         facet = (channel.facet.field, channel.key) if channel.facet else None
         return self.store.latest(limit, offset, facet=facet)
 
     def count(self, channel: Channel) -> int:
-        """How many articles a main or facet channel holds (for paging its HTML listing)."""
+        """How many articles a main, facet or search channel holds (for paging its listing)."""
+        if channel.kind == "search":
+            return self.store.search_count(channel.key)
         facet = (channel.facet.field, channel.key) if channel.facet else None
         return self.store.count(facet=facet)
 

@@ -35,7 +35,6 @@ GENERATOR = "feedsvc"
 GENERATOR_URI = "https://pypi.org/project/feedsvc/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
-STYLESHEET_PATH = "/feed.xsl"
 _RSS_PROFILE_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 # Channel links besides alternate and self (which feedgen writes itself), in document order.
 FEED_LINK_RELS = ("hub", "current", "prev-archive", "next-archive")
@@ -81,12 +80,8 @@ def render(doc: FeedDocument, fmt: str, pub: Publication) -> bytes:
             xml = xml.replace(entity, reference)
     else:
         xml = generator.atom_str(pretty=False, encoding="UTF-8", xml_declaration=False)
-    # Browsers opening the feed URL show it through the stylesheet; feed readers ignore it.
-    prolog = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<?xml-stylesheet type="text/xsl" href="{STYLESHEET_PATH}"?>\n'
-    )
-    return prolog.encode() + xml
+    # No xml-stylesheet: browsers are dropping XSLT; people get a preview page (preview.py).
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + xml
 
 
 # Document text that a reader could take for markup: "</b>", "&amp;". An Atom summary holding

@@ -26,10 +26,11 @@ WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 MIN_GZIP_BYTES = 512
 
 
-def cache_control(max_age_seconds: int) -> str:
+def cache_control(max_age_seconds: int, *, immutable: bool = False) -> str:
     """The Cache-Control of every representation feedsvc serves: any cache may keep it for
-    ``max_age_seconds`` (RFC 9111 5.2.2.1 max-age, 5.2.2.9 public), then revalidate it."""
-    return f"public, max-age={max_age_seconds}"
+    ``max_age_seconds`` (RFC 9111 5.2.2.1 max-age, 5.2.2.9 public), then revalidate it, or
+    never revalidate it while fresh when ``immutable`` (RFC 8246: a URL naming its content)."""
+    return f"public, max-age={max_age_seconds}" + (", immutable" if immutable else "")
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -46,15 +47,6 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
-def wants_html_page(accept: str) -> bool:
-    """A browser's Accept header: HTML, and none of the feed types readers ask for."""
-    return (
-        "text/html" in accept
-        and "application/rss+xml" not in accept
-        and ("application/atom+xml" not in accept)
-    )
-
-
 class _Variant:
     __slots__ = ("body", "etag", "headers", "not_modified_headers")
 
@@ -69,9 +61,9 @@ class _Variant:
 class Prepared:
     """A complete, reusable response: 200 with or without gzip, 304, and HEAD.
 
-    With ``browser_content_type``, a request whose Accept header asks for an HTML page and for
-    no feed type (a browser opening a feed URL) gets the same bytes under that type, so the
-    browser applies the feed's XSLT stylesheet instead of showing raw text or downloading it.
+    ``vary`` names request headers, besides Accept-Encoding, that chose this response over
+    another one at the same URL (a feed and its preview page, see preview.py). ``immutable``
+    for a body whose URL changes with it (a content-hashed static file).
     """
 
     def __init__(
@@ -83,38 +75,37 @@ class Prepared:
         max_age_seconds: int,
         links: Iterable[str] = (),
         expires_at: float | None = None,
-        browser_content_type: str | None = None,
+        vary: Iterable[str] = (),
+        immutable: bool = False,
     ):
         self.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
         self.expires_at = expires_at  # monotonic deadline for time-dependent pages
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
-        vary = "Accept, Accept-Encoding" if browser_content_type else "Accept-Encoding"
-        common = [("Cache-Control", cache_control(max_age_seconds)), ("Vary", vary)]
+        # RFC 9110 12.5.5: Vary lists every request header that selected this representation.
+        common = [
+            ("Cache-Control", cache_control(max_age_seconds, immutable=immutable)),
+            ("Vary", ", ".join(("Accept-Encoding", *vary))),
+        ]
         common += [("Link", link) for link in links]
         # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
         packed = (
             gzip.compress(body, compresslevel=9, mtime=0) if len(body) >= MIN_GZIP_BYTES else None
         )
-        types = {False: content_type}
-        if browser_content_type:
-            types[True] = browser_content_type
-        self._variants: dict[tuple[bool, bool], _Variant] = {}
-        for for_browser, type_ in types.items():
-            etag = f"{tag}-xml" if for_browser else tag
-            entity = [
-                ("Content-Type", type_),
-                ("Last-Modified", http_date(self.last_modified)),
-                ("X-Content-Type-Options", "nosniff"),
-            ]
-            self._variants[(for_browser, False)] = self._variant(body, f'"{etag}"', common, entity)
-            if packed is not None:
-                self._variants[(for_browser, True)] = self._variant(
-                    packed, f'"{etag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
-                )
+        entity = [
+            ("Content-Type", content_type),
+            ("Last-Modified", http_date(self.last_modified)),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        self._variants: dict[bool, _Variant] = {
+            False: self._variant(body, f'"{tag}"', common, entity)
+        }
+        if packed is not None:
+            self._variants[True] = self._variant(
+                packed, f'"{tag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
+            )
         bodies = {id(variant.body): variant.body for variant in self._variants.values()}
         self.size = sum(map(len, bodies.values()))  # variants share their bodies
         self.recently_used = False
-        self._negotiates_type = browser_content_type is not None
         self._compresses = packed is not None
         self._etags = {variant.etag for variant in self._variants.values()}
 
@@ -125,19 +116,18 @@ class Prepared:
 
     @property
     def body(self) -> bytes:
-        return self._variants[(False, False)].body
+        return self._variants[False].body
 
     @property
     def etag(self) -> str:
-        return self._variants[(False, False)].etag
+        return self._variants[False].etag
 
     def is_fresh(self) -> bool:
         return self.expires_at is None or time.monotonic() < self.expires_at
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        for_browser = self._negotiates_type and wants_html_page(environ.get("HTTP_ACCEPT", ""))
         compressed = self._compresses and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
-        variant = self._variants[(for_browser, compressed)]
+        variant = self._variants[compressed]
         if self._not_modified(environ):
             start_response("304 Not Modified", variant.not_modified_headers)
             return []

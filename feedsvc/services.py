@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .assets import Assets
 from .channels import Channels
 from .config import Config
 from .feeds import Publication
@@ -20,3 +21,4 @@ class Services:
     channels: Channels
     publication: Publication
     cache: ResponseCache
+    assets: Assets

@@ -1,7 +1,9 @@
-"""What templates may call: date filters, feed channels of an article, schema.org data."""
+"""What templates may call: dates and names in plain words, page numbers, asset URLs, and
+schema.org data. Every rule for how a page words something for a person lives here."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -14,11 +16,66 @@ from .document import Article
 
 bp = Blueprint("templating", __name__)
 
+FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 
-@bp.app_template_filter("display_date")
-def display_date(moment: datetime, has_time: bool = True) -> str:
+# Lower-case joining words inside place names: "Rio de Janeiro", "Port-au-Prince",
+# "Frankfurt am Main", "Dar es Salaam", "Stratford-upon-Avon", "Sharm el-Sheikh".
+_JOINING_WORDS = frozenset(
+    "al am an and au aux d da das de del della der des di do dos du el en es la le les "
+    "of on sur the upon van von y".split()
+)
+_INITIALS = re.compile(r"(?:\w\.){2,}")  # "U.S.", "D.C.": kept as written
+_PIECES = re.compile(r"(\s+|-)")
+
+
+@bp.app_template_filter("published_text")
+def published_text(article: Article) -> str:
+    """'6 March 2022', or '30 December 2025, 11:36 AM ET' with the zone as the document wrote it."""
+    moment = article.published
     text = f"{moment.day} {moment:%B %Y}"
-    return f"{text}, {moment:%H:%M} {moment:%Z}".rstrip() if has_time else text
+    if not article.has_time:
+        return text
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    # TODO(text helper's Article.zone_label): drop the getattr once that branch is merged.
+    zone = getattr(article, "zone_label", None) or _offset_label(moment)
+    return f"{text}, {hour}:{moment.minute:02d} {half} {zone}"
+
+
+def _offset_label(moment: datetime) -> str:
+    """'UTC', 'UTC−5', 'UTC+5:30': for a time whose document named no zone."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    if not minutes:
+        return "UTC"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'+' if minutes > 0 else '−'}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+@bp.app_template_filter("place_name")
+def place_name(name: str) -> str:
+    """A dateline city as a heading would write it: 'SÃO PAULO' -> 'São Paulo'.
+
+    Only names written all in capitals change. Initials stay ('U.S.'), joining words inside a
+    name are lower-cased ('Rio de Janeiro'), and a single letter before an apostrophe keeps its
+    capital ('L'Aquila')."""
+    if any(char.islower() for char in name):
+        return name
+    pieces = _PIECES.split(name)
+    words = [_title_word(piece, first=not index) for index, piece in enumerate(pieces)]
+    return "".join(words)
+
+
+def _title_word(word: str, *, first: bool) -> str:
+    if not word or not word[0].isalpha() or _INITIALS.fullmatch(word):
+        return word
+    if not first and word.lower() in _JOINING_WORDS:
+        return word.lower()
+    head, apostrophe, tail = word.partition("'")
+    if apostrophe and len(head) == 1 and tail:
+        return f"{head}'{tail[0]}{tail[1:].lower()}"
+    # The first letter is already a capital; lower() on it could change it ("İ" -> "i̇").
+    return word[0] + word[1:].lower()
 
 
 bp.add_app_template_filter(rfc3339, "w3c")
@@ -29,17 +86,75 @@ def rfc822_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
+@bp.app_template_filter("count")
+def count_text(number: int, noun: str = "article") -> str:
+    """'1 article', '1,586 articles'."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+def channel_heading(channel: Channel, name: str | None = None) -> str:
+    """A channel's heading in plain words: 'Latest news', 'From Reuters', 'São Paulo'.
+
+    ``name`` is the agency's or city's name as the store has it; looked up when not given."""
+    if channel.kind == "main":
+        return "Latest news"
+    if channel.kind == "archive":
+        return f"Archive, part {channel.key}"
+    if channel.kind == "search":
+        return f"Search: {channel.key}"
+    if name is None:
+        assert channel.facet is not None
+        store = current_app.extensions["feedsvc"].store
+        facet = store.facet(channel.facet.field, channel.key)
+        name = facet.name if facet else channel.key
+    return f"From {name}" if channel.kind == "source" else place_name(name)
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The page links to show: the first, the last and ``around`` either side of ``page``;
+    None where pages are left out. page_numbers(7, 41) -> [1, None, 5, 6, 7, 8, 9, None, 41]."""
+    shown = {1, pages, *range(max(1, page - around), min(pages, page + around) + 1)}
+    numbers: list[int | None] = []
+    previous = 0
+    for number in sorted(shown):
+        if number - previous > 1:
+            numbers.append(None)
+        numbers.append(number)
+        previous = number
+    return numbers
+
+
+def page_path(path: str, page: int) -> str:
+    """``path`` (a listing's path, query included) at ``page``; page 1 has no page parameter."""
+    if page == 1:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}page={page}"
+
+
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"channel": Channel, "article_channels": _article_channels, "json_ld": _json_ld}
+    return {
+        "Channel": Channel,
+        "article_channels": _article_channels,
+        "channel_heading": channel_heading,
+        "json_ld": _json_ld,
+        "page_numbers": page_numbers,
+        "page_path": page_path,
+        "static_url": _static_url,
+    }
+
+
+def _static_url(name: str) -> str:
+    svc = current_app.extensions["feedsvc"]
+    return svc.site.url(svc.assets.path(name))
 
 
 def _article_channels(article: Article) -> list[tuple[Channel, str]]:
-    """(channel, label) of every feed an article appears in, the site's own first."""
+    """(channel, heading) of every feed an article appears in, the site's own first."""
     found = [(Channel("main"), current_app.extensions["feedsvc"].config.title)]
     for channel in article_channels(article):
         assert channel.facet is not None
-        found.append((channel, getattr(article, channel.facet.field)))
+        found.append((channel, channel_heading(channel, getattr(article, channel.facet.field))))
     return found
 
 
@@ -66,5 +181,5 @@ def _json_ld(article: Article) -> dict[str, Any]:
         data["sourceOrganization"] = {"@type": "Organization", "name": article.agency}
     if article.city:
         data["dateline"] = article.city
-        data["contentLocation"] = {"@type": "Place", "name": article.city}
+        data["contentLocation"] = {"@type": "Place", "name": place_name(article.city)}
     return data

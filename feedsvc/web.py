@@ -1,4 +1,6 @@
-"""The blueprint: routes, query-parameter bounds, and prepared (cached) responses.
+"""The blueprint for what programs fetch: feeds and their previews, the OPML list, sitemaps,
+robots.txt, static files, and the feed addresses other publishing tools use. Also the helpers
+every view shares: the services, the response cache decorator and query-parameter bounds.
 
 Views that serve a representation of the store return a ``Prepared`` response; the ``cached``
 decorator keeps it until the store changes, and the FastPath middleware replays it. Everything
@@ -12,15 +14,16 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
+from werkzeug.wrappers import Response
 
-from . import feeds
-from .channels import FORMATS, Channel, newest_change
-from .httpcache import Prepared, cache_key
+from . import feeds, preview
+from .channels import FORMATS, OPML_PATH, Channel, newest_change, preview_path
+from .httpcache import Prepared, cache_control, cache_key
 from .services import Services
+from .templating import FORMAT_NAMES
 from .urls import permalink_path
 
 bp = Blueprint("web", __name__)
@@ -29,12 +32,35 @@ FMT = "<any(" + ", ".join(FORMATS) + "):fmt>"
 HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
 MAX_QUERY_CHARS = 200
 MAX_PAGE = 100_000
-ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file, by the sitemaps.org protocol
 NEWS_SITEMAP_SECONDS = 60  # the "last two days" window moves with the clock
-STYLESHEET_MAX_AGE_SECONDS = 86_400
+# A file whose URL carries its content hash never changes under that URL.
+IMMUTABLE_MAX_AGE_SECONDS = 365 * 24 * 3600
+ICON_MAX_AGE_SECONDS = 24 * 3600
+REDIRECT_MAX_AGE_SECONDS = 24 * 3600
+# Where WordPress, Ghost, Hugo, Jekyll and Blogger publish a site's feeds, and the format each
+# one is: subscribers who bring one of these addresses along are sent to ours, permanently.
+LEGACY_FEEDS = {
+    **{path: "rss" for path in ("/feed", "/feed/rss", "/feed/rss2", "/feed/rdf", "/rss")},
+    **{path + "/": "rss" for path in ("/feed", "/feed/rss", "/feed/rss2", "/feed/rdf", "/rss")},
+    "/feed/atom": "atom",
+    "/feed/atom/": "atom",
+    "/feed/json": "json",  # the JSON Feed plugin for WordPress
+    "/feed/json/": "json",
+    "/rss.xml": "rss",
+    "/rss2.xml": "rss",
+    "/index.xml": "rss",  # Hugo
+    "/index.rss": "rss",
+    "/atom.xml": "atom",  # Jekyll (older sites), Hexo, Octopress
+    "/feed.xml": "atom",  # Jekyll's jekyll-feed
+    "/atom": "atom",
+    "/feeds/posts/default": "atom",  # Blogger
+}
+# WordPress's plain permalinks put the feed in a query: /?feed=rss2.
+WORDPRESS_FEED_QUERY = {"rss": "rss", "rss2": "rss", "rdf": "rss", "atom": "atom", "json": "json"}
 
 
 def services() -> Services:
@@ -59,10 +85,15 @@ def cached(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@bp.app_context_processor
+def form_bounds() -> dict[str, Any]:
+    return {"max_query_chars": MAX_QUERY_CHARS, "formats": FORMAT_NAMES}
+
+
 # -- query parameters ------------------------------------------------------------------------
 
 
-def _whole_number(name: str, default: int, maximum: int) -> int:
+def whole_number(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -71,158 +102,112 @@ def _whole_number(name: str, default: int, maximum: int) -> int:
     return min(int(raw), maximum)
 
 
+def page_number() -> int:
+    return whole_number("page", 1, MAX_PAGE)
+
+
 def _limit(svc: Services) -> int:
-    return _whole_number("limit", svc.config.feed_size, svc.config.max_limit)
+    return whole_number("limit", svc.config.feed_size, svc.config.max_limit)
 
 
-def _search_query() -> str:
+def search_query(*, required: bool) -> str:
+    """The words of ?q=, spaces collapsed; "" when none were given and none are ``required``."""
     query = " ".join(request.args.get("q", "").split())
-    if not query:
+    if not query and required:
         abort(400, "q is required: the words to search for")
     if len(query) > MAX_QUERY_CHARS:
-        abort(400, f"q is longer than {MAX_QUERY_CHARS} characters")
+        abort(400, f"The search is longer than {MAX_QUERY_CHARS} characters: use fewer words.")
     return query
 
 
-# -- feeds -----------------------------------------------------------------------------------
+def moved_to(url: str) -> Response:
+    """A 301 to ``url``, which callers build with ``Site`` from the configured site URL, never
+    from the Host the request named (RFC 9110 15.4.2: permanent, cacheable by default)."""
+    response = redirect(url, 301)
+    response.headers["Cache-Control"] = cache_control(REDIRECT_MAX_AGE_SECONDS)
+    return response
 
 
-def _feed(svc: Services, channel: Channel, fmt: str, limit: int) -> Prepared:
+# -- feeds and their previews ----------------------------------------------------------------
+
+
+def feed_route(rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a cached view at ``rule`` (show_preview=False) and at its preview's path
+    (show_preview=True), so that a feed and its preview always share their URL rule."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        wrapped = cached(view)
+        bp.add_url_rule(rule, view.__name__, wrapped, defaults={"show_preview": False})
+        bp.add_url_rule(
+            preview_path(rule),
+            f"{view.__name__}_preview",
+            wrapped,
+            defaults={"show_preview": True},
+        )
+        return wrapped
+
+    return register
+
+
+def _feed(svc: Services, channel: Channel, fmt: str, limit: int, show_preview: bool) -> Prepared:
     explicit_limit = "limit" in request.args and channel.kind != "archive"
     doc = svc.channels.feed(channel, fmt, limit, explicit_limit=explicit_limit)
     if doc is None:
         abort(404)
-    body = feeds.render(doc, fmt, svc.publication)
     max_age = svc.config.cache_max_age
     if channel.kind == "archive" and svc.channels.plan().is_full(int(channel.key)):
         # Kept longer, but never marked immutable: a document added, edited or removed among
         # the older ones (a backfill of old articles) changes a full page too.
         max_age = svc.config.archive_max_age
-    links = []
-    if svc.config.websub_hub:
-        links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
+    if show_preview:
+        body, content_type, links = preview.render_feed_preview(svc, doc, fmt), HTML, []
+    else:
+        body, content_type = feeds.render(doc, fmt, svc.publication), feeds.MEDIA_TYPES[fmt]
+        links = []
+        if svc.config.websub_hub:
+            links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
     return Prepared(
         body,
-        feeds.MEDIA_TYPES[fmt],
+        content_type,
         last_modified=doc.updated,
         max_age_seconds=max_age,
         links=links,
-        browser_content_type=None if fmt == "json" else XML,
+        vary=preview.VARY,
     )
 
 
-@bp.get(f"/feed.{FMT}")
-@cached
-def main_feed(svc: Services, fmt: str) -> Prepared:
-    return _feed(svc, Channel("main"), fmt, _limit(svc))
+@feed_route(f"/feed.{FMT}")
+def main_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
+    return _feed(svc, Channel("main"), fmt, _limit(svc), show_preview)
 
 
-@bp.get(f"/archives/<int:page>/feed.{FMT}")
-@cached
-def archive_feed(svc: Services, page: int, fmt: str) -> Prepared:
-    return _feed(svc, Channel("archive", str(page)), fmt, svc.config.feed_size)
+@feed_route(f"/archives/<int:page>/feed.{FMT}")
+def archive_feed(svc: Services, page: int, fmt: str, show_preview: bool) -> Prepared:
+    return _feed(svc, Channel("archive", str(page)), fmt, svc.config.feed_size, show_preview)
 
 
-@bp.get(f"/sources/<slug>/feed.{FMT}")
-@cached
-def source_feed(svc: Services, slug: str, fmt: str) -> Prepared:
-    return _feed(svc, Channel("source", slug), fmt, _limit(svc))
+@feed_route(f"/sources/<slug>/feed.{FMT}")
+def source_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepared:
+    return _feed(svc, Channel("source", slug), fmt, _limit(svc), show_preview)
 
 
-@bp.get(f"/places/<slug>/feed.{FMT}")
-@cached
-def place_feed(svc: Services, slug: str, fmt: str) -> Prepared:
-    return _feed(svc, Channel("place", slug), fmt, _limit(svc))
+@feed_route(f"/places/<slug>/feed.{FMT}")
+def place_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepared:
+    return _feed(svc, Channel("place", slug), fmt, _limit(svc), show_preview)
 
 
-@bp.get(f"/search/feed.{FMT}")
-@cached
-def search_feed(svc: Services, fmt: str) -> Prepared:
-    return _feed(svc, Channel("search", _search_query()), fmt, _limit(svc))
+@feed_route(f"/search/feed.{FMT}")
+def search_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
+    return _feed(svc, Channel("search", search_query(required=True)), fmt, _limit(svc), show_preview)
 
 
-# -- pages -----------------------------------------------------------------------------------
+def _legacy_feed(fmt: str) -> Response:
+    svc = services()
+    return moved_to(svc.site.url(Channel("main").feed_path(fmt)))
 
 
-def _page(svc: Services, template: str, *, last_modified: datetime, **context: Any) -> Prepared:
-    body = render_template(template, svc=svc, **context).encode()
-    return Prepared(
-        body,
-        HTML,
-        last_modified=last_modified,
-        max_age_seconds=svc.config.cache_max_age,
-    )
-
-
-def _listing(svc: Services, channel: Channel, heading: str) -> Prepared:
-    size = svc.config.feed_size
-    total = svc.channels.count(channel)
-    pages = max(1, -(-total // size))
-    page = _whole_number("page", 1, MAX_PAGE)
-    if page > pages:
-        abort(404)
-    articles = svc.channels.articles(channel, size, (page - 1) * size)
-    return _page(
-        svc,
-        "listing.html",
-        last_modified=newest_change(articles, svc.store.changed_at()),
-        channel=channel,
-        heading=heading,
-        articles=articles,
-        page=page,
-        pages=pages,
-        total=total,
-    )
-
-
-@bp.get("/")
-@cached
-def front_page(svc: Services) -> Prepared:
-    return _listing(svc, Channel("main"), "Latest news")
-
-
-@bp.get("/sources/<slug>")
-@cached
-def source_page(svc: Services, slug: str) -> Prepared:
-    facet = svc.store.facet("agency", slug) or abort(404)
-    return _listing(svc, Channel("source", slug), f"From {facet.name}")
-
-
-@bp.get("/places/<slug>")
-@cached
-def place_page(svc: Services, slug: str) -> Prepared:
-    facet = svc.store.facet("city", slug) or abort(404)
-    return _listing(svc, Channel("place", slug), f"Datelined {facet.name}")
-
-
-@bp.get("/search")
-@cached
-def search_page(svc: Services) -> Prepared:
-    query = _search_query()
-    articles = svc.store.search(query, svc.config.max_limit)
-    return _page(
-        svc,
-        "listing.html",
-        last_modified=newest_change(articles, svc.store.changed_at()),
-        channel=Channel("search", query),
-        heading=f"Search: {query}",
-        articles=articles,
-        page=1,
-        pages=1,
-        total=len(articles),
-    )
-
-
-@bp.get("/articles/<article_id>")
-@bp.get("/articles/<article_id>/<path:slug>")
-@cached
-def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any:
-    article = svc.store.get(article_id) if ARTICLE_ID.fullmatch(article_id) else None
-    if article is None:
-        abort(404)
-    if slug != article.slug:
-        return redirect(svc.site.permalink(article), 301)
-    return _page(svc, "article.html", last_modified=article.last_change, article=article)
+for _number, (_path, _fmt) in enumerate(LEGACY_FEEDS.items()):
+    bp.add_url_rule(_path, f"legacy_feed_{_number}", _legacy_feed, defaults={"fmt": _fmt})
 
 
 # -- site-wide documents ---------------------------------------------------------------------
@@ -241,16 +226,21 @@ def _xml(svc: Services, template: str, last_modified: datetime, max_age: int | N
     )
 
 
-@bp.get("/feeds.opml")
-@cached
-def opml(svc: Services) -> Prepared:
-    return _xml(
-        svc,
-        "feeds.opml",
-        svc.store.changed_at(),
-        content_type=OPML,
-        agencies=svc.store.agencies(),
-        cities=svc.store.cities(),
+@feed_route(OPML_PATH)
+def opml(svc: Services, show_preview: bool) -> Prepared:
+    if show_preview:
+        body, content_type = preview.render_opml_preview(svc), HTML
+    else:
+        body = render_template(
+            "feeds.opml", svc=svc, agencies=svc.store.agencies(), cities=svc.store.cities()
+        ).encode()
+        content_type = OPML
+    return Prepared(
+        body,
+        content_type,
+        last_modified=svc.store.changed_at(),
+        max_age_seconds=svc.config.cache_max_age,
+        vary=preview.VARY,
     )
 
 
@@ -292,23 +282,46 @@ def news_sitemap(svc: Services) -> Prepared:
     )
 
 
-@bp.get("/feed.xsl")
+@bp.get("/robots.txt")
 @cached
-def feed_stylesheet(svc: Services) -> Prepared:
-    path = Path(current_app.root_path, "templates", "feed.xsl")
+def robots(svc: Services) -> Prepared:
+    # Search result pages are endless variations of the listings; everything else is welcome.
+    lines = ["User-agent: *", "Disallow: /search", ""]
+    lines += [f"Sitemap: {svc.site.url(path)}" for path in ("/sitemap.xml", "/news-sitemap.xml")]
     return Prepared(
-        path.read_bytes(),
-        "text/xsl; charset=utf-8",
-        last_modified=datetime.fromtimestamp(path.stat().st_mtime, UTC),
-        max_age_seconds=STYLESHEET_MAX_AGE_SECONDS,
+        ("\n".join(lines) + "\n").encode(),
+        TEXT,
+        last_modified=svc.store.changed_at(),
+        max_age_seconds=ICON_MAX_AGE_SECONDS,
     )
 
 
-# -- errors ----------------------------------------------------------------------------------
+@bp.get("/static/<name>")
+@cached
+def static_file(svc: Services, name: str) -> Prepared:
+    asset = svc.assets.get(name)
+    if asset is None:
+        abort(404)
+    current = request.args.get("v") == asset.version
+    max_age = IMMUTABLE_MAX_AGE_SECONDS if current else svc.config.cache_max_age
+    return Prepared(
+        asset.body,
+        asset.content_type,
+        last_modified=asset.modified,
+        max_age_seconds=max_age,
+        immutable=current,
+    )
 
 
-@bp.app_errorhandler(400)
-@bp.app_errorhandler(404)
-@bp.app_errorhandler(405)
-def error_page(error: Any) -> tuple[str, int]:
-    return render_template("error.html", svc=services(), error=error), error.code
+@bp.get("/favicon.ico")
+@cached
+def favicon(svc: Services) -> Prepared:
+    # Asked for by browsers at this fixed address, so not content-hashed: kept a day.
+    asset = svc.assets.get("favicon.ico")
+    assert asset is not None  # ships with the package
+    return Prepared(
+        asset.body,
+        asset.content_type,
+        last_modified=asset.modified,
+        max_age_seconds=ICON_MAX_AGE_SECONDS,
+    )

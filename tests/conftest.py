@@ -87,8 +87,8 @@ def start_server(tmp_path: Path, seeds: Path, **settings: str) -> LiveServer:
         FEEDSVC_INDEX_PATH=str(tmp_path / "live-index" / "index.sqlite3"),
         FEEDSVC_SITE_URL=SITE_URL,
         FEEDSVC_POLL_INTERVAL="0.2",
-        **{f"FEEDSVC_{k}": v for k, v in settings.items()},
     )
+    env.update({f"FEEDSVC_{k}": v for k, v in settings.items()})  # may replace the above
     log_path = tmp_path / f"server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

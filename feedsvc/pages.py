@@ -1,0 +1,239 @@
+"""The blueprint for people: listings, the source and place indexes, search, article pages and
+error pages. Every page is a prepared (cached) response, like the feeds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+
+from .channels import Channel, article_channels, newest_change
+from .document import Article
+from .httpcache import Prepared
+from .services import Services
+from .templating import channel_heading, count_text, place_name
+from .web import (
+    HTML,
+    WORDPRESS_FEED_QUERY,
+    cached,
+    moved_to,
+    page_number,
+    search_query,
+    services,
+)
+
+bp = Blueprint("pages", __name__)
+
+ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
+RELATED_SHOWN = 5  # "More from Reuters": this many other articles
+
+
+@dataclass(frozen=True)
+class Related:
+    """Other articles of the same agency or city, for an article page."""
+
+    channel: Channel
+    name: str
+    articles: list[Article]
+    total: int
+
+
+def _page(svc: Services, template: str, *, last_modified: datetime, **context: Any) -> Prepared:
+    body = render_template(template, svc=svc, **context).encode()
+    return Prepared(
+        body,
+        HTML,
+        last_modified=last_modified,
+        max_age_seconds=svc.config.cache_max_age,
+    )
+
+
+def _crumbs(svc: Services, *trail: tuple[str, str]) -> list[tuple[str, str]]:
+    """(label, absolute URL) from the front page down to the page itself."""
+    return [("Home", svc.site.url("/")), *((label, svc.site.url(path)) for label, path in trail)]
+
+
+def _pages(total: int, size: int) -> tuple[int, int]:
+    """(page asked for, number of pages); 404 for a page past the last."""
+    pages = max(1, -(-total // size))
+    page = page_number()
+    if page > pages:
+        abort(404)
+    return page, pages
+
+
+def _listing(
+    svc: Services, channel: Channel, heading: str, description: str,
+    breadcrumbs: list[tuple[str, str]],
+) -> Prepared:  # fmt: skip
+    size = svc.config.feed_size
+    total = svc.channels.count(channel)
+    page, pages = _pages(total, size)
+    articles = svc.channels.articles(channel, size, (page - 1) * size)
+    return _page(
+        svc,
+        "listing.html",
+        last_modified=newest_change(articles, svc.store.changed_at()),
+        channel=channel,
+        heading=heading,
+        description=description,
+        breadcrumbs=breadcrumbs,
+        articles=articles,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+@bp.get("/")
+@cached
+def front_page(svc: Services) -> Any:
+    wordpress_feed = request.args.get("feed")
+    if wordpress_feed in WORDPRESS_FEED_QUERY:
+        fmt = WORDPRESS_FEED_QUERY[wordpress_feed]
+        return moved_to(svc.site.url(Channel("main").feed_path(fmt)))
+    return _listing(svc, Channel("main"), "Latest news", svc.config.subtitle, [])
+
+
+@bp.get("/sources")
+@cached
+def sources_index(svc: Services) -> Prepared:
+    agencies = svc.store.agencies()
+    return _facet_index(
+        svc, "source", "Sources", "/sources", agencies,
+        f"The {count_text(len(agencies), 'news agency')} that {svc.config.title} publishes, "
+        "each with its own page and feeds.",
+    )  # fmt: skip
+
+
+@bp.get("/places")
+@cached
+def places_index(svc: Services) -> Prepared:
+    cities = svc.store.cities()
+    return _facet_index(
+        svc, "place", "Places", "/places", cities,
+        f"The {count_text(len(cities), 'place')} that articles are datelined from, "
+        "each with its own page and feeds.",
+    )  # fmt: skip
+
+
+def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list,
+                 description: str) -> Prepared:  # fmt: skip
+    # Alphabetical by the name people read, whatever the case the documents wrote it in.
+    shown = place_name if kind == "place" else str
+    ordered = sorted(facets, key=lambda f: (shown(f.name).casefold(), f.slug))
+    return _page(
+        svc,
+        "facets.html",
+        last_modified=svc.store.changed_at(),
+        kind=kind,
+        heading=heading,
+        column="Source" if kind == "source" else "Place",
+        path=path,
+        facets=ordered,
+        description=description,
+        breadcrumbs=_crumbs(svc, (heading, path)),
+    )
+
+
+@bp.get("/sources/<slug>")
+@cached
+def source_page(svc: Services, slug: str) -> Prepared:
+    facet = svc.store.facet("agency", slug) or abort(404)
+    channel = Channel("source", slug)
+    heading = channel_heading(channel, facet.name)
+    return _listing(
+        svc, channel, heading, f"The latest news from {facet.name}, newest first.",
+        _crumbs(svc, ("Sources", "/sources"), (facet.name, channel.html_path)),
+    )  # fmt: skip
+
+
+@bp.get("/places/<slug>")
+@cached
+def place_page(svc: Services, slug: str) -> Prepared:
+    facet = svc.store.facet("city", slug) or abort(404)
+    channel = Channel("place", slug)
+    heading = channel_heading(channel, facet.name)
+    return _listing(
+        svc, channel, heading, f"The latest news datelined {heading}, newest first.",
+        _crumbs(svc, ("Places", "/places"), (heading, channel.html_path)),
+    )  # fmt: skip
+
+
+@bp.get("/search")
+@cached
+def search_page(svc: Services) -> Prepared:
+    query = search_query(required=False)
+    channel = Channel("search", query)
+    size = svc.config.feed_size
+    total = svc.channels.count(channel) if query else 0
+    page, pages = _pages(total, size)
+    articles = svc.channels.articles(channel, size, (page - 1) * size) if total else []
+    return _page(
+        svc,
+        "search.html",
+        last_modified=newest_change(articles, svc.store.changed_at()),
+        query=query,
+        channel=channel,
+        heading=channel_heading(channel) if query else "Search",
+        articles=articles,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+@bp.get("/articles/<article_id>")
+@bp.get("/articles/<article_id>/<path:slug>")
+@cached
+def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any:
+    article = svc.store.get(article_id) if ARTICLE_ID.fullmatch(article_id) else None
+    if article is None:
+        abort(404)
+    if slug != article.slug:
+        return moved_to(svc.site.permalink(article))
+    newer, older = svc.store.neighbours(article)
+    related = _related(svc, article)
+    shown = [article, *(a for a in (newer, older) if a), *(a for r in related for a in r.articles)]
+    if article.agency and article.agency_slug:
+        trail = (article.agency, Channel("source", article.agency_slug).html_path)
+    elif article.city and article.city_slug:
+        trail = (place_name(article.city), Channel("place", article.city_slug).html_path)
+    else:
+        trail = ("Latest news", "/")
+    return _page(
+        svc,
+        "article.html",
+        last_modified=newest_change(shown, article.last_change),
+        article=article,
+        newer=newer,
+        older=older,
+        related=related,
+        breadcrumbs=[*_crumbs(svc, trail), (article.headline, svc.site.permalink(article))],
+    )
+
+
+def _related(svc: Services, article: Article) -> list[Related]:
+    groups = []
+    for channel in article_channels(article):
+        assert channel.facet is not None
+        others = svc.channels.articles(channel, RELATED_SHOWN + 1)
+        others = [a for a in others if a.id != article.id][:RELATED_SHOWN]
+        if others:
+            name = channel_heading(channel, getattr(article, channel.facet.field))
+            name = name.removeprefix("From ")  # "More from Reuters", "More from São Paulo"
+            groups.append(Related(channel, name, others, svc.channels.count(channel)))
+    return groups
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+@bp.app_errorhandler(400)
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def error_page(error: Any) -> tuple[str, int]:
+    return render_template("error.html", svc=services(), error=error), error.code
