@@ -159,11 +159,11 @@ def _feed(svc: Services, channel: Channel, fmt: str, limit: int, show_preview: b
         # Kept longer, but never marked immutable: a document added, edited or removed among
         # the older ones (a backfill of old articles) changes a full page too.
         max_age = svc.config.archive_max_age
+    links: list[str] = []
     if show_preview:
-        body, content_type, links = preview.render_feed_preview(svc, doc, fmt), HTML, []
+        body, content_type = preview.render_feed_preview(svc, doc, fmt), HTML
     else:
         body, content_type = feeds.render(doc, fmt, svc.publication), feeds.MEDIA_TYPES[fmt]
-        links = []
         if svc.config.websub_hub:
             links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
     return Prepared(
@@ -198,7 +198,9 @@ def place_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepar
 
 @feed_route(f"/search/feed.{FMT}")
 def search_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
-    return _feed(svc, Channel("search", search_query(required=True)), fmt, _limit(svc), show_preview)
+    return _feed(
+        svc, Channel("search", search_query(required=True)), fmt, _limit(svc), show_preview
+    )
 
 
 def _legacy_feed(fmt: str) -> Response:
@@ -232,7 +234,7 @@ def opml(svc: Services, show_preview: bool) -> Prepared:
         body, content_type = preview.render_opml_preview(svc), HTML
     else:
         body = render_template(
-            "feeds.opml", svc=svc, agencies=svc.store.agencies(), cities=svc.store.cities()
+            "opml.xml", svc=svc, agencies=svc.store.agencies(), cities=svc.store.cities()
         ).encode()
         content_type = OPML
     return Prepared(

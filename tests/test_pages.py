@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,6 +134,15 @@ def test_opml_lists_every_feed(client) -> None:
             assert f"{SITE_URL}{path}.{fmt}" in urls
 
 
+def test_opml_escapes_names_from_documents(tmp_path: Path, seeds: Path) -> None:
+    """A dateline city is document text: '&', '"' and '<' in it must not break the OPML."""
+    write_document(seeds, 1, hex_id(1), dateline='AT&T "CITY" <B> (Reuters) -')
+    client = indexed_app(tmp_path, seeds).test_client()
+    root = etree.fromstring(client.get("/feeds.opml").data)
+    titles = root.xpath("//outline/@title")
+    assert 'feedsvc news: AT&T "CITY" <B>' in titles
+
+
 def test_sitemap_lists_every_permalink(client) -> None:
     root = etree.fromstring(client.get("/sitemap.xml").data)
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
@@ -183,8 +191,9 @@ def test_search_pages_through_every_match_with_a_count(tmp_path: Path, seeds: Pa
     for bundled in seeds.iterdir():  # the bundled seed mentions oil too
         bundled.unlink()
     for n in range(1, total + 1):
-        write_document(seeds, n, hex_id(n), headline=f"Oil price report {n}",
-                       date=f"{1 + n % 28} Jan 2024")  # fmt: skip
+        write_document(
+            seeds, n, hex_id(n), headline=f"Oil price report {n}", date=f"{1 + n % 28} Jan 2024"
+        )
     app = indexed_app(tmp_path, seeds, FEED_SIZE=50)
     client = app.test_client()
     first = search_page(client, "oil")
@@ -222,11 +231,23 @@ def test_search_pages_through_every_match_with_a_count(tmp_path: Path, seeds: Pa
 def test_search_finds_headline_text_agency_and_city_ignoring_case_and_accents(
     tmp_path: Path, seeds: Path, query: str, expected: str
 ) -> None:
-    write_document(seeds, 1, hex_id(1), headline="Bank talks in Zurich",
-                   dateline="ZÜRICH (AFP) —", paragraphs=("Bankers met.", "They talked."))  # fmt: skip
+    write_document(
+        seeds,
+        1,
+        hex_id(1),
+        headline="Bank talks in Zurich",
+        dateline="ZÜRICH (AFP) —",
+        paragraphs=("Bankers met.", "They talked."),
+    )
     write_document(seeds, 2, hex_id(2), headline="Talks resume")  # GENEVA (Reuters)
-    write_document(seeds, 3, hex_id(3), headline="Coffee exports",
-                   dateline="SÃO PAULO (Reuters) -", paragraphs=("Exports rose.", "Prices fell."))  # fmt: skip
+    write_document(
+        seeds,
+        3,
+        hex_id(3),
+        headline="Coffee exports",
+        dateline="SÃO PAULO (Reuters) -",
+        paragraphs=("Exports rose.", "Prices fell."),
+    )
     client = indexed_app(tmp_path, seeds).test_client()
     assert expected in headlines(search_page(client, query)), query
 
@@ -256,8 +277,17 @@ def test_no_match_says_so(client) -> None:
 
 
 def test_every_page_has_a_search_box(client) -> None:
-    for path in ["/", "/sources", "/places", "/sources/reuters", "/places/washington",
-                 SEED_PATH, "/feed.rss.html", "/feeds.opml.html", "/nowhere"]:  # fmt: skip
+    for path in [
+        "/",
+        "/sources",
+        "/places",
+        "/sources/reuters",
+        "/places/washington",
+        SEED_PATH,
+        "/feed.rss.html",
+        "/feeds.opml.html",
+        "/nowhere",
+    ]:
         doc = html.fromstring(client.get(path).data)
         [box] = doc.xpath("//form[@role='search']//input[@type='search']")
         assert box.get("name") == "q", path
@@ -268,10 +298,24 @@ def test_every_page_has_a_search_box(client) -> None:
 
 
 def write_facet_documents(seeds: Path) -> None:
-    write_document(seeds, 1, hex_id(1), headline="Coffee exports", date="1 Feb 2023",
-                   dateline="SÃO PAULO (Reuters) -", paragraphs=("Exports rose.", "So it goes."))  # fmt: skip
-    write_document(seeds, 2, hex_id(2), headline="Harvest", date="2 Feb 2023",
-                   dateline="SÃO PAULO (AFP) —", paragraphs=("Rain came.", "Farmers smiled."))  # fmt: skip
+    write_document(
+        seeds,
+        1,
+        hex_id(1),
+        headline="Coffee exports",
+        date="1 Feb 2023",
+        dateline="SÃO PAULO (Reuters) -",
+        paragraphs=("Exports rose.", "So it goes."),
+    )
+    write_document(
+        seeds,
+        2,
+        hex_id(2),
+        headline="Harvest",
+        date="2 Feb 2023",
+        dateline="SÃO PAULO (AFP) —",
+        paragraphs=("Rain came.", "Farmers smiled."),
+    )
     write_document(seeds, 3, hex_id(3), headline="Talks resume", date="3 Feb 2023")
 
 
@@ -303,7 +347,9 @@ def test_facet_pages_speak_plainly(tmp_path: Path, seeds: Path) -> None:
     assert place.xpath("string(//title)").startswith("São Paulo · ")
     assert "Datelined" not in place.text_content() and "SÃO PAULO" not in place.text_content()
     assert place.xpath("//nav[@aria-label='Breadcrumb']//li/descendant-or-self::*/text()") == [
-        "Home", "Places", "São Paulo"
+        "Home",
+        "Places",
+        "São Paulo",
     ]
     source = page(client, "/sources/reuters")
     assert source.xpath("string(//h1)") == "From Reuters"
@@ -338,8 +384,10 @@ def test_article_page_leads_to_its_neighbours_and_more_of_the_same(
     write_facet_documents(seeds)
     app = indexed_app(tmp_path, seeds)
     client, store = app.test_client(), app.extensions["feedsvc"].store
-    harvest = page(client, app.extensions["feedsvc"].site.permalink(store.get(hex_id(2)))
-                   .removeprefix(SITE_URL))  # fmt: skip
+    harvest = page(
+        client,
+        app.extensions["feedsvc"].site.permalink(store.get(hex_id(2))).removeprefix(SITE_URL),
+    )
     pager = harvest.xpath("//nav[@class='pager']")[0]
     assert pager.xpath("string(a[@rel='prev']/span[@dir])") == "Talks resume"  # newer
     assert pager.xpath("string(a[@rel='next']/span[@dir])") == "Coffee exports"  # older
@@ -352,8 +400,10 @@ def test_article_page_leads_to_its_neighbours_and_more_of_the_same(
     crumbs = harvest.xpath("//nav[@aria-label='Breadcrumb']//li")
     assert [c.text_content() for c in crumbs] == ["Home", "AFP", "Harvest"]
     # The newest has no newer story; the oldest (the bundled seed) no older one.
-    newest = page(client, app.extensions["feedsvc"].site.permalink(store.get(hex_id(3)))
-                  .removeprefix(SITE_URL))  # fmt: skip
+    newest = page(
+        client,
+        app.extensions["feedsvc"].site.permalink(store.get(hex_id(3))).removeprefix(SITE_URL),
+    )
     assert not newest.xpath("//nav[@class='pager']/a[@rel='prev']")
     oldest = page(client, SEED_PATH)
     assert not oldest.xpath("//nav[@class='pager']/a[@rel='next']")
@@ -414,23 +464,43 @@ def test_static_files_are_content_addressed(client) -> None:
     stale = client.get("/static/site.css?v=0123456789ab")  # a page cached before an upgrade
     assert stale.data == versioned.data
     assert "immutable" not in stale.headers["Cache-Control"]
-    revalidated = client.get(href.removeprefix(SITE_URL),
-                             headers={"If-None-Match": versioned.headers["ETag"]})  # fmt: skip
+    revalidated = client.get(
+        href.removeprefix(SITE_URL), headers={"If-None-Match": versioned.headers["ETag"]}
+    )
     assert revalidated.status_code == 304
-    for path in ["/static/nothing.css", "/static/..%2Fweb.py", "/static/../web.py",
-                 "/static/%2e%2e/pages.py", "/static/"]:  # fmt: skip
+    for path in [
+        "/static/nothing.css",
+        "/static/..%2Fweb.py",
+        "/static/../web.py",
+        "/static/%2e%2e/pages.py",
+        "/static/",
+    ]:
         assert client.get(path).status_code == 404, path
 
 
 @pytest.mark.parametrize(
     ("path", "fmt"),
-    [("/feed/", "rss"), ("/feed", "rss"), ("/rss", "rss"), ("/rss/", "rss"), ("/rss.xml", "rss"),
-     ("/feed/rss2/", "rss"), ("/feed/atom/", "atom"), ("/atom.xml", "atom"),
-     ("/index.xml", "rss"), ("/feed.xml", "atom"), ("/feed/json/", "json"),
-     ("/feeds/posts/default", "atom"), ("/?feed=rss2", "rss"), ("/?feed=atom", "atom")],
-)  # fmt: skip
+    [
+        ("/feed/", "rss"),
+        ("/feed", "rss"),
+        ("/rss", "rss"),
+        ("/rss/", "rss"),
+        ("/rss.xml", "rss"),
+        ("/feed/rss2/", "rss"),
+        ("/feed/atom/", "atom"),
+        ("/atom.xml", "atom"),
+        ("/index.xml", "rss"),
+        ("/feed.xml", "atom"),
+        ("/feed/json/", "json"),
+        ("/feeds/posts/default", "atom"),
+        ("/?feed=rss2", "rss"),
+        ("/?feed=atom", "atom"),
+    ],
+)
 def test_feed_addresses_from_other_tools_redirect_permanently(client, path: str, fmt: str) -> None:
-    response = client.get(path, headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    response = client.get(
+        path, headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    )
     assert response.status_code == 301
     assert response.headers["Location"] == f"{SITE_URL}/feed.{fmt}"  # never the Host header
     target = client.get(f"/feed.{fmt}")
@@ -444,11 +514,14 @@ def test_every_legacy_address_in_the_table_redirects(client) -> None:
     for path, fmt in LEGACY_FEEDS.items():
         response = client.get(path)
         assert (response.status_code, response.headers["Location"]) == (
-            301, f"{SITE_URL}/feed.{fmt}"), path  # fmt: skip
+            301,
+            f"{SITE_URL}/feed.{fmt}",
+        ), path
 
 
-@pytest.mark.parametrize("path", ["/", "/sources", "/places", "/sources/reuters",
-                                  "/places/washington", "/search?q=oil"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["/", "/sources", "/places", "/sources/reuters", "/places/washington", "/search?q=oil"]
+)
 def test_listings_describe_themselves(client, path: str) -> None:
     doc = page(client, path)
     assert doc.get("lang") == "en"
@@ -472,11 +545,26 @@ def test_pages_need_no_inline_script_or_style(tmp_path: Path, seeds: Path) -> No
     write_facet_documents(seeds)
     app = indexed_app(tmp_path, seeds)
     client = app.test_client()
-    paths = ["/", "/?page=1", "/sources", "/places", "/sources/reuters", "/places/sao-paulo",
-             "/search", "/search?q=coffee", SEED_PATH, "/nowhere", "/search?q=" + "x" * 300,
-             "/feed.rss.html", "/feed.atom.html", "/feed.json.html", "/feeds.opml.html",
-             "/sources/afp/feed.atom.html", "/search/feed.rss.html?q=coffee",
-             "/archives/1/feed.rss.html"]  # fmt: skip
+    paths = [
+        "/",
+        "/?page=1",
+        "/sources",
+        "/places",
+        "/sources/reuters",
+        "/places/sao-paulo",
+        "/search",
+        "/search?q=coffee",
+        SEED_PATH,
+        "/nowhere",
+        "/search?q=" + "x" * 300,
+        "/feed.rss.html",
+        "/feed.atom.html",
+        "/feed.json.html",
+        "/feeds.opml.html",
+        "/sources/afp/feed.atom.html",
+        "/search/feed.rss.html?q=coffee",
+        "/archives/1/feed.rss.html",
+    ]
     for path in paths:
         response = client.get(path)
         if path == "/archives/1/feed.rss.html":
@@ -497,20 +585,36 @@ def test_pages_need_no_inline_script_or_style(tmp_path: Path, seeds: Path) -> No
 def test_document_text_is_isolated_for_bidi(tmp_path: Path, seeds: Path) -> None:
     """A right-to-left override in a headline or name stays inside its own element."""
     headline = "Evil \u202eheadline reversed"
-    write_document(seeds, 1, hex_id(1), headline=headline, dateline="PARIS (AFP) —",
-                   paragraphs=("\u202eBody reversed.", "Second."))  # fmt: skip
+    write_document(
+        seeds,
+        1,
+        hex_id(1),
+        headline=headline,
+        dateline="PARIS (AFP) —",
+        paragraphs=("\u202eBody reversed.", "Second."),
+    )
     app = indexed_app(tmp_path, seeds)
     client = app.test_client()
-    permalink = app.extensions["feedsvc"].site.permalink(app.extensions["feedsvc"].store.get(hex_id(1)))
-    for path in ["/", "/sources/afp", "/search?q=evil", permalink.removeprefix(SITE_URL),
-                 "/feed.rss.html"]:  # fmt: skip
+    permalink = app.extensions["feedsvc"].site.permalink(
+        app.extensions["feedsvc"].store.get(hex_id(1))
+    )
+    for path in [
+        "/",
+        "/sources/afp",
+        "/search?q=evil",
+        permalink.removeprefix(SITE_URL),
+        "/feed.rss.html",
+    ]:
         doc = html.fromstring(client.get(path).data)
         # (<title> and attributes hold plain text, not layout.)
         holders = [e for e in doc.iter() if e.text and "\u202e" in e.text and e.tag != "title"]
         assert holders, path
         for element in holders:
-            isolated = [e for e in (element, *element.iterancestors())
-                        if e.get("dir") == "auto" or e.tag == "bdi"]  # fmt: skip
+            isolated = [
+                e
+                for e in (element, *element.iterancestors())
+                if e.get("dir") == "auto" or e.tag == "bdi"
+            ]
             assert isolated, (path, element.tag)
     doc = search_page(client, "\u202eoil")
     assert doc.xpath("//h1/bdi/text()") == ["\u202eoil"]
@@ -518,14 +622,27 @@ def test_document_text_is_isolated_for_bidi(tmp_path: Path, seeds: Path) -> None
 
 @pytest.mark.parametrize(
     ("name", "written"),
-    [("SÃO PAULO", "São Paulo"), ("WASHINGTON", "Washington"), ("NEW YORK", "New York"),
-     ("RIO DE JANEIRO", "Rio de Janeiro"), ("PORT-AU-PRINCE", "Port-au-Prince"),
-     ("LA PAZ", "La Paz"), ("DAR ES SALAAM", "Dar es Salaam"), ("L'AQUILA", "L'Aquila"),
-     ("ST. LOUIS", "St. Louis"), ("U.S. VIRGIN ISLANDS", "U.S. Virgin Islands"),
-     ("WASHINGTON D.C.", "Washington D.C."), ("İSTANBUL", "İstanbul"), ("ZÜRICH", "Zürich"),
-     ("FRANKFURT AM MAIN", "Frankfurt am Main"), ("WINSTON-SALEM", "Winston-Salem"),
-     ("Washington", "Washington"), ("McAllen", "McAllen"), ("X", "X")],
-)  # fmt: skip
+    [
+        ("SÃO PAULO", "São Paulo"),
+        ("WASHINGTON", "Washington"),
+        ("NEW YORK", "New York"),
+        ("RIO DE JANEIRO", "Rio de Janeiro"),
+        ("PORT-AU-PRINCE", "Port-au-Prince"),
+        ("LA PAZ", "La Paz"),
+        ("DAR ES SALAAM", "Dar es Salaam"),
+        ("L'AQUILA", "L'Aquila"),
+        ("ST. LOUIS", "St. Louis"),
+        ("U.S. VIRGIN ISLANDS", "U.S. Virgin Islands"),
+        ("WASHINGTON D.C.", "Washington D.C."),
+        ("İSTANBUL", "İstanbul"),
+        ("ZÜRICH", "Zürich"),
+        ("FRANKFURT AM MAIN", "Frankfurt am Main"),
+        ("WINSTON-SALEM", "Winston-Salem"),
+        ("Washington", "Washington"),
+        ("McAllen", "McAllen"),
+        ("X", "X"),
+    ],
+)
 def test_place_names_in_plain_words(name: str, written: str) -> None:
     from feedsvc.templating import place_name
 
@@ -541,9 +658,25 @@ def test_human_dates_give_the_zone_as_the_document_did(tmp_path: Path, seeds: Pa
     assert "30 December 2025, 11:36 AM ET" in text
     assert "29 December 2025, 9:05 PM CET" in text
     assert "6 March 2022" in text  # a date without a time stays a date
-    article = page(client, app.extensions["feedsvc"].site.permalink(store.get(hex_id(1)))
-                   .removeprefix(SITE_URL))  # fmt: skip
+    article = page(
+        client,
+        app.extensions["feedsvc"].site.permalink(store.get(hex_id(1))).removeprefix(SITE_URL),
+    )
     [stamp] = article.xpath("//article//time")
     assert stamp.text == "30 December 2025, 11:36 AM ET"
     assert stamp.get("datetime") == "2025-12-30T11:36:00-05:00"
     assert "UTC-05:00" not in text and "-0500" not in text
+
+
+def test_every_template_and_static_file_ships_in_the_wheel() -> None:
+    import tomllib
+    from fnmatch import fnmatch
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["feedsvc"]
+    package = root / "feedsvc"
+    for folder in ("templates", "static"):
+        for path in (package / folder).iterdir():
+            name = path.relative_to(package).as_posix()
+            assert any(fnmatch(name, pattern) for pattern in patterns), name
