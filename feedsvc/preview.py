@@ -25,8 +25,8 @@ from urllib.parse import quote, urlsplit
 
 from flask import render_template
 
-from .templating import channel_heading
 from .channels import OPML_PATH, has_preview, preview_path
+from .templating import channel_heading
 
 if TYPE_CHECKING:
     from .channels import FeedDocument
@@ -66,9 +66,9 @@ class NavigationPreviews:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and has_preview(path):
-            if is_navigation(environ):
-                environ["PATH_INFO"] = preview_path(path)
+        method = environ.get("REQUEST_METHOD")
+        if method in ("GET", "HEAD") and has_preview(path) and is_navigation(environ):
+            environ["PATH_INFO"] = preview_path(path)
         return self.app(environ, start_response)
 
 

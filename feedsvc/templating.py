@@ -20,10 +20,11 @@ FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 
 # Lower-case joining words inside place names: "Rio de Janeiro", "Port-au-Prince",
 # "Frankfurt am Main", "Dar es Salaam", "Stratford-upon-Avon", "Sharm el-Sheikh".
-_JOINING_WORDS = frozenset(
-    "al am an and au aux d da das de del della der des di do dos du el en es la le les "
-    "of on sur the upon van von y".split()
-)
+_JOINING_WORDS = frozenset((
+    "al", "am", "an", "and", "au", "aux", "d", "da", "das", "de", "del", "della", "der", "des",
+    "di", "do", "dos", "du", "el", "en", "es", "la", "le", "les", "of", "on", "sur", "the", "upon",
+    "van", "von", "y",
+))  # fmt: skip
 _INITIALS = re.compile(r"(?:\w\.){2,}")  # "U.S.", "D.C.": kept as written
 _PIECES = re.compile(r"(\s+|-)")
 
