@@ -61,9 +61,17 @@ READER_HEADERS = {
     "an iframe": {**NAVIGATION, "Sec-Fetch-Dest": "iframe"},
     "no headers": {},
 }
-FEED_PATHS = ["/feed.rss", "/feed.atom", "/feed.json", "/sources/reuters/feed.rss",
-              "/places/washington/feed.atom", "/search/feed.json?q=venezuela", "/feeds.opml",
-              "/feed.atom?limit=1", "/archives/1/feed.rss"]  # fmt: skip
+FEED_PATHS = [
+    "/feed.rss",
+    "/feed.atom",
+    "/feed.json",
+    "/sources/reuters/feed.rss",
+    "/places/washington/feed.atom",
+    "/search/feed.json?q=venezuela",
+    "/feeds.opml",
+    "/feed.atom?limit=1",
+    "/archives/1/feed.rss",
+]
 
 
 @pytest.fixture
@@ -132,8 +140,13 @@ def test_feed_preview_says_what_a_feed_is_and_how_to_follow_it(client) -> None:
     [button] = doc.xpath("//button[@data-copy-from='feed-address']")
     assert button.text == "Copy address"
     assert doc.xpath("//script/@src")[0].startswith(f"{SITE_URL}/static/copy.js?v=")
-    readers = dict(zip(doc.xpath("//ul[@class='readers']//a/text()"),
-                       doc.xpath("//ul[@class='readers']//a/@href"), strict=True))  # fmt: skip
+    readers = dict(
+        zip(
+            doc.xpath("//ul[@class='readers']//a/text()"),
+            doc.xpath("//ul[@class='readers']//a/@href"),
+            strict=True,
+        )
+    )
     encoded = "https%3A%2F%2Fnews.example.test%2Fplaces%2Fwashington%2Ffeed.atom"
     assert readers["Feedly"] == f"https://feedly.com/i/subscription/feed%2F{encoded}"
     assert readers["Inoreader"] == f"https://www.inoreader.com/?add_feed={encoded}"
@@ -195,7 +208,8 @@ def test_nginx_map_serves_static_previews_like_the_app(tmp_path: Path, client) -
     conf = tmp_path / "nginx.conf"
     # As root, nginx's workers would run as "nobody", who may not enter pytest's private tmp.
     user = "user root;" if os.geteuid() == 0 else ""
-    conf.write_text(NGINX_CONF.format(root=root, port=port, tmp=tmp_path, user=user))
+    recipe = readme_nginx_recipe(root, port)
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, user=user, recipe=recipe))
     log = tmp_path / "nginx.out"
     with open(log, "wb") as out:
         process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path)], stderr=out)
@@ -235,21 +249,17 @@ http {{
         text/x-opml opml;
         text/html html;
     }}
-    # A browser's top-level navigation gets the preview page saved beside each feed.
-    map "$http_sec_fetch_dest:$http_sec_fetch_mode" $feed_preview {{
-        "document:navigate" ".html";
-        default "";
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location ~ \\.(rss|atom|json|opml)$ {{
-            add_header Vary "Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode";
-            try_files $uri$feed_preview $uri =404;
-        }}
-    }}
+{recipe}
 }}
 """
+
+
+def readme_nginx_recipe(root: Path, port: int) -> str:
+    """The README's nginx snippet, with its "# ..." filled in: the one the README shows runs."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    recipe = readme.split("```nginx\n", 1)[1].split("```", 1)[0]
+    assert "    # ...\n" in recipe
+    return recipe.replace("    # ...\n", f"    listen 127.0.0.1:{port};\n    root {root};\n")
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -269,16 +279,19 @@ def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("newsboat"), reason="needs Debian's newsboat")
-def test_newsboat_reads_the_feed_a_browser_sees_as_a_page(live_server: LiveServer,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_newsboat_reads_the_feed_a_browser_sees_as_a_page(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     urls = tmp_path / "urls"
     urls.write_text(f"{live_server.url}/feed.atom\n{live_server.url}/feed.rss\n")
     cache = tmp_path / "cache.db"
     subprocess.run(
         ["newsboat", "-u", str(urls), "-c", str(cache), "-x", "reload"],
         env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     with sqlite3.connect(cache) as db:
         feeds = dict(db.execute("SELECT rssurl, title FROM rss_feed"))
         titles = [row[0] for row in db.execute("SELECT title FROM rss_item")]
