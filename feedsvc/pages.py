@@ -14,6 +14,7 @@ from .channels import Channel, article_channels, newest_change
 from .document import Article
 from .httpcache import Prepared
 from .services import Services
+from .store import Facet
 from .templating import channel_heading, count_text, place_name
 from .web import (
     HTML,
@@ -120,7 +121,7 @@ def places_index(svc: Services) -> Prepared:
     )  # fmt: skip
 
 
-def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list,
+def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list[Facet],
                  description: str) -> Prepared:  # fmt: skip
     # Alphabetical by the name people read, whatever the case the documents wrote it in.
     shown = place_name if kind == "place" else str

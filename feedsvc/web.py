@@ -204,12 +204,16 @@ def search_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
 
 
 def _legacy_feed(fmt: str) -> Response:
-    svc = services()
-    return moved_to(svc.site.url(Channel("main").feed_path(fmt)))
+    return moved_to(services().site.url(Channel("main").feed_path(fmt)))
 
 
-for _number, (_path, _fmt) in enumerate(LEGACY_FEEDS.items()):
-    bp.add_url_rule(_path, f"legacy_feed_{_number}", _legacy_feed, defaults={"fmt": _fmt})
+def _register_legacy_feeds() -> None:
+    # Exact rules, trailing slash or not: Werkzeug's own slash redirect would take the Host.
+    for number, (path, fmt) in enumerate(LEGACY_FEEDS.items()):
+        bp.add_url_rule(path, f"legacy_feed_{number}", _legacy_feed, defaults={"fmt": fmt})
+
+
+_register_legacy_feeds()
 
 
 # -- site-wide documents ---------------------------------------------------------------------
