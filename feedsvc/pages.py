@@ -15,7 +15,7 @@ from .document import Article
 from .httpcache import Prepared
 from .services import Services
 from .store import Facet
-from .templating import channel_heading, count_text, place_name
+from .templating import channel_heading, channel_name, count_text, place_name
 from .web import (
     HTML,
     WORDPRESS_FEED_QUERY,
@@ -105,8 +105,8 @@ def sources_index(svc: Services) -> Prepared:
     agencies = svc.store.agencies()
     return _facet_index(
         svc, "source", "Sources", "/sources", agencies,
-        f"The {count_text(len(agencies), 'news agency')} that {svc.config.title} publishes, "
-        "each with its own page and feeds.",
+        f"The {count_text(len(agencies), 'news agency', 'news agencies')} that "
+        f"{svc.config.title} publishes, each with its own page and feeds.",
     )  # fmt: skip
 
 
@@ -224,8 +224,7 @@ def _related(svc: Services, article: Article) -> list[Related]:
         others = svc.channels.articles(channel, RELATED_SHOWN + 1)
         others = [a for a in others if a.id != article.id][:RELATED_SHOWN]
         if others:
-            name = channel_heading(channel, getattr(article, channel.facet.field))
-            name = name.removeprefix("From ")  # "More from Reuters", "More from São Paulo"
+            name = channel_name(channel, getattr(article, channel.facet.field))
             groups.append(Related(channel, name, others, svc.channels.count(channel)))
     return groups
 

@@ -88,27 +88,37 @@ def rfc822_date(moment: datetime) -> str:
 
 
 @bp.app_template_filter("count")
-def count_text(number: int, noun: str = "article") -> str:
-    """'1 article', '1,586 articles'."""
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+def count_text(number: int, noun: str = "article", plural: str | None = None) -> str:
+    """'1 article', '1,586 articles'; ``plural`` where adding an s is wrong ('agencies')."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
+def channel_name(channel: Channel, name: str | None = None) -> str:
+    """What a channel is called in a sentence: the site's title, 'Reuters', 'São Paulo', the
+    search “oil”. ``name`` is the agency's or city's name as the store has it; looked up when
+    not given."""
+    if channel.kind in ("main", "archive"):
+        return current_app.extensions["feedsvc"].config.title
+    if channel.kind == "search":
+        return f"the search “{channel.key}”"
+    if name is None:
+        assert channel.facet is not None
+        store = current_app.extensions["feedsvc"].store
+        facet = store.facet(channel.facet.field, channel.key)
+        name = facet.name if facet else channel.key
+    return place_name(name) if channel.kind == "place" else name
 
 
 def channel_heading(channel: Channel, name: str | None = None) -> str:
-    """A channel's heading in plain words: 'Latest news', 'From Reuters', 'São Paulo'.
-
-    ``name`` is the agency's or city's name as the store has it; looked up when not given."""
+    """A channel's heading in plain words: 'Latest news', 'From Reuters', 'São Paulo'."""
     if channel.kind == "main":
         return "Latest news"
     if channel.kind == "archive":
         return f"Archive, part {channel.key}"
     if channel.kind == "search":
         return f"Search: {channel.key}"
-    if name is None:
-        assert channel.facet is not None
-        store = current_app.extensions["feedsvc"].store
-        facet = store.facet(channel.facet.field, channel.key)
-        name = facet.name if facet else channel.key
-    return f"From {name}" if channel.kind == "source" else place_name(name)
+    shown = channel_name(channel, name)
+    return f"From {shown}" if channel.kind == "source" else shown
 
 
 def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
@@ -138,6 +148,7 @@ def template_helpers() -> dict[str, Any]:
         "Channel": Channel,
         "article_channels": _article_channels,
         "channel_heading": channel_heading,
+        "channel_name": channel_name,
         "json_ld": _json_ld,
         "page_numbers": page_numbers,
         "page_path": page_path,
@@ -151,11 +162,11 @@ def _static_url(name: str) -> str:
 
 
 def _article_channels(article: Article) -> list[tuple[Channel, str]]:
-    """(channel, heading) of every feed an article appears in, the site's own first."""
-    found = [(Channel("main"), current_app.extensions["feedsvc"].config.title)]
+    """(channel, name) of every feed an article appears in, the site's own first."""
+    found = [(Channel("main"), channel_name(Channel("main")))]
     for channel in article_channels(article):
         assert channel.facet is not None
-        found.append((channel, channel_heading(channel, getattr(article, channel.facet.field))))
+        found.append((channel, channel_name(channel, getattr(article, channel.facet.field))))
     return found
 
 
