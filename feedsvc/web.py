@@ -204,6 +204,8 @@ def search_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
 
 
 def _legacy_feed(fmt: str) -> Response:
+    if request.args.get("alt") == "rss":  # Blogger's RSS: /feeds/posts/default?alt=rss
+        fmt = "rss"
     return moved_to(services().site.url(Channel("main").feed_path(fmt)))
 
 

@@ -496,6 +496,7 @@ def test_static_files_are_content_addressed(client) -> None:
         ("/feed.xml", "atom"),
         ("/feed/json/", "json"),
         ("/feeds/posts/default", "atom"),
+        ("/feeds/posts/default?alt=rss", "rss"),
         ("/?feed=rss2", "rss"),
         ("/?feed=atom", "atom"),
     ],
