@@ -574,6 +574,34 @@ def test_search_box_on_every_page(browser: WebDriver) -> None:
     assert "Bad Request" not in visible_text(browser)
 
 
+def test_search_results_page_through_every_match(browser: WebDriver) -> None:
+    visit(browser, "/")
+    box = browser.find_element(By.ID, "site-search")
+    follow(browser, lambda: box.send_keys("the", Keys.ENTER))
+    count = browser.find_element(By.CSS_SELECTOR, "main p.count").text
+    total = int(count.split()[0])
+    assert count == f"{total} articles match the · page 1 of {-(-total // 3)}"
+    assert total > 3  # more than one page of three
+    seen = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "li.summary h2 a")]
+    while browser.find_elements(By.CSS_SELECTOR, "nav.pages a[rel='next']"):
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "nav.pages a[rel='next']").click)
+        assert heading(browser).startswith("Search: the, page ")
+        seen += [a.text for a in browser.find_elements(By.CSS_SELECTOR, "li.summary h2 a")]
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_old_feed_addresses_and_robots_txt_in_a_browser(browser: WebDriver) -> None:
+    """A subscriber's WordPress-style address opened in a browser lands on our feed's preview."""
+    visit(browser, "/feed/")
+    assert path_of(browser) == "/feed.rss"
+    assert heading(browser) == "Latest news: RSS feed"
+    visit(browser, "/index.xml")
+    assert path_of(browser) == "/feed.rss"
+    visit(browser, "/robots.txt")
+    text = visible_text(browser)
+    assert f"Sitemap: {SITE}/sitemap.xml" in text and f"Sitemap: {SITE}/news-sitemap.xml" in text
+
+
 def test_listing_pages_by_number(browser: WebDriver) -> None:
     visit(browser, "/")
     follow(browser, browser.find_element(By.CSS_SELECTOR, "nav.pages a[aria-label='Page 3']").click)
