@@ -3,15 +3,16 @@
 Feed readers and every other program get the feed's bytes, whatever they send. Only a browser's
 top-level navigation gets the preview page instead, and only browsers send one: the request
 carries ``Sec-Fetch-Dest: document`` and ``Sec-Fetch-Mode: navigate`` (W3C Fetch Metadata
-Request Headers, sections 2.1 and 2.3). A link with a ``download`` attribute, ``fetch()`` from a
-page and a feed reader built on a browser engine send other values and get the feed.
+Request Headers, the sec-fetch-dest and sec-fetch-mode headers; a page's scripts cannot set
+them). A link with a ``download`` attribute (``Sec-Fetch-Dest: empty``), ``fetch()`` from a page
+and an iframe send other values and get the feed.
 
 Why not the Accept header: readers send ``text/html`` in it too (Miniflux, SimplePie) and browsers
 send ``*/*``-style lists, so any rule on Accept guesses wrong for someone. Why not XSLT: browsers
 are removing it. Browsers send Fetch Metadata only to HTTPS and loopback origins, so over plain
 HTTP a browser gets the feed as readers do.
 
-The preview is an ordinary page at its own address, ``urls.preview_path(feed path)``
+The preview is an ordinary page at its own address, ``channels.preview_path(feed path)``
 (``/feed.rss.html``); the middleware below serves that page at the feed's URL to navigations,
 which is what a static host does with an nginx ``map`` on ``$http_sec_fetch_dest``.
 """
