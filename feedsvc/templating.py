@@ -38,8 +38,7 @@ def published_text(article: Article) -> str:
         return text
     hour = moment.hour % 12 or 12
     half = "AM" if moment.hour < 12 else "PM"
-    # TODO(text helper's Article.zone_label): drop the getattr once that branch is merged.
-    zone = getattr(article, "zone_label", None) or _offset_label(moment)
+    zone = article.zone_label or _offset_label(moment)
     return f"{text}, {hour}:{moment.minute:02d} {half} {zone}"
 
 
