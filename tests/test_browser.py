@@ -41,7 +41,7 @@ from .conftest import BUNDLED_SEEDS, LiveServer, hex_id, start_server, stop_serv
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parent / "clients" / "node_modules" / "axe-core" / "axe.min.js"
 SITE_HOST = "news.example.test"
 SITE = f"http://{SITE_HOST}"
 CHROMIUM_ARGS = (
@@ -226,7 +226,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE.exists():
-        pytest.skip(f"needs axe-core: npm ci --prefix tests (looked for {AXE})")
+        pytest.skip(f"needs axe-core: cd tests/clients && npm ci (looked for {AXE})")
     return AXE.read_text()
 
 
