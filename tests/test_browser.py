@@ -123,14 +123,11 @@ def write_site_documents(seeds: Path) -> None:
         dateline="ZÜRICH (AFP) —",
         paragraphs=("Bankers met.", "Talks went on."),
     )
-    write_document(
-        seeds,
-        902,
-        hex_id(902),
-        headline=STAMPED_HEADLINE,
-        date="Dec 30, 2025 11:36 AM ET",
-        dateline="SÃO PAULO (Reuters) -",
-        paragraphs=("Exports rose in December.", "Prices fell."),
+    # Written out: a byline on its own line before the dateline, and a wire time stamp.
+    (seeds / f"902_{hex_id(902)}.txt").write_text(
+        f"{STAMPED_HEADLINE}\n\nDec 30, 2025 11:36 AM ET\n\nBy Ana Souza\n\n"
+        "SÃO PAULO (Reuters) - Exports rose in December.\n\nPrices fell.\n",
+        encoding="utf-8",
     )
     write_document(
         seeds,
@@ -344,6 +341,7 @@ PAGES = {
     "front": "/",
     "front-page-2": "/?page=2",
     "article": f"/articles/{SEED_ID}/u-s-officials-travel-to-venezuela-a-russian-ally-for-talks",
+    "article-with-byline": f"/articles/{hex_id(902)}/coffee-exports-rise",
     "search": "/search?q=talks",
     "search-empty": "/search",
     "sources": "/sources",
@@ -427,7 +425,7 @@ def test_a_feed_url_opens_as_a_page_with_or_without_xslt(
             assert readers[:2] == ["Feedly", "Inoreader"]
             entries = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "li.summary h3")]
             assert entries[0] == STAMPED_HEADLINE and len(entries) == 3
-            assert "30 December 2025, 11:36 AM" in text
+            assert "30 December 2025, 11:36 AM ET" in text
             assert (
                 browser.find_element(By.CSS_SELECTOR, "header .brand a").get_attribute("href")
                 == f"{SITE}/"
@@ -541,7 +539,7 @@ def test_scripts_fetching_a_feed_get_the_feed(browser: WebDriver, server: LiveSe
 def test_front_page_shows_the_news_and_its_feeds(browser: WebDriver) -> None:
     visit(browser, "/")
     text = visible_text(browser)
-    for expected in ("Latest news", STAMPED_HEADLINE, "30 December 2025, 11:36 AM", "São Paulo"):
+    for expected in ("Latest news", STAMPED_HEADLINE, "30 December 2025, 11:36 AM ET", "São Paulo"):
         assert expected in text
     links = browser.find_elements(By.CSS_SELECTOR, "head link[rel='alternate']")
     assert [(link.get_attribute("type"), link.get_attribute("href")) for link in links] == [
@@ -629,7 +627,8 @@ def test_finding_ones_way_from_sources_to_stories(browser: WebDriver) -> None:
     assert [c.text for c in crumbs] == ["Home", "Sources", "Reuters"]
     follow(browser, browser.find_element(By.LINK_TEXT, STAMPED_HEADLINE).click)
     assert heading(browser) == STAMPED_HEADLINE
-    assert "30 December 2025, 11:36 AM" in visible_text(browser)
+    assert "30 December 2025, 11:36 AM ET" in visible_text(browser)
+    assert browser.find_element(By.CSS_SELECTOR, "article p.byline").text == "By Ana Souza"
     more = {
         s.find_element(By.TAG_NAME, "h2").text: s
         for s in browser.find_elements(By.CSS_SELECTOR, "section.more")
