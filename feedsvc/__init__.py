@@ -33,7 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings = config.load(config.from_environ() if test_config is None else test_config)
     store = Store(settings)
     site = Site(settings.site_url, tag_authority(settings.tag_authority, settings.site_url))
-    cache = ResponseCache(lambda: store.generation)
+    cache = ResponseCache(store.version)
     services = Services(
         config=settings,
         store=store,
@@ -47,6 +47,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     # Static files are served by web.py (content-hashed URLs, the response cache), not Flask.
     app = Flask(__name__, static_folder=None)
+    # Every template is escaped, whatever its extension: Flask escapes only .html, .xml and a
+    # few more by default, and every template feedsvc has writes HTML or XML.
+    app.jinja_options = {**app.jinja_options, "autoescape": True}
+    # A doubled slash would otherwise be redirected to a URL built from the Host header.
+    app.url_map.merge_slashes = False
     app.config["FEEDSVC"] = settings
     app.extensions["feedsvc"] = services
     app.register_blueprint(web.bp)

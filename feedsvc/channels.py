@@ -1,18 +1,34 @@
 """Which articles each channel holds, and what its feed says about itself.
 
-The main feed holds the newest ``feed_size`` articles. Older ones live on RFC 5005 archive pages
-counted from the oldest: page 1 holds the oldest ``feed_size`` articles, page 2 the next, and the
-newest page holds whatever is older than the main feed. Pages are disjoint and together with the
-main feed hold every article exactly once. A full page changes only when an article older than
-its newest is added, edited or removed (a backfill shifts every later page by as many).
+A channel (the main feed, an agency, a dateline city, a saved search) has a subscription feed with
+its newest ``limit`` articles (RFC 5005 4: the subscription document). Main and facet channels also
+have RFC 5005 archives: pages of *all* their articles, by UTC calendar period of publication, so a
+page's set of entries and its URL do not move when other articles come and go (4: an archive
+document SHOULD NOT change):
+
+- a month is one page (``/archives/2022-03/feed.atom``) while it holds at most ``feed_size``
+  articles of the channel; a month holding more is split into days (``/archives/2022-03-06/...``);
+- a day holding more than ``feed_size`` is split into parts of ``feed_size`` counted from its
+  oldest article (``/archives/2022-03-06/feed.atom``, then ``/archives/2022-03-06/2/...``);
+- a channel whose articles all fit on one page (so all are in its subscription feed) has none.
+
+A new article therefore lands in the current period's page; a backfilled, edited or removed one
+changes only the page of its own period (and, in a day of more than ``feed_size``, the later parts
+of that day; a month crossing ``feed_size`` turns into day pages). Pages are disjoint, and with the
+subscription feed they hold every article; the newest pages repeat the subscription feed's entries
+(4.2: consumers keep one per id). Articles edited (or backfilled) after leaving the subscription
+window come back into the subscription feed until it moves past them (4.1), so a consumer that
+stops at the archive pages it has already read still sees them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from .config import Config
@@ -65,9 +81,9 @@ FACETS = {
 @dataclass(frozen=True)
 class Channel:
     """A stream of articles with its own page and feeds: the main feed, one agency, one city,
-    a saved search, or one archive page of the main feed."""
+    or a saved search."""
 
-    kind: str  # "main" | "source" | "place" | "search" | "archive"
+    kind: str  # "main" | "source" | "place" | "search"
     key: str = ""
 
     @classmethod
@@ -80,14 +96,22 @@ class Channel:
     def facet(self) -> FacetKind | None:
         return FACETS.get(self.kind)
 
+    @property
+    def has_archives(self) -> bool:
+        return self.kind != "search"
+
     def feed_path(self, fmt: str) -> str:
-        if self.kind == "main":
-            return f"/feed.{fmt}"
-        if self.facet is not None:
-            return f"{self.html_path}/feed.{fmt}"  # a page's feeds live beneath it
-        if self.kind == "archive":
-            return f"/archives/{self.key}/feed.{fmt}"
-        return f"/search/feed.{fmt}?{urlencode({'q': self.key})}"
+        if self.kind == "search":
+            return f"/search/feed.{fmt}?{urlencode({'q': self.key})}"
+        return f"{self._folder}/feed.{fmt}"  # a page's feeds live beneath it
+
+    def archive_path(self, page: str, fmt: str) -> str:
+        """The path of archive page ``page`` (an ArchivePage key) in format ``fmt``."""
+        return f"{self._folder}/archives/{page}/feed.{fmt}"
+
+    @property
+    def _folder(self) -> str:
+        return self.html_path.rstrip("/")
 
     def preview_path(self, fmt: str) -> str:
         return preview_path(self.feed_path(fmt))
@@ -117,6 +141,62 @@ def article_channels(article: Article) -> list[Channel]:
 
 
 @dataclass(frozen=True)
+class ArchivePage:
+    """One RFC 5005 archive page: the articles published in [start, end) (epoch seconds, a UTC
+    month or day), oldest first from ``offset``, ``count`` of them."""
+
+    key: str  # "2022-03" (a month), "2022-03-06" (a day), "2022-03-06/2" (a day's second part)
+    start: float
+    end: float
+    offset: int
+    count: int
+
+    def is_closed(self, now: float) -> bool:
+        """Whether its period is over: only a backfill, an edit or a removal can change it."""
+        return self.end <= now
+
+
+@dataclass(frozen=True)
+class ArchivePlan:
+    """A channel's archive pages, oldest first."""
+
+    pages: tuple[ArchivePage, ...]
+
+    @classmethod
+    def from_days(cls, day_counts: Sequence[tuple[int, int]], page_size: int) -> ArchivePlan:
+        """The pages for (UTC day number, articles that day) counts, by the module's rule."""
+        months: OrderedDict[tuple[int, int], list[tuple[datetime, int]]] = OrderedDict()
+        for day, count in day_counts:
+            date = EPOCH + timedelta(days=day)
+            months.setdefault((date.year, date.month), []).append((date, count))
+        pages = []
+        for (year, month), days in months.items():
+            start = datetime(year, month, 1, tzinfo=UTC)
+            end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+            total = sum(count for _, count in days)
+            if total <= page_size:
+                key = f"{year:04d}-{month:02d}"
+                pages.append(ArchivePage(key, start.timestamp(), end.timestamp(), 0, total))
+                continue
+            for date, count in days:
+                day_start, day_end = date.timestamp(), (date + timedelta(days=1)).timestamp()
+                for part in range(math.ceil(count / page_size)):
+                    key = f"{date:%Y-%m-%d}" + (f"/{part + 1}" if part else "")
+                    size = min(page_size, count - part * page_size)
+                    pages.append(ArchivePage(key, day_start, day_end, part * page_size, size))
+        # One page would hold no more than the subscription feed already does: no archive then
+        # (and no archive page with neither a prev-archive nor a next-archive link).
+        return cls(tuple(pages) if len(pages) > 1 else ())
+
+    def find(self, key: str) -> int | None:
+        """The position of the page named ``key``, or None."""
+        return next((i for i, page in enumerate(self.pages) if page.key == key), None)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
 class FeedDocument:
     """Everything one feed says, whatever its format."""
 
@@ -128,39 +208,21 @@ class FeedDocument:
     self_url: str  # the URL this feed is served at, query included
     # rel -> absolute URL, for rels other than alternate/self: hub, current, prev-archive, ...
     links: Mapping[str, str] = field(default_factory=dict)
+    archive: ArchivePage | None = None  # set on an RFC 5005 archive page
 
     @property
     def is_archive(self) -> bool:
-        return self.channel.kind == "archive"
-
-
-def newest_change(entries: Sequence[Article], fallback: datetime) -> datetime:
-    """The feed's updated time: its newest entry change, never the time of rendering."""
-    if not entries:
-        return fallback
-    return max(a.last_change for a in entries).astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class ArchivePlan:
-    total: int
-    feed_size: int
+        return self.archive is not None
 
     @property
-    def archived(self) -> int:
-        return max(0, self.total - self.feed_size)
+    def tag_name(self) -> str:
+        """What names this document in its feed id, under the site's tag authority."""
+        suffix = f"/archives/{self.archive.key}" if self.archive else ""
+        return self.channel.tag_name + suffix
 
-    @property
-    def pages(self) -> int:
-        return math.ceil(self.archived / self.feed_size)
 
-    def bounds(self, page: int) -> tuple[int, int]:
-        """(offset from the oldest, count) of an archive page."""
-        offset = (page - 1) * self.feed_size
-        return offset, min(self.feed_size, self.archived - offset)
-
-    def is_full(self, page: int) -> bool:
-        return self.bounds(page)[1] == self.feed_size
+# Archive plans kept per channel (each is a few hundred small objects at most).
+MAX_CACHED_PLANS = 256
 
 
 class Channels:
@@ -170,14 +232,13 @@ class Channels:
         self.config = config
         self.store = store
         self.site = site
-
-    def plan(self) -> ArchivePlan:
-        return ArchivePlan(self.store.count(), self.config.feed_size)
+        self._plans: OrderedDict[Channel, tuple[Hashable, ArchivePlan]] = OrderedDict()
+        self._plans_lock = threading.Lock()
 
     def title(self, channel: Channel) -> str | None:
         """The channel's title, or None when it does not exist (an unknown agency or city)."""
         site_title = self.config.title
-        if channel.kind in ("main", "archive"):
+        if channel.kind == "main":
             return site_title
         if channel.kind == "search":
             return f"{site_title}: search for “{channel.key}”"
@@ -190,51 +251,108 @@ class Channels:
     def feed(
         self, channel: Channel, fmt: str, limit: int, *, explicit_limit: bool = False
     ) -> FeedDocument | None:
-        """The feed of ``channel``; ``explicit_limit`` when the client chose the limit, which
-        then belongs in the feed's self URL."""
+        """The subscription feed of ``channel``; ``explicit_limit`` when the client chose the
+        limit, which then belongs in the feed's self URL.
+
+        Its updated time is the site's content time (lastmod.py): it moves whenever the feed
+        changes, removals included, which no time of its remaining entries could say."""
         title = self.title(channel)
         if title is None:
             return None
         links = self._hub_links()
-        if channel.kind == "main":
-            links.update(self._main_archive_links(fmt))
-        elif channel.kind == "archive":
-            plan, page = self.plan(), int(channel.key)
-            if not 1 <= page <= plan.pages:
-                return None
-            links.update(self._archive_links(plan, page, fmt))
-        entries = self.articles(channel, limit)
-        updated = newest_change(entries, fallback=self.store.changed_at())
+        if channel.has_archives:
+            plan = self.plan(channel)
+            if plan.pages:
+                links.update(self._older(channel, plan.pages[-1], fmt))
+        return FeedDocument(
+            channel,
+            title,
+            self.config.subtitle,
+            self.subscription_entries(channel, limit),
+            self.store.content_time(),
+            self.self_url(channel, fmt, limit if explicit_limit else None),
+            links,
+        )
+
+    def subscription_entries(self, channel: Channel, limit: int) -> list[Article]:
+        """The newest ``limit`` articles, then those older ones changed since (RFC 5005 4.1):
+        changed after every one of the newest last changed, at most ``limit`` of them."""
+        newest = self.articles(channel, limit)
+        if channel.kind == "search" or len(newest) < limit:
+            return newest
+        since = min(a.last_change for a in newest).timestamp()
+        shown = {a.id for a in newest}
+        changed = self.store.changed_after(since, limit, facet=self._facet(channel))
+        again = [a for a in changed if a.id not in shown]
+        return newest + sorted(again, key=_newest_first)
+
+    def archive(self, channel: Channel, key: str, fmt: str) -> FeedDocument | None:
+        """Archive page ``key`` of ``channel``, or None when there is no such page."""
+        title = self.title(channel) if channel.has_archives else None
+        if title is None:
+            return None
+        plan = self.plan(channel)
+        position = plan.find(key)
+        if position is None:
+            return None
+        page = plan.pages[position]
+        entries = list(
+            reversed(
+                self.store.published_between(
+                    page.start, page.end, page.count, page.offset, facet=self._facet(channel)
+                )
+            )
+        )
+        # RFC 5005 4: current, prev-archive (MUST unless the first) and next-archive.
+        links = {**self._hub_links(), "current": self.site.url(channel.feed_path(fmt))}
+        if position > 0:
+            links.update(self._older(channel, plan.pages[position - 1], fmt))
+        if position + 1 < len(plan.pages):
+            newer = plan.pages[position + 1]
+            links["next-archive"] = self.site.url(channel.archive_path(newer.key, fmt))
         return FeedDocument(
             channel,
             title,
             self.config.subtitle,
             entries,
-            updated,
-            self.self_url(channel, fmt, limit if explicit_limit else None),
+            # The page's own time, so that a change elsewhere leaves its bytes alone. A removal
+            # from it is the one change this cannot show (nothing of the removed document is
+            # left to date it); the page's Last-Modified, the site's content time, still moves.
+            max((a.last_change for a in entries), default=EPOCH),
+            self.site.url(channel.archive_path(page.key, fmt)),
             links,
+            page,
         )
 
-    def articles(self, channel: Channel, limit: int, offset: int = 0) -> list[Article]:
-        """The articles ``channel`` holds, newest first: the one answer for feeds and pages.
+    def plan(self, channel: Channel) -> ArchivePlan:
+        """``channel``'s archive pages as the store is now (kept until what it shows changes)."""
+        version = self.store.visible_state()
+        with self._plans_lock:
+            cached = self._plans.get(channel)
+            if cached is not None and cached[0] == version:
+                self._plans.move_to_end(channel)
+                return cached[1]
+        plan = ArchivePlan.from_days(
+            self.store.day_counts(facet=self._facet(channel)), self.config.feed_size
+        )
+        with self._plans_lock:
+            self._plans[channel] = (version, plan)
+            self._plans.move_to_end(channel)
+            while len(self._plans) > MAX_CACHED_PLANS:
+                self._plans.popitem(last=False)
+        return plan
 
-        An archive page holds a fixed slice (see ArchivePlan) and ignores limit and offset.
-        """
-        if channel.kind == "archive":
-            plan = self.plan()
-            start, count = plan.bounds(int(channel.key))
-            return list(reversed(self.store.oldest(count, start)))
+    def articles(self, channel: Channel, limit: int, offset: int = 0) -> list[Article]:
+        """The articles ``channel`` holds, newest first: the one answer for listings."""
         if channel.kind == "search":
             return self.store.search(channel.key, limit, offset)
-        facet = (channel.facet.field, channel.key) if channel.facet else None
-        return self.store.latest(limit, offset, facet=facet)
+        return self.store.latest(limit, offset, facet=self._facet(channel))
 
     def count(self, channel: Channel) -> int:
         """How many articles a main, facet or search channel holds (for paging its listing)."""
         if channel.kind == "search":
             return self.store.search_count(channel.key)
-        facet = (channel.facet.field, channel.key) if channel.facet else None
-        return self.store.count(facet=facet)
+        return self.store.count(facet=self._facet(channel))
 
     def self_url(self, channel: Channel, fmt: str, limit: int | None) -> str:
         path = channel.feed_path(fmt)
@@ -242,24 +360,18 @@ class Channels:
             path += f"{'&' if '?' in path else '?'}limit={limit}"
         return self.site.url(path)
 
+    @staticmethod
+    def _facet(channel: Channel) -> tuple[str, str] | None:
+        return (channel.facet.field, channel.key) if channel.facet else None
+
     def _hub_links(self) -> dict[str, str]:
         return {"hub": self.config.websub_hub} if self.config.websub_hub else {}
 
-    def _main_archive_links(self, fmt: str) -> dict[str, str]:
-        plan = self.plan()
-        if not plan.pages:
-            return {}
-        return self._older(plan.pages, fmt)
-
-    def _archive_links(self, plan: ArchivePlan, page: int, fmt: str) -> dict[str, str]:
-        links = {"current": self.site.url(Channel("main").feed_path(fmt))}
-        if page > 1:
-            links.update(self._older(page - 1, fmt))
-        if page < plan.pages:
-            links["next-archive"] = self.site.url(Channel("archive", str(page + 1)).feed_path(fmt))
-        return links
-
-    def _older(self, page: int, fmt: str) -> dict[str, str]:
+    def _older(self, channel: Channel, page: ArchivePage, fmt: str) -> dict[str, str]:
         # prev-archive for Atom and RSS readers (RFC 5005); next for JSON Feed's next_url.
-        url = self.site.url(Channel("archive", str(page)).feed_path(fmt))
+        url = self.site.url(channel.archive_path(page.key, fmt))
         return {"prev-archive": url, "next": url}
+
+
+def _newest_first(article: Article) -> tuple[float, int, str]:
+    return (-article.published.timestamp(), -(article.seq or 0), article.id)

@@ -6,6 +6,7 @@ import logging
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -143,18 +144,21 @@ def check(folder: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="feedsvc-check-") as scratch:
         store = Store(settings.replace(index_path=Path(scratch) / "index.sqlite3"))
         report = _refresh(store)
-        articles = sorted(store.latest(store.count()), key=lambda a: a.file_name)
+        now = store.now()
+        held = store.held()
+        articles = sorted([*store.latest(store.count()), *held], key=lambda a: a.file_name)
         store.close()
     for article in articles:
-        _print_article(article, click.echo)
+        _print_article(article, click.echo, now)
     for problem in report.skipped:
         click.echo(f"== {problem.file_name}\n  SKIPPED: {problem.reason}\n")
-    click.echo(f"{len(articles)} documents read, {len(report.skipped)} skipped")
+    held_note = f" ({len(held)} held until their time)" if held else ""
+    click.echo(f"{len(articles)} documents read{held_note}, {len(report.skipped)} skipped")
     if report.skipped:
         sys.exit(1)
 
 
-def _print_article(article: Article, echo: Callable[[str], None]) -> None:
+def _print_article(article: Article, echo: Callable[[str], None], now: datetime) -> None:
     when = article.published.isoformat() if article.has_time else article.published.date()
     zone = f" ({article.zone_label})" if article.zone_label else ""
     if article.authors:
@@ -165,6 +169,12 @@ def _print_article(article: Article, echo: Callable[[str], None]) -> None:
     echo(f"  id:        {article.id}")
     echo(f"  headline:  {article.headline}")
     echo(f"  published: {when}{zone}")
+    if article.published > now:
+        echo(
+            f"  HELD:      dated in the future, it appears in every feed and page at "
+            f"{article.published.astimezone(UTC).isoformat()} "
+            f"(in {_duration(article.published - now)})"
+        )
     echo(f"  dateline:  {article.dateline or '(none)'}")
     echo(f"  place:     {article.city or '(none)'}")
     echo(f"  agency:    {article.agency or '(none)'}")
@@ -179,3 +189,13 @@ def _print_article(article: Article, echo: Callable[[str], None]) -> None:
     for warning in article.warnings:
         echo(f"  WARNING: {warning}")
     echo("")
+
+
+def _duration(span: timedelta) -> str:
+    """``2 d 3 h``, ``3 h 20 min``, ``4 min``, ``12 s``: the two largest units of ``span``."""
+    seconds = max(0, int(span.total_seconds()))
+    parts = [(seconds // 86_400, "d"), (seconds % 86_400 // 3600, "h"),
+             (seconds % 3600 // 60, "min"), (seconds % 60, "s")]  # fmt: skip
+    while len(parts) > 1 and parts[0][0] == 0:
+        parts.pop(0)
+    return " ".join(f"{n} {unit}" for n, unit in parts[:2] if n or unit == parts[0][1])

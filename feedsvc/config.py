@@ -157,7 +157,13 @@ SETTINGS: tuple[Setting, ...] = (
         "in news.example.com,2026 (RFC 4151 tag URIs). Empty: the host of FEEDSVC_SITE_URL "
         "and 2026. Keep it when the site moves: it is what keeps the ids.",
     ),
-    Setting("FEED_SIZE", "50", _positive_int, "Articles in each feed and on each archive page."),
+    Setting(
+        "FEED_SIZE",
+        "50",
+        _positive_int,
+        "Articles in each feed; an archive month holding more goes by day, and a day holding "
+        "more is split into pages of this many.",
+    ),
     Setting(
         "MAX_LIMIT",
         "200",
@@ -175,8 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ARCHIVE_MAX_AGE",
         "86400",
         _non_negative_int,
-        "Cache-Control max-age, in seconds, of full archive pages, which change only when "
-        "older documents are added, edited or removed.",
+        "Cache-Control max-age, in seconds, of archive pages of periods that are over, which "
+        "change only when a document of theirs is added, edited or removed.",
     ),
     Setting(
         "TIMEZONE",

@@ -65,17 +65,10 @@ _UTC_OFFSET = re.compile(r"\b(?:GMT|UTC|UT)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b", 
 _DOTTED_TIME = re.compile(r"(\d{4},?\s)(\d{1,2})\.(\d{2})\b")
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-# A date line a day or so ahead is usually a timezone difference; further ahead is a mistake
-# or an embargo, and an article dated next year would sit at the top of every feed.
-FUTURE_TOLERANCE = timedelta(days=1)
 
 
 class DateError(ValueError):
     """The date line is not a date feedsvc can publish; the message says why in plain words."""
-
-
-class FutureDateError(DateError):
-    """A real date, but later than now: the document may be publishable once that time comes."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +93,11 @@ def _zone(name: str) -> tzinfo:
     return zones.zone(name)
 
 
-def parse_date_line(
-    line: str, *, default_tz: str = "UTC", date_order: str = "mdy", now: datetime | None = None
-) -> ParsedDate:
+def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "mdy") -> ParsedDate:
     """Parse a date line; a date without a time means midnight in ``default_tz``.
 
-    Raises DateError when the line is not a date, is before 1970, or is more than a day after
-    ``now`` (when given).
+    Raises DateError when the line is not a date or is before 1970. A date in the future is a
+    date like any other: the store holds the article back until then (an embargo).
     """
     text = _normalise(_PREFIX.sub("", " ".join(line.split())).strip(" ."))
     if not text:
@@ -114,8 +105,6 @@ def parse_date_line(
     parsed = _parse_common(text, default_tz, date_order) or _parse_general(text, default_tz)
     if parsed.when < _EARLIEST:
         raise DateError(f"the date {line.strip()!r} is before 1970")
-    if now is not None and parsed.when > now + FUTURE_TOLERANCE:
-        raise FutureDateError(f"the date {line.strip()!r} is in the future")
     return parsed
 
 

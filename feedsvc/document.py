@@ -16,7 +16,7 @@ from datetime import datetime
 
 from . import bylines
 from .boilerplate import is_emoticon_line, is_photo_caption, junk_reason
-from .dates import DateError, FutureDateError, parse_date_line
+from .dates import DateError, parse_date_line
 from .slugs import headline_slug, slugify
 
 # "000_5e300edb8a850530.txt": a sequence number, then the 16-hex-digit id.
@@ -63,12 +63,10 @@ _ABBREVIATION = re.compile(
 class DocumentError(ValueError):
     """A document that cannot be published; ``reason`` is plain words for the operator."""
 
-    def __init__(self, file_name: str, reason: str, *, retry: bool = False):
+    def __init__(self, file_name: str, reason: str):
         super().__init__(f"{file_name}: {reason}")
         self.file_name = file_name
         self.reason = reason
-        # True when the same bytes may become publishable later (a date in the future).
-        self.retry = retry
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,6 @@ class Removed:
 class ParseOptions:
     timezone: str = "UTC"
     date_order: str = "mdy"
-    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -292,12 +289,10 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
         raise DocumentError(file_name, "no date line after the headline")
     try:
         date = parse_date_line(
-            date_line, default_tz=options.timezone, date_order=options.date_order, now=options.now
+            date_line, default_tz=options.timezone, date_order=options.date_order
         )
     except DateError as exc:
-        retry = isinstance(exc, FutureDateError)
-        reason = f"second line is not a usable date: {exc}"
-        raise DocumentError(file_name, reason, retry=retry) from None
+        raise DocumentError(file_name, f"second line is not a usable date: {exc}") from None
     warnings.extend(date.warnings)
 
     head = _split_head(_body_blocks(blocks, lines[0], date_line), headline)

@@ -151,7 +151,7 @@ def _generator(doc: FeedDocument, fmt: str, pub: Publication) -> FeedGenerator:
     fg.feedsvc.is_archive = doc.is_archive
     # RSS's own <author> must be an e-mail address; writers go out as Dublin Core creators.
     fg.load_extension("dc", atom=False, rss=True)
-    fg.id(site.tag(doc.channel.tag_name))
+    fg.id(site.tag(doc.tag_name))
     fg.title(doc.title)
     fg.subtitle(doc.subtitle)
     fg.description(doc.subtitle)

@@ -5,6 +5,11 @@ and every header precomputed. Flask views return one (Flask runs it as a WSGI ap
 ``FastPath`` middleware serves the very same object for repeat requests without entering Flask.
 There is therefore one code path for the bytes, headers and status a client gets: the fast path
 only skips the routing that would have found the same object.
+
+Freshness is the cache's own business: every lookup compares the store's version (one ``stat()``
+of the file the index writer replaces on each commit, and a clock reading for embargo releases),
+so a change committed by any process, a worker's watcher or a ``feedsvc index`` run by cron, is
+served by every worker from its next request on.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import gzip
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.http import http_date, parse_date, parse_etags
+
+from . import lastmod
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
@@ -48,13 +55,15 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 class _Variant:
-    __slots__ = ("body", "etag", "headers", "not_modified_headers")
+    __slots__ = ("body", "etag", "headers", "undated_headers", "not_modified_headers")
 
     def __init__(self, body: bytes, etag: str, headers: list[tuple[str, str]],
                  not_modified_headers: list[tuple[str, str]]):  # fmt: skip
         self.body = body
         self.etag = etag
         self.headers = headers
+        # Before its time is settled (lastmod.py), a response goes out without Last-Modified.
+        self.undated_headers = [h for h in headers if h[0] != "Last-Modified"]
         self.not_modified_headers = not_modified_headers
 
 
@@ -79,6 +88,9 @@ class Prepared:
         immutable: bool = False,
     ):
         self.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+        # Last-Modified is sent, and If-Modified-Since honoured, only from this moment (epoch
+        # seconds): see lastmod.py for why a time must settle before a client may rely on it.
+        self.dated_from = lastmod.settled_at(self.last_modified)
         self.expires_at = expires_at  # monotonic deadline for time-dependent pages
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
         # RFC 9110 12.5.5: Vary lists every request header that selected this representation.
@@ -128,23 +140,28 @@ class Prepared:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         compressed = self._compresses and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         variant = self._variants[compressed]
-        if self._not_modified(environ):
+        dated = time.time() >= self.dated_from
+        if self._not_modified(environ, dated):
             start_response("304 Not Modified", variant.not_modified_headers)
             return []
-        start_response("200 OK", variant.headers)
+        start_response("200 OK", variant.headers if dated else variant.undated_headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [variant.body]
 
-    def _not_modified(self, environ: dict) -> bool:
-        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); any of our
-        # representations' tags matches, so a client switching Accept-Encoding still gets 304.
+    def _not_modified(self, environ: dict, dated: bool) -> bool:
+        # If-None-Match wins: a recipient MUST ignore If-Modified-Since when it is present
+        # (RFC 9110 13.1.3, 13.2.2). Any of our representations' tags matches, so a client
+        # switching Accept-Encoding still gets 304 (weak comparison, 13.1.2).
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match is not None:
             if if_none_match in self._etags:
                 return True
             etags = parse_etags(if_none_match)
             return etags.star_tag or any(etags.contains_weak(tag.strip('"')) for tag in self._etags)
+        # 13.1.3: not modified when the representation's last modification is no later than
+        # the date given; only once that time has settled, else a change in the same second
+        # could hide behind it.
         since = environ.get("HTTP_IF_MODIFIED_SINCE")
-        if since:
+        if since and dated and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
             when = parse_date(since)
             return when is not None and self.last_modified <= when
         return False
@@ -153,19 +170,20 @@ class Prepared:
 class ResponseCache:
     """Prepared responses by request path and query, dropped whenever the store changes.
 
-    Bounded by entries and by bytes, whatever URLs clients invent. Eviction is a CLOCK sweep:
-    entries served since the last sweep survive it, so a flood of one-off URLs cannot push the
-    popular feeds out.
+    ``version`` is asked on every lookup (Store.version: one stat() and a clock reading) and the
+    whole cache is dropped when it differs from the last one seen. Bounded by entries and by
+    bytes, whatever URLs clients invent. Eviction is a CLOCK sweep: entries served since the last
+    sweep survive it, so a flood of one-off URLs cannot push the popular feeds out.
     """
 
     def __init__(
         self,
-        generation: Callable[[], int],
+        version: Callable[[], Hashable],
         max_entries: int = 4096,
         max_bytes: int = 48 * 1024 * 1024,
     ):
-        self._generation = generation
-        self._seen_generation = generation()
+        self._version = version
+        self._seen_version = version()
         self._entries: dict[str, Prepared] = {}
         self._bytes = 0
         self._max_entries = max_entries
@@ -179,8 +197,15 @@ class ResponseCache:
     def size(self) -> int:
         return self._bytes
 
+    def current_version(self) -> Hashable:
+        """The store's version, the cache dropped first if it moved on."""
+        version = self._version()
+        if version != self._seen_version:
+            self.clear(version)
+        return version
+
     def get(self, key: str) -> Prepared | None:
-        if self._generation() != self._seen_generation:
+        if self._version() != self._seen_version:
             self.clear()
             return None
         prepared = self._entries.get(key)
@@ -189,9 +214,9 @@ class ResponseCache:
         prepared.recently_used = True
         return prepared
 
-    def put(self, key: str, prepared: Prepared, generation: int) -> None:
+    def put(self, key: str, prepared: Prepared, version: Hashable) -> None:
         with self._lock:
-            if generation != self._seen_generation or prepared.size > self._max_bytes // 4:
+            if version != self._seen_version or prepared.size > self._max_bytes // 4:
                 return  # rendered from an older state, or too big to keep
             if (old := self._entries.pop(key, None)) is not None:
                 self._bytes -= old.size
@@ -218,11 +243,11 @@ class ResponseCache:
                 del self._entries[key]
                 self._bytes -= prepared.size
 
-    def clear(self) -> None:
+    def clear(self, version: Hashable | None = None) -> None:
         with self._lock:
             self._entries = {}
             self._bytes = 0
-            self._seen_generation = self._generation()
+            self._seen_version = self._version() if version is None else version
 
 
 def cache_key(environ: dict) -> str:

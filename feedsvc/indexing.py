@@ -44,7 +44,6 @@ class Loaded(NamedTuple):
     seed: seedfiles.SeedFile
     article: Filed | None
     problem: str | None = None
-    retry: bool = False  # the same bytes may be publishable later
     row: tuple | None = None  # rows.ENCODED_COLUMNS, encoded where the parsing ran
 
 
@@ -57,7 +56,7 @@ def load_document(
     try:
         article = parse(seedfiles.read(folder, seed.name, max_bytes), seed.name, options)
     except DocumentError as exc:
-        return Loaded(seed, None, exc.reason, exc.retry)
+        return Loaded(seed, None, exc.reason)
     except (OSError, ValueError) as exc:
         return Loaded(seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")
     row = rows.encode(article)

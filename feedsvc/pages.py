@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from .channels import Channel, article_channels, newest_change
+from .channels import Channel, article_channels
 from .document import Article
 from .httpcache import Prepared
 from .services import Services
@@ -22,6 +21,7 @@ from .web import (
     cached,
     moved_to,
     page_number,
+    prepared,
     search_query,
     services,
 )
@@ -42,14 +42,9 @@ class Related:
     total: int
 
 
-def _page(svc: Services, template: str, *, last_modified: datetime, **context: Any) -> Prepared:
-    body = render_template(template, svc=svc, **context).encode()
-    return Prepared(
-        body,
-        HTML,
-        last_modified=last_modified,
-        max_age_seconds=svc.config.cache_max_age,
-    )
+def _page(svc: Services, template: str, **context: Any) -> Prepared:
+    # Dated like every representation of the store, by web.prepared (lastmod.py).
+    return prepared(svc, render_template(template, svc=svc, **context).encode(), HTML)
 
 
 def _crumbs(svc: Services, *trail: tuple[str, str]) -> list[tuple[str, str]]:
@@ -77,7 +72,6 @@ def _listing(
     return _page(
         svc,
         "listing.html",
-        last_modified=newest_change(articles, svc.store.changed_at()),
         channel=channel,
         heading=heading,
         description=description,
@@ -129,7 +123,6 @@ def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list
     return _page(
         svc,
         "facets.html",
-        last_modified=svc.store.changed_at(),
         kind=kind,
         heading=heading,
         column="Source" if kind == "source" else "Place",
@@ -176,7 +169,6 @@ def search_page(svc: Services) -> Prepared:
     return _page(
         svc,
         "search.html",
-        last_modified=newest_change(articles, svc.store.changed_at()),
         query=query,
         channel=channel,
         heading=channel_heading(channel) if query else "Search",
@@ -198,7 +190,6 @@ def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any
         return moved_to(svc.site.permalink(article))
     newer, older = svc.store.neighbours(article)
     related = _related(svc, article)
-    shown = [article, *(a for a in (newer, older) if a), *(a for r in related for a in r.articles)]
     if article.agency and article.agency_slug:
         trail = (article.agency, Channel("source", article.agency_slug).html_path)
     elif article.city and article.city_slug:
@@ -208,7 +199,6 @@ def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any
     return _page(
         svc,
         "article.html",
-        last_modified=newest_change(shown, article.last_change),
         article=article,
         newer=newer,
         older=older,

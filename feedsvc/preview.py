@@ -86,13 +86,16 @@ def reader_links(feed_url: str) -> list[tuple[str, str]]:
 def render_feed_preview(svc: Services, doc: FeedDocument, fmt: str) -> bytes:
     """The preview page of one feed: what it is, its address, readers, its latest entries."""
     channel = doc.channel
+    heading = channel_heading(channel)
+    if doc.archive is not None:  # an RFC 5005 archive page: a month or a day of the channel
+        heading = f"{heading}: the archive of {doc.archive.key.replace('/', ', part ')}"
     return render_template(
         "preview.html",
         svc=svc,
         doc=doc,
         fmt=fmt,
         channel=channel,
-        heading=channel_heading(channel),
+        heading=heading,
         entries=doc.entries[:ENTRIES_SHOWN],
         total=len(doc.entries),
         readers=reader_links(doc.self_url),

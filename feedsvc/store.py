@@ -3,13 +3,21 @@
 The documents are the source of truth; the index is a cache that can be deleted at any time.
 One process at a time writes (a lock file), each refresh commits in one transaction, and readers
 use WAL snapshots, so several worker processes can read while one re-indexes and never see a
-half-done state. ``generation`` counts committed changes; caches compare it to know when to drop.
+half-done state. ``generation`` counts committed changes. After each commit the writer replaces a
+small file beside the index (``<index>.generation``), so any process learns of a change with one
+``stat()`` (see ``version``), whoever wrote it: a serving worker's watcher or ``feedsvc index``.
+
+An article dated in the future is indexed but held back (an embargo): every read sees only what is
+published at the moment of reading, and ``version`` changes at each release, so caches drop what
+they rendered before it. What the store dates, and how, is lastmod.py's rule.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import math
+import os
 import re
 import sqlite3
 import threading
@@ -18,9 +26,9 @@ import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from . import rows, seedfiles
+from . import lastmod, rows, seedfiles
 from .config import Config
 from .document import Article, ParseOptions
 from .indexing import Filed, Loaded, load_documents
@@ -33,7 +41,8 @@ SMALL_REFRESH = 200
 BULK_CACHE_KIB = 64 * 1024
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
-SCHEMA_VERSION = "7"
+# 8: an entry's time from its file, the folder's time; indexes for the content time.
+SCHEMA_VERSION = "8"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -75,6 +84,10 @@ CREATE INDEX IF NOT EXISTS articles_city
     ON articles (city_slug, published_ts DESC, seq DESC, id DESC);
 CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
 CREATE INDEX IF NOT EXISTS articles_file ON articles (file_name);
+-- The content time (newest file) and the next file dated in the future; articles changed after
+-- a moment (RFC 5005 4.1: edited archived entries go back into the subscription feed).
+CREATE INDEX IF NOT EXISTS files_mtime ON files (mtime_ns);
+CREATE INDEX IF NOT EXISTS articles_updated ON articles (updated_ts);
 -- Search needs matching rows, not phrases or ranking (results are newest first), and
 -- detail=none with columnsize=0 builds the index about twice as fast. The text is indexed
 -- from the articles table itself (external content, paragraphs one per line), and the index
@@ -88,9 +101,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
 NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
 OLDEST_FIRST = "ORDER BY published_ts ASC, seq ASC, id ASC"
 MAX_SEARCH_TERMS = 8
-# Documents skipped for a reason that can pass (a future date, a duplicate whose original may be
-# deleted) are looked at again on every refresh that changes something, and at least this often.
-RETRY_SECONDS = 60.0
+SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -110,9 +121,13 @@ class Report:
     unchanged: int = 0
     # (agency slug, city slug) of old and new versions, for notifiers: the feeds they alter.
     touched: list[tuple[str | None, str | None]] = field(default_factory=list)
+    # The seeds folder's own modification time moved (a file added, removed or renamed, hidden
+    # ones included): the content time moved even when no article did.
+    folder_changed: bool = False
 
     @property
     def any_change(self) -> bool:
+        """Whether any article was added, changed or removed."""
         return bool(self.added or self.changed or self.removed)
 
 
@@ -132,10 +147,19 @@ class Store:
         self.max_bytes = config.max_document_bytes
         self.parse_options = ParseOptions(timezone=config.timezone, date_order=config.date_order)
         self._local = threading.local()
-        self._last_retry = 0.0
+        self._state_lock = threading.Lock()
+        self._generation_path = f"{self.index_path}.generation"
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
         self._prepare_schema()
-        self.generation = self.read_generation()
+        # What version() last saw: the generation file's signature and the index's generation,
+        # how many releases have passed, and when the next one (or another change by the clock
+        # alone) is due.
+        self._signature: tuple[int, int] | None = None
+        self._epoch = 0
+        self._next_event = 0.0
+        self.generation = -1
+        self._version = (-1, 0)
+        self.version()
 
     # -- connections -----------------------------------------------------------------------
 
@@ -153,11 +177,21 @@ class Store:
             conn = self._local.conn = self._connect()
         return conn
 
+    @property
+    def _latest_db(self) -> sqlite3.Connection:
+        """This thread's connection for version(): never inside a ``reading()`` snapshot, so it
+        always sees the last commit."""
+        conn = getattr(self._local, "latest", None)
+        if conn is None:
+            conn = self._local.latest = self._connect()
+        return conn
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        for name in ("conn", "latest"):
+            conn = getattr(self._local, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, name, None)
 
     def _prepare_schema(self) -> None:
         with self._write_lock():
@@ -177,9 +211,13 @@ class Store:
             db.executescript(SCHEMA)
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'),"
-                " ('changed_at', '0')",
+                " ('folder_mtime_ns', '0')",
                 (SCHEMA_VERSION,),
             )
+            # A new (or rebuilt) index starts a new generation: no process may keep serving
+            # what it cached from the index that was there before.
+            if version != SCHEMA_VERSION or not os.path.exists(self._generation_path):
+                self._bump_generation()
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -191,67 +229,217 @@ class Store:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
+    # -- the version: what caches compare ----------------------------------------------------
+
+    def version(self) -> tuple[int, int]:
+        """A token that changes whenever what the store shows changes: on every commit, by any
+        process, and at every embargo release. Cheap enough to call on every request: one
+        ``stat()`` of the generation file and a clock reading, unless something changed."""
+        # On the path of every cached response: kept to the stat() and two comparisons.
+        try:
+            info = os.stat(self._generation_path)
+            # The writer replaces the file by a rename: a new inode on every commit (the old
+            # one is still in use while the new one is made, so it is not handed out again).
+            signature: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)
+        except FileNotFoundError:
+            signature = None  # deleted under us: read the generation from the index each time
+        if signature != self._signature or signature is None or time.time() >= self._next_event:
+            with self._state_lock:
+                self._reload(signature)
+        return self._version
+
+    def _reload(self, signature: tuple[int, int] | None) -> None:
+        # The generation is read after the file: the writer replaces the file after committing,
+        # so the index already holds at least what the file announced.
+        db, now = self._latest_db, time.time()
+        generation = int(self._meta("generation", db))
+        if generation != self.generation or now >= self._next_event:
+            # Counting releases keeps the token moving even when no one commits.
+            self._epoch += self.generation == generation
+            self._next_event = self._read_times(db, now)[1]
+            self.generation = generation
+            self._version = (generation, self._epoch)
+        self._signature = signature
+
+    def _read_times(self, db: sqlite3.Connection, now: float) -> tuple[lastmod.SiteTimes, float]:
+        """The facts of the content time, and when (epoch seconds) they next change by the
+        clock alone: the next release, or a file or the folder dated in the future."""
+        now_ns = math.floor(now * 1e9)
+        newest_file, next_file = db.execute(
+            "SELECT (SELECT max(mtime_ns) FROM files),"
+            " (SELECT min(mtime_ns) FROM files WHERE mtime_ns > ?)",
+            (now_ns,),
+        ).fetchone()
+        latest, upcoming = db.execute(
+            "SELECT (SELECT max(published_ts) FROM articles WHERE published_ts <= ?),"
+            " (SELECT min(published_ts) FROM articles WHERE published_ts > ?)",
+            (now, now),
+        ).fetchone()
+        folder_ns = int(self._meta("folder_mtime_ns", db))
+        events = [upcoming, next_file and next_file / 1e9, folder_ns / 1e9]
+        next_event = min((e for e in events if e is not None and e > now), default=math.inf)
+        return lastmod.SiteTimes(newest_file or 0, folder_ns, latest), next_event
+
+    def _site_times(self) -> lastmod.SiteTimes:
+        """The content time's facts as reads see them: within a ``reading()``, read once from
+        its snapshot, so that a response's time and its bytes come from the same state."""
+        local = self._local
+        if getattr(local, "now", None) is None:
+            return self._read_times(self._db, time.time())[0]
+        if local.times is None:
+            local.times = self._read_times(self._db, local.now)[0]
+        return local.times
+
+    def content_time(self) -> datetime:
+        """The site's content time (lastmod.py): when anything it shows last changed."""
+        return self._site_times().content_time(self._now())
+
+    def visible_state(self) -> tuple[int, float | None]:
+        """What reads see, as a key: the generation and the latest release (the articles
+        published by now are the same for as long as both are)."""
+        return int(self._meta("generation")), self._site_times().latest_release_ts
+
+    def next_event(self) -> float:
+        """When (epoch seconds) the store next changes by the clock alone (inf: never)."""
+        self.version()
+        return self._next_event
+
     # -- reading ---------------------------------------------------------------------------
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One consistent view for a whole render: one SQLite read snapshot (the first read
+        starts it) and one moment for the embargo."""
+        local = self._local
+        if getattr(local, "now", None) is not None:  # already inside one
+            yield
+            return
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            local.now, local.times = time.time(), None
+            yield
+        finally:
+            local.now = local.times = None
+            db.execute("COMMIT")
+
+    def _now(self) -> float:
+        now = getattr(self._local, "now", None)
+        return time.time() if now is None else now
+
+    def now(self) -> datetime:
+        """The moment reads are made at: fixed for the whole of a ``reading()``."""
+        return lastmod.from_timestamp(self._now())
+
+    def _meta(self, key: str, db: sqlite3.Connection | None = None) -> str:
+        db = self._db if db is None else db
+        return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
     def read_generation(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row[0])
+        return int(self._meta("generation"))
 
-    def sync_generation(self) -> bool:
-        """Pick up changes committed by another process; True when there were some."""
-        current = self.read_generation()
-        changed = current != self.generation
-        self.generation = current
-        return changed
-
-    def changed_at(self) -> datetime:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'changed_at'").fetchone()
-        return datetime.fromtimestamp(float(row[0]), UTC)
+    def _articles(self, sql: str, args: Iterable[object] = ()) -> list[Article]:
+        """Articles from ``sql`` (selecting rows.DECODED_COLUMNS), with an entry's updated time
+        never later than now (a file dated in the future by a skewed clock)."""
+        now = self._now()
+        found = []
+        for row in self._db.execute(sql, tuple(args)):
+            article = rows.decode(row)
+            if article.updated is not None and article.updated.timestamp() > now:
+                clamped = lastmod.whole_seconds(lastmod.from_timestamp(now))
+                article = replace(article, updated=clamped)
+            found.append(article)
+        return found
 
     def count(self, *, facet: tuple[str, str] | None = None) -> int:
         """How many articles, or how many with ``facet`` = (field, slug), e.g. ("city", "paris")."""
-        where, args = _facet_filter(facet)
+        where, args = self._visible(facet)
         return self._db.execute(f"SELECT count(*) FROM articles {where}", args).fetchone()[0]
 
     def latest(
         self, limit: int, offset: int = 0, *, facet: tuple[str, str] | None = None
     ) -> list[Article]:
         """Newest first, optionally only those with ``facet`` = (field, slug)."""
-        where, args = _facet_filter(facet)
-        cursor = self._db.execute(
+        where, args = self._visible(facet)
+        return self._articles(
             f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
             (*args, limit, offset),
         )
-        return [rows.decode(row) for row in cursor]
 
-    def oldest(self, limit: int, offset: int = 0) -> list[Article]:
-        cursor = self._db.execute(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles {OLDEST_FIRST} LIMIT ? OFFSET ?",
-            (limit, offset),
+    def changed_after(
+        self, moment: float, limit: int, *, facet: tuple[str, str] | None = None
+    ) -> list[Article]:
+        """Articles last changed after ``moment`` (epoch seconds), most recently changed first."""
+        where, args = self._visible(facet, "updated_ts > ?", moment)
+        return self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} "
+            "ORDER BY updated_ts DESC, id DESC LIMIT ?",
+            (*args, limit),
         )
-        return [rows.decode(row) for row in cursor]
+
+    def day_counts(self, *, facet: tuple[str, str] | None = None) -> list[tuple[int, int]]:
+        """(UTC day number since 1970-01-01, articles published that day), oldest day first."""
+        where, args = self._visible(facet)
+        cursor = self._db.execute(
+            f"SELECT CAST(published_ts / {SECONDS_PER_DAY} AS INTEGER) AS day, count(*) "
+            f"FROM articles {where} GROUP BY day ORDER BY day",
+            args,
+        )
+        return list(cursor)
+
+    def published_between(
+        self,
+        start: float,
+        end: float,
+        limit: int,
+        offset: int = 0,
+        *,
+        facet: tuple[str, str] | None = None,
+    ) -> list[Article]:
+        """Articles published in [start, end) (epoch seconds), oldest first."""
+        where, args = self._visible(facet, "published_ts >= ? AND published_ts < ?", start, end)
+        return self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {OLDEST_FIRST} LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
 
     def link_rows(self, limit: int, offset: int = 0) -> list[tuple[str, str, datetime]]:
         """(id, headline, last change) newest first: what a sitemap needs, without the text."""
+        where, args = self._visible(None)
+        now = self._now()
         cursor = self._db.execute(
-            f"SELECT id, headline, updated_ts FROM articles {NEWEST_FIRST} LIMIT ? OFFSET ?",
-            (limit, offset),
+            f"SELECT id, headline, min(updated_ts, ?) FROM articles {where} {NEWEST_FIRST} "
+            "LIMIT ? OFFSET ?",
+            (math.floor(now), *args, limit, offset),
         )
-        return [(i, h, datetime.fromtimestamp(ts, UTC)) for i, h, ts in cursor]
+        return [(i, h, lastmod.from_timestamp(ts)) for i, h, ts in cursor]
 
     def published_since(self, since: datetime, limit: int) -> list[Article]:
-        cursor = self._db.execute(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts >= ? {NEWEST_FIRST} "
-            "LIMIT ?",
-            (since.timestamp(), limit),
+        where, args = self._visible(None, "published_ts >= ?", since.timestamp())
+        return self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ?",
+            (*args, limit),
         )
-        return [rows.decode(row) for row in cursor]
+
+    def published_bounds(self, moment: datetime) -> tuple[datetime | None, datetime | None]:
+        """The last publication time before ``moment`` and the first at or after it, among what
+        is published now: when a sliding window starting at ``moment`` last lost an article, and
+        when it next will."""
+        before, since = self._db.execute(
+            "SELECT (SELECT max(published_ts) FROM articles WHERE published_ts < ?),"
+            " (SELECT min(published_ts) FROM articles WHERE published_ts >= ? AND"
+            " published_ts <= ?)",
+            (moment.timestamp(), moment.timestamp(), self._now()),
+        ).fetchone()
+        return (
+            None if before is None else lastmod.from_timestamp(before),
+            None if since is None else lastmod.from_timestamp(since),
+        )
 
     def get(self, article_id: str) -> Article | None:
-        row = self._db.execute(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
-        return rows.decode(row) if row else None
+        where, args = self._visible(None, "id = ?", article_id)
+        found = self._articles(f"SELECT {rows.DECODED_COLUMNS} FROM articles {where}", args)
+        return found[0] if found else None
 
     def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
         """Articles with every word of ``query`` in their headline, text, agency or city (the
@@ -259,39 +447,60 @@ class Store:
         match = search_expression(query)
         if match is None:
             return []
-        cursor = self._db.execute(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE rowid IN "
-            f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) {NEWEST_FIRST} "
-            "LIMIT ? OFFSET ?",
-            (match, limit, offset),
+        where, args = self._visible(None, f"rowid IN ({_MATCHING})", match)
+        return self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
+            (*args, limit, offset),
         )
-        return [rows.decode(row) for row in cursor]
+
+    def held(self) -> list[Article]:
+        """Articles dated in the future (embargoed), soonest first: each is published, in every
+        feed, page and count, from its publication time on."""
+        return self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts > ? {OLDEST_FIRST}",
+            (self._now(),),
+        )
+
+    def released_between(
+        self, start: float, end: float
+    ) -> list[tuple[str, tuple[str | None, str | None]]]:
+        """(id, (agency slug, city slug)) of articles whose embargo lifted in (start, end]."""
+        cursor = self._db.execute(
+            "SELECT id, agency_slug, city_slug FROM articles "
+            "WHERE published_ts > ? AND published_ts <= ?",
+            (start, end),
+        )
+        return [(article_id, (agency, city)) for article_id, agency, city in cursor]
 
     def search_count(self, query: str) -> int:
         """How many articles ``search`` finds for ``query``, all pages together."""
         match = search_expression(query)
         if match is None:
             return 0
-        return self._db.execute(
-            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (match,)
-        ).fetchone()[0]
+        where, args = self._visible(None, f"rowid IN ({_MATCHING})", match)
+        return self._db.execute(f"SELECT count(*) FROM articles {where}", args).fetchone()[0]
 
     def neighbours(self, article: Article) -> tuple[Article | None, Article | None]:
         """(the next newer, the next older) article in the newest-first order of every list."""
         # Row values compare in the order of NEWEST_FIRST; a missing seq sorts as the lowest.
         key = (article.published.timestamp(), -1 if article.seq is None else article.seq)
-        newer = self._db.execute(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts >= ? AND "
-            "(published_ts, coalesce(seq, -1), id) > (?, ?, ?) "
+        where, args = self._visible(
+            None, "published_ts >= ? AND (published_ts, coalesce(seq, -1), id) > (?, ?, ?)",
+            key[0], *key, article.id,
+        )  # fmt: skip
+        newer = self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} "
             "ORDER BY published_ts ASC, seq ASC, id ASC LIMIT 1",
-            (key[0], *key, article.id),
-        ).fetchone()
-        older = self._db.execute(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles WHERE published_ts <= ? AND "
-            f"(published_ts, coalesce(seq, -1), id) < (?, ?, ?) {NEWEST_FIRST} LIMIT 1",
-            (key[0], *key, article.id),
-        ).fetchone()
-        return (rows.decode(newer) if newer else None, rows.decode(older) if older else None)
+            args,
+        )
+        where, args = self._visible(
+            None, "published_ts <= ? AND (published_ts, coalesce(seq, -1), id) < (?, ?, ?)",
+            key[0], *key, article.id,
+        )  # fmt: skip
+        older = self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT 1", args
+        )
+        return (newer[0] if newer else None, older[0] if older else None)
 
     def agencies(self) -> list[Facet]:
         return self._facets("agency")
@@ -308,8 +517,9 @@ class Store:
         # The most common spelling names the group ("Reuters" over "REUTERS").
         cursor = self._db.execute(
             f"SELECT {column}_slug, {column}, count(*) AS n FROM articles "
-            f"WHERE {column}_slug IS NOT NULL AND {column}_slug != '' "
-            f"GROUP BY {column}_slug, {column} ORDER BY {column}_slug, n DESC"
+            f"WHERE {column}_slug IS NOT NULL AND {column}_slug != '' AND published_ts <= ? "
+            f"GROUP BY {column}_slug, {column} ORDER BY {column}_slug, n DESC",
+            (self._now(),),
         )
         facets: dict[str, Facet] = {}
         for slug, name, n in cursor:
@@ -324,6 +534,21 @@ class Store:
             "SELECT name, problem FROM files WHERE problem IS NOT NULL ORDER BY name"
         )
         return [Problem(name, reason) for name, reason in cursor]
+
+    def _visible(
+        self, facet: tuple[str, str] | None, condition: str = "", *args: object
+    ) -> tuple[str, tuple[object, ...]]:
+        """A WHERE clause for the articles published by now (held ones are not), narrowed by
+        ``facet`` and ``condition`` (with its ``args``)."""
+        clauses, values = ["published_ts <= ?"], [self._now()]  # type: list[str], list[object]
+        if facet is not None:
+            field, slug = facet
+            clauses.append(f"{FACET_COLUMNS[field]} = ?")
+            values.append(slug)
+        if condition:
+            clauses.append(condition)
+            values.extend(args)
+        return "WHERE " + " AND ".join(clauses), tuple(values)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -345,7 +570,7 @@ class Store:
         listed = seedfiles.signatures(self.seeds_dir) if names is None else None
         with self._write_lock():
             report = self._refresh(progress, names, listed, parallel)
-        self.generation = self.read_generation()
+        self.version()
         return report
 
     def _refresh(
@@ -379,26 +604,28 @@ class Store:
             gone = sorted(set(known) - set(found))
             todo = sorted(name for name, seed in found.items() if known.get(name) != seed.signature)
             present = len(found)
-        # Files skipped for a passing reason (a duplicate whose original may be gone, a future
-        # date) are looked at again whenever something else changed, and every RETRY_SECONDS.
-        if todo or gone or (listed is not None and self._retry_due()):
+        # Read after the listing: any file the listing saw come or go is older than this, so a
+        # deletion always moves the content time (lastmod.py).
+        folder_ns = os.stat(self.seeds_dir).st_mtime_ns
+        report.folder_changed = folder_ns != int(self._meta("folder_mtime_ns"))
+        # Duplicates are looked at again whenever something else changed: their original may
+        # have been removed or edited.
+        if todo or gone:
             retry = [n for (n,) in db.execute("SELECT name FROM files WHERE retry = 1")]
             found.update(seedfiles.describe(self.seeds_dir, retry, self.max_bytes))
             todo = sorted(set(todo) | {name for name in retry if name in found})
         report.unchanged = present - len(todo)
-        if not todo and not gone:
+        if not todo and not gone and not report.folder_changed:
             return report
 
-        now = datetime.now(UTC)
-        options = replace(self.parse_options, now=now)
         seeds = [found[n] for n in todo]
         if len(todo) > SMALL_REFRESH:
             loaded: Iterable[Loaded] = load_documents(
-                self.seeds_dir, seeds, self.max_bytes, options, parallel=parallel
+                self.seeds_dir, seeds, self.max_bytes, self.parse_options, parallel=parallel
             )
             index = IndexState.read(db, [*todo, *gone], [])
         else:
-            loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, options))
+            loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, self.parse_options))
             index = IndexState.read(db, [*todo, *gone], loaded)
         with self._page_cache(BULK_CACHE_KIB if len(todo) > SMALL_REFRESH else None):
             db.execute("BEGIN IMMEDIATE")
@@ -406,23 +633,41 @@ class Store:
                 for name in gone:
                     self._forget_file(name, index, report)
                 for done, document in enumerate(loaded, 1):
-                    self._apply(document, index, now, report)
+                    self._apply(document, index, report)
                     if progress:
                         progress(done, len(todo))
-                if report.any_change:
-                    self._bump_generation(now)
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'folder_mtime_ns'", (str(folder_ns),)
+                )
+                if report.any_change or report.folder_changed:
+                    db.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                        "WHERE key = 'generation'"
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        if report.any_change or report.folder_changed:
+            self._publish_generation()
         for problem in report.skipped:
             log.warning("skipped %s: %s", problem.file_name, problem.reason)
         return report
 
-    def _bump_generation(self, now: datetime) -> None:
-        db = self._db
-        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-        db.execute("UPDATE meta SET value = ? WHERE key = 'changed_at'", (now.timestamp(),))
+    def _bump_generation(self) -> None:
+        """A new generation, committed and announced (for a new or rebuilt index)."""
+        self._db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+        )
+        self._publish_generation()
+
+    def _publish_generation(self) -> None:
+        """Announce a committed change to every process: replace the generation file. Only after
+        the commit, so whoever sees the new file reads the new rows."""
+        temporary = f"{self._generation_path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as out:
+            out.write(f"{self.read_generation()}\n")
+        os.replace(temporary, self._generation_path)
 
     @contextmanager
     def _page_cache(self, kib: int | None) -> Iterator[None]:
@@ -440,22 +685,16 @@ class Store:
         finally:
             db.execute(f"PRAGMA cache_size = {int(usual)}")
 
-    def _retry_due(self) -> bool:
-        if time.monotonic() - self._last_retry < RETRY_SECONDS:
-            return False
-        self._last_retry = time.monotonic()
-        return True
-
-    def _apply(self, document: Loaded, index: IndexState, now: datetime, report: Report) -> None:
+    def _apply(self, document: Loaded, index: IndexState, report: Report) -> None:
         seed, article = document.seed, document.article
-        problem, retry = document.problem, document.retry
+        problem, retry = document.problem, False
         if article is not None:
             problem, retry = index.duplicate_of(article)
         previous_id = index.file_article.get(seed.name)
         if previous_id and (article is None or problem or previous_id != article.id):
             self._delete_article(previous_id, index, report)
         if article is not None and problem is None:
-            self._save_article(document, index, now, report)
+            self._save_article(document, index, report)
         else:
             report.skipped.append(Problem(seed.name, problem or "unknown"))
         article_id = None if problem or article is None else article.id
@@ -473,26 +712,25 @@ class Store:
             ),
         )
 
-    def _save_article(
-        self, document: Loaded, index: IndexState, now: datetime, report: Report
-    ) -> None:
+    def _save_article(self, document: Loaded, index: IndexState, report: Report) -> None:
         article = document.article
         assert article is not None and document.row is not None
+        updated_ts = lastmod.entry_updated_ts(article.published.timestamp(), document.seed.mtime_ns)
         old = index.articles.get(article.id)
         if old is None:
-            updated = article.published
             report.added.append(article.id)
         else:
-            same = old.content_hash == article.content_hash
-            updated = old.updated if same else max(now, article.published)
+            if old.content_hash == article.content_hash and old.updated_ts == updated_ts:
+                return  # the same bytes under the same time: nothing a reader could see moved
             report.changed.append(article.id)
             if previous := self._delete_article(article.id, index, None):
                 report.touched.append((previous.agency_slug, previous.city_slug))
-        report.touched.append((article.agency_slug, article.city_slug))
+        if article.published.timestamp() <= time.time():  # a held one is told at its release
+            report.touched.append((article.agency_slug, article.city_slug))
         cursor = self._db.execute(
             f"INSERT INTO articles ({rows.ENCODED_COLUMNS}, updated_ts) "
             f"VALUES ({','.join('?' * (len(document.row) + 1))})",
-            (*document.row, updated.timestamp()),
+            (*document.row, updated_ts),
         )
         rowid = cursor.lastrowid
         assert rowid is not None  # always set after an INSERT
@@ -502,7 +740,7 @@ class Store:
             "SELECT rowid, headline, paragraphs, agency, city FROM articles WHERE rowid = ?",
             (rowid,),
         )
-        index.add(article, rowid, updated)
+        index.add(article, rowid, updated_ts)
 
     def _forget_file(self, name: str, index: IndexState, report: Report) -> None:
         article_id = index.file_article.pop(name, None)
@@ -512,11 +750,11 @@ class Store:
 
     def _delete_article(
         self, article_id: str, index: IndexState, report: Report | None
-    ) -> Article | None:
+    ) -> Indexed | None:
         """Delete an article's rows; the old version is returned for change notifications."""
-        old = self.get(article_id)
-        if old is None or article_id not in index.articles:
+        if article_id not in index.articles:
             return None
+        old = index.articles[article_id]
         rowid = index.remove(article_id)
         # An external-content index forgets a row given the very values it indexed.
         self._db.execute(
@@ -548,11 +786,8 @@ def search_expression(query: str) -> str | None:
     return " ".join(f'"{word}"' for word in words) + "*"
 
 
-def _facet_filter(facet: tuple[str, str] | None) -> tuple[str, tuple[str, ...]]:
-    if facet is None:
-        return "", ()
-    field, slug = facet
-    return f"WHERE {FACET_COLUMNS[field]} = ?", (slug,)
+# The rows of the articles a search expression matches.
+_MATCHING = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
 
 
 @dataclass
@@ -586,13 +821,13 @@ class IndexState:
         file_article = dict(db.execute(files, args))
         row_args = (*ids, *hashes, *names) if where else ()
         articles = {
-            article_id: Indexed(rowid, file_name, content_hash,
-                                datetime.fromtimestamp(updated_ts, UTC))
-            for rowid, article_id, file_name, content_hash, updated_ts in db.execute(
-                f"SELECT rowid, id, file_name, content_hash, updated_ts FROM articles {where}",
+            row[1]: Indexed(row[0], *row[2:])
+            for row in db.execute(
+                "SELECT rowid, id, file_name, content_hash, updated_ts, agency_slug, city_slug "
+                f"FROM articles {where}",
                 row_args,
             )
-        }  # fmt: skip
+        }
         return cls(
             file_article=file_article,
             articles=articles,
@@ -608,8 +843,11 @@ class IndexState:
             return f"same document as {self.articles[same].file_name}", True
         return None, False
 
-    def add(self, article: Filed, rowid: int, updated: datetime) -> None:
-        self.articles[article.id] = Indexed(rowid, article.file_name, article.content_hash, updated)
+    def add(self, article: Filed, rowid: int, updated_ts: float) -> None:
+        self.articles[article.id] = Indexed(
+            rowid, article.file_name, article.content_hash, updated_ts,
+            article.agency_slug, article.city_slug,
+        )  # fmt: skip
         self.by_hash[article.content_hash] = article.id
 
     def remove(self, article_id: str) -> int:
@@ -621,7 +859,11 @@ class IndexState:
 
 @dataclass(frozen=True)
 class Indexed:
+    """What a refresh knows of an indexed article without reading it."""
+
     rowid: int
     file_name: str
     content_hash: str
-    updated: datetime
+    updated_ts: float
+    agency_slug: str | None
+    city_slug: str | None

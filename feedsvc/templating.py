@@ -96,7 +96,7 @@ def channel_name(channel: Channel, name: str | None = None) -> str:
     """What a channel is called in a sentence: the site's title, 'Reuters', 'São Paulo', the
     search “oil”. ``name`` is the agency's or city's name as the store has it; looked up when
     not given."""
-    if channel.kind in ("main", "archive"):
+    if channel.kind == "main":
         return current_app.extensions["feedsvc"].config.title
     if channel.kind == "search":
         return f"the search “{channel.key}”"
@@ -112,8 +112,6 @@ def channel_heading(channel: Channel, name: str | None = None) -> str:
     """A channel's heading in plain words: 'Latest news', 'From Reuters', 'São Paulo'."""
     if channel.kind == "main":
         return "Latest news"
-    if channel.kind == "archive":
-        return f"Archive, part {channel.key}"
     if channel.kind == "search":
         return f"Search: {channel.key}"
     shown = channel_name(channel, name)

@@ -1,12 +1,15 @@
-"""Keep the store in step with the seeds folder while serving, in every worker process.
+"""Keep the store in step with the seeds folder while serving.
 
 One process at a time is the leader: it holds an exclusive lock on a file beside the index, and
 re-indexes as soon as the kernel reports a change in the folder (inotify, through watchfiles),
 plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications.
-Where notifications are not available it rescans every poll interval instead. Every process
-checks the store's generation every ``GENERATION_POLL_SECONDS`` (one tiny SQLite read), so
-what the leader commits reaches all workers' caches quickly. If the leader dies, the kernel releases
-its lock and another worker takes over.
+Where notifications are not available it rescans every poll interval instead. The other workers
+only wait to take over: if the leader dies, the kernel releases its lock and another worker
+takes the lead within ``LEAD_RETRY_SECONDS``. Serving what the leader commits is not the
+watcher's business: every worker's response cache checks the store's version on every request.
+
+The leader also tells ``on_change`` (the WebSub notifier) about every change it commits and
+about every embargo that lifts, once the change is what every worker serves.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .store import Report, Store
 
 log = logging.getLogger(__name__)
 
-GENERATION_POLL_SECONDS = 0.2
+LEAD_RETRY_SECONDS = 1.0
 SAFETY_RESCAN_SECONDS = 30.0
 
 
@@ -39,6 +42,7 @@ class Watcher:
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
         self._last_scan = 0.0
+        self._released_through = 0.0  # embargoes lifted up to here (epoch seconds) were told
         self._thread = threading.Thread(target=self._run, name="feedsvc-watcher", daemon=True)
 
     def start(self) -> Watcher:
@@ -59,10 +63,11 @@ class Watcher:
         return self._lock_file is not None
 
     def poll_once(self) -> None:
-        """One step without notifications: lead if possible, rescan if leading, sync."""
+        """One step without notifications: lead if possible, and if leading rescan and tell of
+        lifted embargoes."""
         if self.is_leader or self._try_to_lead():
             self._refresh()
-        self._sync()
+            self._announce_releases()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -70,11 +75,11 @@ class Watcher:
                 self._refresh()
                 self._lead()
             else:
-                self._sync()
-                self._stop.wait(GENERATION_POLL_SECONDS)
+                self._stop.wait(LEAD_RETRY_SECONDS)
         self.store.close()
 
     def _lead(self) -> None:
+        watching_since = time.monotonic()
         try:
             for changes in watchfiles.watch(
                 self.store.seeds_dir,
@@ -86,17 +91,23 @@ class Watcher:
                 stop_event=self._stop,
                 raise_interrupt=False,
             ):
-                if time.monotonic() - self._last_scan > SAFETY_RESCAN_SECONDS:
+                # The first scan ran before the kernel watched the folder: what changed in
+                # between is only found by scanning again, once the watch is in place.
+                first_look = self._last_scan < watching_since
+                if first_look or time.monotonic() - self._last_scan > SAFETY_RESCAN_SECONDS:
                     self._refresh()
                 elif changes:
                     self._refresh(self._changed_names(changes))
+                self._announce_releases()  # at least every second (rust_timeout)
         except (OSError, RuntimeError) as exc:
             log.warning(
                 "no file-system notifications for %s (%s); rescanning every %.1f s",
                 self.store.seeds_dir, exc, self.interval,
             )  # fmt: skip
-            while not self._stop.wait(self.interval):
-                self._refresh()
+            while not self._stop.wait(min(self.interval, LEAD_RETRY_SECONDS)):
+                if time.monotonic() - self._last_scan >= self.interval:
+                    self._refresh()
+                self._announce_releases()
 
     def _try_to_lead(self) -> bool:
         lock_file = open(f"{self.store.index_path}.watch", "a")  # noqa: SIM115 - held while leading
@@ -106,6 +117,7 @@ class Watcher:
             lock_file.close()
             return False
         self._lock_file = lock_file
+        self._released_through = time.time()  # what lifted before was told by the last leader
         log.info("this process now watches %s", self.store.seeds_dir)
         return True
 
@@ -135,8 +147,18 @@ class Watcher:
         except Exception:
             log.exception("refreshing the index from %s failed", self.store.seeds_dir)
 
-    def _sync(self) -> None:
+    def _announce_releases(self) -> None:
+        """Tell ``on_change`` of the embargoes lifted since the last look. Every worker serves
+        a released article from the moment of its release (the store's version changes then),
+        so the hub that hears of it fetches it."""
+        if self.on_change is None:
+            return
+        now = time.time()
         try:
-            self.store.sync_generation()
-        except Exception:
-            log.exception("reading the index generation failed")
+            released = self.store.released_between(self._released_through, now)
+            self._released_through = now
+            if released:
+                ids = [article_id for article_id, _ in released]
+                self.on_change(Report(added=ids, touched=[slugs for _, slugs in released]))
+        except Exception:  # as in _refresh: never let this kill the watcher thread
+            log.exception("announcing released articles failed")

@@ -2,9 +2,11 @@
 robots.txt, static files, and the feed addresses other publishing tools use. Also the helpers
 every view shares: the services, the response cache decorator and query-parameter bounds.
 
-Views that serve a representation of the store return a ``Prepared`` response; the ``cached``
-decorator keeps it until the store changes, and the FastPath middleware replays it. Everything
-that is not a successful representation (redirects, 4xx) is an ordinary Flask response.
+Views that serve a representation of the store return a ``Prepared`` response made by
+``prepared``, which dates every one of them (lastmod.py); the ``cached`` decorator renders it from
+one consistent view of the store and keeps it until the store changes, and the FastPath
+middleware replays it. Everything that is not a successful representation (redirects, 4xx) is an
+ordinary Flask response.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import functools
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from . import feeds, preview
-from .channels import FORMATS, OPML_PATH, Channel, newest_change, preview_path
+from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, preview_path
 from .httpcache import Prepared, cache_control, cache_key
 from .services import Services
 from .templating import FORMAT_NAMES
@@ -36,7 +38,9 @@ TEXT = "text/plain; charset=utf-8"
 MAX_QUERY_CHARS = 200
 MAX_PAGE = 100_000
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file, by the sitemaps.org protocol
-NEWS_SITEMAP_SECONDS = 60  # the "last two days" window moves with the clock
+NEWS_SITEMAP_WINDOW = timedelta(days=2)  # Google News: articles of the last two days
+# An archive period in a URL: a month (2022-03) or a day (2022-03-06).
+ARCHIVE_PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2})?")
 # A file whose URL carries its content hash never changes under that URL.
 IMMUTABLE_MAX_AGE_SECONDS = 365 * 24 * 3600
 ICON_MAX_AGE_SECONDS = 24 * 3600
@@ -74,15 +78,46 @@ def cached(view: Callable[..., Any]) -> Callable[..., Any]:
         key = cache_key(request.environ)
         prepared = svc.cache.get(key)
         if prepared is None:
-            generation = svc.store.generation
-            result = view(svc, **kwargs)
+            version = svc.cache.current_version()
+            with svc.store.reading():
+                result = view(svc, **kwargs)
             if not isinstance(result, Prepared):
                 return result
-            svc.cache.put(key, result, generation)
+            # Kept only if nothing changed while it was made: it shows that version.
+            if svc.store.version() == version:
+                svc.cache.put(key, result, version)
             prepared = result
         return prepared
 
     return wrapper
+
+
+def prepared(
+    svc: Services,
+    body: bytes,
+    content_type: str,
+    *,
+    max_age_seconds: int | None = None,
+    not_before: datetime | None = None,
+    expires_at: float | None = None,
+    **options: Any,
+) -> Prepared:
+    """A representation of the store, dated by the site's content time (lastmod.py), or by
+    ``not_before`` when that is later (a window that moved with the clock): the one place
+    that says what time a response carries. ``expires_at`` is an epoch time at which it must
+    be made again; ``options`` go to Prepared (links, vary)."""
+    last_modified = svc.store.content_time()
+    if not_before is not None:
+        last_modified = max(last_modified, min(not_before, svc.store.now()))
+    deadline = None if expires_at is None else time.monotonic() + (expires_at - time.time())
+    return Prepared(
+        body,
+        content_type,
+        last_modified=last_modified,
+        max_age_seconds=svc.config.cache_max_age if max_age_seconds is None else max_age_seconds,
+        expires_at=deadline,
+        **options,
+    )
 
 
 @bp.app_context_processor
@@ -131,34 +166,34 @@ def moved_to(url: str) -> Response:
 # -- feeds and their previews ----------------------------------------------------------------
 
 
-def feed_route(rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a cached view at ``rule`` (show_preview=False) and at its preview's path
-    (show_preview=True), so that a feed and its preview always share their URL rule."""
+def feed_route(*rules: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a cached view at each of ``rules`` (show_preview=False) and at their previews'
+    paths (show_preview=True), so that a feed and its preview always share their URL rule."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = cached(view)
-        bp.add_url_rule(rule, view.__name__, wrapped, defaults={"show_preview": False})
-        bp.add_url_rule(
-            preview_path(rule),
-            f"{view.__name__}_preview",
-            wrapped,
-            defaults={"show_preview": True},
-        )
+        for number, rule in enumerate(rules):
+            name = view.__name__ + (f"_{number}" if number else "")
+            bp.add_url_rule(rule, name, wrapped, defaults={"show_preview": False})
+            bp.add_url_rule(
+                preview_path(rule), f"{name}_preview", wrapped, defaults={"show_preview": True}
+            )
         return wrapped
 
     return register
 
 
 def _feed(svc: Services, channel: Channel, fmt: str, limit: int, show_preview: bool) -> Prepared:
-    explicit_limit = "limit" in request.args and channel.kind != "archive"
+    explicit_limit = "limit" in request.args
     doc = svc.channels.feed(channel, fmt, limit, explicit_limit=explicit_limit)
     if doc is None:
         abort(404)
-    max_age = svc.config.cache_max_age
-    if channel.kind == "archive" and svc.channels.plan().is_full(int(channel.key)):
-        # Kept longer, but never marked immutable: a document added, edited or removed among
-        # the older ones (a backfill of old articles) changes a full page too.
-        max_age = svc.config.archive_max_age
+    return _feed_response(svc, doc, fmt, svc.config.cache_max_age, show_preview)
+
+
+def _feed_response(
+    svc: Services, doc: FeedDocument, fmt: str, max_age: int, show_preview: bool
+) -> Prepared:
     links: list[str] = []
     if show_preview:
         body, content_type = preview.render_feed_preview(svc, doc, fmt), HTML
@@ -166,13 +201,31 @@ def _feed(svc: Services, channel: Channel, fmt: str, limit: int, show_preview: b
         body, content_type = feeds.render(doc, fmt, svc.publication), feeds.MEDIA_TYPES[fmt]
         if svc.config.websub_hub:
             links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
-    return Prepared(
-        body,
-        content_type,
-        last_modified=doc.updated,
-        max_age_seconds=max_age,
-        links=links,
-        vary=preview.VARY,
+    return prepared(
+        svc, body, content_type, max_age_seconds=max_age, links=links, vary=preview.VARY
+    )
+
+
+def _archive(
+    svc: Services, channel: Channel, period: str, part: int | None, fmt: str, show_preview: bool
+) -> Prepared:
+    if not ARCHIVE_PERIOD.fullmatch(period) or part == 1:
+        abort(404)
+    doc = svc.channels.archive(channel, period if part is None else f"{period}/{part}", fmt)
+    if doc is None or doc.archive is None:
+        abort(404)
+    # RFC 5005 4: an archive document SHOULD NOT change. Once its period is over only a
+    # backfill, an edit or a removal can change it, so caches may keep it longer (RFC 9111
+    # 5.2.2.1); never "immutable", since those do happen. The current period is still filling.
+    closed = doc.archive.is_closed(svc.store.now().timestamp())
+    max_age = svc.config.archive_max_age if closed else svc.config.cache_max_age
+    return _feed_response(svc, doc, fmt, max_age, show_preview)
+
+
+def _archive_rules(folder: str) -> tuple[str, str]:
+    return (
+        f"{folder}/archives/<period>/feed.{FMT}",
+        f"{folder}/archives/<period>/<int:part>/feed.{FMT}",
     )
 
 
@@ -181,9 +234,11 @@ def main_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
     return _feed(svc, Channel("main"), fmt, _limit(svc), show_preview)
 
 
-@feed_route(f"/archives/<int:page>/feed.{FMT}")
-def archive_feed(svc: Services, page: int, fmt: str, show_preview: bool) -> Prepared:
-    return _feed(svc, Channel("archive", str(page)), fmt, svc.config.feed_size, show_preview)
+@feed_route(*_archive_rules(""))
+def archive_feed(
+    svc: Services, period: str, fmt: str, show_preview: bool, part: int | None = None
+) -> Prepared:
+    return _archive(svc, Channel("main"), period, part, fmt, show_preview)
 
 
 @feed_route(f"/sources/<slug>/feed.{FMT}")
@@ -191,9 +246,23 @@ def source_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepa
     return _feed(svc, Channel("source", slug), fmt, _limit(svc), show_preview)
 
 
+@feed_route(*_archive_rules("/sources/<slug>"))
+def source_archive(
+    svc: Services, slug: str, period: str, fmt: str, show_preview: bool, part: int | None = None
+) -> Prepared:
+    return _archive(svc, Channel("source", slug), period, part, fmt, show_preview)
+
+
 @feed_route(f"/places/<slug>/feed.{FMT}")
 def place_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepared:
     return _feed(svc, Channel("place", slug), fmt, _limit(svc), show_preview)
+
+
+@feed_route(*_archive_rules("/places/<slug>"))
+def place_archive(
+    svc: Services, slug: str, period: str, fmt: str, show_preview: bool, part: int | None = None
+) -> Prepared:
+    return _archive(svc, Channel("place", slug), period, part, fmt, show_preview)
 
 
 @feed_route(f"/search/feed.{FMT}")
@@ -221,35 +290,28 @@ _register_legacy_feeds()
 # -- site-wide documents ---------------------------------------------------------------------
 
 
-def _xml(svc: Services, template: str, last_modified: datetime, max_age: int | None = None,
-         content_type: str = XML, **context: Any) -> Prepared:  # fmt: skip
+def _xml(svc: Services, template: str, content_type: str = XML, *,
+         not_before: datetime | None = None, expires_at: float | None = None,
+         **context: Any) -> Prepared:  # fmt: skip
     body = render_template(template, svc=svc, **context).encode()
-    expires_at = None if max_age is None else time.monotonic() + max_age
-    return Prepared(
-        body,
-        content_type,
-        last_modified=last_modified,
-        max_age_seconds=max_age or svc.config.cache_max_age,
-        expires_at=expires_at,
-    )
+    return prepared(svc, body, content_type, not_before=not_before, expires_at=expires_at)
 
 
 @feed_route(OPML_PATH)
 def opml(svc: Services, show_preview: bool) -> Prepared:
     if show_preview:
-        body, content_type = preview.render_opml_preview(svc), HTML
-    else:
-        body = render_template(
-            "opml.xml", svc=svc, agencies=svc.store.agencies(), cities=svc.store.cities()
-        ).encode()
-        content_type = OPML
-    return Prepared(
-        body,
-        content_type,
-        last_modified=svc.store.changed_at(),
-        max_age_seconds=svc.config.cache_max_age,
-        vary=preview.VARY,
-    )
+        return prepared(svc, preview.render_opml_preview(svc), HTML, vary=preview.VARY)
+    # One subscription per channel (its Atom feed), the site's first, then agencies and cities.
+    channels = [Channel("main")]
+    channels += [Channel.of_facet("agency", f.slug) for f in svc.store.agencies()]
+    channels += [Channel.of_facet("city", f.slug) for f in svc.store.cities()]
+    body = render_template(
+        "opml.xml",
+        svc=svc,
+        channels=[(svc.channels.title(c), c) for c in channels],
+        updated=svc.store.content_time(),
+    ).encode()
+    return prepared(svc, body, OPML, vary=preview.VARY)
 
 
 @bp.get("/sitemap.xml")
@@ -258,7 +320,7 @@ def sitemap(svc: Services) -> Prepared:
     total = svc.store.count()
     if total > SITEMAP_LIMIT:
         parts = range(1, -(-total // SITEMAP_LIMIT) + 1)
-        return _xml(svc, "sitemap-index.xml", svc.store.changed_at(), parts=parts)
+        return _xml(svc, "sitemap-index.xml", parts=parts)
     return _sitemap_part(svc, 1)
 
 
@@ -273,19 +335,22 @@ def sitemap_part(svc: Services, part: int) -> Prepared:
 def _sitemap_part(svc: Services, part: int) -> Prepared:
     rows = svc.store.link_rows(SITEMAP_LIMIT, (part - 1) * SITEMAP_LIMIT)
     urls = [(svc.site.url(permalink_path(*row[:2])), row[2]) for row in rows]
-    return _xml(svc, "sitemap.xml", svc.store.changed_at(), urls=urls)
+    return _xml(svc, "sitemap.xml", urls=urls)
 
 
 @bp.get("/news-sitemap.xml")
 @cached
 def news_sitemap(svc: Services) -> Prepared:
-    since = datetime.now(UTC) - timedelta(days=2)
+    since = svc.store.now() - NEWS_SITEMAP_WINDOW
     articles = svc.store.published_since(since, limit=1000)
+    # The window moves with the clock: it last changed when its last article left it, and
+    # changes again when the next one does.
+    last_out, next_out = svc.store.published_bounds(since)
     return _xml(
         svc,
         "news-sitemap.xml",
-        newest_change(articles, svc.store.changed_at()),
-        max_age=NEWS_SITEMAP_SECONDS,
+        not_before=None if last_out is None else last_out + NEWS_SITEMAP_WINDOW,
+        expires_at=None if next_out is None else (next_out + NEWS_SITEMAP_WINDOW).timestamp(),
         articles=articles,
     )
 
@@ -296,12 +361,8 @@ def robots(svc: Services) -> Prepared:
     # Search result pages are endless variations of the listings; everything else is welcome.
     lines = ["User-agent: *", "Disallow: /search", ""]
     lines += [f"Sitemap: {svc.site.url(path)}" for path in ("/sitemap.xml", "/news-sitemap.xml")]
-    return Prepared(
-        ("\n".join(lines) + "\n").encode(),
-        TEXT,
-        last_modified=svc.store.changed_at(),
-        max_age_seconds=ICON_MAX_AGE_SECONDS,
-    )
+    body = ("\n".join(lines) + "\n").encode()
+    return prepared(svc, body, TEXT, max_age_seconds=ICON_MAX_AGE_SECONDS)
 
 
 @bp.get("/static/<name>")

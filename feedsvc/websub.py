@@ -1,8 +1,12 @@
 """WebSub publishing: tell the hub which feeds changed, in the background, with retries.
 
 Only the process that indexes calls ``publish`` (from the watcher thread), so each change is
-announced once. A failing hub is retried with exponential back-off and logged; nothing here ever
-runs on a request's path.
+announced once, and only after it is committed: every worker serves a committed change from its
+next request on (httpcache.py), so a hub that fetches the feed the moment it is told gets the new
+bytes. (WebSub 6: the publisher MUST inform its hubs when a topic is updated, by a mechanism left
+open; the common hubs take a POST of hub.mode=publish and hub.url, then fetch the topic to
+distribute it, 7.) An embargoed article is announced when it is released. A failing hub is
+retried with exponential back-off and logged; nothing here ever runs on a request's path.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ TIMEOUT_SECONDS = 10.0
 
 def changed_channels(touched: Iterable[tuple[str | None, str | None]]) -> list[Channel]:
     """The channels whose feeds a change alters, from the (agency slug, city slug) of the old
-    and new versions of the articles it touched."""
-    channels = {Channel("main")}
+    and new versions of the articles it touched (none: nothing a reader sees changed)."""
+    touched = list(touched)
+    channels = {Channel("main")} if touched else set()
     for agency_slug, city_slug in touched:
         if agency_slug:
             channels.add(Channel.of_facet("agency", agency_slug))

@@ -167,11 +167,11 @@ def running_server(seeds: Path, scratch: Path) -> Iterator[Fetch]:
 def feed_paths(get: Fetch) -> list[str]:
     """Every RSS and Atom feed of the site, as paths."""
     opml = ElementTree.fromstring(get("/feeds.opml")[0])
-    paths = [
-        outline.get("xmlUrl", "").removeprefix(SITE_URL)
-        for outline in opml.iter("outline")
-        if outline.get("xmlUrl", "").endswith((".rss", ".atom"))
-    ]
+    paths = []
+    for outline in opml.iter("outline"):  # one per channel, its Atom feed
+        atom = outline.get("xmlUrl", "").removeprefix(SITE_URL)
+        if atom.endswith("/feed.atom"):
+            paths += [atom, atom.removesuffix(".atom") + ".rss"]
     archive = "/feed.atom"
     while found := re.search(rb'<link href="([^"]+)" rel="prev-archive"', get(archive)[0]):
         archive = found.group(1).decode().removeprefix(SITE_URL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -10,9 +11,11 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,13 @@ from feedsvc import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SEEDS = ROOT / "seeds"
+SEED_FILE = "000_5e300edb8a850530.txt"  # the bundled document
 DATA = Path(__file__).resolve().parent / "data"
 # Deliberately not the address the server listens on: URLs must come from this setting.
 SITE_URL = "https://news.example.test"
+# When the bundled document (and its folder) was last written, in every test: times in feeds
+# come from the files (lastmod.py), and a checkout's own times would differ from run to run.
+BUNDLED_MTIME = datetime(2022, 3, 6, 12, 0, tzinfo=UTC)
 
 
 def settings_for(tmp_path: Path, seeds: Path, **overrides: object) -> dict[str, object]:
@@ -36,11 +43,19 @@ def settings_for(tmp_path: Path, seeds: Path, **overrides: object) -> dict[str, 
     }
 
 
+def set_mtime(path: Path, when: datetime) -> None:
+    """Set a file's (or folder's) modification time, as a copy keeping times would."""
+    os.utime(path, (when.timestamp(), when.timestamp()))
+
+
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
-    """A private copy of the bundled seeds folder."""
+    """A private copy of the bundled seeds folder, its files and itself dated BUNDLED_MTIME."""
     folder = tmp_path / "seeds"
     shutil.copytree(BUNDLED_SEEDS, folder)
+    for path in folder.iterdir():
+        set_mtime(path, BUNDLED_MTIME)
+    set_mtime(folder, BUNDLED_MTIME)
     return folder
 
 
@@ -78,21 +93,35 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(tmp_path: Path, seeds: Path, **settings: str) -> LiveServer:
-    """``feedsvc serve`` on a free loopback port, as an operator would start it."""
+def start_server(
+    tmp_path: Path, seeds: Path, *, own_site_url: bool = False, workers: int = 2, **settings: str
+) -> LiveServer:
+    """``feedsvc serve`` on a free loopback port, as an operator would start it; with
+    ``own_site_url``, its site URL is the address it listens on (for clients that follow the
+    links it writes)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
     env.update(
         FEEDSVC_SEEDS_DIR=str(seeds),
         FEEDSVC_INDEX_PATH=str(tmp_path / "live-index" / "index.sqlite3"),
-        FEEDSVC_SITE_URL=SITE_URL,
+        FEEDSVC_SITE_URL=f"http://127.0.0.1:{port}" if own_site_url else SITE_URL,
         FEEDSVC_POLL_INTERVAL="0.2",
     )
     env.update({f"FEEDSVC_{k}": v for k, v in settings.items()})  # may replace the above
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "feedsvc", "serve", "--bind", f"127.0.0.1:{port}"],
+            [
+                sys.executable,
+                "-m",
+                "feedsvc",
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+            ],  # fmt: skip
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -154,3 +183,23 @@ def write_document(folder: Path, seq: int, article_id: str, **fields: object) ->
 
 def hex_id(number: int) -> str:
     return f"{number:016x}"
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> float:
+    """Poll until ``condition`` holds; returns the seconds it took, fails after ``seconds``."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+def raw_get(server: LiveServer, path: str, **headers: str) -> http.client.HTTPResponse:
+    host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    connection.close()
+    return response

@@ -82,9 +82,11 @@ def _expected(folder: Path) -> dict[str, Article]:
     now = datetime.now(UTC)
     for name, raw in _documents(folder):
         try:
-            article = parse(raw, name, ParseOptions(now=now))
+            article = parse(raw, name, ParseOptions())
         except DocumentError:
             continue  # the server skips it too; the store tests cover skipping
+        if article.published > now:
+            continue  # dated in the future: held until then (tests/test_embargo.py)
         articles[article.id] = article
     return articles
 

@@ -4,39 +4,30 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from .conftest import SITE_URL, LiveServer, hex_id, start_server, stop_server, write_document
+from .conftest import (
+    SITE_URL,
+    LiveServer,
+    hex_id,
+    raw_get,
+    start_server,
+    stop_server,
+    wait_for,
+    write_document,
+)
 
 SEED_ID = "5e300edb8a850530"
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> float:
-    """Poll until ``condition`` holds; returns the seconds it took, fails after ``seconds``."""
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {seconds} s")
-
-
-def raw_get(server: LiveServer, path: str, **headers: str) -> http.client.HTTPResponse:
-    host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    connection.request("GET", path, headers=headers)
-    response = connection.getresponse()
-    response.body = response.read()  # type: ignore[attr-defined]
-    connection.close()
-    return response
 
 
 def entry_ids(server: LiveServer, path: str = "/feed.atom") -> list[str]:
@@ -98,17 +89,34 @@ def test_archive_walk_collects_every_article_once(tmp_path: Path, seeds: Path) -
         write_document(seeds, n, hex_id(n), date=f"{n} Feb 2023", headline=f"Story {n}")
     server = start_server(tmp_path, seeds, FEED_SIZE="5")
     try:
-        seen: list[str] = []
-        url: str | None = f"{server.url}/feed.atom"
-        while url:
-            feed = feedparser.parse(url)
-            assert not feed.bozo
-            seen += [e.id for e in feed.entries]
-            older = [link.href for link in feed.feed.links if link.rel == "prev-archive"]
-            url = older[0].replace(SITE_URL, server.url) if older else None
-        assert len(seen) == 24 == len(set(seen))
+        for fmt in ("rss", "atom", "json"):
+            subscription, archived = walk_archives(server, fmt)
+            # Archive pages hold every article once; the subscription feed repeats the newest.
+            assert len(archived) == 24 == len(set(archived)), fmt
+            assert set(subscription) <= set(archived), fmt
     finally:
         stop_server(server)
+
+
+def walk_archives(server: LiveServer, fmt: str) -> tuple[list[str], list[str]]:
+    """(ids in the subscription feed, ids on the archive pages), following prev-archive."""
+    subscription: list[str] = []
+    archived: list[str] = []
+    url: str | None = f"{server.url}/feed.{fmt}"
+    while url:
+        if fmt == "json":
+            with urllib.request.urlopen(url) as response:
+                data = json.load(response)
+            ids = [item["id"] for item in data["items"]]
+            older = [data["next_url"]] if "next_url" in data else []
+        else:
+            feed = feedparser.parse(url)
+            assert not feed.bozo
+            ids = [e.id for e in feed.entries]
+            older = [link.href for link in feed.feed.links if link.rel == "prev-archive"]
+        (archived if url != f"{server.url}/feed.{fmt}" else subscription).extend(ids)
+        url = older[0].replace(SITE_URL, server.url) if older else None
+    return subscription, archived
 
 
 class _Hub(http.server.BaseHTTPRequestHandler):

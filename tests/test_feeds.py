@@ -102,11 +102,11 @@ def test_feed_metadata(client, fmt: str) -> None:
         assert root.findtext("channel/ttl") == "5"
         assert root.findtext("channel/link") == f"{SITE_URL}/"  # last-link-wins trap
         build = parsedate_to_datetime(root.findtext("channel/lastBuildDate"))
-        assert build.isoformat() == "2022-03-06T00:00:00+00:00"  # newest change, not now
+        assert build.isoformat() == "2022-03-06T12:00:00+00:00"  # the content time, not now
         assert root.find("channel/item/guid").get("isPermaLink") == "false"
     else:
         ns = {"a": "http://www.w3.org/2005/Atom"}
-        assert root.findtext("a:updated", namespaces=ns) == "2022-03-06T00:00:00+00:00"
+        assert root.findtext("a:updated", namespaces=ns) == "2022-03-06T12:00:00+00:00"
         assert root.findtext("a:author/a:name", namespaces=ns) == "feedsvc news"
 
 

@@ -71,7 +71,7 @@ FEED_PATHS = [
     "/search/feed.json?q=venezuela",
     "/feeds.opml",
     "/feed.atom?limit=1",
-    "/archives/1/feed.rss",
+    "/archives/2022-03/feed.rss",
 ]
 
 

@@ -9,6 +9,7 @@ copy of github.com/w3c/feedvalidator); without it these tests are skipped, sayin
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -68,11 +69,18 @@ def test_the_seed_feeds_have_no_errors_and_no_warnings() -> None:
 @needs_validator
 def test_a_hostile_corpus_has_no_errors_and_only_the_accepted_warnings(tmp_path: Path) -> None:
     corpus.write(tmp_path / "hostile", HOSTILE_DOCUMENTS, hostile=True)
+    # An archive copied in keeping its files' times, each older than its date line: an entry's
+    # updated time is then its date (lastmod.py). Written by the generator in one second, they
+    # would all share that second, and the validator warns of entries sharing an updated time.
+    for path in (tmp_path / "hostile").iterdir():
+        os.utime(path, (0, 0))
     out, accepted = validate(tmp_path / "hostile")
     summary = out.strip().splitlines()[-1]
     feeds = int(summary.split()[0])
     assert feeds >= 60 and ", 0 with errors or warnings," in summary
-    assert "/archives/1/feed.atom" in out and "/archives/1/feed.rss" in out
+    # Every archive page of the main feed, by month or day (RFC 5005, channels.py).
+    assert re.search(r"/archives/\d{4}-\d{2}(-\d{2})?(/\d+)?/feed\.atom", out)
+    assert re.search(r"/archives/\d{4}-\d{2}(-\d{2})?(/\d+)?/feed\.rss", out)
     # The corpus has headlines with markup in them: the accepted class shows up, on titles.
     assert {"ContainsHTML", "ContainsUndeclaredHTML"} <= set(accepted)
     assert set(accepted) <= {"ContainsHTML", "ContainsUndeclaredHTML", "DuplicateUpdated"}
