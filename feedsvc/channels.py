@@ -185,7 +185,10 @@ class ArchivePlan:
                     size = min(page_size, count - part * page_size)
                     pages.append(ArchivePage(key, day_start, day_end, part * page_size, size))
         # One page would hold no more than the subscription feed already does: no archive then
-        # (and no archive page with neither a prev-archive nor a next-archive link).
+        # (and no archive page with neither a prev-archive nor a next-archive link). Such a
+        # subscription feed is complete in RFC 5005 2's sense, but is not marked fh:complete:
+        # it stops being complete as the channel grows, and a consumer takes an entry missing
+        # from a complete feed for a deleted one.
         return cls(tuple(pages) if len(pages) > 1 else ())
 
     def find(self, key: str) -> int | None:

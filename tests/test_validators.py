@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from .conftest import (
@@ -82,6 +83,11 @@ def test_every_change_reaches_if_modified_since_and_if_none_match_pollers(
                 polled = get(server, path, **{"If-Modified-Since": last_modified})
                 assert polled.status == 200, (change, path, "If-Modified-Since")
                 assert _shows(polled, path_shows), (change, path)
+                if path == "/feed.atom":  # feedparser, given only the time it was last sent
+                    feed = feedparser.parse(server.url + path, modified=last_modified)
+                    assert feed.status == 200 and not feed.bozo, change
+                    titles = " ".join(entry.title for entry in feed.entries)
+                    assert (path_shows[1:] not in titles) == path_shows.startswith("!"), change
                 assert get(server, path, **{"If-None-Match": etag}).status == 200, (change, path)
                 seen[path] = validators(server, path, path_shows)
                 assert _http_date(seen[path][0]) > _http_date(last_modified), (change, path)
