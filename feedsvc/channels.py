@@ -257,11 +257,16 @@ class Channels:
         """The subscription feed of ``channel``; ``explicit_limit`` when the client chose the
         limit, which then belongs in the feed's self URL.
 
-        Its updated time is the site's content time (lastmod.py): it moves whenever the feed
-        changes, removals included, which no time of its remaining entries could say."""
+        Its updated time is its newest entry's last change, as an archive page's is: a change
+        elsewhere on the site leaves its bytes, and so its ETag, alone (with the site's content
+        time here, every new document would change every feed of the site, and every reader of
+        every feed would fetch it whole again). A removal is the one change this cannot date
+        (nothing of the removed document is left); the feed's Last-Modified, the site's content
+        time (lastmod.py), still moves, and its ETag changes with its bytes."""
         title = self.title(channel)
         if title is None:
             return None
+        entries = self.subscription_entries(channel, limit)
         links = self._hub_links()
         if channel.has_archives:
             plan = self.plan(channel)
@@ -271,8 +276,8 @@ class Channels:
             channel,
             title,
             self.config.subtitle,
-            self.subscription_entries(channel, limit),
-            self.store.content_time(),
+            entries,
+            max((a.last_change for a in entries), default=self.store.content_time()),
             self.self_url(channel, fmt, limit if explicit_limit else None),
             links,
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import html
 import json
+import os
 import re
+import time
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -132,6 +134,24 @@ def test_same_bytes_on_every_render(app, tmp_path: Path, seeds: Path, fmt: str) 
     # A second app (another worker, or after a restart) renders the same bytes.
     other = create_app(settings_for(tmp_path, seeds))
     assert fetch(other.test_client(), f"/feed.{fmt}").data == first
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_feed_the_change_does_not_touch_keeps_its_bytes(more_news, seeds: Path, fmt: str) -> None:
+    # Readers revalidate every feed they follow by ETag: a new Reuters story must not make the
+    # AFP feed (or its ETag) new, or every reader of every feed fetches it whole again.
+    day_ago = time.time() - 86_400
+    for path in [seeds, *seeds.iterdir()]:  # written a day ago, so that now is a later time
+        os.utime(path, (day_ago, day_ago))
+    more_news.extensions["feedsvc"].store.refresh()
+    client = more_news.test_client()
+    before = fetch(client, f"/sources/afp/feed.{fmt}")
+    main_before = fetch(client, f"/feed.{fmt}").data
+    write_document(seeds, 3, hex_id(3), date="April 13, 2021", headline="Talks go on")
+    more_news.extensions["feedsvc"].store.refresh()
+    after = fetch(client, f"/sources/afp/feed.{fmt}")
+    assert after.data == before.data and after.headers["ETag"] == before.headers["ETag"]
+    assert fetch(client, f"/feed.{fmt}").data != main_before  # the site's feed did change
 
 
 def test_json_feed_follows_version_1_1(client) -> None:
