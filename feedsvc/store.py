@@ -124,6 +124,8 @@ class Report:
     # The seeds folder's own modification time moved (a file added, removed or renamed, hidden
     # ones included): the content time moved even when no article did.
     folder_changed: bool = False
+    # Article id -> file name, for every id above (a removed article's last file name).
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def any_change(self) -> bool:
@@ -609,11 +611,19 @@ class Store:
         folder_ns = os.stat(self.seeds_dir).st_mtime_ns
         report.folder_changed = folder_ns != int(self._meta("folder_mtime_ns"))
         # Duplicates are looked at again whenever something else changed: their original may
-        # have been removed or edited.
+        # have been removed or edited. Unchanged ones are reported again only if the reason
+        # changed.
+        unchanged_retries: dict[str, str] = {}
         if todo or gone:
-            retry = [n for (n,) in db.execute("SELECT name FROM files WHERE retry = 1")]
-            found.update(seedfiles.describe(self.seeds_dir, retry, self.max_bytes))
-            todo = sorted(set(todo) | {name for name in retry if name in found})
+            retried = dict(db.execute("SELECT name, problem FROM files WHERE retry = 1"))
+            found.update(seedfiles.describe(self.seeds_dir, list(retried), self.max_bytes))
+            pending = set(todo)
+            unchanged_retries = {
+                name: problem
+                for name, problem in retried.items()
+                if name in found and name not in pending
+            }
+            todo = sorted(pending | set(unchanged_retries))
         report.unchanged = present - len(todo)
         if not todo and not gone and not report.folder_changed:
             return report
@@ -650,8 +660,9 @@ class Store:
                 raise
         if report.any_change or report.folder_changed:
             self._publish_generation()
-        for problem in report.skipped:
-            log.warning("skipped %s: %s", problem.file_name, problem.reason)
+        report.skipped = [
+            p for p in report.skipped if unchanged_retries.get(p.file_name) != p.reason
+        ]
         return report
 
     def _bump_generation(self) -> None:
@@ -727,6 +738,7 @@ class Store:
                 report.touched.append((previous.agency_slug, previous.city_slug))
         if article.published.timestamp() <= time.time():  # a held one is told at its release
             report.touched.append((article.agency_slug, article.city_slug))
+        report.names[article.id] = article.file_name
         cursor = self._db.execute(
             f"INSERT INTO articles ({rows.ENCODED_COLUMNS}, updated_ts) "
             f"VALUES ({','.join('?' * (len(document.row) + 1))})",
@@ -767,6 +779,7 @@ class Store:
         if report is not None:
             report.removed.append(article_id)
             report.touched.append((old.agency_slug, old.city_slug))
+            report.names[article_id] = old.file_name
         return old
 
 

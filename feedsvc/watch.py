@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import IO
 
 import watchfiles
 
+from .changes import log_report
 from .store import Report, Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class Watcher:
         self._lock_file: IO[str] | None = None
         self._last_scan = 0.0
         self._released_through = 0.0  # embargoes lifted up to here (epoch seconds) were told
+        # The condition last reported, and what to say when it clears.
+        self._trouble: tuple[str, str] | None = None
         self._thread = threading.Thread(target=self._run, name="feedsvc-watcher", daemon=True)
 
     def start(self) -> Watcher:
@@ -72,13 +76,32 @@ class Watcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self.is_leader or self._try_to_lead():
-                self._refresh()
                 self._lead()
             else:
                 self._stop.wait(LEAD_RETRY_SECONDS)
         self.store.close()
 
     def _lead(self) -> None:
+        # Until stopped: watch the folder while it exists, wait for it while it does not.
+        while not self._stop.is_set():
+            if self._missing_folder():
+                self._stop.wait(self.interval)
+                continue
+            self._refresh()
+            self._watch()
+
+    def _missing_folder(self) -> bool:
+        if self.store.seeds_dir.is_dir():
+            return False
+        folder = self.store.seeds_dir
+        self._report_trouble(
+            f"the seeds folder {folder} is missing; serving the index as it is until it is back",
+            f"the seeds folder {folder} is back",
+        )
+        return True
+
+    def _watch(self) -> None:
+        """Re-index as changes are reported; returns when the folder itself goes away."""
         watching_since = time.monotonic()
         try:
             for changes in watchfiles.watch(
@@ -99,7 +122,11 @@ class Watcher:
                 elif changes:
                     self._refresh(self._changed_names(changes))
                 self._announce_releases()  # at least every second (rust_timeout)
+                if self._missing_folder():
+                    return  # the notifications followed the old folder: watch the new one
         except (OSError, RuntimeError) as exc:
+            if self._missing_folder():
+                return
             log.warning(
                 "no file-system notifications for %s (%s); rescanning every %.1f s",
                 self.store.seeds_dir, exc, self.interval,
@@ -134,18 +161,29 @@ class Watcher:
         return names
 
     def _refresh(self, names: set[str] | None = None) -> None:
-        # Broad except on purpose: a full disk or a vanished folder must not kill the thread that
-        # keeps the service current; the error is logged and the next change tries again.
         if names is None:
             self._last_scan = time.monotonic()
         elif not names:
             return
         try:
             report = self.store.refresh(names=names)
-            if report.any_change and self.on_change is not None:
-                self.on_change(report)
+        except (OSError, sqlite3.Error) as exc:
+            # Expected conditions (a folder removed, a full disk, an index locked by another
+            # program): one line when they start, the next change or rescan tries again.
+            if not self._missing_folder():
+                self._report_trouble(
+                    f"cannot refresh the index from {self.store.seeds_dir}: {exc}",
+                    f"the index is in step with {self.store.seeds_dir} again",
+                )
+            return
         except Exception:
+            # Anything else is a bug: its traceback is wanted, and the thread must go on.
             log.exception("refreshing the index from %s failed", self.store.seeds_dir)
+            return
+        self._report_trouble(None)
+        log_report(report)
+        if report.any_change and self.on_change is not None:
+            self.on_change(report)
 
     def _announce_releases(self) -> None:
         """Tell ``on_change`` of the embargoes lifted since the last look. Every worker serves
@@ -162,3 +200,14 @@ class Watcher:
                 self.on_change(Report(added=ids, touched=[slugs for _, slugs in released]))
         except Exception:  # as in _refresh: never let this kill the watcher thread
             log.exception("announcing released articles failed")
+
+    def _report_trouble(self, trouble: str | None, cleared: str = "") -> None:
+        """Log a condition once when it starts (one line, no traceback), and once when it clears
+        (``trouble`` None)."""
+        if trouble == (self._trouble and self._trouble[0]):
+            return
+        if trouble is not None:
+            log.warning("%s", trouble)
+        elif self._trouble is not None:
+            log.info("%s", self._trouble[1])
+        self._trouble = (trouble, cleared) if trouble is not None else None
