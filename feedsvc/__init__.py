@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Flask is imported by the factory, so `feedsvc index` starts quickly
     from flask import Flask
 
+from . import config
 from .version import __version__
 
 __all__ = ["__version__", "create_app"]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """The app factory. Settings come from ``test_config`` when given, else FEEDSVC_* variables."""
+def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> Flask:
+    """The app factory. Settings come from ``test_config`` when given (overrides of the
+    settings table, or settings already validated), else from FEEDSVC_* variables."""
     # Imported here so that importing the package stays cheap and cycle-free.
     from flask import Flask
 
-    from . import config, pages, templating, web
+    from . import pages, templating, web
     from .assets import Assets
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
@@ -30,7 +32,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .watch import Watcher
     from .websub import Notifier
 
-    settings = config.load(config.from_environ() if test_config is None else test_config)
+    if isinstance(test_config, config.Config):
+        settings = test_config  # checked once by the command that starts the workers
+    else:
+        settings = config.load(config.from_environ() if test_config is None else test_config)
     store = Store(settings)
     site = Site(settings.site_url, tag_authority(settings.tag_authority, settings.site_url))
     cache = ResponseCache(store.version)

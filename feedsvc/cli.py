@@ -1,20 +1,34 @@
-"""The ``feedsvc`` command: serve, check, index. Clean messages and exit codes, no tracebacks."""
+"""The ``feedsvc`` command: serve, check, index. Clean messages and exit codes, no tracebacks.
+
+Every command reads the FEEDSVC_* settings once; a bad one, a port in use or an index that cannot
+be opened ends the command with one line on standard error and exit status 1. ``serve`` logs (one
+timestamped format for feedsvc and granian alike); ``index`` and ``check`` print their report on
+standard output and log only warnings.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import config
+from . import config, listen, logs
+from .changes import quantity, summarise_problems
 from .config import Config, ConfigError
-from .document import Article
-from .store import Report, Store
+from .version import __version__
+
+if TYPE_CHECKING:  # the store and the parser are imported by the commands that use them, so
+    # that a bad setting, --help and --version answer at once
+    from .document import Article
+    from .store import Report, Store
 
 log = logging.getLogger(__name__)
 
@@ -22,25 +36,57 @@ log = logging.getLogger(__name__)
 PROGRESS_THRESHOLD = 500
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 1
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+class _Group(click.Group):
+    """``feedsvc --help`` ends with the settings table, from the table itself."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (
+                f"{config.ENV_PREFIX}{s.name}",
+                f"{s.help} Allowed: {s.allowed}. Default: {s.default or '(empty)'}.",
+            )
+            for s in config.SETTINGS
+        ]
+        with formatter.section("Settings (environment variables)"):
+            formatter.write_dl(rows)
+
+
+def _overrides(**arguments: object) -> dict[str, object]:
+    """The FEEDSVC_* settings of the environment, with the command line's arguments on top."""
+    try:
+        values: dict[str, object] = dict(config.from_environ())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    values.update({k: str(v) for k, v in arguments.items() if v is not None})
+    return values
 
 
 def _settings(**overrides: object) -> Config:
     try:
-        values: dict[str, object] = dict(config.from_environ())
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return config.load(values)
+        return config.load(_overrides(**overrides))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _require_folder(folder: Path) -> None:
-    if not folder.is_dir():
+@contextmanager
+def _index_errors(settings: Config) -> Iterator[None]:
+    """The index or the folder failing in an expected way: one line, no traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
         raise click.ClickException(
-            f"the seeds folder {folder} does not exist (set FEEDSVC_SEEDS_DIR or pass a folder)"
-        )
+            f"cannot use the index {settings.index_path} (FEEDSVC_INDEX_PATH): {exc}; if another "
+            "program holds it, wait for it, otherwise it is safe to delete: it is rebuilt"
+        ) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"cannot read or write{where}: {exc.strerror or exc}") from None
 
 
-def _refresh(store: Store) -> Report:
+def _refresh(store: Store, *, names: list[str] | None = None) -> Report:
     """Refresh with a progress bar when there is a lot to read."""
     bar = None
 
@@ -53,109 +99,188 @@ def _refresh(store: Store) -> Report:
             bar.update(1)
 
     try:
-        # The command runs one thread, so parsing may fork a process per core.
-        return store.refresh(progress, parallel=True)
+        # The command line runs a single thread: large batches may be parsed in forked processes.
+        return store.refresh(progress, names=names, parallel=True)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
-def main(verbose: bool) -> None:
+@click.version_option(__version__, "-V", "--version", prog_name="feedsvc")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """Publish a folder of plain-text news documents as RSS, Atom and JSON feeds."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    ctx.obj = logging.DEBUG if verbose else logging.INFO
+    logs.configure(ctx.obj)
+
+
+folder_argument = click.argument(
+    "folder",
+    required=False,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
 
 
 @main.command()
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on.")
+@folder_argument
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="HOST:PORT to listen on "
+              "(a name, an IPv4 address, or an IPv6 address in brackets).")  # fmt: skip
 @click.option("--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")  # fmt: skip
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True,
               type=click.IntRange(1, 64), help="Request threads per worker.")  # fmt: skip
-def serve(bind: str, workers: int, threads: int) -> None:
-    """Serve feeds and pages with a production server (granian)."""
-    from granian.constants import Interfaces
-    from granian.server import Server
+@click.option("--reuse-port", is_flag=True, help="Share the port with servers already "
+              "listening on it (to start a new version before stopping the old one).")  # fmt: skip
+@click.pass_context
+def serve(
+    ctx: click.Context, folder: Path | None, bind: str, workers: int, threads: int, reuse_port: bool
+) -> None:
+    """Serve FOLDER (default: FEEDSVC_SEEDS_DIR) with a production server (granian).
 
-    host, _, port_text = bind.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise click.ClickException(f"--bind {bind!r} must look like HOST:PORT, e.g. 127.0.0.1:8000")
-    settings = _settings()
-    _require_folder(settings.seeds_dir)
-    store = Store(settings)
-    # An empty index (a first start, or one rebuilt for a new schema) is filled before serving:
-    # readers must never be shown an empty feed while the folder is full.
-    if store.count() == 0 or not settings.watch:
-        report = _refresh(store)
-        click.echo(
-            f"Indexed {store.count()} articles from {settings.seeds_dir} "
-            f"({len(report.skipped)} skipped)"
+    Without FEEDSVC_SITE_URL, links in feeds and pages use the --bind address.
+    """
+    from . import serving
+
+    try:
+        address = listen.parse(bind)
+    except listen.BindError as exc:
+        raise click.ClickException(str(exc)) from None
+    values = _overrides(SEEDS_DIR=folder)
+    site_from_bind = "SITE_URL" not in values
+    if site_from_bind:
+        values["SITE_URL"] = address.url
+    settings = _settings(**values)
+    log_config = logs.configure(ctx.obj, settings.access_log)
+    try:
+        claim = listen.claim(address, reuse_port=reuse_port)
+    except listen.BindError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        with _index_errors(settings):
+            _prepare_index(settings)
+        if site_from_bind:
+            log.info(
+                "FEEDSVC_SITE_URL is not set: links point to %s, the --bind address%s",
+                settings.site_url,
+                "; set FEEDSVC_SITE_URL to the URL readers use" if address.is_wildcard else "",
+            )
+        log.info(
+            "serving %s on http://%s/ with %s",
+            settings.site_url,
+            address,
+            quantity(workers, "worker"),
         )
-    else:
-        # Serve the existing index at once; the watcher reconciles it with the folder.
-        click.echo(f"Serving {store.count()} indexed articles; checking {settings.seeds_dir}")
-    store.close()
-    click.echo(f"Serving {settings.site_url} on http://{bind}/ with {workers} workers")
-    Server(
-        "feedsvc:create_app",
-        factory=True,
-        interface=Interfaces.WSGI,
-        address=host.strip("[]"),
-        port=int(port_text),
-        workers=workers,
-        blocking_threads=threads,
-        backlog=2048,
-        websockets=False,
-        respawn_failed_workers=True,
-        log_access=False,
-    ).serve()
+        serving.serve(
+            address,
+            settings,
+            workers=workers,
+            threads=threads,
+            log_config=log_config,
+            debug=ctx.obj == logging.DEBUG,
+        )
+    finally:
+        claim.release()
+
+
+def _prepare_index(settings: Config) -> None:
+    """Index before serving when needed, and say once what the index holds and skips."""
+    from .store import Store
+
+    store = Store(settings)
+    try:
+        # An empty index (a first start, or one rebuilt for a new schema) is filled before
+        # serving: readers must never be shown an empty feed while the folder is full.
+        if store.count() == 0 or not settings.watch:
+            _refresh(store)
+            log.info("indexed %s from %s", quantity(store.count(), "article"), settings.seeds_dir)
+        else:
+            # Serve the existing index at once; the watcher reconciles it with the folder.
+            log.info(
+                "serving %s from the index; checking %s for changes",
+                quantity(store.count(), "indexed article"),
+                settings.seeds_dir,
+            )
+        if summary := summarise_problems(store.problems()):
+            log.warning("%s", summary)
+    finally:
+        store.close()
 
 
 @main.command()
-def index() -> None:
-    """Bring the index in step with the seeds folder and report what changed."""
-    settings = _settings()
-    _require_folder(settings.seeds_dir)
-    store = Store(settings)
-    report = _refresh(store)
-    for problem in report.skipped:
-        click.echo(f"SKIPPED {problem.file_name}: {problem.reason}", err=True)
+@folder_argument
+def index(folder: Path | None) -> None:
+    """Bring the index in step with FOLDER (default: FEEDSVC_SEEDS_DIR) and report.
+
+    Lists every document the index skips, and why; exits with status 0 all the same.
+    """
+    from .store import Store
+
+    settings = _settings(SEEDS_DIR=folder)
+    with _index_errors(settings):
+        store = Store(settings)
+        report = _refresh(store)
+        problems = store.problems()
+        total = store.count()
+        store.close()
+    for problem in problems:
+        click.echo(f"SKIPPED {problem.file_name}: {problem.reason}")
     click.echo(
-        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
-        f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
-        f"{store.count()} articles in {settings.index_path}"
+        f"{len(report.added):,} added, {len(report.changed):,} changed, "
+        f"{len(report.removed):,} removed, {report.unchanged:,} unchanged; "
+        f"{quantity(total, 'article')} in {settings.index_path}, "
+        f"{quantity(len(problems), 'document')} skipped"
     )
 
 
 @main.command()
-@click.argument("folder", required=False, type=click.Path(path_type=Path))
-def check(folder: Path | None) -> None:
-    """Report what every document in FOLDER yields: fields, removed junk, warnings, skips.
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--problems", is_flag=True, help="Show only warnings and skipped documents.")
+def check(path: Path | None, problems: bool) -> None:
+    """Report what each document in PATH yields: fields, removed junk, warnings, skips.
 
-    Exits with status 1 when any document was skipped. Uses a throw-away index, so the
-    service's own index is not touched.
+    PATH is a folder (default: FEEDSVC_SEEDS_DIR) or one document. Exits with status 1 when any
+    document was skipped. Uses a throw-away index, so the service's own index is not touched.
     """
+    from .store import Store
+
+    one_file = path is not None and not path.is_dir()
+    folder = path.parent if one_file and path is not None else path
     settings = _settings(SEEDS_DIR=folder)
-    _require_folder(settings.seeds_dir)
-    with tempfile.TemporaryDirectory(prefix="feedsvc-check-") as scratch:
+    names = [path.name] if one_file and path is not None else None
+    with tempfile.TemporaryDirectory(prefix="feedsvc-check-") as scratch, _index_errors(settings):
         store = Store(settings.replace(index_path=Path(scratch) / "index.sqlite3"))
-        report = _refresh(store)
+        report = _refresh(store, names=names)
         now = store.now()
         held = store.held()
         articles = sorted([*store.latest(store.count()), *held], key=lambda a: a.file_name)
         store.close()
-    for article in articles:
-        _print_article(article, click.echo, now)
+    if names and not articles and not report.skipped:
+        raise click.ClickException(
+            f"{path} is not a document: hidden files and folders are not read"
+        )
+    shown = [a for a in articles if a.warnings] if problems else articles
+    for article in shown:
+        if problems:
+            _print_warnings(article, click.echo)
+        else:
+            _print_article(article, click.echo, now)
     for problem in report.skipped:
         click.echo(f"== {problem.file_name}\n  SKIPPED: {problem.reason}\n")
-    held_note = f" ({len(held)} held until their time)" if held else ""
-    click.echo(f"{len(articles)} documents read{held_note}, {len(report.skipped)} skipped")
+    read = quantity(len(articles) + len(report.skipped), "document")
+    held_note = f" ({len(held):,} held until their time)" if held else ""
+    warned = f", {len(shown):,} with warnings" if problems else ""
+    click.echo(f"{read} read{held_note}{warned}, {len(report.skipped):,} skipped")
     if report.skipped:
         sys.exit(1)
+
+
+def _print_warnings(article: Article, echo: Callable[[str], None]) -> None:
+    echo(f"== {article.file_name}")
+    for warning in article.warnings:
+        echo(f"  WARNING: {warning}")
+    echo("")
 
 
 def _print_article(article: Article, echo: Callable[[str], None], now: datetime) -> None:

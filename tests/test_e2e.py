@@ -201,7 +201,7 @@ def test_an_index_from_an_older_version_is_rebuilt_before_serving(
     server = start_server(tmp_path, seeds)
     try:
         # Indexed before serving (a race with the watcher would hide an empty first answer).
-        assert "Indexed 1 articles" in server.log()
+        assert "indexed 1 article from" in server.log()
         assert entry_ids(server) == [SEED_ID]
     finally:
         stop_server(server)

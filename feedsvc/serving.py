@@ -1,0 +1,77 @@
+"""``feedsvc serve``'s processes: granian's server, and the app each of its workers loads.
+
+The server process binds nothing itself (see listen.py for the checks made before) and starts
+``workers`` processes, each of which builds the app from the settings the command validated, so
+every worker serves exactly what the command was started with (the site URL derived from
+``--bind`` included), whatever its environment says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from . import stopsignals
+from .accesslog import AccessLog
+from .config import Config
+from .listen import Address
+from .logs import ACCESS_LOGGER
+
+# A worker still running this long after SIGTERM is killed: shutdown takes at most this long
+# even if a request hangs (its graceful path takes milliseconds).
+WORKERS_KILL_TIMEOUT_SECONDS = 3
+# Connections the kernel queues for the workers to accept.
+BACKLOG = 2048
+
+WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
+
+
+def serve(
+    address: Address,
+    settings: Config,
+    *,
+    workers: int,
+    threads: int,
+    log_config: dict[str, Any],
+    debug: bool = False,
+) -> None:
+    """Run granian until SIGINT or SIGTERM."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    server = Server(
+        "feedsvc:create_app",  # shown in the process title; the app comes from load_app
+        interface=Interfaces.WSGI,
+        address=address.ip,
+        port=address.port,
+        workers=workers,
+        blocking_threads=threads,
+        backlog=BACKLOG,
+        websockets=False,
+        respawn_failed_workers=True,
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT_SECONDS,
+        log_access=False,  # feedsvc writes its own, in the Combined Log Format
+        log_dictconfig=log_config,
+        log_level=LogLevels.debug if debug else LogLevels.info,
+    )
+    stopsignals.install()
+    server.serve(target_loader=partial(load_app, settings), wrap_loader=False)
+
+
+def load_app(settings: Config) -> WSGIApp:
+    """The WSGI app of one worker (called by granian in the worker process).
+
+    The settings are not checked again: a worker started while the seeds folder is briefly
+    away must serve the index, not fail and make granian give up on a crash loop."""
+    from . import create_app
+
+    if threading.current_thread() is threading.main_thread():  # a process of its own
+        stopsignals.install()
+    app = create_app(settings)
+    if settings.access_log == "off":
+        return app
+    return AccessLog(app, logging.getLogger(ACCESS_LOGGER))

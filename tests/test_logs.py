@@ -1,0 +1,190 @@
+"""What `feedsvc serve` logs: one timestamped format, an access log, each document change once."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from feedsvc import config
+from feedsvc.store import Store
+
+from .conftest import (
+    LiveServer,
+    hex_id,
+    settings_for,
+    start_server,
+    stop_server,
+    write_document,
+)
+from .test_e2e import entry_ids, raw_get, wait_for
+
+# 2026-11-30 12:00:14,644 [15115] INFO feedsvc.cli: message
+LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[(?P<pid>\d+)\] (?P<level>DEBUG|INFO|WARNING|ERROR) "
+    r"(?P<logger>[\w.]+): (?P<message>.*)"
+)
+# The Combined Log Format: host ident user [time] "request" status bytes "referer" "user-agent".
+COMBINED = re.compile(
+    r"(?P<host>\S+) - - \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "
+    r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-) "(?P<referer>[^"]*)" '
+    r'"(?P<agent>[^"]*)"'
+)
+
+
+def log_lines(text: str) -> list[re.Match[str]]:
+    """Every line of a server's log, each of which must be in the one format."""
+    matches = []
+    for line in text.splitlines():
+        match = LINE.fullmatch(line)
+        assert match, f"not in the log format: {line!r}"
+        matches.append(match)
+    return matches
+
+
+def access_lines(text: str) -> list[re.Match[str]]:
+    found = []
+    for line in log_lines(text):
+        if line["logger"] == "feedsvc.access":
+            access = COMBINED.fullmatch(line["message"])
+            assert access, line["message"]
+            found.append(access)
+    return found
+
+
+def request(server: LiveServer, path: str, method: str = "GET", **headers: str) -> int:
+    req = urllib.request.Request(server.url + path, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return len(response.read())
+    except urllib.error.HTTPError as error:
+        return len(error.read())
+
+
+def test_every_line_has_one_format_and_every_request_one_access_line(
+    tmp_path: Path, seeds: Path
+) -> None:
+    server = start_server(tmp_path, seeds)
+    try:
+        headers = {"User-Agent": 'Reader "1.0"', "Referer": "https://ref.example/"}
+        feed_bytes = request(server, "/feed.atom?x=1", **headers)
+        missing_bytes = request(server, "/no/such%0Apage")
+        request(server, "/feed.rss", method="HEAD")
+        # The lines are written once the response is sent: wait for the last one.
+        wait_for(lambda: "HEAD /feed.rss" in server.log(), 5.0)
+    finally:
+        stop_server(server)
+    lines = log_lines(server.log())
+    loggers = {line["logger"] for line in lines}
+    assert {"feedsvc.cli", "granian", "granian.serve", "feedsvc.access"} <= loggers
+    assert len({line["pid"] for line in lines}) == 3  # the server and its two workers
+    requests = {a["request"]: a for a in access_lines(server.log())}
+    feed = requests["GET /feed.atom?x=1 HTTP/1.1"]
+    assert (feed["status"], feed["bytes"]) == ("200", str(feed_bytes))
+    assert feed["referer"] == "https://ref.example/"
+    assert feed["agent"] == r"Reader \x221.0\x22"  # a client cannot close the quotes
+    missing = requests["GET /no/such%0Apage HTTP/1.1"]  # nor start a line of its own
+    assert (missing["status"], missing["bytes"]) == ("404", str(missing_bytes))
+    head = requests["HEAD /feed.rss HTTP/1.1"]
+    assert (head["status"], head["bytes"]) == ("200", "-")
+    assert "watchfiles" not in loggers  # "1 change detected" says nothing useful
+
+
+def test_the_access_log_goes_to_a_file_or_nowhere(tmp_path: Path, seeds: Path) -> None:
+    access_file = tmp_path / "access.log"
+    to_file = start_server(tmp_path, seeds, ACCESS_LOG=str(access_file))
+    try:
+        request(to_file, "/feed.json")
+        wait_for(lambda: access_file.exists() and "/feed.json" in access_file.read_text(), 5.0)
+    finally:
+        stop_server(to_file)
+    # A file holds the Combined Log Format alone, as log analysers expect it.
+    written = access_file.read_text().splitlines()
+    assert written and all(COMBINED.fullmatch(line) for line in written), written
+    assert "feedsvc.access" not in to_file.log()
+
+    (tmp_path / "off").mkdir()
+    off = start_server(tmp_path / "off", seeds, ACCESS_LOG="off")
+    try:
+        request(off, "/feed.json")
+    finally:
+        stop_server(off)
+    assert "feedsvc.access" not in off.log() and "/feed.json" not in off.log()
+
+
+def changes_logged(server: LiveServer) -> list[str]:
+    return [
+        line["message"] for line in log_lines(server.log()) if line["logger"] == "feedsvc.changes"
+    ]
+
+
+def test_each_document_change_is_logged_by_file_name_once(live_server: LiveServer) -> None:
+    seeds = live_server.seeds
+    path = write_document(seeds, 1, hex_id(1), date="1 Jan 2025", headline="Breaking")
+    wait_for(lambda: hex_id(1) in entry_ids(live_server), 5.0)
+    path.write_text(path.read_text().replace("Breaking", "Breaking, updated"))
+    wait_for(lambda: "changed" in " ".join(changes_logged(live_server)), 5.0)
+    (seeds / "002_0000000000000002.txt").write_bytes(b"")
+    wait_for(lambda: any("002_" in c for c in changes_logged(live_server)), 5.0)
+    path.unlink()
+    wait_for(lambda: hex_id(1) not in entry_ids(live_server), 5.0)
+    wait_for(lambda: len(changes_logged(live_server)) == 4, 5.0)
+    assert changes_logged(live_server) == [
+        f"added 001_{hex_id(1)}.txt",
+        f"changed 001_{hex_id(1)}.txt",
+        "skipped 002_0000000000000002.txt: empty document",
+        f"removed 001_{hex_id(1)}.txt",
+    ]
+
+
+def test_skips_are_summarised_once_at_start_up_and_not_repeated(
+    tmp_path: Path, seeds: Path
+) -> None:
+    (seeds / "empty.txt").write_bytes(b"")
+    write_document(seeds, 9, hex_id(9), date="1 Jan 2999", headline="From the future")
+    for run in ("first start, which indexes", "restart on the same index"):
+        server = start_server(tmp_path, seeds)
+        try:
+            raw_get(server, "/feed.atom")
+            time.sleep(1.5)  # the watcher's first rescan, which looks at the future one again
+        finally:
+            stop_server(server)
+        lines = log_lines(server.log())
+        summaries = [line["message"] for line in lines if " skipped: " in line["message"]]
+        assert len(summaries) == 1, (run, summaries)
+        assert summaries[0].startswith("2 documents skipped: 009_"), summaries
+        assert "empty.txt (empty document)" in summaries[0]
+        assert not [line for line in lines if line["logger"] == "feedsvc.changes"], run
+
+
+def test_a_future_dated_document_is_reported_once_per_change(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feedsvc.store
+
+    monkeypatch.setattr(feedsvc.store, "RETRY_SECONDS", 0.0)  # every rescan looks at it again
+    store = Store(config.load(settings_for(tmp_path, seeds)))
+    path = write_document(seeds, 1, hex_id(1), date="1 Jan 2999")
+    assert [p.file_name for p in store.refresh().skipped] == [path.name]
+    assert store.refresh().skipped == []  # looked at again, same reason: not news
+    assert [p.file_name for p in store.problems()] == [path.name]  # still listed
+    path.write_text(path.read_text().replace("2999", "2998"))
+    assert [p.file_name for p in store.refresh().skipped] == [path.name]  # a change: said again
+
+
+def test_a_removed_seeds_folder_is_one_line_until_it_is_back(live_server: LiveServer) -> None:
+    seeds = live_server.seeds
+    away = seeds.with_name("seeds-away")
+    seeds.rename(away)
+    wait_for(lambda: "is missing" in live_server.log(), 5.0)
+    time.sleep(1.0)  # several rescans while it is missing
+    assert raw_get(live_server, "/feed.atom").status == 200  # the index is still served
+    away.rename(seeds)
+    wait_for(lambda: f"the seeds folder {seeds} is back" in live_server.log(), 5.0)
+    write_document(seeds, 1, hex_id(1), date="1 Jan 2025")
+    wait_for(lambda: hex_id(1) in entry_ids(live_server), 5.0)  # watched again
+    log = live_server.log()
+    assert log.count("is missing") == 1 and "Traceback" not in log
