@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.http import http_date, parse_date, parse_etags
+from werkzeug.http import http_date, parse_date
 
 from . import lastmod
 
@@ -153,10 +154,7 @@ class Prepared:
         # switching Accept-Encoding still gets 304 (weak comparison, 13.1.2).
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match is not None:
-            if if_none_match in self._etags:
-                return True
-            etags = parse_etags(if_none_match)
-            return etags.star_tag or any(etags.contains_weak(tag.strip('"')) for tag in self._etags)
+            return if_none_match in self._etags or matches_any(if_none_match, self._etags)
         # 13.1.3: not modified when the representation's last modification is no later than
         # the date given; only once that time has settled, else a change in the same second
         # could hide behind it.
@@ -165,6 +163,23 @@ class Prepared:
             when = parse_date(since)
             return when is not None and self.last_modified <= when
         return False
+
+
+# RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE. Unquoted tags, which some
+# clients send, are taken as they are, as Werkzeug's parser did.
+_ENTITY_TAGS = re.compile(r'\s*(?:W/)?("[^"]*"|[^,\s]+)\s*(?:,|$)')
+
+
+def matches_any(if_none_match: str, etags: Iterable[str]) -> bool:
+    """Whether an If-None-Match value matches one of ``etags`` (quoted strong tags).
+
+    RFC 9110 section 13.1.2: "*" matches any current representation, and the comparison is the
+    weak one (section 8.8.3.2), so a W/ prefix on either side does not matter.
+    """
+    if if_none_match.strip() == "*":
+        return True
+    ours = {tag.removeprefix("W/").strip('"') for tag in etags}
+    return any(tag.strip('"') in ours for tag in _ENTITY_TAGS.findall(if_none_match))
 
 
 class ResponseCache:

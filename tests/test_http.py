@@ -210,3 +210,24 @@ def test_response_cache_is_bounded_and_keeps_what_is_popular() -> None:
     assert len(cache) <= 100 and cache.size <= 100_000
     cache.put("/huge", prepared(60_000), 0)  # over a quarter of the budget: never kept
     assert cache.get("/huge") is None
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "matches"),
+    [
+        ('"abc"', True),
+        ('W/"abc"', True),  # the weak comparison of RFC 9110 section 13.1.2
+        ('"x", W/"def"', True),
+        (' "x" ,"abc" ', True),
+        ("*", True),
+        ("abc", True),  # unquoted, as some clients send it
+        ('"x"', False),
+        ('"ab"', False),
+        ('"abc,"', False),
+        ("", False),
+    ],
+)
+def test_if_none_match_lists(if_none_match: str, matches: bool) -> None:
+    from feedsvc.httpcache import matches_any
+
+    assert matches_any(if_none_match, ['"abc"', '"def"']) is matches
