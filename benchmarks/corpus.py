@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import shutil
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -153,6 +154,23 @@ def write(folder: Path, n: int, seed: int = 0, *, hostile: bool = False) -> None
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in generate(n, seed, hostile=hostile):
         (folder / name).write_bytes(text.encode("utf-8"))
+
+
+def ensure(corpus_dir: Path, n: int, seed: int = 0) -> Path:
+    """The corpus of ``n`` documents under ``corpus_dir``, generated once and reused while
+    complete (documents a benchmark added and did not remove are removed)."""
+    folder = corpus_dir / f"n{n}-seed{seed}"
+    marker = folder / ".complete"  # hidden: feedsvc does not treat it as a document
+    if marker.exists() and marker.read_text().strip() == str(n):
+        for path in folder.glob("*.txt"):  # probes left by an interrupted run
+            if int(path.name.split("_", 1)[0]) >= n:
+                path.unlink()
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"generating {n:,} documents into {folder}", file=sys.stderr, flush=True)
+    write(folder, n, seed)
+    marker.write_text(f"{n}\n")
+    return folder
 
 
 def _document(rng: random.Random, index: int, hostile: bool) -> str:

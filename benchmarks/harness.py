@@ -13,10 +13,19 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def log(message: str) -> None:
+    """Progress, on standard error (standard output carries the tables)."""
+    print(message, file=sys.stderr, flush=True)
+
 
 # -- processes -------------------------------------------------------------------------------
 

@@ -1,0 +1,133 @@
+"""Serving measured: wrk against feedsvc, nginx and the ceiling, in rotating rounds.
+
+Each round runs one wrk per case and server, rotating which server goes first, after a warm-up
+run per case and server (workers render and cache; nginx's files reach the page cache). The
+ceiling is granian running ``benchmarks.ceiling:app`` with feedsvc serve's workers and threads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .cases import Case, CaseResult, build_cases, case_json, finish_cases
+from .harness import REPO, Processes, WrkResult, child_pids, free_port, log, rss_mib, wait_until_up
+from .harness import wrk as run_wrk
+from .nginx import nginx_has_gzip_static, start_nginx
+from .service import serve_options, start_feedsvc
+from .settings import Settings
+from .visibility import measure_visibility
+
+NGINX_START_TIMEOUT_SECONDS = 30
+CEILING_START_TIMEOUT_SECONDS = 60
+# The ceiling's listen backlog: feedsvc serve's (feedsvc.serving.BACKLOG).
+BACKLOG = 2048
+
+
+def measure_servers(
+    procs: Processes, settings: Settings, work: Path, seeds: Path, index: Path, n: int
+) -> dict[str, Any]:
+    ports = {"feedsvc": free_port(), "nginx": free_port()}
+    ceiling = work / "ceiling" if settings.ceiling else None
+    if ceiling:
+        ports["ceiling"] = free_port()
+    server, ready_s = start_feedsvc(procs, settings, work, seeds, index, ports["feedsvc"])
+    gzip_static = nginx_has_gzip_static()
+    cases = build_cases(ports["feedsvc"], work / "nginx" / "root", ceiling, gzip_static)
+    baselines = [start_nginx(procs, work / "nginx", ports["nginx"], gzip_static)]
+    wait_until_up(ports["nginx"], "/feed.atom", baselines[0], timeout=NGINX_START_TIMEOUT_SECONDS)
+    if ceiling:
+        baselines.append(start_ceiling(procs, settings, ceiling, ports["ceiling"]))
+        wait_until_up(
+            ports["ceiling"], "/feed.atom", baselines[1], timeout=CEILING_START_TIMEOUT_SECONDS
+        )
+    cases = finish_cases(cases, ports)
+    serving = measure_serving(procs, settings, cases, ports)
+    workers = child_pids(server.pid)
+    workers_mib = [rss_mib(pid) for pid in workers]
+    memory = {"server_mib": rss_mib(server.pid), "workers_mib": workers_mib}
+    log(f"  resident memory: workers {', '.join(f'{m:.0f}' for m in workers_mib)} MiB")
+    for proc in baselines:
+        procs.stop(proc)
+    visible = measure_visibility(settings, seeds, ports["feedsvc"], n)
+    procs.stop(server)
+    return {
+        "serve_ready_s": ready_s,
+        "serve_options": serve_options(settings),
+        "nginx_gzip_static": gzip_static,
+        "cases": {case.name: case_json(case, serving[case.name]) for case in cases},
+        "memory": memory,
+        "visible_s": visible,
+    }
+
+
+def measure_serving(
+    procs: Processes, settings: Settings, cases: list[Case], ports: dict[str, int]
+) -> dict[str, CaseResult]:
+    """Rounds of one wrk run per case and server, rotating which server goes first."""
+
+    def run(case: Case, who: str, seconds: int) -> WrkResult:
+        request = case.requests[who]
+        url = f"http://127.0.0.1:{ports[who]}{request.path}"
+        return wrk(procs, url, request.headers, settings, seconds)
+
+    for case in cases:  # workers render and cache; nginx's files reach the page cache
+        for who in ports:
+            run(case, who, settings.warmup_seconds)
+    results = {case.name: CaseResult({who: [] for who in ports}) for case in cases}
+    servers = list(ports)
+    for round_ in range(settings.rounds):
+        for number, case in enumerate(cases):
+            shift = (round_ + number) % len(servers)
+            for who in servers[shift:] + servers[:shift]:
+                measured = run(case, who, settings.seconds)
+                if measured.bad:
+                    raise RuntimeError(f"{who} {case.name}: {measured.bad} bad responses")
+                results[case.name].runs[who].append(measured)
+        shown = ", ".join(f"{name} {r.ratios()[-1]:.2f}" for name, r in results.items())
+        log(f"  serving round {round_ + 1}/{settings.rounds}, feedsvc/nginx: {shown}")
+    return results
+
+
+def wrk(
+    procs: Processes, url: str, headers: Iterable[str], settings: Settings, seconds: int
+) -> WrkResult:
+    return run_wrk(
+        procs,
+        url,
+        headers,
+        seconds=seconds,
+        connections=settings.connections,
+        threads=settings.threads,
+    )
+
+
+def start_ceiling(
+    procs: Processes, settings: Settings, folder: Path, port: int
+) -> subprocess.Popen[bytes]:
+    """granian running ``benchmarks.ceiling:app`` with feedsvc serve's settings."""
+    options = serve_options(settings)
+    granian = Path(sys.executable).with_name("granian")
+    cmd = [
+        str(granian) if granian.exists() else "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(options["workers"]),
+        "--blocking-threads",
+        str(options["threads"]),
+        "--backlog",
+        str(BACKLOG),
+        "--no-ws",
+        "benchmarks.ceiling:app",
+    ]
+    env = {**os.environ, "FEEDSVC_BENCH_CEILING": str(folder)}
+    return procs.start(cmd, env=env, log=folder / "granian.log", cwd=REPO)
