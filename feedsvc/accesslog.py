@@ -12,7 +12,6 @@ logs once the body has been handed to the server.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +27,8 @@ _UNSAFE = re.compile(r'[^\x20-\x7e]|["\\]')
 
 
 def _escape(text: str) -> str:
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # the common case, without a regular expression
     return _UNSAFE.sub(lambda m: "".join(f"\\x{b:02X}" for b in m.group().encode()), text)
 
 
@@ -47,11 +48,11 @@ class _Clock:
 
 
 class AccessLog:
-    """Wraps a WSGI app; logs each request to ``logger`` at INFO once its body was sent."""
+    """Wraps a WSGI app; hands ``write`` one line per request once its body was sent."""
 
-    def __init__(self, app: WSGIApp, logger: logging.Logger) -> None:
+    def __init__(self, app: WSGIApp, write: Callable[[str], None]) -> None:
         self.app = app
-        self.logger = logger
+        self.write = write
         self._clock = _Clock()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -76,16 +77,12 @@ class AccessLog:
         path = quote(environ.get("PATH_INFO", "").encode("latin-1", "replace"), safe=PATH_SAFE)
         query = environ.get("QUERY_STRING", "")
         request = f"{environ.get('REQUEST_METHOD', '-')} {path}{'?' + query if query else ''}"
-        self.logger.info(
-            '%s - - [%s] "%s %s" %s %s "%s" "%s"',
-            environ.get("REMOTE_ADDR") or "-",
-            self._clock.stamp(arrived),
-            _escape(request),
-            _escape(environ.get("SERVER_PROTOCOL", "-")),
-            status[0] if status else "-",
-            sent or "-",
-            _escape(environ.get("HTTP_REFERER", "-")),
-            _escape(environ.get("HTTP_USER_AGENT", "-")),
+        self.write(
+            f"{environ.get('REMOTE_ADDR') or '-'} - - [{self._clock.stamp(arrived)}] "
+            f'"{_escape(request)} {_escape(environ.get("SERVER_PROTOCOL", "-"))}" '
+            f"{status[0] if status else '-'} {sent or '-'} "
+            f'"{_escape(environ.get("HTTP_REFERER", "-"))}" '
+            f'"{_escape(environ.get("HTTP_USER_AGENT", "-"))}"'
         )
 
 

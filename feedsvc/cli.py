@@ -152,7 +152,7 @@ def serve(
     if site_from_bind:
         values["SITE_URL"] = address.url
     settings = _settings(**values)
-    log_config = logs.configure(ctx.obj, settings.access_log)
+    log_config = logs.configure(ctx.obj)
     try:
         claim = listen.claim(address, reuse_port=reuse_port)
     except listen.BindError as exc:

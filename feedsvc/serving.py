@@ -8,17 +8,15 @@ every worker serves exactly what the command was started with (the site URL deri
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from . import stopsignals
+from . import logs, stopsignals
 from .accesslog import AccessLog
 from .config import Config
 from .listen import Address
-from .logs import ACCESS_LOGGER
 
 # A worker still running this long after SIGTERM is killed: shutdown takes at most this long
 # even if a request hangs (its graceful path takes milliseconds).
@@ -72,6 +70,5 @@ def load_app(settings: Config) -> WSGIApp:
     if threading.current_thread() is threading.main_thread():  # a process of its own
         stopsignals.install()
     app = create_app(settings)
-    if settings.access_log == "off":
-        return app
-    return AccessLog(app, logging.getLogger(ACCESS_LOGGER))
+    write = logs.access_writer(settings.access_log)
+    return app if write is None else AccessLog(app, write)
