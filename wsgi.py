@@ -4,9 +4,7 @@ Settings come from FEEDSVC_* environment variables. This is the only place an ap
 import time.
 """
 
-import logging
+from feedsvc import create_app, logs
 
-from feedsvc import create_app
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure()
 app = create_app()

@@ -65,8 +65,12 @@ def _overrides(**arguments: object) -> dict[str, object]:
 
 
 def _settings(**overrides: object) -> Config:
+    return _load(_overrides(**overrides))
+
+
+def _load(values: dict[str, object]) -> Config:
     try:
-        return config.load(_overrides(**overrides))
+        return config.load(values)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -151,8 +155,7 @@ def serve(
     site_from_bind = "SITE_URL" not in values
     if site_from_bind:
         values["SITE_URL"] = address.url
-    settings = _settings(**values)
-    log_config = logs.configure(ctx.obj)
+    settings = _load(values)
     try:
         claim = listen.claim(address, reuse_port=reuse_port)
     except listen.BindError as exc:
@@ -177,7 +180,7 @@ def serve(
             settings,
             workers=workers,
             threads=threads,
-            log_config=log_config,
+            log_config=logs.dict_config(ctx.obj),
             debug=ctx.obj == logging.DEBUG,
         )
     finally:
