@@ -82,6 +82,7 @@ def test_without_a_setting_the_authority_is_the_site_hosts(site_url: str, author
 def test_a_bad_language_stops_the_command_with_one_message(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
     env["FEEDSVC_LANGUAGE"] = "klingon!!"
+    env["FEEDSVC_SEEDS_DIR"] = str(tmp_path)  # every other setting fine: this one is reported
     done = subprocess.run(
         [sys.executable, "-m", "feedsvc", "index"],
         cwd=tmp_path,
