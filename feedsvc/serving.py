@@ -8,6 +8,7 @@ every worker serves exactly what the command was started with (the site URL deri
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -68,7 +69,7 @@ def load_app(settings: Config) -> WSGIApp:
     from . import create_app
 
     if threading.current_thread() is threading.main_thread():  # a process of its own
-        stopsignals.install()
+        stopsignals.install(parent=os.getppid())
     app = create_app(settings)
     write = logs.access_writer(settings.access_log)
     return app if write is None else AccessLog(app, write)

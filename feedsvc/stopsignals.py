@@ -1,4 +1,4 @@
-"""Make SIGINT and SIGTERM reach the Python handler of a process whatever thread the kernel picks.
+"""Make SIGINT, SIGTERM and SIGHUP reach the right process's Python handler, every time.
 
 Why ``feedsvc serve`` needed this (issue 12: Ctrl-C left it running 4 times in 6):
 
@@ -16,21 +16,32 @@ So when SIGINT reached a worker on another thread (strace showed it: SIGINT from
 then SIGTERM from granian's server, both delivered to one of the worker's tokio threads), the
 handler that starts granian's shutdown never ran and the server waited forever for the worker.
 
-:func:`install` closes the gap without replacing any granian code:
+A second race remained once that was fixed: a signal sent to the whole process group (Ctrl-C, or
+systemd stopping the service) reaches the workers as well as the server, and a worker that stops
+before the server has asked it to is taken for a crashed one: granian logs "Unexpected exit",
+may respawn it, and exits with status 1.
 
-1. The main thread blocks SIGINT and SIGTERM, and so does every thread started after it (threads
-   inherit the mask: granian's Rust threads, the watcher, the WebSub notifier). The one thread
-   that takes them is a relay thread, which unblocks them for itself only once granian has
-   installed its handlers; until then they stay pending, so a signal that arrives while a worker
-   is still loading the app is not lost.
-2. CPython writes the number of each signal it catches to a "wakeup fd". The relay reads it and,
-   for a stop signal, sends SIGURG to the main thread, whose handler does nothing. That
-   interrupts the main thread's wait, and CPython then runs the pending SIGINT/SIGTERM handlers
-   there, once per signal.
+:func:`install` closes both without replacing any granian code:
+
+1. The main thread blocks the three signals, and so does every thread started after it (threads
+   inherit the mask: granian's Rust threads, the watcher, the WebSub notifier).
+2. A relay thread takes them with ``sigwaitinfo``, once granian has installed its handlers
+   (until then they stay pending: a signal that arrives while a worker loads the app is not
+   lost). For each it marks the handler as due (``_thread.interrupt_main``) and sends the main
+   thread SIGURG, whose handler does nothing: that interrupts the main thread's wait, and CPython
+   runs the due handler there, once per signal.
+3. In a worker (``parent`` given), a stop signal from anyone but the server waits up to
+   ``SERVER_GRACE_SECONDS`` for the server's own: the server gets every signal sent to the group
+   and stops its workers itself, and only a worker it stops is not taken for a crashed one. If
+   the server's signal never comes (it may have merged with the first one while both were
+   pending, or the signal was sent to this worker alone, or the server is gone), the worker acts
+   on the first.
 """
 
 from __future__ import annotations
 
+import _thread
+import logging
 import os
 import signal
 import threading
@@ -38,56 +49,64 @@ import time
 from functools import partial
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 # Taken by the relay thread only.
-BLOCKED = frozenset({signal.SIGINT, signal.SIGTERM})
-# Relayed to the main thread (SIGHUP: granian's server reloads its workers on it).
-RELAYED = BLOCKED | {signal.SIGHUP}
+BLOCKED = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 # Ignored by default, never sent by terminals or service managers; its handler does nothing.
 NUDGE = signal.SIGURG
 # How often, and how long at most, the relay waits for the handlers that replace the ones it
 # found; if they never come, it takes the signals anyway, for the handlers there are.
 HANDLERS_POLL_SECONDS = 0.01
 HANDLERS_WAIT_SECONDS = 30.0
+# How long a worker waits for the server to stop it after a signal sent by someone else.
+SERVER_GRACE_SECONDS = 1.0
 
 
-def install() -> None:
-    """Call from the main thread of each process (the server, then each worker), before the
-    server installs its signal handlers and starts any thread."""
+def install(parent: int | None = None) -> None:
+    """Call from the main thread of each process before granian installs its signal handlers
+    and starts any thread: in the server, and in each worker with ``parent``, the server's pid."""
     main = threading.main_thread().ident
     assert main is not None and threading.get_ident() == main, "call from the main thread"
     signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
-    found = {number: signal.getsignal(number) for number in BLOCKED}
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)  # CPython requires it: the writer is a signal handler
     signal.signal(NUDGE, _ignore)
-    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    relay = partial(_relay, read_fd, main, found)
+    found = {number: signal.getsignal(number) for number in BLOCKED}
+    relay = partial(_relay, main, found, parent)
     threading.Thread(target=relay, name="feedsvc-stop-signals", daemon=True).start()
-    # A forked child inherits the wakeup fd but not the thread: stop writing to our pipe there.
-    os.register_at_fork(after_in_child=partial(_forget, os.getpid(), read_fd, write_fd))
 
 
 def _ignore(signum: int, frame: object) -> None:
-    """The nudge only has to interrupt the main thread's wait; the real handlers then run."""
+    """The nudge only has to interrupt the main thread's wait; the due handler then runs."""
 
 
-def _relay(read_fd: int, main_thread: int, found: dict[signal.Signals, Any]) -> None:
+def _relay(main_thread: int, found: dict[signal.Signals, Any], parent: int | None) -> None:
     deadline = time.monotonic() + HANDLERS_WAIT_SECONDS
     while time.monotonic() < deadline and all(
         signal.getsignal(number) is handler for number, handler in found.items()
     ):
         time.sleep(HANDLERS_POLL_SECONDS)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
-    while data := os.read(read_fd, 64):
-        if any(number in RELAYED for number in data):
-            signal.pthread_kill(main_thread, NUDGE)
+    deferred: tuple[int, float] | None = None  # (signal, when) not from the server, waiting
+    while True:
+        info: signal.struct_siginfo | None
+        if deferred is None:
+            info = signal.sigwaitinfo(BLOCKED)
+        else:
+            left = deferred[1] + SERVER_GRACE_SECONDS - time.monotonic()
+            info = signal.sigtimedwait(BLOCKED, max(left, 0.0))
+            if info is None:  # the server did not stop this worker: act on the signal
+                _run_handler(main_thread, deferred[0])
+                deferred = None
+                continue
+        if parent is not None and info.si_pid != parent and os.getppid() == parent:
+            log.debug("signal %s from pid %s: waiting for the server to stop this worker",
+                      info.si_signo, info.si_pid)  # fmt: skip
+            deferred = deferred or (info.si_signo, time.monotonic())
+            continue
+        _run_handler(main_thread, info.si_signo)
+        deferred = None
 
 
-def _forget(owner: int, read_fd: int, write_fd: int) -> None:
-    # Fork handlers are inherited too: only a direct child of the owner holds these descriptors
-    # (a grandchild's were closed by its parent, and the numbers may have been reused since).
-    if os.getppid() != owner:
-        return
-    signal.set_wakeup_fd(-1)
-    os.close(read_fd)
-    os.close(write_fd)
+def _run_handler(main_thread: int, number: int) -> None:
+    """Mark the Python handler of ``number`` due, and wake the main thread to run it."""
+    _thread.interrupt_main(signal.Signals(number))
+    signal.pthread_kill(main_thread, NUDGE)

@@ -157,8 +157,8 @@ def test_one_signal_stops_the_server_and_its_workers_every_time(
             time.sleep(0.01)
         took.append(time.monotonic() - started)
         assert not any(running(pid) for pid in pids), f"still running after 10 s:\n{server.log()}"
-        assert server.process.wait() == 0, server.log()
-        assert "Traceback" not in server.log()
+        assert server.process.wait() == 0, server.log()  # a clean stop, not a failure
+        assert "Traceback" not in server.log() and "Unexpected exit" not in server.log()
     assert max(took) < STOP_WITHIN_SECONDS, [f"{t:.2f}" for t in took]
 
 
