@@ -27,45 +27,50 @@ pytestmark = pytest.mark.slow
 
 SEED_ID = "5e300edb8a850530"
 SEED_SLUG = "u-s-officials-travel-to-venezuela-a-russian-ally-for-talks"
-# A value for each URL argument, by name; "fmt" takes every format served.
-SAMPLES: dict[str, object] = {
-    "page": 1,
-    "part": 1,
-    "article_id": SEED_ID,
-    "filename": "",  # filled from the static folder, when there is one
-}
-SLUGS = {"web.source_feed": "reuters", "web.source_page": "reuters",
-         "web.place_feed": "washington", "web.place_page": "washington",
-         "web.article_page": SEED_SLUG}  # fmt: skip
-QUERIES = {"web.search_feed": "?q=venezuela", "web.search_page": "?q=venezuela"}
-# Routes that must answer 200 with the bundled seeds (the others may 404 for want of data).
-MUST_ANSWER = ["/", "/feed.rss", "/feed.atom", "/feed.json", "/feeds.opml", "/feed.xsl",
+STATIC = ROOT / "feedsvc" / "static"
+# Routes that must answer 200 with the bundled seeds (the others may 404 for want of data), and
+# every static file of the source tree, which the wheel must hold.
+MUST_ANSWER = ["/", "/feed.rss", "/feed.atom", "/feed.json", "/feeds.opml", "/feeds.opml.html",
                "/sitemap.xml", "/news-sitemap.xml", f"/articles/{SEED_ID}/{SEED_SLUG}",
-               "/sources/reuters", "/places/washington", "/search?q=venezuela"]  # fmt: skip
+               "/sources/reuters", "/places/washington", "/search?q=venezuela",
+               "/robots.txt", "/favicon.ico", "/feed.atom.html"]  # fmt: skip
+
+
+def static_paths() -> list[str]:
+    return [f"/static/{p.relative_to(STATIC)}" for p in sorted(STATIC.rglob("*")) if p.is_file()]
+
+
+def samples(rule_text: str, name: str) -> list[object]:
+    """Values for one URL argument, by its name and where it sits in the rule."""
+    if name == "fmt":
+        return list(FORMATS)
+    if name == "slug":
+        for folder, slug in (("/sources/", "reuters"), ("/places/", "washington"),
+                             ("/articles/", SEED_SLUG)):  # fmt: skip
+            if rule_text.startswith(folder):
+                return [slug]
+    if name == "name" and rule_text.startswith("/static/"):
+        return [path.removeprefix("/static/") for path in static_paths()]
+    if name in ("page", "part"):
+        return [1]
+    if name == "article_id":
+        return [SEED_ID]
+    raise AssertionError(f"no sample value for <{name}> in {rule_text}: add one to this test")
 
 
 def every_route(tmp_path: Path) -> list[str]:
     """A URL for every rule of the app's URL map, with sample arguments."""
     app = create_app(settings_for(tmp_path, BUNDLED_SEEDS))
     adapter = app.url_map.bind("localhost")
-    static = Path(app.static_folder or "")
     paths = []
     for rule in app.url_map.iter_rules():
-        choices: list[dict[str, object]] = [{}]
-        for name in rule.arguments:
-            if name == "fmt":
-                values = list(FORMATS)
-            elif name == "filename":
-                values = [str(p.relative_to(static)) for p in static.rglob("*") if p.is_file()]
-            elif name == "slug":
-                values = [SLUGS[rule.endpoint]]
-            else:
-                values = [SAMPLES[name]]
-            choices = [{**c, name: v} for c in choices for v in values]
+        fixed = dict(rule.defaults or {})  # arguments the rule itself decides
+        choices: list[dict[str, object]] = [fixed]
+        for name in sorted(rule.arguments - set(fixed)):
+            choices = [{**c, name: v} for c in choices for v in samples(rule.rule, name)]
         for values in choices:
-            if set(values) == set(rule.arguments):
-                path = adapter.build(rule.endpoint, values)
-                paths.append(path + QUERIES.get(rule.endpoint, ""))
+            query = "?q=venezuela" if rule.rule.startswith("/search") else ""
+            paths.append(adapter.build(rule.endpoint, values) + query)
     return sorted(set(paths))
 
 
@@ -130,5 +135,6 @@ def test_the_wheel_serves_every_route(installed: Path, tmp_path: Path) -> None:
     finally:
         stop(server)
     assert {p: s for p, s in statuses.items() if s >= 500} == {}, server.log()
-    assert {p: statuses.get(p) for p in MUST_ANSWER if statuses.get(p) != 200} == {}
+    must = MUST_ANSWER + static_paths()
+    assert {p: statuses.get(p) for p in must if statuses.get(p) != 200} == {}
     assert "Traceback" not in server.log()
