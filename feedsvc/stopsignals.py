@@ -59,8 +59,10 @@ NUDGE = signal.SIGURG
 # found; if they never come, it takes the signals anyway, for the handlers there are.
 HANDLERS_POLL_SECONDS = 0.01
 HANDLERS_WAIT_SECONDS = 30.0
-# How long a worker waits for the server to stop it after a signal sent by someone else.
-SERVER_GRACE_SECONDS = 1.0
+# How long a worker waits for the server to stop it after a signal sent by someone else: long
+# enough for a server slowed by a loaded machine, short of the server's kill timeout (3 s), so
+# that a stop still takes under 5 s when the server's signal was merged with the first.
+SERVER_GRACE_SECONDS = 2.0
 
 
 def install(parent: int | None = None) -> None:
