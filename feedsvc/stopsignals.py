@@ -33,9 +33,12 @@ may respawn it, and exits with status 1.
 3. In a worker (``parent`` given), a stop signal from anyone but the server waits up to
    ``SERVER_GRACE_SECONDS`` for the server's own: the server gets every signal sent to the group
    and stops its workers itself, and only a worker it stops is not taken for a crashed one. If
-   the server's signal never comes (it may have merged with the first one while both were
-   pending, or the signal was sent to this worker alone, or the server is gone), the worker acts
-   on the first.
+   the server's signal never comes, the worker acts on the first: the signal was sent to this
+   worker alone, or the server is gone, or (the usual case when systemd sends SIGTERM to the
+   whole group) the server's SIGTERM arrived while the first was still pending, and the kernel
+   kept one of the two. A SIGTERM to the group therefore stops the workers in about
+   SERVER_GRACE_SECONDS; a Ctrl-C (SIGINT, then the server's SIGTERM) or a SIGTERM to the server
+   alone in a fraction of a second.
 """
 
 from __future__ import annotations
