@@ -8,8 +8,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from feedsvc import config
 from feedsvc.store import Store
 

@@ -53,6 +53,8 @@ def samples(rule_text: str, name: str) -> list[object]:
         return [path.removeprefix("/static/") for path in static_paths()]
     if name in ("page", "part"):
         return [1]
+    if name == "period":  # an archive period: a month, or a day of a month split by day
+        return ["2022-03", "2022-03-06"]
     if name == "article_id":
         return [SEED_ID]
     raise AssertionError(f"no sample value for <{name}> in {rule_text}: add one to this test")
