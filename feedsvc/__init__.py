@@ -21,11 +21,14 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     from flask import Flask
 
     from . import pages, templating, web
+    from .admission import RenderSlots
     from .assets import Assets
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
     from .httpcache import FastPath, ResponseCache
+    from .params import CacheKeys, FeedRequest
     from .preview import NavigationPreviews
+    from .security import SecurityHeaders, SecurityPolicy
     from .services import Services
     from .store import Store
     from .urls import Site, tag_authority
@@ -39,6 +42,10 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     store = Store(settings)
     site = Site(settings.site_url, tag_authority(settings.tag_authority, settings.site_url))
     cache = ResponseCache(store.version)
+    assets = Assets()
+    # A parameter whose only meaningful values are these is treated as absent with any other.
+    choices = {**web.QUERY_CHOICES, "v": assets.versions()}
+    cache_keys = CacheKeys(settings.max_limit, choices)
     services = Services(
         config=settings,
         store=store,
@@ -48,7 +55,8 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
             site, settings.title, settings.language, ttl_minutes(settings.cache_max_age)
         ),
         cache=cache,
-        assets=Assets(),
+        assets=assets,
+        cache_keys=cache_keys,
     )
     # Static files are served by web.py (content-hashed URLs, the response cache), not Flask.
     app = Flask(__name__, static_folder=None)
@@ -57,13 +65,18 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     app.jinja_options = {**app.jinja_options, "autoescape": True}
     # A doubled slash would otherwise be redirected to a URL built from the Host header.
     app.url_map.merge_slashes = False
+    app.request_class = FeedRequest
     app.config["FEEDSVC"] = settings
     app.extensions["feedsvc"] = services
     app.register_blueprint(web.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(templating.bp)
-    # Navigations to a feed URL become requests for its preview before the cache is asked.
-    app.wsgi_app = NavigationPreviews(FastPath(app.wsgi_app, cache))  # type: ignore[method-assign]
+    # Outermost first: security headers on every response; navigations to a feed URL become
+    # requests for its preview before the cache is asked; the cache; admission to Flask.
+    fast_path = FastPath(app.wsgi_app, cache, cache_keys, RenderSlots())
+    app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
+        NavigationPreviews(fast_path), SecurityPolicy(settings.site_url)
+    )
     if settings.watch:
         notifier = Notifier(settings.websub_hub, site).start() if settings.websub_hub else None
         app.extensions["feedsvc.watcher"] = Watcher(

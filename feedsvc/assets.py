@@ -57,6 +57,10 @@ class Assets:
     def get(self, name: str) -> Asset | None:
         return self._by_name.get(name)
 
+    def versions(self) -> set[str]:
+        """Every file's version: the only values of ``?v=`` that mean anything."""
+        return {asset.version for asset in self._by_name.values()}
+
     def path(self, name: str) -> str:
         """The versioned path of a file that ships with the package: '/static/site.css?v=…'.
 

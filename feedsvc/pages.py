@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from .channels import Channel, article_channels
 from .document import Article
@@ -84,7 +85,7 @@ def _listing(
 
 
 @bp.get("/")
-@cached
+@cached("page", "feed")
 def front_page(svc: Services) -> Any:
     wordpress_feed = request.args.get("feed")
     if wordpress_feed in WORDPRESS_FEED_QUERY:
@@ -134,7 +135,7 @@ def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list
 
 
 @bp.get("/sources/<slug>")
-@cached
+@cached("page")
 def source_page(svc: Services, slug: str) -> Prepared:
     facet = svc.store.facet("agency", slug) or abort(404)
     channel = Channel("source", slug)
@@ -146,7 +147,7 @@ def source_page(svc: Services, slug: str) -> Prepared:
 
 
 @bp.get("/places/<slug>")
-@cached
+@cached("page")
 def place_page(svc: Services, slug: str) -> Prepared:
     facet = svc.store.facet("city", slug) or abort(404)
     channel = Channel("place", slug)
@@ -158,7 +159,7 @@ def place_page(svc: Services, slug: str) -> Prepared:
 
 
 @bp.get("/search")
-@cached
+@cached("q", "page")
 def search_page(svc: Services) -> Prepared:
     query = search_query(required=False)
     channel = Channel("search", query)
@@ -225,5 +226,8 @@ def _related(svc: Services, article: Article) -> list[Related]:
 @bp.app_errorhandler(400)
 @bp.app_errorhandler(404)
 @bp.app_errorhandler(405)
-def error_page(error: Any) -> tuple[str, int]:
-    return render_template("error.html", svc=services(), error=error), error.code
+def error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+    body = render_template("error.html", svc=services(), error=error)
+    # The exception's own headers: 405 lists the target's methods in Allow (RFC 9110 15.5.6).
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return body, error.code or 500, headers

@@ -9,6 +9,7 @@ from .channels import Channels
 from .config import Config
 from .feeds import Publication
 from .httpcache import ResponseCache
+from .params import CacheKeys
 from .store import Store
 from .urls import Site
 
@@ -22,3 +23,4 @@ class Services:
     publication: Publication
     cache: ResponseCache
     assets: Assets
+    cache_keys: CacheKeys

@@ -17,13 +17,18 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from . import feeds, preview
 from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, preview_path
-from .httpcache import Prepared, cache_control, cache_key
+from .httpcache import Prepared, cache_control
+from .params import MAX_PAGE, MAX_SEARCH_CHARS, PARAMETERS
+from .params import whole_number as parse_whole_number
 from .services import Services
 from .templating import FORMAT_NAMES
 from .urls import permalink_path
@@ -35,8 +40,6 @@ HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
-MAX_QUERY_CHARS = 200
-MAX_PAGE = 100_000
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file, by the sitemaps.org protocol
 NEWS_SITEMAP_WINDOW = timedelta(days=2)  # Google News: articles of the last two days
 # An archive period in a URL: a month (2022-03) or a day (2022-03-06).
@@ -65,31 +68,47 @@ LEGACY_FEEDS = {
 }
 # WordPress's plain permalinks put the feed in a query: /?feed=rss2.
 WORDPRESS_FEED_QUERY = {"rss": "rss", "rss2": "rss", "rdf": "rss", "atom": "atom", "json": "json"}
+# Parameters that mean something only with one of these values (see params.CacheKeys).
+QUERY_CHOICES = {"feed": tuple(WORDPRESS_FEED_QUERY), "alt": ("rss",)}
+SERVER_METHODS = ("GET", "HEAD", "OPTIONS")  # what every route allows
 
 
 def services() -> Services:
     return current_app.extensions["feedsvc"]
 
 
-def cached(view: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def wrapper(**kwargs: Any) -> Any:
-        svc = services()
-        key = cache_key(request.environ)
-        prepared = svc.cache.get(key)
-        if prepared is None:
-            version = svc.cache.current_version()
-            with svc.store.reading():
-                result = view(svc, **kwargs)
-            if not isinstance(result, Prepared):
-                return result
-            # Kept only if nothing changed while it was made: it shows that version.
-            if svc.store.version() == version:
-                svc.cache.put(key, result, version)
-            prepared = result
-        return prepared
+def cached(*params: Any) -> Any:
+    """Keep the view's ``Prepared`` response until the store changes, keyed by the path and the
+    query ``params`` the view reads (params.py): ``@cached("q", "limit")``. The view sees no
+    other parameter. Bare ``@cached`` is ``@cached()``: no parameters."""
+    if len(params) == 1 and callable(params[0]):
+        return cached()(params[0])
+    if unknown := set(params) - PARAMETERS:
+        raise ValueError(f"{sorted(unknown)} are not in params.PARAMETERS: add them there")
 
-    return wrapper
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            svc = services()
+            known = [(name, value) for name, value in request.args.items() if name in params]
+            request.args = ImmutableMultiDict(known)  # type: ignore[misc]
+            key = svc.cache_keys.for_route(request.environ.get("PATH_INFO", ""), known)
+            prepared = svc.cache.get(key)
+            if prepared is None:
+                version = svc.cache.current_version()
+                with svc.store.reading():
+                    result = view(svc, **kwargs)
+                if not isinstance(result, Prepared):
+                    return result
+                # Kept only if nothing changed while it was made: it shows that version.
+                if svc.store.version() == version:
+                    svc.cache.put(key, result, version)
+                prepared = result
+            return prepared
+
+        return wrapper
+
+    return decorate
 
 
 def prepared(
@@ -122,7 +141,7 @@ def prepared(
 
 @bp.app_context_processor
 def form_bounds() -> dict[str, Any]:
-    return {"max_query_chars": MAX_QUERY_CHARS, "formats": FORMAT_NAMES}
+    return {"max_query_chars": MAX_SEARCH_CHARS, "formats": FORMAT_NAMES}
 
 
 # -- query parameters ------------------------------------------------------------------------
@@ -132,9 +151,10 @@ def whole_number(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"[0-9]{1,7}", raw) or int(raw) < 1:
+    number = parse_whole_number(raw)
+    if number is None:
         abort(400, f"{name} must be a whole number from 1 to {maximum}")
-    return min(int(raw), maximum)
+    return min(number, maximum)
 
 
 def page_number() -> int:
@@ -146,12 +166,13 @@ def _limit(svc: Services) -> int:
 
 
 def search_query(*, required: bool) -> str:
-    """The words of ?q=, spaces collapsed; "" when none were given and none are ``required``."""
-    query = " ".join(request.args.get("q", "").split())
+    """The words of ?q=, cleaned of control characters and spaces collapsed (params.py); ""
+    when none were given and none are ``required``."""
+    query = request.args.get("q", "")
     if not query and required:
         abort(400, "q is required: the words to search for")
-    if len(query) > MAX_QUERY_CHARS:
-        abort(400, f"The search is longer than {MAX_QUERY_CHARS} characters: use fewer words.")
+    if len(query) > MAX_SEARCH_CHARS:
+        abort(400, f"The search is longer than {MAX_SEARCH_CHARS} characters: use fewer words.")
     return query
 
 
@@ -166,12 +187,15 @@ def moved_to(url: str) -> Response:
 # -- feeds and their previews ----------------------------------------------------------------
 
 
-def feed_route(*rules: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def feed_route(
+    *rules: str, params: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a cached view at each of ``rules`` (show_preview=False) and at their previews'
-    paths (show_preview=True), so that a feed and its preview always share their URL rule."""
+    paths (show_preview=True), so that a feed and its preview always share their URL rule. The
+    view reads the query ``params`` (see ``cached``)."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        wrapped = cached(view)
+        wrapped = cached(*params)(view)
         for number, rule in enumerate(rules):
             name = view.__name__ + (f"_{number}" if number else "")
             bp.add_url_rule(rule, name, wrapped, defaults={"show_preview": False})
@@ -229,7 +253,7 @@ def _archive_rules(folder: str) -> tuple[str, str]:
     )
 
 
-@feed_route(f"/feed.{FMT}")
+@feed_route(f"/feed.{FMT}", params=("limit",))
 def main_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
     return _feed(svc, Channel("main"), fmt, _limit(svc), show_preview)
 
@@ -241,7 +265,7 @@ def archive_feed(
     return _archive(svc, Channel("main"), period, part, fmt, show_preview)
 
 
-@feed_route(f"/sources/<slug>/feed.{FMT}")
+@feed_route(f"/sources/<slug>/feed.{FMT}", params=("limit",))
 def source_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepared:
     return _feed(svc, Channel("source", slug), fmt, _limit(svc), show_preview)
 
@@ -253,7 +277,7 @@ def source_archive(
     return _archive(svc, Channel("source", slug), period, part, fmt, show_preview)
 
 
-@feed_route(f"/places/<slug>/feed.{FMT}")
+@feed_route(f"/places/<slug>/feed.{FMT}", params=("limit",))
 def place_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepared:
     return _feed(svc, Channel("place", slug), fmt, _limit(svc), show_preview)
 
@@ -265,7 +289,7 @@ def place_archive(
     return _archive(svc, Channel("place", slug), period, part, fmt, show_preview)
 
 
-@feed_route(f"/search/feed.{FMT}")
+@feed_route(f"/search/feed.{FMT}", params=("q", "limit"))
 def search_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
     return _feed(
         svc, Channel("search", search_query(required=True)), fmt, _limit(svc), show_preview
@@ -366,7 +390,7 @@ def robots(svc: Services) -> Prepared:
 
 
 @bp.get("/static/<name>")
-@cached
+@cached("v")
 def static_file(svc: Services, name: str) -> Prepared:
     asset = svc.assets.get(name)
     if asset is None:
@@ -394,3 +418,28 @@ def favicon(svc: Services) -> Prepared:
         last_modified=asset.modified,
         max_age_seconds=ICON_MAX_AGE_SECONDS,
     )
+
+
+# -- what the router answers by itself -------------------------------------------------------
+
+
+@bp.before_app_request
+def redirect_from_the_site_url() -> Response | None:
+    """Werkzeug's routing redirects (a rule's trailing slash; merged slashes, were they turned
+    back on) build their Location from the request's scheme and Host header; answer them from
+    the site URL instead, keeping the 308 (RFC 9110 15.4.9: the method is kept)."""
+    routing = request.routing_exception
+    if not isinstance(routing, RequestRedirect):
+        return None
+    target = urlsplit(routing.new_url)
+    path = target.path + (f"?{target.query}" if target.query else "")
+    return redirect(services().site.url(path), routing.code)
+
+
+@bp.before_app_request
+def options_for_the_whole_server() -> Response | None:
+    """``OPTIONS *`` asks what the server supports in general (RFC 9110 9.3.7): the methods
+    every route allows."""
+    if request.method != "OPTIONS" or request.environ.get("PATH_INFO") != "*":
+        return None
+    return Response(status=200, headers={"Allow": ", ".join(SERVER_METHODS)})

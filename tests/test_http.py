@@ -10,6 +10,7 @@ import pytest
 from werkzeug.test import run_wsgi_app
 
 from feedsvc import create_app
+from feedsvc.security import SecurityHeaders
 
 from .conftest import SITE_URL, hex_id, indexed_app, set_mtime, settings_for, write_document
 
@@ -148,8 +149,10 @@ def test_fast_path_serves_exactly_what_flask_serves(app, path: str, request_head
     headers = dict(request_headers)
     method = headers.pop("__method", "GET")
     overrides = {"method": method, "headers": headers}
-    fast_path = app.wsgi_app.app  # behind the preview rewrite, which leaves these alone
-    flask_only = fast_path.app  # the Flask app behind the FastPath middleware
+    # Behind the security headers and the preview rewrite (which leaves these requests alone).
+    fast_path = app.wsgi_app.app.app
+    # Flask alone, with the same outermost layer as the whole stack.
+    flask_only = SecurityHeaders(fast_path.app, app.wsgi_app.policy)
     via_flask = _through(flask_only, overrides, path)
     assert fast_path.cache.get(path) is not None  # now cached
     via_fast_path = _through(app.wsgi_app, overrides, path)
