@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 # Below this many documents to parse, a progress bar is more noise than help.
 PROGRESS_THRESHOLD = 500
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 1
+# Request threads per worker: more than the renders and waiters of admission.py together, so
+# that a cached response never waits for a thread while uncached work is being rendered.
+DEFAULT_THREADS = 8
 DEFAULT_BIND = "127.0.0.1:8000"
 
 

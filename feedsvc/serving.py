@@ -24,6 +24,15 @@ from .listen import Address
 WORKERS_KILL_TIMEOUT_SECONDS = 3
 # Connections the kernel queues for the workers to accept.
 BACKLOG = 2048
+# Open connections each worker holds (granian's backpressure), idle ones included: an attacker
+# must open this many per worker, faster than HEADER_READ_TIMEOUT_SECONDS closes them, to lock
+# anyone out. Each needs a file descriptor, so the soft limit is raised towards it.
+CONNECTIONS_PER_WORKER = 8192
+FILE_DESCRIPTOR_RESERVE = 256  # the index, the log, the watcher, the seeds being read
+# A connection must send its request head within this time, from its first moment and between
+# keep-alive requests alike (hyper, in HTTP/1-only mode: auto mode has no timer before the
+# protocol is known, so idle sockets were kept forever).
+HEADER_READ_TIMEOUT_SECONDS = 10
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
@@ -38,7 +47,8 @@ def serve(
     debug: bool = False,
 ) -> None:
     """Run granian until SIGINT or SIGTERM."""
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -50,6 +60,9 @@ def serve(
         workers=workers,
         blocking_threads=threads,
         backlog=BACKLOG,
+        backpressure=connections_per_worker(),
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_SECONDS * 1000),
         websockets=False,
         respawn_failed_workers=True,
         workers_kill_timeout=WORKERS_KILL_TIMEOUT_SECONDS,
@@ -59,6 +72,21 @@ def serve(
     )
     stopsignals.install()
     server.serve(target_loader=partial(load_app, settings), wrap_loader=False)
+
+
+def connections_per_worker() -> int:
+    """CONNECTIONS_PER_WORKER, or what the file-descriptor limit allows, after raising the soft
+    limit as far as the hard one permits (workers inherit it)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = CONNECTIONS_PER_WORKER + FILE_DESCRIPTOR_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft == resource.RLIM_INFINITY:
+        return CONNECTIONS_PER_WORKER
+    return max(1, min(CONNECTIONS_PER_WORKER, soft - FILE_DESCRIPTOR_RESERVE))
 
 
 def load_app(settings: Config) -> WSGIApp:
