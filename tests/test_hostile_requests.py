@@ -382,7 +382,8 @@ def test_cache_keys_ignore_unknown_parameters_order_and_spelling(
          "/feed.atom?limit=0020", "/feed.atom?x=2&limit=500", "/feed.atom?limit=500&limit=3"],
         ["/search/feed.rss?q=oil+talks&limit=3", "/search/feed.rss?limit=3&q=oil%20talks",
          "/search/feed.rss?q=++oil%01talks%EF%BF%BE&limit=03&utm=1"],
-        ["/", "/?limit=3", "/?q=oil", "/?x=1"],  # the front page reads only ?page=
+        ["/", "/?limit=3", "/?q=oil", "/?x=1", "/?feed=junk", "/?feed=", "/?alt=rss"],
+        ["/static/site.css", "/static/site.css?v=0123456789ab", "/static/site.css?v=%01"],
     ]  # fmt: skip
     for group in groups:
         before = len(cache)
@@ -390,6 +391,10 @@ def test_cache_keys_ignore_unknown_parameters_order_and_spelling(
         assert {reply.status_code for reply in replies} == {200}, group
         assert len({reply.headers["ETag"] for reply in replies}) == 1, group
         assert len(cache) == before + 1, group
+    # The one ?v= that means something (the file's current hash) is another response.
+    current = client.get(app.extensions["feedsvc"].assets.path("site.css"))
+    assert "immutable" in current.headers["Cache-Control"]
+    assert "immutable" not in client.get("/static/site.css?v=0123456789ab").headers["Cache-Control"]
 
 
 def test_cache_counts_its_keys_in_its_byte_budget() -> None:
