@@ -38,12 +38,11 @@ FRONT_CONF = ROOT / "docs" / "nginx-front.conf"
 SEND_TIMEOUT_SECONDS = 10  # as docs/nginx-front.conf sets it
 PER_CLIENT_REQUESTS = 32  # likewise
 BIG_FEED = "/feed.atom?limit=200"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin is not on every user's PATH
 
 pytestmark = [
     pytest.mark.reliability,
-    pytest.mark.skipif(
-        shutil.which("nginx") is None, reason="needs nginx (apt-get install nginx-light)"
-    ),
+    pytest.mark.skipif(not Path(NGINX).exists(), reason="needs nginx-light (apt-get)"),
 ]
 
 MAIN_CONF = """\
@@ -97,7 +96,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     main = MAIN_CONF.format(dir=tmp_path, files=files, user=user, group=group)
     (tmp_path / "nginx.conf").write_text(main)
     nginx = subprocess.Popen(
-        ["nginx", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+        [NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -174,10 +173,11 @@ def test_the_front_serves_feedsvc_unchanged(front: Front) -> None:
     headers = head_of(through)
     for name in ("etag", "last-modified", "content-security-policy", "x-content-type-options",
                  "strict-transport-security", "cache-control", "vary"):  # fmt: skip
-        assert headers[name] == head_of(straight)[name], name
+        assert headers.get(name) == head_of(straight).get(name), name
+    assert "content-security-policy" in headers and "etag" in headers
     assert status(front.port, "/feed.atom", If_None_Match=headers["etag"]) == 304
-    redirect = head_of(exchange(front.port, "/sources//reuters"))
-    assert redirect["location"] == f"{SITE_URL}/sources/reuters"
+    redirect = head_of(exchange(front.port, f"/articles/{hex_id(1)}", X_Forwarded_Host="evil"))
+    assert redirect["location"].startswith(f"{SITE_URL}/articles/{hex_id(1)}/")
 
 
 def test_slow_readers_are_dropped_and_never_reach_feedsvc(front: Front) -> None:
