@@ -27,7 +27,7 @@ import pytest
 
 from benchmarks import corpus
 from benchmarks.harness import child_pids, rss_mib
-from feedsvc.cli import HEADER_READ_TIMEOUT_SECONDS
+from feedsvc.serving import HEADER_READ_TIMEOUT_SECONDS
 
 from .conftest import LiveServer, start_server, stop_server
 
