@@ -71,6 +71,9 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     app.register_blueprint(web.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(templating.bp)
+    # Many request threads render in turn (admission.py): none keeps an index connection, and
+    # with it a page cache of its own, once its render is done.
+    app.teardown_appcontext(lambda _error: store.close())
     # Outermost first: security headers on every response; navigations to a feed URL become
     # requests for its preview before the cache is asked; the cache; admission to Flask.
     fast_path = FastPath(app.wsgi_app, cache, cache_keys, RenderSlots())

@@ -150,6 +150,7 @@ class Store:
         self.parse_options = ParseOptions(timezone=config.timezone, date_order=config.date_order)
         self._local = threading.local()
         self._state_lock = threading.Lock()
+        self._latest: sqlite3.Connection | None = None
         self._generation_path = f"{self.index_path}.generation"
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
         self._prepare_schema()
@@ -165,8 +166,10 @@ class Store:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.index_path, timeout=30, isolation_level=None)
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.index_path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
@@ -181,19 +184,21 @@ class Store:
 
     @property
     def _latest_db(self) -> sqlite3.Connection:
-        """This thread's connection for version(): never inside a ``reading()`` snapshot, so it
-        always sees the last commit."""
-        conn = getattr(self._local, "latest", None)
-        if conn is None:
-            conn = self._local.latest = self._connect()
-        return conn
+        """The connection version() reads with, one per store, used only under _state_lock (so
+        by one thread at a time): never inside a ``reading()`` snapshot, so it always sees the
+        last commit."""
+        if self._latest is None:
+            self._latest = self._connect(check_same_thread=False)
+        return self._latest
 
     def close(self) -> None:
-        for name in ("conn", "latest"):
-            conn = getattr(self._local, name, None)
-            if conn is not None:
-                conn.close()
-                setattr(self._local, name, None)
+        """Close this thread's connection. A serving worker's request threads each call it after
+        every request they render: there are many of them (admission.py), and a connection kept
+        per thread, each with its own page cache, would grow a worker by megabytes a thread."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def _prepare_schema(self) -> None:
         with self._write_lock():
