@@ -25,21 +25,36 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 
+# How long a request waits in line for a render slot before it gives up (503), unless its lane
+# says otherwise; and how long for the same response being rendered by another request, before
+# it renders it itself.
+LINE_WAIT_SECONDS = 1.0
+COALESCE_WAIT_SECONDS = 6.0  # a line's longest wait and then some: the render usually comes
+
+
 @dataclass(frozen=True)
 class LaneSize:
     renders: int  # at once
     waiting: int  # in line for one of them, each holding a request thread
+    wait_seconds: float = LINE_WAIT_SECONDS  # how long one waits in line
 
 
 # Per worker process. Renders and waiters each hold a request thread, so the server's request
-# threads (cli.py) must exceed all of them together for a cached response always to find one.
+# threads (serving.py) exceed all of them together, and a cached response always finds one.
 OPEN_ENDED_LANE = LaneSize(renders=1, waiting=1)
-SITE_LANE = LaneSize(renders=2, waiting=3)
-THREADS_BUSY_AT_MOST = sum(lane.renders + lane.waiting for lane in (OPEN_ENDED_LANE, SITE_LANE))
-# How long a request waits in line for a render slot, or for the same response being rendered
-# by another request, before it gives up (503) or renders it itself.
-LINE_WAIT_SECONDS = 1.0
-COALESCE_WAIT_SECONDS = 2.0
+# The site's own URLs are finite, and they are what readers come for. After a change every one
+# of them is rendered again, and a burst of readers of different feeds (every city's, say) must
+# wait a moment for its render, not be refused: with a line of 3, 32 of 42 readers fetching the
+# 42 feeds of a 2,000-document site right after a change were told 503. The line is long enough
+# for such a burst and its wait long enough for a worker to render it; a crawl of every article
+# still finds it full and gets 503 beyond it.
+SITE_LANE = LaneSize(renders=2, waiting=64, wait_seconds=5.0)
+# Requests waiting for a render of the same response by another request (a burst of readers of
+# one feed after a change): each holds a thread too, so they are bounded like the lines.
+COALESCED_WAITING = 64
+THREADS_BUSY_AT_MOST = COALESCED_WAITING + sum(
+    lane.renders + lane.waiting for lane in (OPEN_ENDED_LANE, SITE_LANE)
+)
 RETRY_AFTER_SECONDS = 1
 
 _BUSY_BODY = b"Busy: too many requests are being prepared. Try again in a second.\n"
@@ -59,6 +74,7 @@ _TOO_LONG_HEADERS = [
 
 class _Lane:
     def __init__(self, size: LaneSize):
+        self._wait_seconds = size.wait_seconds
         self._slots = threading.BoundedSemaphore(size.renders)
         self._line = threading.BoundedSemaphore(size.waiting) if size.waiting else None
 
@@ -69,7 +85,7 @@ class _Lane:
         if self._line is None or not self._line.acquire(blocking=False):
             return False
         try:
-            return self._slots.acquire(timeout=LINE_WAIT_SECONDS)
+            return self._slots.acquire(timeout=self._wait_seconds)
         finally:
             self._line.release()
 
@@ -78,42 +94,59 @@ class _Lane:
 
 
 class RenderSlots:
-    """Two bounded lanes of concurrent renders, and the renders in flight by cache key."""
+    """Two bounded lanes of concurrent renders, and the renders under way by cache key."""
 
-    def __init__(self, open_ended: LaneSize = OPEN_ENDED_LANE, site: LaneSize = SITE_LANE):
+    # What wait_for() found.
+    NONE_UNDER_WAY, WAITED, NO_ROOM_TO_WAIT = "none under way", "waited", "no room to wait"
+
+    def __init__(
+        self,
+        open_ended: LaneSize = OPEN_ENDED_LANE,
+        site: LaneSize = SITE_LANE,
+        coalesced_waiting: int = COALESCED_WAITING,
+    ):
         self._lanes = {True: _Lane(open_ended), False: _Lane(site)}
-        self._in_flight: dict[str, threading.Event] = {}
+        self._waiting = threading.BoundedSemaphore(coalesced_waiting)
+        self._under_way: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def wait_for(self, key: str) -> bool:
-        """Wait (up to COALESCE_WAIT_SECONDS) for a render of ``key`` already under way; False
-        at once when there is none. So a burst of readers after a change costs one render."""
-        done = self._in_flight.get(key)
+    def wait_for(self, key: str) -> str:
+        """Wait (up to COALESCE_WAIT_SECONDS) for a render of ``key`` already under way, from
+        the moment its request got in line: so a burst of readers of one feed after a change
+        costs one render and one place in line. NO_ROOM_TO_WAIT when too many already wait."""
+        done = self._under_way.get(key)
         if done is None:
-            return False
-        done.wait(COALESCE_WAIT_SECONDS)
-        return True
+            return self.NONE_UNDER_WAY
+        if not self._waiting.acquire(blocking=False):
+            return self.NO_ROOM_TO_WAIT
+        try:
+            done.wait(COALESCE_WAIT_SECONDS)
+        finally:
+            self._waiting.release()
+        return self.WAITED
 
     @contextmanager
     def render(self, key: str | None, open_ended: bool) -> Iterator[bool]:
         """Enter the lane (``open_ended`` or the site's): yields False when it is full. ``key``
         is None for requests that are never cached (other methods)."""
-        lane = self._lanes[open_ended]
-        if not lane.enter():
-            yield False
-            return
         done = threading.Event()
+        owner = False
         if key is not None:
             with self._lock:
-                self._in_flight.setdefault(key, done)
+                owner = self._under_way.setdefault(key, done) is done
         try:
-            yield True
+            lane = self._lanes[open_ended]
+            if not lane.enter():
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                lane.leave()
         finally:
-            lane.leave()
-            if key is not None:
+            if owner:
                 with self._lock:
-                    if self._in_flight.get(key) is done:
-                        del self._in_flight[key]
+                    del self._under_way[key]  # type: ignore[arg-type]
             done.set()
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import config, listen, logs
+from .admission import THREADS_BUSY_AT_MOST
 from .changes import quantity, summarise_problems
 from .config import Config, ConfigError
 from .version import __version__
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 PROGRESS_THRESHOLD = 500
 DEFAULT_WORKERS = 2
 # Request threads per worker: more than the renders and waiters of admission.py together, so
-# that a cached response never waits for a thread while uncached work is being rendered.
-DEFAULT_THREADS = 8
+# that a cached response never waits for a thread while uncached work is being rendered. (A
+# thread waiting on a lock costs little: only one of them runs Python at a time anyway.)
+DEFAULT_THREADS = THREADS_BUSY_AT_MOST + 4
 DEFAULT_BIND = "127.0.0.1:8000"
 
 
@@ -136,7 +138,7 @@ folder_argument = click.argument(
 @click.option("--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")  # fmt: skip
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True,
-              type=click.IntRange(1, 64), help="Request threads per worker.")  # fmt: skip
+              type=click.IntRange(1, 256), help="Request threads per worker.")  # fmt: skip
 @click.option("--reuse-port", is_flag=True, help="Share the port with servers already "
               "listening on it (to start a new version before stopping the old one).")  # fmt: skip
 @click.pass_context

@@ -294,8 +294,12 @@ class FastPath:
             if key is None:
                 return admission.too_long(environ, start_response)
             prepared = self.cache.get(key)
-            if prepared is None and self.slots.wait_for(key):
-                prepared = self.cache.get(key)  # rendered meanwhile by the request waited for
+            if prepared is None:
+                waited = self.slots.wait_for(key)
+                if waited == RenderSlots.NO_ROOM_TO_WAIT:
+                    return admission.busy(environ, start_response)
+                if waited == RenderSlots.WAITED:
+                    prepared = self.cache.get(key)  # rendered meanwhile by the one waited for
             if prepared is not None:
                 return prepared(environ, start_response)
             open_ended = self.keys.open_ended(key)
