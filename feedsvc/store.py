@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from . import lastmod, rows, seedfiles
 from .config import Config
@@ -42,7 +43,8 @@ BULK_CACHE_KIB = 64 * 1024
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
 # 8: an entry's time from its file, the folder's time; indexes for the content time.
-SCHEMA_VERSION = "8"
+# 9: covering indexes for the static build's Store.versions() and the facet lists.
+SCHEMA_VERSION = "9"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -77,11 +79,16 @@ CREATE TABLE IF NOT EXISTS articles (
     dateline TEXT,
     zone_label TEXT
 );
-CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_ts DESC, seq DESC, id DESC);
+-- The trailing columns make these covering indexes for Store.versions() and the facet lists:
+-- a static build reads every article's version on each change, and at 100,000 articles that
+-- took 0.5 s through the table (whose rows hold the text) against 0.14 s from the index alone.
+CREATE INDEX IF NOT EXISTS articles_newest ON articles (
+    published_ts DESC, seq DESC, id DESC, updated_ts, content_hash, agency_slug, city_slug, headline
+);
 CREATE INDEX IF NOT EXISTS articles_agency
-    ON articles (agency_slug, published_ts DESC, seq DESC, id DESC);
+    ON articles (agency_slug, published_ts DESC, seq DESC, id DESC, agency);
 CREATE INDEX IF NOT EXISTS articles_city
-    ON articles (city_slug, published_ts DESC, seq DESC, id DESC);
+    ON articles (city_slug, published_ts DESC, seq DESC, id DESC, city);
 CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
 CREATE INDEX IF NOT EXISTS articles_file ON articles (file_name);
 -- The content time (newest file) and the next file dated in the future; articles changed after
@@ -140,6 +147,18 @@ class Facet:
     slug: str
     name: str
     count: int
+
+
+class Version(NamedTuple):
+    """What decides how an article looks wherever it is shown, and where it is listed."""
+
+    id: str
+    headline: str
+    content_hash: str  # of everything parsed from the document (document.content_hash)
+    updated_ts: float
+    published_ts: float
+    agency_slug: str | None
+    city_slug: str | None
 
 
 class Store:
@@ -421,6 +440,17 @@ class Store:
         )
         return [(i, h, lastmod.from_timestamp(ts)) for i, h, ts in cursor]
 
+    def versions(self) -> list[Version]:
+        """Every article as a ``Version``, newest first, without its text: one cheap pass that
+        tells a static build which pages may have changed (build.py), whatever their number."""
+        where, args = self._visible(None)
+        cursor = self._db.execute(
+            "SELECT id, headline, content_hash, min(updated_ts, ?), published_ts, agency_slug, "
+            f"city_slug FROM articles {where} {NEWEST_FIRST}",
+            (math.floor(self._now()), *args),  # an entry's time, as link_rows gives it
+        )
+        return list(map(Version._make, cursor))
+
     def published_since(self, since: datetime, limit: int) -> list[Article]:
         where, args = self._visible(None, "published_ts >= ?", since.timestamp())
         return self._articles(
@@ -508,6 +538,10 @@ class Store:
             f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT 1", args
         )
         return (newer[0] if newer else None, older[0] if older else None)
+
+    def facets(self, field: str) -> list[Facet]:
+        """Every value of an article field ("agency" or "city") with its count, most used first."""
+        return self._facets(field)
 
     def agencies(self) -> list[Facet]:
         return self._facets("agency")

@@ -1,0 +1,280 @@
+"""Every URL the site answers, and what decides each one's bytes: the static build's work list.
+
+Each GET rule of the app's ``url_map`` is declared here exactly once:
+
+- in ``ENUMERATORS``, with a function that yields every URL the rule answers for the current
+  index, each with its *inputs*: a short string that changes whenever anything the response
+  shows or sends may change (the articles it lists and their versions, page counts, facet names).
+  Equal inputs promise equal bytes and headers, so a rebuild renders only the URLs whose inputs
+  moved. What every URL depends on (the code, templates and settings) is not repeated here: the
+  build adds it once (build.renderer_stamp).
+- in ``PATTERN_REDIRECTS``, for rules that only redirect and whose URLs cannot be listed (any old
+  slug of an article): the generated server configuration answers them (staticconf.py).
+- in ``EXCLUDED``, with the reason the static site does without them (search needs the service).
+
+``check_routes`` fails when a rule is in none of them, so a new route cannot silently go missing
+from static builds (tests/test_build.py runs it on every app).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .channels import FACETS, FORMATS, ArchivePlan, Channel
+from .store import Version
+from .urls import permalink_path
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .services import Services
+
+# Mirrors of the service's own limits (web.py): pages listed per sitemap file, the news window.
+SITEMAP_URLS = 50_000
+NEWS_WINDOW = timedelta(days=2)
+NEWS_MAX_ARTICLES = 1000
+# The URL the app answers with its "not found" page, written as the static site's 404 page.
+NOT_FOUND_URL = "/404.html"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One URL to write: ``url`` is a path with an optional query, as a client requests it."""
+
+    url: str
+    inputs: str
+    status: int = 200  # what the app must answer; anything else fails the build
+
+
+class Snapshot:
+    """What the enumerators read, taken once per build: every article's version, newest first,
+    grouped by channel, and the facet names. Cheap enough to take on every change."""
+
+    def __init__(self, svc: Services, now: datetime):
+        self.svc = svc
+        self.config = svc.config
+        self.now = now
+        self.versions: list[Version] = svc.store.versions()
+        self.changed_at = svc.store.changed_at()
+        # One string per article: its id and version; slices of these are hashed into inputs.
+        self.keys = [f"{v.id}{v.content_hash}{v.updated_ts!r}" for v in self.versions]
+        self.facets = {facet.field: svc.store.facets(facet.field) for facet in FACETS.values()}
+        self._members: dict[Channel, list[int]] = {}
+        for position, version in enumerate(self.versions):
+            for facet in FACETS.values():
+                slug = getattr(version, f"{facet.field}_slug")
+                if slug:
+                    channel = Channel(facet.channel_kind, slug)
+                    self._members.setdefault(channel, []).append(position)
+        # Times at which inputs change with the clock alone (the news sitemap's window).
+        self.expiries: list[datetime] = []
+
+    def channels(self) -> list[Channel]:
+        """The main channel and every facet channel that has articles."""
+        facet_channels = [
+            Channel(kind, value.slug)
+            for kind, facet in FACETS.items()
+            for value in self.facets[facet.field]
+        ]
+        return [Channel("main"), *facet_channels]
+
+    def positions(self, channel: Channel) -> Sequence[int]:
+        """Indexes into ``versions`` of the channel's articles, newest first."""
+        if channel.kind == "main":
+            return range(len(self.versions))
+        return self._members.get(channel, [])
+
+    def facet_name(self, channel: Channel) -> str:
+        assert channel.facet is not None
+        return next(f.name for f in self.facets[channel.facet.field] if f.slug == channel.key)
+
+    def digest(self, positions: Iterable[int], *extra: object) -> str:
+        """The inputs of a response showing these articles, plus ``extra`` values."""
+        keys = self.keys
+        text = "".join([keys[p] for p in positions]) + repr(extra)
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+# -- enumerators, one per rule -----------------------------------------------------------------
+
+
+def _head(snap: Snapshot, channel: Channel) -> Sequence[int]:
+    return snap.positions(channel)[: snap.config.feed_size]
+
+
+def _archive_plan(snap: Snapshot) -> ArchivePlan:
+    return ArchivePlan(len(snap.versions), snap.config.feed_size)
+
+
+def main_feeds(snap: Snapshot) -> Iterator[Target]:
+    head = _head(snap, Channel("main"))
+    # The newest archive page is linked (prev-archive); an empty feed dates itself by the store.
+    inputs = snap.digest(head, _archive_plan(snap).pages, None if head else snap.changed_at)
+    for fmt in FORMATS:
+        yield Target(Channel("main").feed_path(fmt), inputs)
+
+
+def archive_feeds(snap: Snapshot) -> Iterator[Target]:
+    plan = _archive_plan(snap)
+    oldest_first = range(len(snap.versions) - 1, -1, -1)
+    for page in range(1, plan.pages + 1):
+        offset, count = plan.bounds(page)
+        inputs = snap.digest(oldest_first[offset : offset + count], page, plan.pages)
+        for fmt in FORMATS:
+            yield Target(Channel("archive", str(page)).feed_path(fmt), inputs)
+
+
+def facet_feeds(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
+    def enumerate_feeds(snap: Snapshot) -> Iterator[Target]:
+        for channel in snap.channels():
+            if channel.kind == kind:
+                inputs = snap.digest(_head(snap, channel), snap.facet_name(channel))
+                for fmt in FORMATS:
+                    yield Target(channel.feed_path(fmt), inputs)
+
+    return enumerate_feeds
+
+
+def _listing(snap: Snapshot, channel: Channel, heading: object) -> Iterator[Target]:
+    """Every page of a channel's HTML listing: the plain URL and ``?page=N`` for each page."""
+    size = snap.config.feed_size
+    positions = snap.positions(channel)
+    pages = max(1, math.ceil(len(positions) / size))
+    for page in range(1, pages + 1):
+        shown = positions[(page - 1) * size : page * size]
+        inputs = snap.digest(shown, page, pages, len(positions), heading)
+        if page == 1:
+            yield Target(channel.html_path, inputs)
+        separator = "&" if "?" in channel.html_path else "?"
+        yield Target(f"{channel.html_path}{separator}page={page}", inputs)
+
+
+def front_pages(snap: Snapshot) -> Iterator[Target]:
+    return _listing(snap, Channel("main"), None)
+
+
+def facet_pages(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
+    def enumerate_pages(snap: Snapshot) -> Iterator[Target]:
+        for channel in snap.channels():
+            if channel.kind == kind:
+                yield from _listing(snap, channel, snap.facet_name(channel))
+
+    return enumerate_pages
+
+
+def article_pages(snap: Snapshot) -> Iterator[Target]:
+    for version, key in zip(snap.versions, snap.keys, strict=True):
+        yield Target(permalink_path(version.id, version.headline), key)
+
+
+def opml(snap: Snapshot) -> Iterator[Target]:
+    # The list's dateModified is the store's last change.
+    yield Target("/feeds.opml", repr((snap.facets, snap.changed_at)))
+
+
+def _sitemap_parts(snap: Snapshot) -> int:
+    return math.ceil(len(snap.versions) / SITEMAP_URLS)
+
+
+def sitemap(snap: Snapshot) -> Iterator[Target]:
+    parts = _sitemap_parts(snap)
+    if parts > 1:
+        yield Target("/sitemap.xml", repr(("index", parts)))
+    else:
+        yield Target("/sitemap.xml", snap.digest(range(len(snap.versions))))
+
+
+def sitemap_parts(snap: Snapshot) -> Iterator[Target]:
+    for part in range(1, _sitemap_parts(snap) + 1):
+        shown = range((part - 1) * SITEMAP_URLS, min(part * SITEMAP_URLS, len(snap.versions)))
+        yield Target(f"/sitemaps/{part}.xml", snap.digest(shown))
+
+
+def news_sitemap(snap: Snapshot) -> Iterator[Target]:
+    since = (snap.now - NEWS_WINDOW).timestamp()
+    shown = [p for p, v in enumerate(snap.versions) if v.published_ts >= since]
+    shown = shown[:NEWS_MAX_ARTICLES]
+    if shown:
+        # The oldest article leaves the window then, and the sitemap changes with the clock.
+        oldest = snap.versions[shown[-1]].published_ts
+        snap.expiries.append(datetime.fromtimestamp(oldest, snap.now.tzinfo) + NEWS_WINDOW)
+    yield Target("/news-sitemap.xml", snap.digest(shown, None if shown else snap.changed_at))
+
+
+def constant(url: str) -> Callable[[Snapshot], Iterator[Target]]:
+    """A URL whose bytes depend only on the code and the settings."""
+
+    def enumerate_one(snap: Snapshot) -> Iterator[Target]:
+        yield Target(url, "")
+
+    return enumerate_one
+
+
+def _fmt_rule(prefix: str) -> str:
+    return prefix + "feed.<any(" + ", ".join(FORMATS) + "):fmt>"
+
+
+ENUMERATORS: dict[str, Callable[[Snapshot], Iterable[Target]]] = {
+    _fmt_rule("/"): main_feeds,
+    _fmt_rule("/archives/<int:page>/"): archive_feeds,
+    _fmt_rule("/sources/<slug>/"): facet_feeds("source"),
+    _fmt_rule("/places/<slug>/"): facet_feeds("place"),
+    "/": front_pages,
+    "/sources/<slug>": facet_pages("source"),
+    "/places/<slug>": facet_pages("place"),
+    "/articles/<article_id>/<path:slug>": article_pages,
+    "/feeds.opml": opml,
+    "/sitemap.xml": sitemap,
+    "/sitemaps/<int:part>.xml": sitemap_parts,
+    "/news-sitemap.xml": news_sitemap,
+    "/feed.xsl": constant("/feed.xsl"),
+}
+
+# Rules answered by a redirect for URLs nobody can list; staticconf.py writes the equivalent.
+PATTERN_REDIRECTS = {
+    "/articles/<article_id>": "an article's id without its slug: 301 to the permalink",
+}
+# The same redirect answers any slug but the current one under /articles/<id>/ (old slugs).
+
+EXCLUDED = {
+    _fmt_rule("/search/"): "search results are computed per query by the service",
+    "/search": "search results are computed per query by the service",
+    "/static/<path:filename>": "Flask's own static-file route: feedsvc keeps no files there",
+}
+
+
+def undeclared_rules(app: Flask) -> list[str]:
+    """GET rules of the app that this module does not account for."""
+    declared = set(ENUMERATORS) | set(PATTERN_REDIRECTS) | set(EXCLUDED)
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or ()) and rule.rule not in declared
+    )
+
+
+class UndeclaredRoute(RuntimeError):
+    """A route of the app that static builds do not know how to list (see module docstring)."""
+
+
+def check_routes(app: Flask) -> None:
+    missing = undeclared_rules(app)
+    if missing:
+        raise UndeclaredRoute(
+            "routes with no URL enumeration for static builds: "
+            + ", ".join(missing)
+            + " (declare each in feedsvc/inventory.py: ENUMERATORS, PATTERN_REDIRECTS or EXCLUDED)"
+        )
+
+
+def targets(app: Flask, snap: Snapshot) -> list[Target]:
+    """Every URL a static build writes, the 404 page included; fails on undeclared routes."""
+    check_routes(app)
+    found = [target for enumerate_rule in ENUMERATORS.values() for target in enumerate_rule(snap)]
+    found.append(Target(NOT_FOUND_URL, "", status=404))
+    return found

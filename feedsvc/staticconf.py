@@ -1,0 +1,362 @@
+"""Where each URL's file goes in a static build, and what a server must say that files cannot.
+
+**Files.** ``file_path`` is the one mapping from a URL to a file in OUT:
+
+=============================== ==================================
+``/feed.atom``, ``/sitemap.xml`` ``feed.atom``, ``sitemap.xml`` (a name with an extension: as is)
+``/``                            ``index.html``
+``/sources/reuters``             ``sources/reuters.html`` (a name without one: ``.html`` added)
+``/articles/<id>/<slug>``        ``articles/<id>/<slug>.html``
+``/?page=2``                     ``index/page/2.html``
+``/sources/reuters?page=2``      ``sources/reuters/page/2.html``
+=============================== ==================================
+
+``.html`` files for extension-less URLs are what Netlify and Cloudflare Pages serve for ``/name``
+without a redirect to ``/name/``; a page's feeds sit in the folder of the same name beside it.
+The query of a listing page becomes a path, and the generated configurations rewrite ``?page=N``
+to it (nginx: a ``map`` on ``$arg_page``; Netlify: a query rule in ``_redirects``).
+
+**Configuration**, generated from what the app answered for every URL (never a copied string):
+``OUT.feedsvc/nginx/`` holds ``http.conf`` (maps, for the ``http`` block), ``server.conf`` (for a
+``server`` block: root, media types with charset, per-file headers such as Cache-Control, Vary,
+Link and whatever else the service sends, ``gzip_static`` / ``brotli_static``, redirects, the
+404 page) and ``site.conf`` (a whole server listening on port 80 that includes both);
+``OUT/_headers`` and ``OUT/_redirects`` say the same for Netlify and Cloudflare Pages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .outtree import Entry, OutTree
+
+ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
+NGINX_FOLDER = "nginx"
+HOST_FILES = ("_headers", "_redirects")
+# Query parameters a static file can stand for; any other query is the plain file's.
+PAGE_PARAMETER = "page"
+
+
+class UnmappableURL(ValueError):
+    """A URL with no place in a static tree (a query other than ?page=N, a dot segment)."""
+
+
+def file_path(url: str) -> str:
+    """The file, relative to OUT, that holds the response to ``url`` (see the module table)."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if not path.startswith("/") or "//" in path or {".", ".."} & set(path.split("/")):
+        raise UnmappableURL(f"{url!r} has no file: not a normalised absolute path")
+    if parts.query:
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if len(query) != 1 or query[0][0] != PAGE_PARAMETER or not query[0][1].isdigit():
+            raise UnmappableURL(f"{url!r} has no file: only ?{PAGE_PARAMETER}=N maps to one")
+        stem = path.rstrip("/") or "/index"
+        return f"{stem}/{PAGE_PARAMETER}/{int(query[0][1])}.html".lstrip("/")
+    if path.endswith("/"):
+        return (path + "index.html").lstrip("/")
+    if "." in PurePosixPath(path).name:
+        return path.lstrip("/")
+    return path.lstrip("/") + ".html"
+
+
+# -- staging the configuration ------------------------------------------------------------------
+
+
+def stage(
+    tree: OutTree,
+    entries: Iterable[Entry],
+    site_url: str,
+    article_redirect_headers: tuple[tuple[str, str], ...],
+) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Render every configuration file, and stage those whose text changed.
+
+    ``article_redirect_headers`` are what the app sends with the 301 from an article's other
+    URLs to its permalink (besides Location). Returns (moves for OutTree.commit, names written).
+    """
+    entries = sorted(entries, key=lambda entry: entry.url)
+    site = _Site(site_url, tree, entries, article_redirect_headers)
+    nginx = tree.state / NGINX_FOLDER
+    texts = {
+        nginx / "http.conf": site.nginx_http(),
+        nginx / "server.conf": site.nginx_server(),
+        nginx / "permalinks.map": site.nginx_permalinks(),
+        nginx / "site.conf": site.nginx_site(),
+        tree.out / "_headers": site.headers_file(),
+        tree.out / "_redirects": site.redirects_file(),
+    }
+    moves, written = [], []
+    for target, text in texts.items():
+        data = text.encode()
+        try:
+            if target.read_bytes() == data:
+                continue
+        except FileNotFoundError:
+            pass
+        name = f"config-{target.name}"
+        (tree.staging / name).write_bytes(data)
+        moves.append((name, target))
+        written.append(str(target))
+    return moves, written
+
+
+class _Site:
+    def __init__(
+        self,
+        site_url: str,
+        tree: OutTree,
+        entries: list[Entry],
+        article_redirect_headers: tuple[tuple[str, str], ...],
+    ):
+        self.site_url = site_url
+        self.base_path = urlsplit(site_url).path.rstrip("/")
+        self.root = str(tree.out)
+        self.nginx = str(tree.state / NGINX_FOLDER)
+        self.article_redirect_headers = article_redirect_headers
+        self.files = [e for e in entries if e.file is not None]
+        self.redirects = [e for e in entries if e.file is None]
+
+    # -- what the app said, per file ----------------------------------------------------------
+
+    def media_types(self) -> dict[str, str]:
+        """Extension -> the Content-Type the service sends for files with it."""
+        found: dict[str, str] = {}
+        for entry in self.files:
+            assert entry.file is not None
+            extension = PurePosixPath(entry.file).suffix.lstrip(".")
+            content_type = dict(entry.headers)["Content-Type"]
+            if found.setdefault(extension, content_type) != content_type:
+                raise UnmappableURL(
+                    f"files ending .{extension} are served as {found[extension]} and as "
+                    f"{content_type} ({entry.url}); one extension needs one media type"
+                )
+        return found
+
+    def header_names(self) -> list[str]:
+        names = {name for e in [*self.files, *self.redirects] for name, _ in e.headers}
+        names.discard("Content-Type")
+        names.discard("Location")
+        return sorted(names)
+
+    def _value_map(self, name: str) -> tuple[str, list[tuple[str, str]]]:
+        """(most common value, [(nginx $uri, value) for the others]) of one header."""
+        by_uri = []
+        for entry in self.files:
+            by_uri.append(("/" + str(entry.file), dict(entry.headers).get(name, "")))
+        for entry in self.redirects:
+            by_uri.append((urlsplit(entry.url).path, dict(entry.headers).get(name, "")))
+        common = Counter(value for _, value in by_uri).most_common(1)[0][0]
+        return common, [(uri, value) for uri, value in by_uri if value != common]
+
+    # -- nginx ---------------------------------------------------------------------------------
+
+    def nginx_http(self) -> str:
+        count = len(self.files) + len(self.redirects) + 64
+        lines = [
+            "# Generated by `feedsvc build`; include in nginx's http block (Debian: conf.d).",
+            f"map_hash_max_size {max(2048, _power_of_two(count * 2))};",
+            "map_hash_bucket_size 256;",
+            "# A literal $ inside a value (nginx interpolates variables in values).",
+            'geo $feedsvc_dollar { default "$"; }',
+            "",
+            "# ?page=N of a listing is the file <listing>/page/N.html (staticconf.file_path).",
+            "map $arg_page $feedsvc_page {",
+            '    "" "";',
+            '    "~^0*(?<feedsvc_page_number>[1-9][0-9]{0,6})$" "/page/$feedsvc_page_number";',
+            '    default "/page/none";',
+            "}",
+            "",
+            "# An article's id, for the 301 from its other URLs (old slugs, no slug) to its page.",
+            "map $uri $feedsvc_article_id {",
+            '    "~^/articles/(?<feedsvc_article>[0-9a-f]{16})(?:/|$)" $feedsvc_article;',
+            '    default "";',
+            "}",
+            "map $feedsvc_article_id $feedsvc_permalink {",
+            '    default "";',
+            f"    include {self.nginx}/permalinks.map;",
+            "}",
+            "",
+            "# Headers the service sends, per file ($uri after try_files); most files share the",
+            "# default, the others are listed.",
+        ]
+        for name in self.header_names():
+            common, others = self._value_map(name)
+            lines.append(f"map $uri {_variable(name)} {{")
+            lines.append(f"    default {_quote(common)};")
+            lines += [f"    {_key(uri)} {_quote(value)};" for uri, value in others]
+            lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def nginx_permalinks(self) -> str:
+        lines = []
+        for entry in self.files:
+            if ARTICLE_URL.fullmatch(entry.url):
+                lines.append(f"{entry.url.split('/')[2]} {_quote(self.site_url + entry.url)};")
+        return "\n".join(lines) + "\n"
+
+    def nginx_server(self) -> str:
+        types = "\n".join(
+            f"    {_key(content_type)} {extension};"
+            for extension, content_type in sorted(self.media_types().items())
+        )
+        add_headers = "\n".join(
+            f"add_header {name} {_variable(name)} always;" for name in self.header_names()
+        )
+        redirect_headers = "\n".join(
+            f"    add_header {name} {_quote(value)} always;"
+            for name, value in self.article_redirect_headers
+        )
+        base = self.base_path
+        redirects = "\n".join(
+            f"location = {base}{urlsplit(e.url).path} {{ return {e.status} "
+            f"{_quote(dict(e.headers)['Location'])}; }}"
+            for e in self.redirects
+            if not urlsplit(e.url).query
+        )
+        prefix = (
+            f"# The site lives under {base}/: files are looked up without it.\n"
+            f"rewrite ^{re.escape(base)}(/.*)$ $1 last;\n"
+            f"rewrite ^{re.escape(base)}$ / last;\n"
+            if base
+            else ""
+        )
+        return f"""\
+# Generated by `feedsvc build` for {self.site_url}: the static copy of what `feedsvc serve`
+# answers. Include inside a server block; include http.conf in the http block. Needs nginx's
+# gzip_static (built in) and brotli_static (Debian: libnginx-mod-http-brotli-static).
+root {self.root};
+{prefix}
+# Media types as the service sends them, charset included.
+types {{
+{types}
+}}
+default_type application/octet-stream;
+charset off;
+gzip_static on;
+brotli_static on;
+gzip_vary off;  # Vary comes with the service's own headers below
+etag on;
+{add_headers}
+
+error_page 404 /404.html;
+location = /404.html {{ internal; }}
+location = /_headers {{ return 404; }}
+location = /_redirects {{ return 404; }}
+
+# Listings: /?page=N -> index/page/N.html; /sources/x?page=N -> sources/x/page/N.html
+location = / {{
+    try_files /index$feedsvc_page.html =404;
+}}
+location / {{
+    try_files $uri $uri$feedsvc_page.html =404;
+}}
+location /articles/ {{
+    try_files $uri.html @feedsvc_article;
+}}
+location @feedsvc_article {{
+{redirect_headers}
+    if ($feedsvc_permalink = "") {{ return 404; }}
+    return 301 $feedsvc_permalink;
+}}
+
+# Redirects the service answers (301 from the common feed addresses and the like).
+{redirects}
+"""
+
+    def nginx_site(self) -> str:
+        host = urlsplit(self.site_url).hostname
+        return f"""\
+# Generated by `feedsvc build`: a whole site for Debian's nginx (/etc/nginx/sites-enabled/).
+# For https, add your certificate lines (or terminate TLS in front of this server).
+include {self.nginx}/http.conf;
+server {{
+    listen 80;
+    server_name {host};
+    include {self.nginx}/server.conf;
+}}
+"""
+
+    # -- Netlify / Cloudflare Pages --------------------------------------------------------------
+
+    def headers_file(self) -> str:
+        leaves: dict[str, tuple[tuple[str, str], ...]] = {}
+        for entry in self.files:
+            path = self.base_path + urlsplit(entry.url).path
+            headers = tuple(sorted(entry.headers))
+            if entry.url == "/404.html":
+                continue
+            leaves.setdefault(path, headers)
+        lines = ["# Generated by `feedsvc build`: response headers for Netlify / Cloudflare Pages."]
+        for pattern, headers in _compress(leaves):
+            lines.append(pattern)
+            lines += [f"  {name}: {value}" for name, value in headers]
+        return "\n".join(lines) + "\n"
+
+    def redirects_file(self) -> str:
+        base = self.base_path
+        lines = ["# Generated by `feedsvc build`: redirects and rewrites for Netlify."]
+        paged = sorted({urlsplit(e.url).path for e in self.files if "?page=" in e.url})
+        for path in paged:
+            target = file_path(path + "?page=1").rsplit("/", 1)[0]
+            lines.append(f"{base}{path} page=:page {base}/{target}/:page.html 200!")
+        for entry in self.redirects:
+            lines.append(f"{base}{entry.url} {dict(entry.headers)['Location']} {entry.status}")
+        for entry in self.files:
+            if ARTICLE_URL.fullmatch(entry.url):
+                article = "/".join(entry.url.split("/")[:3])
+                lines.append(f"{base}{article} {self.site_url}{entry.url} 301")
+        return "\n".join(lines) + "\n"
+
+
+def _compress(
+    leaves: dict[str, tuple[tuple[str, str], ...]],
+) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Rules covering every path exactly once: ``/folder/*`` where everything below a folder
+    that is not itself a URL shares one set of headers, exact paths elsewhere."""
+    below: dict[str, set] = {}
+    for path, headers in leaves.items():
+        folder = path
+        while folder not in ("", "/"):
+            folder = folder.rsplit("/", 1)[0]
+            below.setdefault(folder or "/", set()).add(headers)
+    rules = []
+    covered: set[str] = set()
+    for path in sorted(leaves):
+        folders = []
+        folder = path
+        while folder not in ("", "/"):
+            folder = folder.rsplit("/", 1)[0]
+            folders.append(folder)
+        # The outermost folder that is uniform below and not a URL itself takes the path.
+        chosen = next(
+            (f for f in reversed(folders) if f and len(below[f]) == 1 and f not in leaves),
+            None,
+        )
+        if chosen is None:
+            rules.append((path, leaves[path]))
+        elif chosen not in covered:
+            covered.add(chosen)
+            rules.append((f"{chosen}/*", leaves[path]))
+    return rules
+
+
+def _variable(header: str) -> str:
+    return "$feedsvc_" + re.sub(r"[^a-z0-9]", "_", header.lower())
+
+
+def _key(text: str) -> str:
+    """A literal nginx string (map keys are never interpolated)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quote(text: str) -> str:
+    """An nginx string whose variables would be interpolated: a literal $ is $feedsvc_dollar."""
+    return _key(text).replace("$", "${feedsvc_dollar}")
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << (n - 1).bit_length()
