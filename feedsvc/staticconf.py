@@ -26,6 +26,7 @@ Link and whatever else the service sends, ``gzip_static`` / ``brotli_static``, r
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -100,7 +101,7 @@ def stage(
         name = f"config-{target.name}"
         (tree.staging / name).write_bytes(data)
         moves.append((name, target))
-        written.append(str(target))
+        written.append(os.path.relpath(target, tree.out))
     return moves, written
 
 

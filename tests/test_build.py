@@ -1,0 +1,356 @@
+"""`feedsvc build OUT`: the same bytes as the service, every URL, incremental and atomic."""
+
+from __future__ import annotations
+
+import gzip
+import html.parser
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import brotli
+import pytest
+
+from benchmarks import corpus
+from feedsvc import config, inventory
+from feedsvc.build import Builder
+from feedsvc.staticconf import UnmappableURL, file_path
+
+from .conftest import SITE_URL, hex_id, indexed_app, start_server, stop_server, write_document
+from .test_e2e import raw_get
+
+FEED_SIZE = "10"  # small pages, so a small corpus has archives and paged listings
+
+
+def build_env(tmp_path: Path, seeds: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    env.update(
+        FEEDSVC_SEEDS_DIR=str(seeds),
+        FEEDSVC_INDEX_PATH=str(tmp_path / "live-index" / "index.sqlite3"),
+        FEEDSVC_SITE_URL=SITE_URL,
+        FEEDSVC_FEED_SIZE=FEED_SIZE,
+        **{f"FEEDSVC_{k}": v for k, v in settings.items()},
+    )
+    return env
+
+
+def run_build(tmp_path: Path, seeds: Path, out: Path, *args: str, **settings: str) -> str:
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(out), *args],
+        env=build_env(tmp_path, seeds, **settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stderr
+    return finished.stdout
+
+
+def builder(tmp_path: Path, seeds: Path, out: Path, **settings: str) -> Builder:
+    values = {
+        "SEEDS_DIR": str(seeds),
+        "INDEX_PATH": str(tmp_path / "live-index" / "index.sqlite3"),
+        "SITE_URL": SITE_URL,
+        "FEED_SIZE": FEED_SIZE,
+        **settings,
+    }
+    made = Builder(config.load(values), out, jobs=1)
+    made.svc.store.refresh()
+    return made
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    """65 generated documents: several agencies and cities, archive pages, paged listings."""
+    folder = tmp_path / "many"
+    corpus.write(folder, 65, seed=3)
+    return folder
+
+
+def tree_state(out: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every file under OUT: (bytes, modification time in ns, inode)."""
+    found = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            info = path.stat()
+            found[str(path.relative_to(out))] = (path.read_bytes(), info.st_mtime_ns, info.st_ino)
+    return found
+
+
+# -- the URL list ------------------------------------------------------------------------------
+
+
+def test_every_get_route_declares_how_its_urls_are_listed(tmp_path: Path, seeds: Path) -> None:
+    app = indexed_app(tmp_path, seeds)
+    assert inventory.undeclared_rules(app) == []
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    declared = {*inventory.ENUMERATORS, *inventory.PATTERN_REDIRECTS, *inventory.EXCLUDED}
+    assert declared - rules == set(), "declarations for routes that no longer exist"
+
+
+def test_a_new_route_without_a_declaration_stops_the_build(tmp_path: Path, seeds: Path) -> None:
+    app = indexed_app(tmp_path, seeds)
+    app.add_url_rule("/brand-new", "brand_new", lambda: "new")
+    with pytest.raises(inventory.UndeclaredRoute, match="/brand-new"):
+        inventory.check_routes(app)
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("/", "index.html"),
+        ("/feed.atom", "feed.atom"),
+        ("/archives/3/feed.json", "archives/3/feed.json"),
+        ("/sources/reuters", "sources/reuters.html"),
+        ("/sources/reuters/feed.rss", "sources/reuters/feed.rss"),
+        ("/articles/5e300edb8a850530/a-b", "articles/5e300edb8a850530/a-b.html"),
+        ("/?page=2", "index/page/2.html"),
+        ("/places/sao-paulo?page=12", "places/sao-paulo/page/12.html"),
+        ("/sitemaps/2.xml", "sitemaps/2.xml"),
+    ],
+)
+def test_url_to_file(url: str, path: str) -> None:
+    assert file_path(url) == path
+
+
+@pytest.mark.parametrize("url", ["/search?q=oil", "/a/../b", "/?page=x", "//x", "/?page=1&a=2"])
+def test_urls_without_a_file_are_refused(url: str) -> None:
+    with pytest.raises(UnmappableURL):
+        file_path(url)
+
+
+# -- the same bytes as the service ---------------------------------------------------------------
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name == "href" and value and value.startswith(SITE_URL):
+                self.found.add(value[len(SITE_URL) :] or "/")
+
+
+def test_build_writes_what_serve_answers_for_every_url(tmp_path: Path, many: Path) -> None:
+    server = start_server(tmp_path, many, FEED_SIZE=FEED_SIZE)
+    try:
+        out = tmp_path / "out"
+        run_build(tmp_path, many, out)
+        made = Builder(config.load(_settings(tmp_path, many)), out)
+        entries = made.tree.entries()
+        made.close()
+        assert len(entries) > 250
+        for url, entry in entries.items():
+            served = raw_get(server, url)
+            assert served.status == entry.status, url
+            if entry.file is None:
+                assert served.getheader("Location") == dict(entry.headers)["Location"]
+                continue
+            body = (out / entry.file).read_bytes()
+            assert served.body == body, url  # type: ignore[attr-defined]
+            assert served.getheader("Content-Type") == dict(entry.headers)["Content-Type"], url
+            if "gz" in entry.encodings:
+                zipped = raw_get(server, url, **{"Accept-Encoding": "gzip"})
+                assert zipped.body == (out / f"{entry.file}.gz").read_bytes(), url  # type: ignore[attr-defined]
+            if "br" in entry.encodings:
+                assert brotli.decompress((out / f"{entry.file}.br").read_bytes()) == body
+        # Every same-site link on every page and in every feed leads to a built URL (or search).
+        linked: set[str] = set()
+        for entry in entries.values():
+            if entry.file and entry.file.endswith((".html", ".atom", ".opml")):
+                parser = _Links()
+                parser.feed((out / entry.file).read_text())
+                linked |= parser.found
+        linked = {u for u in linked if not u.startswith("/search")}
+        assert linked - set(entries) == set()
+        assert {"/?page=2", "/archives/2/feed.atom", "/sources/reuters/feed.json"} <= set(entries)
+    finally:
+        stop_server(server)
+
+
+def _settings(tmp_path: Path, seeds: Path) -> dict[str, str]:
+    return {
+        k.removeprefix("FEEDSVC_"): v
+        for k, v in build_env(tmp_path, seeds).items()
+        if k.startswith("FEEDSVC_")
+    }
+
+
+def test_compressed_copies_decompress_to_the_file(tmp_path: Path, many: Path) -> None:
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    gz = sorted(out.rglob("*.gz"))
+    br = sorted(out.rglob("*.br"))
+    assert len(gz) > 100 and len(br) > 50
+    for path in gz:
+        assert gzip.decompress(path.read_bytes()) == path.with_suffix("").read_bytes()
+    for path in br:
+        original = path.with_suffix("").read_bytes()
+        assert brotli.decompress(path.read_bytes()) == original
+        assert path.stat().st_size < path.with_suffix(".gz").stat().st_size  # only where it pays
+        assert path.stat().st_mtime == path.with_suffix("").stat().st_mtime
+    made.close()
+
+
+# -- incremental ---------------------------------------------------------------------------------
+
+
+def _full_build(tmp_path: Path, seeds: Path, name: str) -> dict[str, bytes]:
+    """A build from scratch into a new folder, from the same index."""
+    out = tmp_path / name
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    made.close()
+    return {name: data for name, (data, _, _) in tree_state(out).items()}
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "backfill", "delete", "new agency"])
+def test_a_rebuild_writes_exactly_the_files_whose_bytes_changed(
+    tmp_path: Path, many: Path, change: str
+) -> None:
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    before = tree_state(out)
+    time.sleep(1.1)  # so a rewritten file could not keep its modification time by chance
+    files = sorted(many.glob("*.txt"))
+    if change == "edit":
+        path = files[20]
+        path.write_text(path.read_text().replace("\n\n", "\n\nAn added sentence.\n\n", 1))
+    elif change == "add":
+        write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    elif change == "backfill":
+        write_document(many, 998, hex_id(998), date="3 Mar 2019", headline="An old story")
+    elif change == "delete":
+        files[7].unlink()
+    else:
+        write_document(many, 997, hex_id(997), date="2 Jan 2026", dateline="OSLO (NTB) -")
+    made.svc.store.refresh()
+    report = made.build()
+    made.close()
+    after = tree_state(out)
+    # The same tree as a build from scratch of the changed index ...
+    fresh = _full_build(tmp_path, many, "fresh")
+    assert {name: data for name, (data, _, _) in after.items()} == fresh
+    # ... reached by writing exactly the files whose bytes changed, and removing the gone ones.
+    differs = {n for n in after if n not in before or before[n][0] != after[n][0]}
+    assert set(report.written) & set(after) == differs
+    assert set(report.removed) == set(before) - set(after)
+    for name in set(after) - differs:
+        assert after[name][1:] == before[name][1:], f"{name} was rewritten with the same bytes"
+    for name in differs & set(before):
+        assert after[name][1] > before[name][1], f"{name} changed but kept its time"
+    assert differs, "the change changed nothing"
+
+
+def test_a_rebuild_with_nothing_changed_renders_nothing(tmp_path: Path, many: Path) -> None:
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    first = made.build()
+    second = made.build()
+    assert first.rendered == first.urls > 250
+    assert second.rendered == 0 and not second.changed
+    made.close()
+
+
+def test_a_removed_channel_takes_its_files_along(tmp_path: Path, seeds: Path) -> None:
+    write_document(seeds, 5, hex_id(5), date="2 Jan 2025", dateline="OSLO (NTB) -")
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    assert (out / "sources" / "ntb" / "feed.atom").exists()
+    assert (out / "places" / "oslo.html").exists()
+    next(seeds.glob(f"*{hex_id(5)}.txt")).unlink()
+    made.svc.store.refresh()
+    made.build()
+    assert not (out / "sources" / "ntb").exists()
+    assert not (out / "places" / "oslo.html").exists()
+    assert not (out / "articles" / hex_id(5)).exists()
+    made.close()
+
+
+# -- atomic ---------------------------------------------------------------------------------------
+
+
+def test_a_build_killed_half_way_leaves_the_previous_output_whole(
+    tmp_path: Path, many: Path
+) -> None:
+    out = tmp_path / "out"
+    run_build(tmp_path, many, out)
+    before = tree_state(out)
+    # A new title changes every page: a long build, killed while it renders.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "build", str(out), "--jobs", "1"],
+        env=build_env(tmp_path, many, TITLE="Another title"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    staging = tmp_path / "out.feedsvc" / "staging"
+    deadline = time.monotonic() + 60
+    while _count(staging) < 40 and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert tree_state(out) == before
+    # The next build finishes the job, from the staged files' absence up.
+    run_build(tmp_path, many, out, TITLE="Another title")
+    assert tree_state(out) != before
+    assert "Another title" in (out / "index.html").read_text()
+    assert os.listdir(staging) == []
+
+
+def _count(folder: Path) -> int:
+    try:
+        return len(os.listdir(folder))
+    except FileNotFoundError:  # between a build's clean-up and its first staged file
+        return 0
+
+
+def test_no_reader_sees_a_partial_file(tmp_path: Path, many: Path) -> None:
+    """Every file is renamed into place: at every moment it is the old bytes or the new."""
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    old = (out / "feed.atom").read_bytes()
+    made.close()
+    write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "build", str(out)],
+        env=build_env(tmp_path, many),
+        stdout=subprocess.DEVNULL,
+    )
+    seen = set()
+    while process.poll() is None:
+        seen.add((out / "feed.atom").read_bytes())
+    assert process.returncode == 0
+    new = (out / "feed.atom").read_bytes()
+    assert new != old and seen <= {old, new}
+
+
+def test_build_refuses_an_unusable_folder(tmp_path: Path, seeds: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(tmp_path / "file")],
+        env=build_env(tmp_path, seeds),
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode != 0
+    assert "Traceback" not in finished.stderr
+
+
+def test_help_lists_the_build_command() -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", "--help"], capture_output=True, text=True
+    )
+    assert finished.returncode == 0
+    for word in ("OUT", "--watch", "--hook", "--jobs"):
+        assert word in finished.stdout
