@@ -1,0 +1,206 @@
+"""A static build served by Debian's nginx with the generated configuration, as an operator would."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+import pytest
+from werkzeug.http import http_date, parse_date
+
+from benchmarks import corpus
+from feedsvc.build import Builder
+from feedsvc.outtree import Entry
+
+from .conftest import SITE_URL, free_port, hex_id, write_document
+from .test_build import builder
+from .test_e2e import LiveServer, raw_get
+
+BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("nginx") is None or not BROTLI_MODULE.exists(),
+    reason="needs Debian's nginx-light and libnginx-mod-http-brotli-static (.ci/run installs them)",
+)
+
+NGINX_CONF = """\
+load_module {module};
+{user}worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {state}/nginx/http.conf;
+    server {{
+        listen 127.0.0.1:{port};
+        include {state}/nginx/server.conf;
+    }}
+}}
+"""
+
+
+@dataclass
+class Site:
+    server: LiveServer  # raw_get's shape: the nginx URL
+    out: Path
+    builder: Builder
+    entries: dict[str, Entry]
+
+
+def start_nginx(folder: Path, state: Path) -> tuple[subprocess.Popen[bytes], str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = folder / "nginx.conf"
+    # As root, nginx's workers would run as nobody, who cannot read pytest's private folders.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        NGINX_CONF.format(module=BROTLI_MODULE, user=user, dir=folder, state=state, port=port)
+    )
+    log = folder / "error.log"
+    process = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(folder), "-e", str(log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited: {log.read_text(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("nginx did not start")
+
+
+def reload_nginx(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGHUP)
+    time.sleep(0.5)  # the old worker finishes, the new one reads the new maps
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    seeds = tmp_path / "seeds"
+    corpus.write(seeds, 45, seed=5)
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    process, url = start_nginx(tmp_path / "nginx", made.tree.state)
+    try:
+        live = LiveServer(url, seeds, process, tmp_path / "nginx" / "error.log")  # type: ignore[arg-type]
+        yield Site(live, out, made, made.tree.entries())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        made.close()
+
+
+def test_nginx_serves_every_url_with_the_services_type_and_headers(site: Site) -> None:
+    files = [e for e in site.entries.values() if e.file and e.status == 200]
+    assert len(files) > 150
+    for entry in files:
+        answer = raw_get(site.server, entry.url)
+        assert answer.status == 200, entry.url
+        assert answer.body == (site.out / str(entry.file)).read_bytes(), entry.url  # type: ignore[attr-defined]
+        for name, value in entry.headers:
+            assert answer.getheader(name) == value, (entry.url, name)
+        assert len(answer.headers.get_all("Vary") or []) == 1, entry.url
+        assert answer.getheader("Last-Modified") == http_date(entry.mtime), entry.url
+
+
+def test_nginx_sends_the_precompressed_copies(site: Site) -> None:
+    feed = site.entries["/feed.atom"]
+    zipped = raw_get(site.server, "/feed.atom", **{"Accept-Encoding": "gzip"})
+    assert zipped.getheader("Content-Encoding") == "gzip"
+    assert gzip.decompress(zipped.body) == (site.out / "feed.atom").read_bytes()  # type: ignore[attr-defined]
+    assert zipped.getheader("Vary") == dict(feed.headers)["Vary"]
+    page = next(e for e in site.entries.values() if e.url.startswith("/articles/"))
+    assert "br" in page.encodings
+    packed = raw_get(site.server, page.url, **{"Accept-Encoding": "br, gzip"})
+    assert packed.getheader("Content-Encoding") == "br"
+    assert brotli.decompress(packed.body) == (site.out / str(page.file)).read_bytes()  # type: ignore[attr-defined]
+    assert packed.getheader("Content-Type") == "text/html; charset=utf-8"
+
+
+def test_nginx_answers_304_to_etag_and_last_modified(site: Site) -> None:
+    for url in ("/feed.rss", "/", "/sources/reuters", "/?page=2"):
+        first = raw_get(site.server, url)
+        etag, modified = first.getheader("ETag"), first.getheader("Last-Modified")
+        assert raw_get(site.server, url, **{"If-None-Match": etag}).status == 304
+        again = raw_get(site.server, url, **{"If-Modified-Since": modified})
+        assert again.status == 304
+        assert again.getheader("Cache-Control") == first.getheader("Cache-Control")
+
+
+def test_nginx_pages_listings_by_query(site: Site) -> None:
+    paged_facet = next(u for u in site.entries if u.startswith("/sources/") and "?page=2" in u)
+    facet = paged_facet.split("?")[0]
+    for url, path in [
+        ("/?page=2", "index/page/2.html"),
+        ("/?page=02", "index/page/2.html"),
+        ("/?page=1", "index.html"),
+        (f"{facet}?page=2", f"{facet[1:]}/page/2.html"),
+    ]:
+        answer = raw_get(site.server, url)
+        assert answer.status == 200, url
+        assert answer.body == (site.out / path).read_bytes(), url  # type: ignore[attr-defined]
+    assert raw_get(site.server, "/?page=999").status == 404
+    assert raw_get(site.server, "/?page=x").status == 404
+
+
+def test_nginx_redirects_old_article_addresses(site: Site) -> None:
+    page = next(e for e in site.entries.values() if e.url.startswith("/articles/"))
+    article_id = page.url.split("/")[2]
+    for old in (f"/articles/{article_id}", f"/articles/{article_id}/an-old-headline"):
+        answer = raw_get(site.server, old)
+        assert answer.status == 301
+        assert answer.getheader("Location") == SITE_URL + page.url
+    missing = raw_get(site.server, f"/articles/{hex_id(12345)}/gone")
+    assert missing.status == 404
+    assert missing.body == (site.out / "404.html").read_bytes()  # type: ignore[attr-defined]
+
+
+def test_nginx_hides_what_is_not_the_site(site: Site) -> None:
+    for url in ("/_headers", "/_redirects", "/404.html", "/nothing-here", "/sources/reuters/"):
+        answer = raw_get(site.server, url)
+        assert answer.status == 404, url
+        assert answer.body == (site.out / "404.html").read_bytes(), url  # type: ignore[attr-defined]
+
+
+def test_a_rebuild_keeps_validators_of_unchanged_files(site: Site) -> None:
+    article = next(e for e in site.entries.values() if e.url.startswith("/articles/"))
+    before = {url: raw_get(site.server, url).getheader("ETag") for url in ("/feed.atom", article.url)}
+    time.sleep(1.1)
+    write_document(site.server.seeds, 999, hex_id(999), date="1 Jan 2026", headline="New")
+    site.builder.svc.store.refresh()
+    report = site.builder.build()
+    assert report.config_changed  # a new article: a new permalink in the map
+    reload_nginx(site.server.process)
+    after = {url: raw_get(site.server, url).getheader("ETag") for url in ("/feed.atom", article.url)}
+    assert after[article.url] == before[article.url]
+    assert after["/feed.atom"] != before["/feed.atom"]
+    fresh = raw_get(site.server, "/feed.atom", **{"If-None-Match": before["/feed.atom"]})
+    assert fresh.status == 200 and b"New" in fresh.body  # type: ignore[attr-defined]
+    moved = raw_get(site.server, f"/articles/{hex_id(999)}")
+    assert moved.status == 301 and moved.getheader("Location").endswith(f"{hex_id(999)}/new")
+    modified = parse_date(raw_get(site.server, "/feed.atom").getheader("Last-Modified"))
+    assert modified is not None
