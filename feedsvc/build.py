@@ -253,6 +253,8 @@ class Builder:
             self._entries = self.tree.entries()
         entries = self._entries
         self.svc.store.sync_generation()
+        # Responses cached by an earlier build may have aged (the news sitemap is kept a minute).
+        self.svc.cache.clear()
         snapshot = Snapshot(self.svc, datetime.now(UTC))
         targets = inventory.targets(self.app, snapshot)
         report = BuildReport(urls=len(targets), next_change=min(snapshot.expiries, default=None))

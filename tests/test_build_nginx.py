@@ -1,4 +1,4 @@
-"""A static build served by Debian's nginx with the generated configuration, as an operator would."""
+"""A static build served by Debian's nginx with the generated configuration, as operators do."""
 
 from __future__ import annotations
 
@@ -188,14 +188,15 @@ def test_nginx_hides_what_is_not_the_site(site: Site) -> None:
 
 def test_a_rebuild_keeps_validators_of_unchanged_files(site: Site) -> None:
     article = next(e for e in site.entries.values() if e.url.startswith("/articles/"))
-    before = {url: raw_get(site.server, url).getheader("ETag") for url in ("/feed.atom", article.url)}
+    urls = ("/feed.atom", article.url)
+    before = {url: raw_get(site.server, url).getheader("ETag") for url in urls}
     time.sleep(1.1)
     write_document(site.server.seeds, 999, hex_id(999), date="1 Jan 2026", headline="New")
     site.builder.svc.store.refresh()
     report = site.builder.build()
     assert report.config_changed  # a new article: a new permalink in the map
     reload_nginx(site.server.process)
-    after = {url: raw_get(site.server, url).getheader("ETag") for url in ("/feed.atom", article.url)}
+    after = {url: raw_get(site.server, url).getheader("ETag") for url in urls}
     assert after[article.url] == before[article.url]
     assert after["/feed.atom"] != before["/feed.atom"]
     fresh = raw_get(site.server, "/feed.atom", **{"If-None-Match": before["/feed.atom"]})
