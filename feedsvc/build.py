@@ -60,6 +60,9 @@ FILE_HEADERS = frozenset(
 NOT_RENDERED = frozenset({"SEEDS_DIR", "INDEX_PATH", "POLL_INTERVAL", "WATCH"})
 
 
+ARTICLES = "/articles/"
+
+
 class BuildError(RuntimeError):
     """The app did not answer a listed URL as expected; the message names the URL."""
 
@@ -241,6 +244,7 @@ class Builder:
         self.jobs = jobs or os.cpu_count() or 1
         self.stamp = renderer_stamp(settings)
         self._entries: dict[str, Entry] | None = None
+        self._permalinks: dict[str, str] = {}  # article key -> URL (inventory.Snapshot)
 
     def close(self) -> None:
         self.tree.close()
@@ -251,11 +255,16 @@ class Builder:
         started = time.monotonic()
         if self.tree.recover() or self._entries is None:
             self._entries = self.tree.entries()
+            self._permalinks = {
+                entry.inputs.partition(":")[2]: url
+                for url, entry in self._entries.items()
+                if url.startswith(ARTICLES)
+            }
         entries = self._entries
         self.svc.store.sync_generation()
         # Responses cached by an earlier build may have aged (the news sitemap is kept a minute).
         self.svc.cache.clear()
-        snapshot = Snapshot(self.svc, datetime.now(UTC))
+        snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks)
         targets = inventory.targets(self.app, snapshot)
         report = BuildReport(urls=len(targets), next_change=min(snapshot.expiries, default=None))
         wanted = {}
@@ -333,6 +342,10 @@ class Builder:
             report.config_changed = bool(config_moves)
         self.tree.commit(moves, removals, changed, [entry.url for entry in gone])
         self._entries = updated
+        self._permalinks = {key: url for key, url in self._permalinks.items() if url in updated}
+        self._permalinks.update(
+            (e.inputs.partition(":")[2], e.url) for e in changed if e.url.startswith(ARTICLES)
+        )
 
 
 def _served_as(entry: Entry | None) -> tuple | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -55,7 +55,7 @@ class Snapshot:
     """What the enumerators read, taken once per build: every article's version, newest first,
     grouped by channel, and the facet names. Cheap enough to take on every change."""
 
-    def __init__(self, svc: Services, now: datetime):
+    def __init__(self, svc: Services, now: datetime, permalinks: Mapping[str, str] | None = None):
         self.svc = svc
         self.config = svc.config
         self.now = now
@@ -63,14 +63,17 @@ class Snapshot:
         self.changed_at = svc.store.changed_at()
         # One string per article: its id and version; slices of these are hashed into inputs.
         self.keys = [f"{v.id}{v.content_hash}{v.updated_ts!r}" for v in self.versions]
+        # Permalinks already known by key (slugifying 100,000 headlines takes a second).
+        self.permalinks = permalinks or {}
         self.facets = {facet.field: svc.store.facets(facet.field) for facet in FACETS.values()}
         self._members: dict[Channel, list[int]] = {}
-        for position, version in enumerate(self.versions):
-            for facet in FACETS.values():
-                slug = getattr(version, f"{facet.field}_slug")
-                if slug:
-                    channel = Channel(facet.channel_kind, slug)
-                    self._members.setdefault(channel, []).append(position)
+        for kind, facet in FACETS.items():
+            column = Version._fields.index(f"{facet.field}_slug")
+            members: dict[str, list[int]] = {}
+            for position, version in enumerate(self.versions):
+                if slug := version[column]:
+                    members.setdefault(str(slug), []).append(position)
+            self._members.update((Channel(kind, slug), found) for slug, found in members.items())
         # Times at which inputs change with the clock alone (the news sitemap's window).
         self.expiries: list[datetime] = []
 
@@ -168,8 +171,11 @@ def facet_pages(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
 
 
 def article_pages(snap: Snapshot) -> Iterator[Target]:
+    known = snap.permalinks
     for version, key in zip(snap.versions, snap.keys, strict=True):
-        yield Target(permalink_path(version.id, version.headline), key)
+        # The key holds the content hash, which covers the headline and so the slug.
+        url = known.get(key) or permalink_path(version.id, version.headline)
+        yield Target(url, key)
 
 
 def opml(snap: Snapshot) -> Iterator[Target]:
