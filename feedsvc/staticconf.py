@@ -207,9 +207,11 @@ class _Site:
         add_headers = "\n".join(
             f"add_header {name} {_variable(name)} always;" for name in self.header_names()
         )
+        # A location with an add_header of its own inherits none of the server's, and those
+        # describe files; an empty value is sent by nobody but still stops the inheritance.
         redirect_headers = "\n".join(
             f"    add_header {name} {_quote(value)} always;"
-            for name, value in self.article_redirect_headers
+            for name, value in (self.article_redirect_headers or (("X-Feedsvc-Unused", ""),))
         )
         base = self.base_path
         redirects = "\n".join(

@@ -18,7 +18,7 @@ import pytest
 from werkzeug.http import http_date, parse_date
 
 from benchmarks import corpus
-from feedsvc.build import Builder
+from feedsvc.build import Builder, request
 from feedsvc.outtree import Entry
 
 from .conftest import SITE_URL, free_port, hex_id, write_document
@@ -174,6 +174,12 @@ def test_nginx_redirects_old_article_addresses(site: Site) -> None:
         answer = raw_get(site.server, old)
         assert answer.status == 301
         assert answer.getheader("Location") == SITE_URL + page.url
+        # The headers the service sends with this redirect, not those of the files.
+        status, headers, _ = request(site.builder.app, old, SITE_URL)
+        assert status == 301
+        for name in ("Cache-Control", "Vary", "X-Content-Type-Options", "Link"):
+            expected = [value for key, value in headers if key == name]
+            assert (answer.headers.get_all(name) or []) == expected, name
     missing = raw_get(site.server, f"/articles/{hex_id(12345)}/gone")
     assert missing.status == 404
     assert missing.body == (site.out / "404.html").read_bytes()  # type: ignore[attr-defined]
