@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import brotli
@@ -354,3 +355,43 @@ def test_help_lists_the_build_command() -> None:
     assert finished.returncode == 0
     for word in ("OUT", "--watch", "--hook", "--jobs"):
         assert word in finished.stdout
+
+
+def _netlify_rules(text: str) -> list[tuple[str, dict[str, str]]]:
+    """_headers as Netlify and Cloudflare Pages read it: a path line, then indented headers."""
+    rules: list[tuple[str, dict[str, str]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("  "):
+            name, _, value = line.strip().partition(": ")
+            rules[-1][1][name] = value
+        else:
+            rules.append((line, {}))
+    return rules
+
+
+def test_headers_and_redirects_files_say_what_the_service_sends(tmp_path: Path, many: Path) -> None:
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    entries = made.tree.entries()
+    made.close()
+    rules = _netlify_rules((out / "_headers").read_text())
+    assert "/articles/*" in [pattern for pattern, _ in rules], "one rule for a uniform folder"
+    for entry in entries.values():
+        if entry.file is None or entry.url == inventory.NOT_FOUND_URL:
+            continue
+        path = urllib.parse.urlsplit(entry.url).path
+        matching = [
+            headers
+            for pattern, headers in rules
+            if pattern == path or (pattern.endswith("/*") and path.startswith(pattern[:-1]))
+        ]
+        # Exactly one rule: hosts join the values of every matching rule.
+        assert matching == [dict(entry.headers)], entry.url
+    redirects = (out / "_redirects").read_text().splitlines()
+    article = next(url for url in entries if url.startswith("/articles/"))
+    short = "/".join(article.split("/")[:3])
+    assert f"{short} {SITE_URL}{article} 301" in redirects
+    assert "/ page=:page /index/page/:page.html 200!" in redirects

@@ -211,3 +211,26 @@ def test_a_rebuild_keeps_validators_of_unchanged_files(site: Site) -> None:
     assert moved.status == 301 and moved.getheader("Location").endswith(f"{hex_id(999)}/new")
     modified = parse_date(raw_get(site.server, "/feed.atom").getheader("Last-Modified"))
     assert modified is not None
+
+
+def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
+    for n in range(1, 13):
+        write_document(seeds, n, hex_id(n), date=f"{n} Feb 2023", headline=f"Story {n}")
+    site_url = "https://news.example.test/news"
+    made = builder(tmp_path, seeds, tmp_path / "out", SITE_URL=site_url)
+    made.build()
+    process, url = start_nginx(tmp_path / "nginx", made.tree.state)
+    try:
+        server = LiveServer(url, seeds, process, tmp_path / "nginx" / "error.log")  # type: ignore[arg-type]
+        feed = raw_get(server, "/news/feed.atom")
+        assert feed.status == 200 and f"{site_url}/articles/".encode() in feed.body  # type: ignore[attr-defined]
+        assert raw_get(server, "/news/").body == (tmp_path / "out" / "index.html").read_bytes()  # type: ignore[attr-defined]
+        second = raw_get(server, "/news/?page=2")
+        assert second.body == (tmp_path / "out" / "index" / "page" / "2.html").read_bytes()  # type: ignore[attr-defined]
+        moved = raw_get(server, f"/news/articles/{hex_id(3)}")
+        assert moved.status == 301
+        assert moved.getheader("Location") == f"{site_url}/articles/{hex_id(3)}/story-3"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        made.close()
