@@ -24,6 +24,7 @@ that nginx and CDNs derive from them, stay.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -88,12 +89,22 @@ class OutTree:
                 f"{self.out} and {self.state} are on different file systems: a file cannot be "
                 "renamed from one to the other; build into a folder that is not a mount point"
             )
+        # One build at a time per OUT: a second one would stage into, and clear, the same folder.
+        self._lock = open(self.state / "lock", "a")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise BuildFolderError(
+                f"another `feedsvc build` is writing {self.out} (a --watch perhaps); stop it first"
+            ) from None
         self._db = sqlite3.connect(self.state / "manifest.sqlite3", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(MANIFEST_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -395,3 +395,18 @@ def test_headers_and_redirects_files_say_what_the_service_sends(tmp_path: Path, 
     short = "/".join(article.split("/")[:3])
     assert f"{short} {SITE_URL}{article} 301" in redirects
     assert "/ page=:page /index/page/:page.html 200!" in redirects
+
+
+def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Path) -> None:
+    out = tmp_path / "out"
+    first = builder(tmp_path, seeds, out)
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(out)],
+        env=build_env(tmp_path, seeds),
+        capture_output=True,
+        text=True,
+    )
+    first.close()
+    assert finished.returncode == 1
+    assert "another `feedsvc build` is writing" in finished.stderr
+    assert "Traceback" not in finished.stderr
