@@ -21,6 +21,7 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,7 +38,7 @@ from werkzeug.http import parse_date
 from . import config, inventory, staticconf
 from .config import Config
 from .inventory import Snapshot, Target
-from .outtree import Entry, OutTree
+from .outtree import BuildFolderError, Entry, OutTree
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -63,6 +64,9 @@ NOT_RENDERED = frozenset({"SEEDS_DIR", "INDEX_PATH", "POLL_INTERVAL", "WATCH"})
 
 
 ARTICLES = "/articles/"
+
+
+__all__ = ["BuildError", "BuildFolderError", "BuildReport", "Builder", "render", "request"]
 
 
 class BuildError(RuntimeError):
@@ -225,6 +229,9 @@ _worker: dict[str, Any] = {}
 def _start_worker(settings: Mapping[str, str], site_url: str, staging: str) -> None:
     from . import create_app
 
+    # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     _worker.update(app=create_app(settings), site_url=site_url, staging=Path(staging))
 
 
@@ -239,6 +246,11 @@ class Builder:
     def __init__(self, settings: Config, out: Path, jobs: int | None = None):
         from . import create_app
 
+        seeds, folder = settings.seeds_dir.resolve(), out.resolve()
+        if folder == seeds or seeds in folder.parents or folder in seeds.parents:
+            raise BuildFolderError(
+                f"{out} and the seeds folder {settings.seeds_dir} overlap; build elsewhere"
+            )
         self.settings = settings
         self.mapping = settings_mapping(settings)
         self.app = create_app(self.mapping)

@@ -348,6 +348,18 @@ def test_build_refuses_an_unusable_folder(tmp_path: Path, seeds: Path) -> None:
     assert "Traceback" not in finished.stderr
 
 
+def test_build_refuses_to_write_into_the_documents(tmp_path: Path, seeds: Path) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(seeds / "site")],
+        env=build_env(tmp_path, seeds),
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 1
+    assert "overlap" in finished.stderr and "Traceback" not in finished.stderr
+    assert not (seeds / "site").exists()
+
+
 def test_help_lists_the_build_command() -> None:
     finished = subprocess.run(
         [sys.executable, "-m", "feedsvc", "build", "--help"], capture_output=True, text=True
