@@ -157,10 +157,9 @@ def request(app: Any, url: str, site_url: str, **headers: str) -> tuple[int, lis
     return answer["status"], answer["headers"], body
 
 
-def render(
-    app: Flask, site_url: str, target: Target, inputs: str, old: Entry | None, staging: Path
-) -> Rendered:
+def render(app: Flask, site_url: str, target: Target, old: Entry | None, staging: Path) -> Rendered:
     """Ask the app for ``target`` and stage the files whose bytes differ from ``old``'s."""
+    inputs = target.inputs
     status, headers, body = request(app, target.url, site_url)
     if status != target.status:
         raise BuildError(f"{target.url} answered {status}; a static build expects {target.status}")
@@ -235,9 +234,9 @@ def _start_worker(settings: Mapping[str, str], site_url: str, staging: str) -> N
     _worker.update(app=create_app(settings), site_url=site_url, staging=Path(staging))
 
 
-def _render_chunk(tasks: list[tuple[Target, str, Entry | None]]) -> list[Rendered]:
+def _render_chunk(tasks: list[tuple[Target, Entry | None]]) -> list[Rendered]:
     app, site_url, staging = _worker["app"], _worker["site_url"], _worker["staging"]
-    return [render(app, site_url, target, inputs, old, staging) for target, inputs, old in tasks]
+    return [render(app, site_url, target, old, staging) for target, old in tasks]
 
 
 class Builder:
@@ -274,7 +273,7 @@ class Builder:
         if self.tree.recover() or self._entries is None:
             self._entries = self.tree.entries()
             self._permalinks = {
-                entry.inputs.partition(":")[2]: url
+                entry.inputs: url
                 for url, entry in self._entries.items()
                 if url.startswith(ARTICLES)
             }
@@ -285,15 +284,15 @@ class Builder:
         snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks)
         targets = inventory.targets(self.app, snapshot)
         report = BuildReport(urls=len(targets), next_change=min(snapshot.expiries, default=None))
-        wanted = {}
+        # Another renderer (code, templates, settings) makes every URL's inputs stale.
+        same_renderer = self.tree.stamp() == self.stamp
+        todo = []
         for target in targets:
-            wanted[target.url] = (target, f"{self.stamp}:{target.inputs}")
-        todo = [
-            (target, inputs, entries.get(url))
-            for url, (target, inputs) in wanted.items()
-            if url not in entries or entries[url].inputs != inputs
-        ]
-        gone = [entries[url] for url in entries if url not in wanted]
+            old = entries.get(target.url)
+            if old is None or not same_renderer or old.inputs != target.inputs:
+                todo.append((target, old))
+        wanted = {target.url for target in targets}
+        gone = [entry for url, entry in entries.items() if url not in wanted]
         report.rendered = len(todo)
         results = []
         for done, rendered in enumerate(self._render(todo), 1):
@@ -304,12 +303,12 @@ class Builder:
         report.seconds = time.monotonic() - started
         return report
 
-    def _render(self, todo: list[tuple[Target, str, Entry | None]]) -> Iterator[Rendered]:
+    def _render(self, todo: list[tuple[Target, Entry | None]]) -> Iterator[Rendered]:
         site_url = self.settings.site_url
         staging = self.tree.staging
         if len(todo) < PARALLEL_MIN_URLS or self.jobs == 1:
-            for target, inputs, old in todo:
-                yield render(self.app, site_url, target, inputs, old, staging)
+            for target, old in todo:
+                yield render(self.app, site_url, target, old, staging)
             return
         chunks = [todo[i : i + CHUNK_URLS] for i in range(0, len(todo), CHUNK_URLS)]
         context = multiprocessing.get_context("fork")
@@ -362,12 +361,10 @@ class Builder:
             moves += config_moves
             report.written += config_written
             report.config_changed = bool(config_moves)
-        self.tree.commit(moves, removals, changed, [entry.url for entry in gone])
+        self.tree.commit(moves, removals, changed, [entry.url for entry in gone], self.stamp)
         self._entries = updated
         self._permalinks = {key: url for key, url in self._permalinks.items() if url in updated}
-        self._permalinks.update(
-            (e.inputs.partition(":")[2], e.url) for e in changed if e.url.startswith(ARTICLES)
-        )
+        self._permalinks.update((e.inputs, e.url) for e in changed if e.url.startswith(ARTICLES))
 
 
 def _served_as(entry: Entry | None) -> tuple | None:

@@ -21,9 +21,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .channels import FACETS, FORMATS, ArchivePlan, Channel
 from .store import Version
@@ -42,8 +41,7 @@ NEWS_MAX_ARTICLES = 1000
 NOT_FOUND_URL = "/404.html"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One URL to write: ``url`` is a path with an optional query, as a client requests it."""
 
     url: str

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS entries (
     encodings TEXT NOT NULL,
     headers TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_moves (source TEXT NOT NULL, target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_removals (target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_entries (
@@ -58,7 +60,7 @@ class Entry(NamedTuple):
     """One URL of the built site, as the manifest remembers it."""
 
     url: str
-    inputs: str  # see inventory.Target; with the renderer stamp prepended
+    inputs: str  # see inventory.Target (valid for the manifest's renderer stamp)
     status: int  # 200 for a file, 3xx for a redirect, 404 for the not-found page
     file: str | None  # the file's path relative to OUT (None for redirects)
     digest: str | None  # of the body, to tell a re-render that changed nothing
@@ -112,7 +114,20 @@ class OutTree:
         cursor = self._db.execute(
             "SELECT url, inputs, status, file, digest, mtime, encodings, headers FROM entries"
         )
-        return {row[0]: _entry(row) for row in cursor}
+        # Most files share their headers: each distinct JSON text is decoded once.
+        decoded: dict[str, tuple[tuple[str, str], ...]] = {}
+        found = {}
+        for url, inputs, status, file, digest, mtime, encodings, text in cursor:
+            headers = decoded.get(text)
+            if headers is None:
+                headers = decoded[text] = tuple((k, v) for k, v in json.loads(text))
+            found[url] = Entry(url, inputs, status, file, digest, mtime, encodings, headers)
+        return found
+
+    def stamp(self) -> str | None:
+        """The renderer stamp (build.renderer_stamp) the entries were built with."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
+        return row[0] if row else None
 
     def path(self, relative: str) -> Path:
         return self.out / relative
@@ -122,7 +137,9 @@ class OutTree:
     def recover(self) -> bool:
         """Finish a commit that a killed build left half applied, and drop staged files that
         were never committed. True when a commit was finished."""
-        pending = self._db.execute("SELECT count(*) FROM journal_entries").fetchone()[0]
+        pending = self._db.execute(
+            "SELECT (SELECT count(*) FROM journal_entries) + (SELECT count(*) FROM journal_meta)"
+        ).fetchone()[0]
         moves = self._db.execute("SELECT count(*) FROM journal_moves").fetchone()[0]
         if pending or moves:
             self._apply()
@@ -136,9 +153,10 @@ class OutTree:
         removals: Iterable[Path],
         changed: Iterable[Entry],
         gone: Iterable[str],
+        stamp: str,
     ) -> None:
         """Put staged files in place, remove ``removals``, record ``changed`` entries and forget
-        the ``gone`` URLs, all or nothing (see the module docstring).
+        the ``gone`` URLs, and record ``stamp``, all or nothing (see the module docstring).
 
         ``moves`` are (name in the staging folder, absolute target path)."""
         db = self._db
@@ -159,6 +177,7 @@ class OutTree:
                 "INSERT OR REPLACE INTO journal_entries (url, gone) VALUES (?, 1)",
                 ((url,) for url in gone),
             )
+            db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('stamp', ?)", (stamp,))
             db.execute("COMMIT")  # the commit point
         except BaseException:
             db.execute("ROLLBACK")
@@ -190,6 +209,8 @@ class OutTree:
             "INSERT OR REPLACE INTO entries SELECT url, inputs, status, file, digest, mtime, "
             "encodings, headers FROM journal_entries WHERE gone = 0"
         )
+        db.execute("INSERT OR REPLACE INTO meta SELECT key, value FROM journal_meta")
+        db.execute("DELETE FROM journal_meta")
         db.execute("DELETE FROM journal_entries")
         db.execute("DELETE FROM journal_moves")
         db.execute("DELETE FROM journal_removals")
@@ -208,9 +229,3 @@ class OutTree:
 
 def _row(entry: Entry) -> tuple:
     return (*entry[:7], json.dumps(entry.headers))
-
-
-def _entry(row: tuple) -> Entry:
-    headers = tuple((name, value) for name, value in json.loads(row[7]))
-    url, inputs, status, file, digest, mtime, encodings = row[:7]
-    return Entry(url, inputs, status, file, digest, mtime, encodings, headers)
