@@ -1,0 +1,108 @@
+"""Static build times: `feedsvc build` full and incremental, against the service's own rendering.
+
+    python -m benchmarks.build N [--corpus-dir DIR] [--jobs J]
+
+Generates (once) a corpus of N documents with benchmarks.corpus, indexes it, and times, in one
+process: a full build; a rebuild with nothing changed; a rebuild after one edited document (its
+text), after one new newest document, and after deleting it again. The baseline, measured in the
+same run, is the service rendering every URL of the site once through its WSGI app in one process
+(what a full build cannot do with less CPU than): the full build is reported as a ratio to it.
+Figures are wall-clock seconds and CPU seconds of this process and its workers; the machine is
+shared, so compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feedsvc import config, inventory
+from feedsvc.build import Builder, BuildReport, request
+
+from . import corpus
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(label: str, step: Callable[[], BuildReport | int]) -> float:
+    wall, cpu = time.perf_counter(), _cpu()
+    result = step()
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    if isinstance(result, BuildReport):
+        detail = f"{result.rendered} URLs rendered, {len(result.written)} files written"
+    else:
+        detail = f"{result} URLs rendered"
+    print(f"{label:32s} {wall:8.2f} s wall {cpu:8.2f} s CPU   {detail}", flush=True)
+    return wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n", type=int, help="documents in the corpus")
+    parser.add_argument("--corpus-dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    seeds = args.corpus_dir / f"feedsvc-build-corpus-{args.n}"
+    if not seeds.exists():
+        corpus.write(seeds, args.n)
+    work = Path(tempfile.mkdtemp(prefix="feedsvc-build-bench-"))
+    try:
+        settings = config.load(
+            {"SEEDS_DIR": str(seeds), "INDEX_PATH": str(work / "index.sqlite3"), "WATCH": "false"}
+        )
+        builder = Builder(settings, work / "out", jobs=args.jobs)
+        builder.svc.store.refresh(parallel=True)
+        print(f"N = {args.n}, {args.jobs} jobs, load average {os.getloadavg()[0]:.1f}")
+        full = timed("full build", builder.build)
+        timed("rebuild, nothing changed", builder.build)
+        edited = sorted(seeds.glob("*.txt"))[args.n // 2]
+        original = edited.read_bytes()
+        newest = seeds / "999999_00000000deadbeef.txt"
+        try:
+            edited.write_bytes(original.replace(b"\n\n", b"\n\nOne more sentence.\n\n", 1))
+            timed("rebuild after one edit", lambda: _rebuild(builder, edited.name))
+            newest.write_text(
+                "A new story arrives\n1 Jan 2026\n\nOSLO (Reuters) - It happened today.\n\n"
+                "More text follows.\n"
+            )
+            timed("rebuild after one new document", lambda: _rebuild(builder, newest.name))
+            newest.unlink()
+            timed("rebuild after deleting it", lambda: _rebuild(builder, newest.name))
+        finally:
+            edited.write_bytes(original)
+            newest.unlink(missing_ok=True)
+        baseline = timed("baseline: render every URL once", lambda: _render_all(builder))
+        print(f"full build / baseline: {full / baseline:.2f}")
+        builder.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _rebuild(builder: Builder, name: str) -> BuildReport:
+    builder.svc.store.refresh(names=[name])
+    return builder.build()
+
+
+def _render_all(builder: Builder) -> int:
+    builder.svc.cache.clear()
+    snapshot = inventory.Snapshot(builder.svc, datetime.now(UTC))
+    targets = inventory.targets(builder.app, snapshot)
+    for target in targets:
+        request(builder.app, target.url, builder.settings.site_url)
+    return len(targets)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
