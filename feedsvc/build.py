@@ -79,6 +79,7 @@ class BuildReport:
     rendered: int = 0
     written: list[str] = field(default_factory=list)  # files written, relative to OUT
     removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # URLs kept as they were, and why
     seconds: float = 0.0
     next_change: datetime | None = None  # when the clock alone changes a page
     config_changed: bool = False  # the generated server configuration was written
@@ -118,6 +119,7 @@ def renderer_stamp(settings: Config) -> str:
 class Rendered:
     entry: Entry
     staged: tuple[tuple[str, str], ...]  # (name in the staging folder, file relative to OUT)
+    error: str | None = None  # the app did not answer as expected: nothing staged
 
 
 def request(app: Any, url: str, site_url: str, **headers: str) -> tuple[int, list, bytes]:
@@ -132,6 +134,7 @@ def request(app: Any, url: str, site_url: str, **headers: str) -> tuple[int, lis
         "SERVER_NAME": parts.hostname or "localhost",
         "SERVER_PORT": str(parts.port or (443 if parts.scheme == "https" else 80)),
         "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
         "HTTP_HOST": parts.netloc,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": parts.scheme,
@@ -162,7 +165,8 @@ def render(app: Flask, site_url: str, target: Target, old: Entry | None, staging
     inputs = target.inputs
     status, headers, body = request(app, target.url, site_url)
     if status != target.status:
-        raise BuildError(f"{target.url} answered {status}; a static build expects {target.status}")
+        error = f"{target.url} answered {status}; a static build expects {target.status}"
+        return Rendered(Entry(target.url, inputs, status, None, None, None, "", ()), (), error)
     kept = _kept_headers(headers)
     if 300 <= status < 400:
         entry = Entry(target.url, inputs, status, None, None, None, "", kept)
@@ -335,6 +339,12 @@ class Builder:
         removals: list[Path] = []
         changed: list[Entry] = []
         for result in results:
+            if result.error is not None:
+                # One URL the app fails to answer never holds back the others; its files, if
+                # any, stay as the last good build wrote them.
+                log.error("not written: %s", result.error)
+                report.failed.append(result.error)
+                continue
             old = entries.get(result.entry.url)
             for name, relative in result.staged:
                 moves.append((name, self.tree.path(relative)))

@@ -422,3 +422,24 @@ def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Pat
     assert finished.returncode == 1
     assert "another `feedsvc build` is writing" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_a_url_the_app_cannot_answer_holds_back_nothing_else(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    broken = "/articles/ffffffffffffffff/withdrawn"  # answers 404
+    rule = "/feed.xsl"
+    listed = inventory.ENUMERATORS[rule]
+    monkeypatch.setitem(
+        inventory.ENUMERATORS, rule, lambda snap: [*listed(snap), inventory.Target(broken, "")]
+    )
+    write_document(seeds, 5, hex_id(5), date="1 Jan 2026", headline="Written anyway")
+    made.svc.store.refresh()
+    report = made.build()
+    made.close()
+    assert report.failed == [f"{broken} answered 404; a static build expects 200"]
+    assert b"Written anyway" in (out / "feed.atom").read_bytes()
+    assert not (out / "articles" / "ffffffffffffffff").exists()
