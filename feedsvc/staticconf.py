@@ -249,6 +249,8 @@ error_page 404 /404.html;
 location = /404.html {{ internal; }}
 location = /_headers {{ return 404; }}
 location = /_redirects {{ return 404; }}
+# The compressed copies are for gzip_static / brotli_static (which open them without a lookup).
+location ~ \\.(gz|br)$ {{ return 404; }}
 
 # Listings: /?page=N -> index/page/N.html; /sources/x?page=N -> sources/x/page/N.html
 location = / {{

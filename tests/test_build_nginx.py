@@ -186,7 +186,8 @@ def test_nginx_redirects_old_article_addresses(site: Site) -> None:
 
 
 def test_nginx_hides_what_is_not_the_site(site: Site) -> None:
-    for url in ("/_headers", "/_redirects", "/404.html", "/nothing-here", "/sources/reuters/"):
+    hidden = ("/_headers", "/_redirects", "/404.html", "/feed.atom.gz", "/nothing-here")
+    for url in (*hidden, "/sources/reuters/"):
         answer = raw_get(site.server, url)
         assert answer.status == 404, url
         assert answer.body == (site.out / "404.html").read_bytes(), url  # type: ignore[attr-defined]
