@@ -3,8 +3,9 @@
     python -m benchmarks.build N [--corpus-dir DIR] [--jobs J]
 
 Generates (once) a corpus of N documents with benchmarks.corpus, indexes it, and times, in one
-process: a full build; a rebuild with nothing changed; a rebuild after one edited document (its
-text), after one new newest document, and after deleting it again. The baseline, measured in the
+process: a full build; a rebuild with nothing changed; a rebuild after one edited document (a
+paragraph added to a document in the middle of the archive), after one new newest document, and
+after deleting it again. The baseline, measured in the
 same run, is the service rendering every URL of the site once through its WSGI app in one process
 (what a full build cannot do with less CPU than): the full build is reported as a ratio to it.
 Figures are wall-clock seconds and CPU seconds of this process and its workers; the machine is
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         original = edited.read_bytes()
         newest = seeds / "999999_00000000deadbeef.txt"
         try:
-            edited.write_bytes(original.replace(b"\n\n", b"\n\nOne more sentence.\n\n", 1))
+            # A text edit: one more paragraph at the end (its dateline, so its channels, stay).
+            edited.write_bytes(original.rstrip() + b"\n\nOne more sentence.\n")
             timed("rebuild after one edit", lambda: _rebuild(builder, edited.name))
             newest.write_text(
                 "A new story arrives\n1 Jan 2026\n\nOSLO (Reuters) - It happened today.\n\n"
