@@ -54,6 +54,10 @@ class Assets:
                 datetime.fromtimestamp(path.stat().st_mtime, UTC),
             )
 
+    def names(self) -> list[str]:
+        """Every file's name, sorted."""
+        return sorted(self._by_name)
+
     def get(self, name: str) -> Asset | None:
         return self._by_name.get(name)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from .channels import FACETS, FORMATS, ArchivePlan, Channel
+from .channels import FACETS, FORMATS, ArchivePlan, Channel, preview_path
 from .store import Version
 from .urls import permalink_path
 
@@ -169,16 +169,91 @@ def facet_pages(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
 
 
 def article_pages(snap: Snapshot) -> Iterator[Target]:
-    known = snap.permalinks
-    for version, key in zip(snap.versions, snap.keys, strict=True):
+    """An article page shows the article, the next newer and older stories, and for its agency
+    and its city the newest RELATED_SHOWN others with their count (pages.article_page)."""
+    from .pages import RELATED_SHOWN
+
+    related = {
+        channel: snap.digest(snap.positions(channel)[: RELATED_SHOWN + 1], len(positions))
+        for channel in snap.channels()[1:]
+        for positions in [snap.positions(channel)]
+    }
+    columns = [(kind, Version._fields.index(f"{f.field}_slug")) for kind, f in FACETS.items()]
+    known, keys, last = snap.permalinks, snap.keys, len(snap.keys) - 1
+    for position, (version, key) in enumerate(zip(snap.versions, keys, strict=True)):
         # The key holds the content hash, which covers the headline and so the slug.
         url = known.get(key) or permalink_path(version.id, version.headline)
-        yield Target(url, key)
+        newer = keys[position - 1] if position else ""
+        older = keys[position + 1] if position < last else ""
+        groups = [
+            related[Channel(kind, str(version[column]))]
+            for kind, column in columns
+            if version[column]
+        ]
+        yield Target(url, "|".join((key, newer, older, *groups)))
 
 
 def opml(snap: Snapshot) -> Iterator[Target]:
     # The list's dateModified is the store's last change.
     yield Target("/feeds.opml", repr((snap.facets, snap.changed_at)))
+
+
+def facet_index(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
+    """/sources or /places: every agency or city with its count."""
+
+    def enumerate_index(snap: Snapshot) -> Iterator[Target]:
+        facet = FACETS[kind]
+        yield Target(f"/{facet.folder}", repr(snap.facets[facet.field]))
+
+    return enumerate_index
+
+
+def previews(
+    enumerate_feeds: Callable[[Snapshot], Iterable[Target]],
+) -> Callable[[Snapshot], Iterator[Target]]:
+    """The preview page of each feed (channels.preview_path): it shows what the feed holds."""
+
+    def enumerate_previews(snap: Snapshot) -> Iterator[Target]:
+        for target in enumerate_feeds(snap):
+            yield Target(preview_path(target.url), target.inputs)
+
+    return enumerate_previews
+
+
+def redirects(*urls: str) -> Callable[[Snapshot], Iterator[Target]]:
+    """URLs the app answers with a redirect that depends on nothing but the settings."""
+
+    def enumerate_redirects(snap: Snapshot) -> Iterator[Target]:
+        for url in urls:
+            yield Target(url, "", status=301)
+
+    return enumerate_redirects
+
+
+def front_pages_and_feed_queries(snap: Snapshot) -> Iterator[Target]:
+    from .web import WORDPRESS_FEED_QUERY
+
+    yield from front_pages(snap)
+    # WordPress's plain permalinks name the feed in a query: /?feed=rss2 moves to the feed.
+    yield from redirects(*(f"/?feed={name}" for name in WORDPRESS_FEED_QUERY))(snap)
+
+
+def legacy_feeds() -> dict[str, Callable[[Snapshot], Iterator[Target]]]:
+    """The common feed addresses of other publishing tools (web.LEGACY_FEEDS), each a 301 to a
+    feed; Blogger's asks for RSS with ?alt=rss."""
+    from .web import LEGACY_FEEDS
+
+    return {
+        path: redirects(path, *([f"{path}?alt=rss"] if fmt != "rss" else []))
+        for path, fmt in LEGACY_FEEDS.items()
+    }
+
+
+def static_files(snap: Snapshot) -> Iterator[Target]:
+    """Each static file at its versioned URL, the one pages link (assets.Assets.path)."""
+    assets = snap.svc.assets
+    for name in assets.names():
+        yield Target(assets.path(name), "")
 
 
 def _sitemap_parts(snap: Snapshot) -> int:
@@ -228,15 +303,25 @@ ENUMERATORS: dict[str, Callable[[Snapshot], Iterable[Target]]] = {
     _fmt_rule("/archives/<int:page>/"): archive_feeds,
     _fmt_rule("/sources/<slug>/"): facet_feeds("source"),
     _fmt_rule("/places/<slug>/"): facet_feeds("place"),
-    "/": front_pages,
+    preview_path(_fmt_rule("/")): previews(main_feeds),
+    preview_path(_fmt_rule("/archives/<int:page>/")): previews(archive_feeds),
+    preview_path(_fmt_rule("/sources/<slug>/")): previews(facet_feeds("source")),
+    preview_path(_fmt_rule("/places/<slug>/")): previews(facet_feeds("place")),
+    "/": front_pages_and_feed_queries,
+    "/sources": facet_index("source"),
+    "/places": facet_index("place"),
     "/sources/<slug>": facet_pages("source"),
     "/places/<slug>": facet_pages("place"),
     "/articles/<article_id>/<path:slug>": article_pages,
     "/feeds.opml": opml,
+    preview_path("/feeds.opml"): previews(opml),
     "/sitemap.xml": sitemap,
     "/sitemaps/<int:part>.xml": sitemap_parts,
     "/news-sitemap.xml": news_sitemap,
-    "/feed.xsl": constant("/feed.xsl"),
+    "/robots.txt": constant("/robots.txt"),
+    "/favicon.ico": constant("/favicon.ico"),
+    "/static/<name>": static_files,
+    **legacy_feeds(),
 }
 
 # Rules answered by a redirect for URLs nobody can list; staticconf.py writes the equivalent.
@@ -247,8 +332,8 @@ PATTERN_REDIRECTS = {
 
 EXCLUDED = {
     _fmt_rule("/search/"): "search results are computed per query by the service",
+    preview_path(_fmt_rule("/search/")): "search results are computed per query by the service",
     "/search": "search results are computed per query by the service",
-    "/static/<path:filename>": "Flask's own static-file route: feedsvc keeps no files there",
 }
 
 

@@ -33,8 +33,11 @@ if TYPE_CHECKING:
     from .channels import FeedDocument
     from .services import Services
 
+# What a browser's top-level navigation sends, and nothing else does; the one statement of the
+# rule, for this module and for the static server configuration (staticconf.py).
+NAVIGATION = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
 # RFC 9110 12.5.5: the request headers that choose between a feed and its preview.
-VARY = ("Sec-Fetch-Dest", "Sec-Fetch-Mode")
+VARY = tuple(NAVIGATION)
 ENTRIES_SHOWN = 10
 # Web readers that subscribe from a link; {url} is the feed URL, percent-encoded.
 READERS = (
@@ -50,9 +53,9 @@ WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 def is_navigation(environ: dict) -> bool:
     """A browser's top-level navigation (typing the URL, following a link, a bookmark)."""
-    return (
-        environ.get("HTTP_SEC_FETCH_DEST") == "document"
-        and environ.get("HTTP_SEC_FETCH_MODE") == "navigate"
+    return all(
+        environ.get("HTTP_" + name.upper().replace("-", "_")) == value
+        for name, value in NAVIGATION.items()
     )
 
 

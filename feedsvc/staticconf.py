@@ -9,6 +9,7 @@
 ``/articles/<id>/<slug>``        ``articles/<id>/<slug>.html``
 ``/?page=2``                     ``index/page/2.html``
 ``/sources/reuters?page=2``      ``sources/reuters/page/2.html``
+``/static/site.css?v=1a2b``      ``static/site.css`` (a content version names the same file)
 =============================== ==================================
 
 ``.html`` files for extension-less URLs are what Netlify and Cloudflare Pages serve for ``/name``
@@ -33,13 +34,17 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .channels import PREVIEW_SUFFIX
 from .outtree import Entry, OutTree
+from .preview import NAVIGATION
 
 ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
 NGINX_FOLDER = "nginx"
 HOST_FILES = ("_headers", "_redirects")
-# Query parameters a static file can stand for; any other query is the plain file's.
+# The one query parameter a file can stand for: ?page=N of a listing.
 PAGE_PARAMETER = "page"
+# A content version (assets.py: /static/site.css?v=<hash>): the URL names the plain path's file.
+VERSION_PARAMETER = "v"
 
 
 class UnmappableURL(ValueError):
@@ -52,8 +57,10 @@ def file_path(url: str) -> str:
     path = unquote(parts.path)
     if not path.startswith("/") or "//" in path or {".", ".."} & set(path.split("/")):
         raise UnmappableURL(f"{url!r} has no file: not a normalised absolute path")
-    if parts.query:
-        query = parse_qsl(parts.query, keep_blank_values=True)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if len(query) == 1 and query[0][0] == VERSION_PARAMETER:
+        query = []
+    if query:
         if len(query) != 1 or query[0][0] != PAGE_PARAMETER or not query[0][1].isdigit():
             raise UnmappableURL(f"{url!r} has no file: only ?{PAGE_PARAMETER}=N maps to one")
         stem = path.rstrip("/") or "/index"
@@ -138,7 +145,7 @@ class _Site:
         return found
 
     def header_names(self) -> list[str]:
-        names = {name for e in [*self.files, *self.redirects] for name, _ in e.headers}
+        names = {name for e in self.files for name, _ in e.headers}
         names.discard("Content-Type")
         names.discard("Location")
         return sorted(names)
@@ -148,8 +155,6 @@ class _Site:
         by_uri = []
         for entry in self.files:
             by_uri.append(("/" + str(entry.file), dict(entry.headers).get(name, "")))
-        for entry in self.redirects:
-            by_uri.append((urlsplit(entry.url).path, dict(entry.headers).get(name, "")))
         common = Counter(value for _, value in by_uri).most_common(1)[0][0]
         return common, [(uri, value) for uri, value in by_uri if value != common]
 
@@ -169,6 +174,12 @@ class _Site:
             '    "" "";',
             '    "~^0*(?<feedsvc_page_number>[1-9][0-9]{0,6})$" "/page/$feedsvc_page_number";',
             '    default "/page/none";',
+            "}",
+            "",
+            "# A browser's navigation to a feed gets the feed's preview page (preview.py).",
+            f"map {_navigation_source()} $feedsvc_preview {{",
+            f"    {_key(_navigation_value())} {_key(PREVIEW_SUFFIX)};",
+            '    default "";',
             "}",
             "",
             "# An article's id, for the 301 from its other URLs (old slugs, no slug) to its page.",
@@ -207,18 +218,15 @@ class _Site:
         add_headers = "\n".join(
             f"add_header {name} {_variable(name)} always;" for name in self.header_names()
         )
-        # A location with an add_header of its own inherits none of the server's, and those
-        # describe files; an empty value is sent by nobody but still stops the inheritance.
         redirect_headers = "\n".join(
-            f"    add_header {name} {_quote(value)} always;"
-            for name, value in (self.article_redirect_headers or (("X-Feedsvc-Unused", ""),))
+            f"    {line}" for line in _add_headers(self.article_redirect_headers)
         )
         base = self.base_path
+        by_query = self._redirects_by_path()
+        front_redirects = "".join(f"    {line}\n" for line in by_query.pop("/", []))
         redirects = "\n".join(
-            f"location = {base}{urlsplit(e.url).path} {{ return {e.status} "
-            f"{_quote(dict(e.headers)['Location'])}; }}"
-            for e in self.redirects
-            if not urlsplit(e.url).query
+            f"location = {path} {{\n" + "".join(f"    {line}\n" for line in lines) + "}"
+            for path, lines in by_query.items()
         )
         prefix = (
             f"# The site lives under {base}/: files are looked up without it.\n"
@@ -254,10 +262,12 @@ location ~ \\.(gz|br)$ {{ return 404; }}
 
 # Listings: /?page=N -> index/page/N.html; /sources/x?page=N -> sources/x/page/N.html
 location = / {{
-    try_files /index$feedsvc_page.html =404;
+{front_redirects}    try_files /index$feedsvc_page.html =404;
 }}
+# A feed FEED answers a browser's navigation with FEED.html, its preview; other paths have no
+# such file, or it is the page itself (/sources/reuters -> sources/reuters.html).
 location / {{
-    try_files $uri $uri$feedsvc_page.html =404;
+    try_files $uri$feedsvc_preview $uri $uri$feedsvc_page.html =404;
 }}
 location /articles/ {{
     try_files $uri.html @feedsvc_article;
@@ -271,6 +281,33 @@ location @feedsvc_article {{
 # Redirects the service answers (301 from the common feed addresses and the like).
 {redirects}
 """
+
+    def _redirects_by_path(self) -> dict[str, list[str]]:
+        """nginx lines answering each redirect the app gave, by path: those chosen by a query
+        parameter (``/?feed=rss2``, ``?alt=rss``) first, then the path's own, if any."""
+        lines: dict[str, list[str]] = {}
+        plain: dict[str, str] = {}
+        for entry in self.redirects:
+            parts = urlsplit(entry.url)
+            answer = " ".join(
+                [*_add_headers(entry.headers), f"return {entry.status} {_location(entry)};"]
+            )
+            if not parts.query:
+                plain[parts.path] = answer
+                continue
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            if len(query) != 1 or not re.fullmatch(r"[a-z0-9_]+", query[0][0]):
+                raise UnmappableURL(f"{entry.url!r}: one simple query parameter per redirect")
+            name, value = query[0]
+            lines.setdefault(parts.path, []).append(
+                f"if ($arg_{name} = {_key(value)}) {{ {answer} }}"
+            )
+        for path, answer in plain.items():
+            lines.setdefault(path, []).append(answer)
+        for path in lines:
+            if path != "/" and path not in plain:
+                raise UnmappableURL(f"{path}: a redirect by query needs one without it too")
+        return lines
 
     def nginx_site(self) -> str:
         host = urlsplit(self.site_url).hostname
@@ -308,8 +345,18 @@ server {{
         for path in paged:
             target = file_path(path + "?page=1").rsplit("/", 1)[0]
             lines.append(f"{base}{path} page=:page {base}/{target}/:page.html 200!")
-        for entry in self.redirects:
-            lines.append(f"{base}{entry.url} {dict(entry.headers)['Location']} {entry.status}")
+        # A rule with a query comes before the same path's plain one: the first match wins.
+        # Forced (!) on a path that is also a file (the front page), or the file would win.
+        ordered = sorted(self.redirects, key=lambda e: not urlsplit(e.url).query)
+        for entry in ordered:
+            parts = urlsplit(entry.url)
+            location = dict(entry.headers)["Location"]
+            if parts.query:
+                force = "!" if parts.path == "/" else ""
+                query = " ".join(f"{k}={v}" for k, v in parse_qsl(parts.query))
+                lines.append(f"{base}{parts.path} {query} {location} {entry.status}{force}")
+            else:
+                lines.append(f"{base}{entry.url} {location} {entry.status}")
         for entry in self.files:
             if ARTICLE_URL.fullmatch(entry.url):
                 article = "/".join(entry.url.split("/")[:3])
@@ -347,6 +394,28 @@ def _compress(
             covered.add(chosen)
             rules.append((f"{chosen}/*", leaves[path]))
     return rules
+
+
+def _add_headers(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """add_header lines for a redirect: what the app sent with it, and only that. A block with
+    an add_header of its own inherits none of the server's (which describe files); an empty
+    value is sent by nobody but still stops the inheritance."""
+    kept = [(k, v) for k, v in headers if k not in ("Location", "Content-Type")]
+    return [f"add_header {k} {_quote(v)} always;" for k, v in kept or [("X-Feedsvc-None", "")]]
+
+
+def _location(entry: Entry) -> str:
+    return _quote(dict(entry.headers)["Location"])
+
+
+def _navigation_source() -> str:
+    """The nginx string of the request headers that tell a navigation: "$http_a:$http_b"."""
+    names = (f"$http_{name.lower().replace('-', '_')}" for name in NAVIGATION)
+    return '"' + ":".join(names) + '"'
+
+
+def _navigation_value() -> str:
+    return ":".join(NAVIGATION.values())
 
 
 def _variable(header: str) -> str:

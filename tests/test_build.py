@@ -431,7 +431,7 @@ def test_a_url_the_app_cannot_answer_holds_back_nothing_else(
     made = builder(tmp_path, seeds, out)
     made.build()
     broken = "/articles/ffffffffffffffff/withdrawn"  # answers 404
-    rule = "/feed.xsl"
+    rule = "/robots.txt"
     listed = inventory.ENUMERATORS[rule]
     monkeypatch.setitem(
         inventory.ENUMERATORS, rule, lambda snap: [*listed(snap), inventory.Target(broken, "")]

@@ -235,3 +235,55 @@ def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
         process.terminate()
         process.wait(timeout=10)
         made.close()
+
+
+def test_nginx_shows_browsers_the_feed_preview(site: Site) -> None:
+    navigation = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+    for url in ("/feed.atom", "/sources/reuters/feed.json", "/feeds.opml"):
+        feed = raw_get(site.server, url)
+        page = raw_get(site.server, url, **navigation)
+        assert page.status == feed.status == 200
+        assert page.body == (site.out / f"{url[1:]}.html").read_bytes(), url  # type: ignore[attr-defined]
+        assert page.getheader("Content-Type") == "text/html; charset=utf-8"
+        assert feed.body == (site.out / url[1:]).read_bytes()  # type: ignore[attr-defined]
+        for answer in (feed, page):
+            assert "Sec-Fetch-Dest" in answer.getheader("Vary"), url
+        # A download link or a script's fetch() is no navigation: it gets the feed.
+        fetched = raw_get(site.server, url, **{**navigation, "Sec-Fetch-Mode": "cors"})
+        assert fetched.body == feed.body  # type: ignore[attr-defined]
+
+
+def test_nginx_redirects_the_common_feed_addresses(site: Site) -> None:
+    for url, target in [
+        ("/rss.xml", "/feed.rss"),
+        ("/feed/", "/feed.rss"),
+        ("/atom.xml", "/feed.atom"),
+        ("/feeds/posts/default", "/feed.atom"),
+        ("/feeds/posts/default?alt=rss", "/feed.rss"),
+        ("/?feed=rss2", "/feed.rss"),
+        ("/?feed=json", "/feed.json"),
+    ]:
+        answer = raw_get(site.server, url)
+        assert answer.status == 301, url
+        assert answer.getheader("Location") == SITE_URL + target, url
+        status, headers, _ = request(site.builder.app, url, SITE_URL)
+        assert answer.getheader("Cache-Control") == dict(headers).get("Cache-Control"), url
+
+
+def test_nginx_serves_static_files_as_the_service_does(site: Site) -> None:
+    assets = site.builder.svc.assets
+    for name in assets.names():
+        url = assets.path(name)
+        answer = raw_get(site.server, url)
+        status, headers, body = request(site.builder.app, url, SITE_URL)
+        assert answer.status == status == 200
+        assert answer.body == body  # type: ignore[attr-defined]
+        for header in ("Content-Type", "Cache-Control"):
+            assert answer.getheader(header) == dict(headers)[header], (url, header)
+    for url in ("/robots.txt", "/favicon.ico"):
+        answer = raw_get(site.server, url)
+        status, headers, body = request(site.builder.app, url, SITE_URL)
+        assert (
+            answer.body == body
+            and answer.getheader("Content-Type") == dict(headers)["Content-Type"]
+        )  # type: ignore[attr-defined]
