@@ -159,6 +159,19 @@ class OutTree:
         the ``gone`` URLs, and record ``stamp``, all or nothing (see the module docstring).
 
         ``moves`` are (name in the staging folder, absolute target path)."""
+        self.record(moves, removals, changed, gone, stamp)
+        self._apply()
+
+    def record(
+        self,
+        moves: Iterable[tuple[str, Path]],
+        removals: Iterable[Path],
+        changed: Iterable[Entry],
+        gone: Iterable[str],
+        stamp: str,
+    ) -> None:
+        """The commit point alone: from here on the change happens, if not now then at the
+        next ``recover()`` (what a build killed right after it leaves)."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -182,7 +195,6 @@ class OutTree:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self._apply()
 
     def _apply(self) -> None:
         db = self._db

@@ -18,6 +18,7 @@ import pytest
 from benchmarks import corpus
 from feedsvc import config, inventory
 from feedsvc.build import Builder
+from feedsvc.outtree import Entry, OutTree
 from feedsvc.staticconf import UnmappableURL, file_path
 
 from .conftest import SITE_URL, hex_id, indexed_app, start_server, stop_server, write_document
@@ -443,3 +444,23 @@ def test_a_url_the_app_cannot_answer_holds_back_nothing_else(
     assert report.failed == [f"{broken} answered 404; a static build expects 200"]
     assert b"Written anyway" in (out / "feed.atom").read_bytes()
     assert not (out / "articles" / "ffffffffffffffff").exists()
+
+
+def test_a_build_killed_after_its_commit_point_is_finished_by_the_next(
+    tmp_path: Path, seeds: Path
+) -> None:
+    out = tmp_path / "out"
+    tree = OutTree(out)
+    (tree.staging / "a").write_bytes(b"new bytes")
+    (out / "old.html").write_bytes(b"old page")
+    entry = Entry("/a", "inputs", 200, "a.html", "digest", 0, "", ())
+    tree.record([("a", out / "a.html")], [out / "old.html"], [entry], ["/old"], "stamp")
+    tree.close()  # the process dies here: nothing is in place yet
+    assert not (out / "a.html").exists() and (out / "old.html").exists()
+    again = OutTree(out)
+    assert again.recover()
+    assert (out / "a.html").read_bytes() == b"new bytes"
+    assert not (out / "old.html").exists()
+    assert again.entries() == {"/a": entry} and again.stamp() == "stamp"
+    assert not again.recover()  # done once, and only once
+    again.close()
