@@ -277,12 +277,11 @@ class Builder:
         if self.tree.recover() or self._entries is None:
             self._entries = self.tree.entries()
             self._permalinks = {
-                entry.inputs: url
+                inventory.permalink_key(entry.inputs): url
                 for url, entry in self._entries.items()
                 if url.startswith(ARTICLES)
             }
         entries = self._entries
-        self.svc.store.sync_generation()
         # Responses cached by an earlier build may have aged (the news sitemap is kept a minute).
         self.svc.cache.clear()
         snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks)
@@ -374,7 +373,11 @@ class Builder:
         self.tree.commit(moves, removals, changed, [entry.url for entry in gone], self.stamp)
         self._entries = updated
         self._permalinks = {key: url for key, url in self._permalinks.items() if url in updated}
-        self._permalinks.update((e.inputs, e.url) for e in changed if e.url.startswith(ARTICLES))
+        self._permalinks.update(
+            (inventory.permalink_key(e.inputs), e.url)
+            for e in changed
+            if e.url.startswith(ARTICLES)
+        )
 
 
 def _served_as(entry: Entry | None) -> tuple | None:

@@ -5,7 +5,8 @@ with a full rescan every ``watch.SAFETY_RESCAN_SECONDS``); each change is indexe
 incrementally (build.py), and the hook, a shell command such as an ``rsync`` or an object-store
 sync, runs after every build that changed OUT. A failing hook is logged and the next change runs
 it again; it never stops the watch. The loop also rebuilds when another process changed the
-index, and when the clock alone changes a page (build.BuildReport.next_change).
+index, and when the clock alone changes a page (build.BuildReport.next_change: an embargo
+lifting, an archive period ending, the news sitemap's window moving).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def watch(
     """Rebuild OUT after every change until ``stop`` is set (or Ctrl-C)."""
     store = builder.svc.store
     last_scan = time.monotonic()
+    seen = store.version()
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -74,7 +76,9 @@ def watch(
                 indexed = store.refresh().any_change
             elif changes:
                 indexed = store.refresh(names=_names(store.seeds_dir, changes)).any_change
-            indexed = store.sync_generation() or indexed  # another process's refresh too
+            # Any change of what the store shows: this refresh, another process's, a release.
+            indexed = store.version() != seen or indexed
+            seen = store.version()
             due = next_change is not None and datetime.now(UTC) >= next_change
             if not (indexed or due):
                 continue

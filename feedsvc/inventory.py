@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from .channels import FACETS, FORMATS, ArchivePlan, Channel, preview_path
-from .store import Version
+from .channels import FACETS, FORMATS, ArchivePage, ArchivePlan, Channel, preview_path
+from .store import SECONDS_PER_DAY, Version
 from .urls import permalink_path
 
 if TYPE_CHECKING:
@@ -57,13 +59,14 @@ class Snapshot:
         self.svc = svc
         self.config = svc.config
         self.now = now
-        self.versions: list[Version] = svc.store.versions()
-        self.changed_at = svc.store.changed_at()
+        with svc.store.reading():  # one consistent view of the index and of the clock
+            self.versions: list[Version] = svc.store.versions()
+            self.content_time = svc.store.content_time()
+            self.facets = {f.field: svc.store.facets(f.field) for f in FACETS.values()}
         # One string per article: its id and version; slices of these are hashed into inputs.
         self.keys = [f"{v.id}{v.content_hash}{v.updated_ts!r}" for v in self.versions]
         # Permalinks already known by key (slugifying 100,000 headlines takes a second).
         self.permalinks = permalinks or {}
-        self.facets = {facet.field: svc.store.facets(facet.field) for facet in FACETS.values()}
         self._members: dict[Channel, list[int]] = {}
         for kind, facet in FACETS.items():
             column = Version._fields.index(f"{facet.field}_slug")
@@ -72,8 +75,13 @@ class Snapshot:
                 if slug := version[column]:
                     members.setdefault(str(slug), []).append(position)
             self._members.update((Channel(kind, slug), found) for slug, found in members.items())
-        # Times at which inputs change with the clock alone (the news sitemap's window).
+        # Times at which inputs change with the clock alone: the news sitemap's window, an
+        # archive period ending, an embargo lifting (the store's next event).
         self.expiries: list[datetime] = []
+        next_event = svc.store.next_event()
+        if math.isfinite(next_event):
+            self.expiries.append(datetime.fromtimestamp(next_event, UTC))
+        self._plans: dict[Channel, ArchivePlan] = {}
 
     def channels(self) -> list[Channel]:
         """The main channel and every facet channel that has articles."""
@@ -90,6 +98,18 @@ class Snapshot:
             return range(len(self.versions))
         return self._members.get(channel, [])
 
+    def plan(self, channel: Channel) -> ArchivePlan:
+        """The channel's archive pages, by the service's own rule (ArchivePlan.from_days)."""
+        plan = self._plans.get(channel)
+        if plan is None:
+            days = Counter(
+                int(self.versions[p].published_ts // SECONDS_PER_DAY)
+                for p in self.positions(channel)
+            )
+            plan = ArchivePlan.from_days(sorted(days.items()), self.config.feed_size)
+            self._plans[channel] = plan
+        return plan
+
     def facet_name(self, channel: Channel) -> str:
         assert channel.facet is not None
         return next(f.name for f in self.facets[channel.facet.field] if f.slug == channel.key)
@@ -104,41 +124,70 @@ class Snapshot:
 # -- enumerators, one per rule -----------------------------------------------------------------
 
 
-def _head(snap: Snapshot, channel: Channel) -> Sequence[int]:
-    return snap.positions(channel)[: snap.config.feed_size]
+def _subscription(snap: Snapshot, channel: Channel) -> str:
+    """The inputs of a channel's subscription feed (channels.Channels.feed): its newest
+    ``feed_size`` articles, older ones changed since the least recently changed of those (RFC
+    5005 4.1; all of them here, where the service shows at most ``feed_size``: a superset), and
+    the newest archive page, which it links."""
+    versions, size = snap.versions, snap.config.feed_size
+    positions = snap.positions(channel)
+    head = positions[:size]
+    again: list[int] = []
+    if len(head) == size:
+        since = min(versions[p].updated_ts for p in head)
+        again = [p for p in positions[size:] if versions[p].updated_ts > since]
+    pages = snap.plan(channel).pages
+    name = snap.facet_name(channel) if channel.facet else None
+    # An empty feed is dated by the site's content time.
+    updated = None if head else snap.content_time
+    return snap.digest([*head, *again], pages[-1].key if pages else None, name, updated)
 
 
-def _archive_plan(snap: Snapshot) -> ArchivePlan:
-    return ArchivePlan(len(snap.versions), snap.config.feed_size)
-
-
-def main_feeds(snap: Snapshot) -> Iterator[Target]:
-    head = _head(snap, Channel("main"))
-    # The newest archive page is linked (prev-archive); an empty feed dates itself by the store.
-    inputs = snap.digest(head, _archive_plan(snap).pages, None if head else snap.changed_at)
-    for fmt in FORMATS:
-        yield Target(Channel("main").feed_path(fmt), inputs)
-
-
-def archive_feeds(snap: Snapshot) -> Iterator[Target]:
-    plan = _archive_plan(snap)
-    oldest_first = range(len(snap.versions) - 1, -1, -1)
-    for page in range(1, plan.pages + 1):
-        offset, count = plan.bounds(page)
-        inputs = snap.digest(oldest_first[offset : offset + count], page, plan.pages)
-        for fmt in FORMATS:
-            yield Target(Channel("archive", str(page)).feed_path(fmt), inputs)
-
-
-def facet_feeds(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
+def subscription_feeds(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
     def enumerate_feeds(snap: Snapshot) -> Iterator[Target]:
         for channel in snap.channels():
             if channel.kind == kind:
-                inputs = snap.digest(_head(snap, channel), snap.facet_name(channel))
+                inputs = _subscription(snap, channel)
                 for fmt in FORMATS:
                     yield Target(channel.feed_path(fmt), inputs)
 
     return enumerate_feeds
+
+
+def archive_feeds(kind: str, parts: bool) -> Callable[[Snapshot], Iterator[Target]]:
+    """The RFC 5005 archive pages of every channel of ``kind`` (channels.ArchivePlan): those of
+    a whole month or day, or (``parts``) the second and later parts of a crowded day."""
+
+    def enumerate_archives(snap: Snapshot) -> Iterator[Target]:
+        for channel in snap.channels():
+            if channel.kind != kind:
+                continue
+            for page, inputs in _archive_pages(snap, channel):
+                if ("/" in page.key) == parts:
+                    for fmt in FORMATS:
+                        yield Target(channel.archive_path(page.key, fmt), inputs)
+
+    return enumerate_archives
+
+
+def _archive_pages(snap: Snapshot, channel: Channel) -> Iterator[tuple[ArchivePage, str]]:
+    """Each archive page with its inputs: its articles (published in its period, oldest first,
+    from its offset), its neighbours' keys (prev-archive, next-archive links) and whether its
+    period is over (a longer max-age: that changes with the clock)."""
+    versions, now = snap.versions, snap.now.timestamp()
+    oldest_first = list(reversed(snap.positions(channel)))
+    published = [versions[p].published_ts for p in oldest_first]
+    pages = snap.plan(channel).pages
+    name = snap.facet_name(channel) if channel.facet else None
+    for number, page in enumerate(pages):
+        low, high = bisect_left(published, page.start), bisect_left(published, page.end)
+        shown = oldest_first[low:high][page.offset : page.offset + page.count]
+        older = pages[number - 1].key if number else None
+        newer = pages[number + 1].key if number + 1 < len(pages) else None
+        closed = page.is_closed(now)
+        if not closed:
+            snap.expiries.append(datetime.fromtimestamp(page.end, UTC))
+        yield page, snap.digest(shown, page.key, older, newer, closed, name)
 
 
 def _listing(snap: Snapshot, channel: Channel, heading: object) -> Iterator[Target]:
@@ -168,6 +217,12 @@ def facet_pages(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
     return enumerate_pages
 
 
+def permalink_key(inputs: str) -> str:
+    """The article key at the head of an article page's inputs: what its permalink follows from
+    (see Snapshot.permalinks)."""
+    return inputs.partition("|")[0]
+
+
 def article_pages(snap: Snapshot) -> Iterator[Target]:
     """An article page shows the article, the next newer and older stories, and for its agency
     and its city the newest RELATED_SHOWN others with their count (pages.article_page)."""
@@ -195,7 +250,7 @@ def article_pages(snap: Snapshot) -> Iterator[Target]:
 
 def opml(snap: Snapshot) -> Iterator[Target]:
     # The list's dateModified is the store's last change.
-    yield Target("/feeds.opml", repr((snap.facets, snap.changed_at)))
+    yield Target("/feeds.opml", repr((snap.facets, snap.content_time)))
 
 
 def facet_index(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
@@ -282,7 +337,7 @@ def news_sitemap(snap: Snapshot) -> Iterator[Target]:
         # The oldest article leaves the window then, and the sitemap changes with the clock.
         oldest = snap.versions[shown[-1]].published_ts
         snap.expiries.append(datetime.fromtimestamp(oldest, snap.now.tzinfo) + NEWS_WINDOW)
-    yield Target("/news-sitemap.xml", snap.digest(shown, None if shown else snap.changed_at))
+    yield Target("/news-sitemap.xml", snap.digest(shown))
 
 
 def constant(url: str) -> Callable[[Snapshot], Iterator[Target]]:
@@ -298,15 +353,26 @@ def _fmt_rule(prefix: str) -> str:
     return prefix + "feed.<any(" + ", ".join(FORMATS) + "):fmt>"
 
 
+def _archive_rules(folder: str) -> dict[str, Callable[[Snapshot], Iterable[Target]]]:
+    kind = next((k for k, f in FACETS.items() if f"/{f.folder}/<slug>" == folder), "main")
+    period, part = f"{folder}/archives/<period>/", f"{folder}/archives/<period>/<int:part>/"
+    rules = {
+        _fmt_rule(period): archive_feeds(kind, False),
+        _fmt_rule(part): archive_feeds(kind, True),
+    }
+    return {**rules, **{preview_path(rule): previews(each) for rule, each in rules.items()}}
+
+
 ENUMERATORS: dict[str, Callable[[Snapshot], Iterable[Target]]] = {
-    _fmt_rule("/"): main_feeds,
-    _fmt_rule("/archives/<int:page>/"): archive_feeds,
-    _fmt_rule("/sources/<slug>/"): facet_feeds("source"),
-    _fmt_rule("/places/<slug>/"): facet_feeds("place"),
-    preview_path(_fmt_rule("/")): previews(main_feeds),
-    preview_path(_fmt_rule("/archives/<int:page>/")): previews(archive_feeds),
-    preview_path(_fmt_rule("/sources/<slug>/")): previews(facet_feeds("source")),
-    preview_path(_fmt_rule("/places/<slug>/")): previews(facet_feeds("place")),
+    _fmt_rule("/"): subscription_feeds("main"),
+    _fmt_rule("/sources/<slug>/"): subscription_feeds("source"),
+    _fmt_rule("/places/<slug>/"): subscription_feeds("place"),
+    preview_path(_fmt_rule("/")): previews(subscription_feeds("main")),
+    preview_path(_fmt_rule("/sources/<slug>/")): previews(subscription_feeds("source")),
+    preview_path(_fmt_rule("/places/<slug>/")): previews(subscription_feeds("place")),
+    **_archive_rules(""),
+    **_archive_rules("/sources/<slug>"),
+    **_archive_rules("/places/<slug>"),
     "/": front_pages_and_feed_queries,
     "/sources": facet_index("source"),
     "/places": facet_index("place"),

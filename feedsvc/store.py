@@ -447,7 +447,7 @@ class Store:
         cursor = self._db.execute(
             "SELECT id, headline, content_hash, min(updated_ts, ?), published_ts, agency_slug, "
             f"city_slug FROM articles {where} {NEWEST_FIRST}",
-            (math.floor(self._now()), *args),  # an entry's time, as link_rows gives it
+            (float(math.floor(self._now())), *args),  # as link_rows; a float, so keys compare
         )
         return list(map(Version._make, cursor))
 
