@@ -66,9 +66,9 @@ def builder(tmp_path: Path, seeds: Path, out: Path, **settings: str) -> Builder:
 
 @pytest.fixture
 def many(tmp_path: Path) -> Path:
-    """65 generated documents: several agencies and cities, archive pages, paged listings."""
+    """40 generated documents: several agencies and cities, archive pages, paged listings."""
     folder = tmp_path / "many"
-    corpus.write(folder, 65, seed=3)
+    corpus.write(folder, 40, seed=3)
     return folder
 
 
