@@ -1,4 +1,4 @@
-"""The ``feedsvc`` command: serve, check, index. Clean messages and exit codes, no tracebacks.
+"""The ``feedsvc`` command: serve, check, index, build. Clean messages, exit codes, no tracebacks.
 
 Every command reads the FEEDSVC_* settings once; a bad one, a port in use or an index that cannot
 be opened ends the command with one line on standard error and exit status 1. ``serve`` logs (one
@@ -94,24 +94,31 @@ def _index_errors(settings: Config) -> Iterator[None]:
         raise click.ClickException(f"cannot read or write{where}: {exc.strerror or exc}") from None
 
 
-def _refresh(store: Store, *, names: list[str] | None = None) -> Report:
-    """Refresh with a progress bar when there is a lot to read."""
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback ``(done, total)`` that shows a bar when there is a lot to do."""
     bar = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None and total >= PROGRESS_THRESHOLD:
-            bar = click.progressbar(length=total, label="Indexing", file=sys.stderr)
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
             bar.__enter__()
         if bar is not None:
             bar.update(1)
 
     try:
-        # The command line runs a single thread: large batches may be parsed in forked processes.
-        return store.refresh(progress, names=names, parallel=True)
+        yield progress
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+
+
+def _refresh(store: Store, *, names: list[str] | None = None) -> Report:
+    """Refresh with a progress bar when there is a lot to read."""
+    with _progress("Indexing") as progress:
+        # The command line runs a single thread: large batches may be parsed in forked processes.
+        return store.refresh(progress, names=names, parallel=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -331,3 +338,53 @@ def _duration(span: timedelta) -> str:
     while len(parts) > 1 and parts[0][0] == 0:
         parts.pop(0)
     return " ".join(f"{n} {unit}" for n, unit in parts[:2] if n or unit == parts[0][1])
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--watch", is_flag=True, help="Keep OUT current as documents change (until Ctrl-C).")
+@click.option("--hook", metavar="COMMAND",
+              help="Shell command run after each build that changed OUT (rsync, a bucket sync); "
+              "a failure is logged and the watch goes on.")  # fmt: skip
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes rendering at once (default: one per core).")  # fmt: skip
+def build(out: Path, watch: bool, hook: str | None, jobs: int | None) -> None:
+    """Write the whole site of FEEDSVC_SEEDS_DIR as files in OUT, for nginx, a CDN or a bucket.
+
+    Every URL `feedsvc serve` answers (but search) becomes a file rendered by the service itself,
+    with .gz and .br copies; OUT.feedsvc/nginx/ holds an nginx configuration, OUT/_headers and
+    OUT/_redirects the same for Netlify and Cloudflare Pages. A rebuild writes only what changed,
+    and a build stopped half-way leaves the previous OUT whole. Exits with status 1 when the
+    service could not answer some URL (each is named; the rest of OUT is written).
+    """
+    from . import build as static_build
+    from . import buildwatch
+    from .inventory import UndeclaredRoute
+    from .staticconf import UnmappableURL
+
+    settings = _settings()
+    with _index_errors(settings):
+        try:
+            builder = static_build.Builder(settings, out, jobs)
+            _refresh(builder.svc.store)
+            with _progress("Building") as progress:
+                report = builder.build(progress)
+        except (static_build.BuildFolderError, static_build.BuildError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except (UndeclaredRoute, UnmappableURL) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Built {quantity(report.urls, 'URL')} into {out}: "
+        f"{quantity(len(report.written), 'file')} written, {len(report.removed):,} removed, "
+        f"in {report.seconds:.1f} s"
+    )
+    for failure in report.failed:
+        click.echo(f"NOT WRITTEN {failure}", err=True)
+    if hook and report.changed:
+        buildwatch.run_hook(hook, report, str(builder.tree.out))
+    if watch:
+        click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
+        buildwatch.watch(builder, hook, next_change=report.next_change)
+    builder.close()
+    if report.failed and not watch:
+        sys.exit(1)

@@ -49,13 +49,13 @@ def test_a_new_document_reaches_the_built_feeds_within_a_second(
         assert runs.read_text().split() == [str(out), "1"]
         feed = out / "feed.atom"
         write_document(seeds, 7, hex_id(7), date="1 Jan 2026", headline="Fresh from the wire")
-        took = wait_for(lambda: b"Fresh from the wire" in feed.read_bytes(), 5)
-        assert took < 2.0, f"{took:.2f} s; the goal is 1 s (generous here on a shared machine)"
-        wait_for(lambda: len(runs.read_text().splitlines()) == 2, 5)
+        took = wait_for(lambda: b"Fresh from the wire" in feed.read_bytes(), 10)
+        assert took < 3.0, f"{took:.2f} s; the goal is 1 s (generous here on a shared machine)"
+        wait_for(lambda: len(runs.read_text().splitlines()) == 2, 10)
         # Deleting it removes its page and takes it out of the feeds.
         page = next((out / "articles" / hex_id(7)).glob("*.html"))
         next(seeds.glob(f"*{hex_id(7)}.txt")).unlink()
-        wait_for(lambda: not page.exists() and b"Fresh" not in feed.read_bytes(), 5)
+        wait_for(lambda: not page.exists() and b"Fresh" not in feed.read_bytes(), 10)
         assert "Traceback" not in log()
 
 
@@ -64,8 +64,8 @@ def test_a_failing_hook_is_logged_and_the_watch_goes_on(tmp_path: Path, seeds: P
     with watching(tmp_path, seeds, out, "exit 3") as log:
         wait_for(lambda: "failed with exit status 3" in log(), 60)
         write_document(seeds, 8, hex_id(8), date="1 Jan 2026", headline="Still built")
-        wait_for(lambda: b"Still built" in (out / "feed.rss").read_bytes(), 5)
-        wait_for(lambda: log().count("failed with exit status 3") == 2, 5)
+        wait_for(lambda: b"Still built" in (out / "feed.rss").read_bytes(), 10)
+        wait_for(lambda: log().count("failed with exit status 3") == 2, 10)
     assert "Traceback" not in log()
 
 
