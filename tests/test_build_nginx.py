@@ -26,9 +26,10 @@ from .test_build import builder
 from .test_e2e import LiveServer, raw_get
 
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin is not on every user's PATH
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("nginx") is None or not BROTLI_MODULE.exists(),
+    not Path(NGINX).exists() or not BROTLI_MODULE.exists(),
     reason="needs Debian's nginx-light and libnginx-mod-http-brotli-static (.ci/run installs them)",
 )
 
@@ -74,7 +75,7 @@ def start_nginx(folder: Path, state: Path) -> tuple[subprocess.Popen[bytes], str
     )
     log = folder / "error.log"
     process = subprocess.Popen(
-        ["nginx", "-c", str(conf), "-p", str(folder), "-e", str(log)],
+        [NGINX, "-c", str(conf), "-p", str(folder), "-e", str(log)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
