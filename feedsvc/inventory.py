@@ -225,15 +225,15 @@ def permalink_key(inputs: str) -> str:
 
 def article_pages(snap: Snapshot) -> Iterator[Target]:
     """An article page shows the article, the next newer and older stories, and for its agency
-    and its city the newest RELATED_SHOWN others with their count (pages.article_page)."""
+    and its city the RELATED_SHOWN stories just before it there (pages.article_page)."""
     from .pages import RELATED_SHOWN
 
-    related = {
-        channel: snap.digest(snap.positions(channel)[: RELATED_SHOWN + 1], len(positions))
-        for channel in snap.channels()[1:]
-        for positions in [snap.positions(channel)]
-    }
-    columns = [(kind, Version._fields.index(f"{f.field}_slug")) for kind, f in FACETS.items()]
+    # Where each article stands in each of its facet channels, newest first.
+    standing: dict[int, list[tuple[Sequence[int], int]]] = {}
+    for channel in snap.channels()[1:]:
+        members = snap.positions(channel)
+        for index, position in enumerate(members):
+            standing.setdefault(position, []).append((members, index))
     known, keys, last = snap.permalinks, snap.keys, len(snap.keys) - 1
     for position, (version, key) in enumerate(zip(snap.versions, keys, strict=True)):
         # The key holds the content hash, which covers the headline and so the slug.
@@ -241,9 +241,8 @@ def article_pages(snap: Snapshot) -> Iterator[Target]:
         newer = keys[position - 1] if position else ""
         older = keys[position + 1] if position < last else ""
         groups = [
-            related[Channel(kind, str(version[column]))]
-            for kind, column in columns
-            if version[column]
+            snap.digest(members[index + 1 : index + 1 + RELATED_SHOWN])
+            for members, index in standing.get(position, [])
         ]
         yield Target(url, "|".join((key, newer, older, *groups)))
 

@@ -30,7 +30,7 @@ from .web import (
 bp = Blueprint("pages", __name__)
 
 ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
-RELATED_SHOWN = 5  # "More from Reuters": this many other articles
+RELATED_SHOWN = 5  # "More from Reuters": this many earlier articles
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class Related:
     channel: Channel
     name: str
     articles: list[Article]
-    total: int
 
 
 def _page(svc: Services, template: str, **context: Any) -> Prepared:
@@ -209,14 +208,16 @@ def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any
 
 
 def _related(svc: Services, article: Article) -> list[Related]:
+    """For its agency and its city, the stories that came just before this one there. Not the
+    newest ones, nor how many there are: then every page of Reuters would change with each new
+    Reuters story (for readers' caches, a CDN, and a static build alike)."""
     groups = []
     for channel in article_channels(article):
         assert channel.facet is not None
-        others = svc.channels.articles(channel, RELATED_SHOWN + 1)
-        others = [a for a in others if a.id != article.id][:RELATED_SHOWN]
+        others = svc.store.older(article, RELATED_SHOWN, facet=(channel.facet.field, channel.key))
         if others:
             name = channel_name(channel, getattr(article, channel.facet.field))
-            groups.append(Related(channel, name, others, svc.channels.count(channel)))
+            groups.append(Related(channel, name, others))
     return groups
 
 

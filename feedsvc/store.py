@@ -530,14 +530,23 @@ class Store:
             "ORDER BY published_ts ASC, seq ASC, id ASC LIMIT 1",
             args,
         )
+        older = self.older(article, 1)
+        return (newer[0] if newer else None, older[0] if older else None)
+
+    def older(
+        self, article: Article, limit: int, *, facet: tuple[str, str] | None = None
+    ) -> list[Article]:
+        """The ``limit`` articles just older than ``article`` in the newest-first order of every
+        list, optionally only those with ``facet`` = (field, slug)."""
+        key = (article.published.timestamp(), -1 if article.seq is None else article.seq)
         where, args = self._visible(
-            None, "published_ts <= ? AND (published_ts, coalesce(seq, -1), id) < (?, ?, ?)",
+            facet, "published_ts <= ? AND (published_ts, coalesce(seq, -1), id) < (?, ?, ?)",
             key[0], *key, article.id,
         )  # fmt: skip
-        older = self._articles(
-            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT 1", args
+        return self._articles(
+            f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ?",
+            (*args, limit),
         )
-        return (newer[0] if newer else None, older[0] if older else None)
 
     def facets(self, field: str) -> list[Facet]:
         """Every value of an article field ("agency" or "city") with its count, most used first."""

@@ -329,6 +329,22 @@ def write_facet_documents(seeds: Path) -> None:
     write_document(seeds, 3, hex_id(3), headline="Talks resume", date="3 Feb 2023")
 
 
+def test_a_new_story_leaves_the_pages_of_older_ones_alone(tmp_path: Path, seeds: Path) -> None:
+    # "More from São Paulo" lists the stories before this one: a new São Paulo story must not
+    # make every São Paulo article page new (to readers' caches, a CDN, a static build).
+    write_facet_documents(seeds)
+    app = indexed_app(tmp_path, seeds)
+    client, svc = app.test_client(), app.extensions["feedsvc"]
+    path = svc.site.permalink(svc.store.get(hex_id(2))).removeprefix(SITE_URL)
+    before = client.get(path)
+    write_document(seeds, 4, hex_id(4), headline="Carnival", date="4 Feb 2023",
+                   dateline="SÃO PAULO (AFP) —")  # fmt: skip
+    svc.store.refresh()
+    after = client.get(path)
+    assert after.status_code == before.status_code == 200
+    assert after.headers["ETag"] == before.headers["ETag"]
+
+
 def test_sources_and_places_indexes(tmp_path: Path, seeds: Path) -> None:
     write_facet_documents(seeds)
     client = indexed_app(tmp_path, seeds).test_client()
@@ -406,7 +422,7 @@ def test_article_page_leads_to_its_neighbours_and_more_of_the_same(
         "More from São Paulo"
     ]
     assert more["More from São Paulo"].xpath(".//li/a/text()") == ["Coffee exports"]
-    assert more["More from São Paulo"].xpath("string(p/a)") == "All 2 articles from São Paulo"
+    assert more["More from São Paulo"].xpath("string(p/a)") == "Everything from São Paulo"
     crumbs = harvest.xpath("//nav[@aria-label='Breadcrumb']//li")
     assert [c.text_content() for c in crumbs] == ["Home", "AFP", "Harvest"]
     # The newest has no newer story; the oldest (the bundled seed) no older one.
