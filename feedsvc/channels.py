@@ -228,6 +228,12 @@ class FeedDocument:
 MAX_CACHED_PLANS = 256
 
 
+def republished_max(feed_size: int) -> int:
+    """How many older, edited articles a subscription feed of ``feed_size`` carries again at
+    most (Channels.subscription_entries): a tenth of it, at least three."""
+    return max(3, feed_size // 10)
+
+
 class Channels:
     """Which articles each channel holds, and the FeedDocument that says so."""
 
@@ -283,15 +289,24 @@ class Channels:
         )
 
     def subscription_entries(self, channel: Channel, limit: int) -> list[Article]:
-        """The newest ``limit`` articles, then those older ones changed since (RFC 5005 4.1):
-        changed after every one of the newest last changed, at most ``limit`` of them."""
+        """The newest ``limit`` articles, then the older ones edited since (RFC 5005 4.1): last
+        changed after the least recently changed of the newest, at most ``republished_max()``.
+
+        An article's last change is its file's modification time (lastmod.py), so copying the
+        folder (a plain ``cp``, a git checkout) makes every document look edited at once, in no
+        order: half the archive would come back into the feed, and a new subscriber would get
+        twice the feed's size of old stories. More older articles changed since than the cap
+        are taken for such a copy, not for edits, and none of them is published again."""
         newest = self.articles(channel, limit)
         if channel.kind == "search" or len(newest) < limit:
             return newest
         since = min(a.last_change for a in newest).timestamp()
         shown = {a.id for a in newest}
-        changed = self.store.changed_after(since, limit, facet=self._facet(channel))
+        most = republished_max(limit)
+        changed = self.store.changed_after(since, limit + most + 1, facet=self._facet(channel))
         again = [a for a in changed if a.id not in shown]
+        if len(again) > most:
+            return newest
         return newest + sorted(again, key=_newest_first)
 
     def archive(self, channel: Channel, key: str, fmt: str) -> FeedDocument | None:

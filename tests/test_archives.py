@@ -237,3 +237,17 @@ def test_page_boundaries(days: list[tuple[int, int]], keys: list[str]) -> None:
     assert [p.key for p in plan.pages] == keys
     if keys:  # every article on exactly one page
         assert sum(p.count for p in plan.pages) == sum(count for _, count in days)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_copied_folder_is_not_taken_for_edits(tmp_path: Path, seeds: Path, fmt: str) -> None:
+    # A plain copy (cp, a git checkout) writes every file within seconds, in no order: each
+    # older article then looks edited after some of the newest. The feed must still hold the
+    # newest FEED_SIZE, not bring half the archive back (RFC 5005 4.1 is about edits).
+    for number in range(1, 41):
+        path = write_document(seeds, number, hex_id(number), date=f"{number % 28 + 1} Jan 2023",
+                              headline=f"Story {number}")  # fmt: skip
+        set_mtime(path, WRITTEN.replace(second=(number * 7919) % 5))
+    client = indexed_app(tmp_path, seeds, FEED_SIZE=10).test_client()
+    subscription, _ = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
+    assert len(subscription.entries) == 10
