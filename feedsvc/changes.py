@@ -29,7 +29,7 @@ def log_report(report: Report) -> None:
     """Log each document a refresh added, changed, removed or skipped, by file name."""
     for kind, ids in (("added", report.added), ("changed", report.changed)):
         _log_names(logging.INFO, kind, [report.names.get(i, i) for i in ids])
-    _log_names(logging.INFO, "removed", [report.names.get(i, i) for i in report.removed])
+    _log_names(logging.INFO, "removed", [report.removed_names.get(i, i) for i in report.removed])
     skipped = [f"{p.file_name}: {p.reason}" for p in report.skipped]
     _log_names(logging.WARNING, "skipped", skipped)
 

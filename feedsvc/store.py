@@ -131,8 +131,10 @@ class Report:
     # The seeds folder's own modification time moved (a file added, removed or renamed, hidden
     # ones included): the content time moved even when no article did.
     folder_changed: bool = False
-    # Article id -> file name, for every id above (a removed article's last file name).
+    # Article id -> file name, for every id added or changed, and for every id removed (its
+    # last file name: a renamed document is removed under its old name, added under its new).
     names: dict[str, str] = field(default_factory=dict)
+    removed_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def any_change(self) -> bool:
@@ -827,7 +829,7 @@ class Store:
         if report is not None:
             report.removed.append(article_id)
             report.touched.append((old.agency_slug, old.city_slug))
-            report.names[article_id] = old.file_name
+            report.removed_names[article_id] = old.file_name
         return old
 
 

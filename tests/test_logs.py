@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from feedsvc import config
 from feedsvc.store import Store
 
@@ -188,3 +190,17 @@ def test_a_removed_seeds_folder_is_one_line_until_it_is_back(live_server: LiveSe
     wait_for(lambda: hex_id(1) in entry_ids(live_server), 5.0)  # watched again
     log = live_server.log()
     assert log.count("is missing") == 1 and "Traceback" not in log
+
+
+def test_a_renamed_document_is_logged_under_its_old_and_new_names(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from feedsvc.changes import log_report
+
+    store = Store(config.load(settings_for(tmp_path, seeds)))
+    old = write_document(seeds, 5, hex_id(5))
+    store.refresh()
+    new = old.rename(seeds / f"006_{hex_id(5)}.txt")  # the same id under a new sequence number
+    with caplog.at_level("INFO", logger="feedsvc.changes"):
+        log_report(store.refresh())
+    assert sorted(caplog.messages) == [f"added {new.name}", f"removed {old.name}"]
