@@ -342,14 +342,18 @@ def _duration(span: timedelta) -> str:
 
 @main.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@folder_argument
 @click.option("--watch", is_flag=True, help="Keep OUT current as documents change (until Ctrl-C).")
 @click.option("--hook", metavar="COMMAND",
               help="Shell command run after each build that changed OUT (rsync, a bucket sync); "
               "a failure is logged and the watch goes on.")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Processes rendering at once (default: one per core).")  # fmt: skip
-def build(out: Path, watch: bool, hook: str | None, jobs: int | None) -> None:
-    """Write the whole site of FEEDSVC_SEEDS_DIR as files in OUT, for nginx, a CDN or a bucket.
+def build(
+    out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: int | None
+) -> None:
+    """Write the whole site of FOLDER (default: FEEDSVC_SEEDS_DIR) as files in OUT, for nginx, a
+    CDN or a bucket. Set FEEDSVC_SITE_URL to the URL OUT will be published at.
 
     Every URL `feedsvc serve` answers (but search) becomes a file rendered by the service itself,
     with .gz and .br copies; OUT.feedsvc/nginx/ holds an nginx configuration, OUT/_headers and
@@ -362,11 +366,22 @@ def build(out: Path, watch: bool, hook: str | None, jobs: int | None) -> None:
     from .inventory import UndeclaredRoute
     from .staticconf import UnmappableURL
 
-    settings = _settings()
+    values = _overrides(SEEDS_DIR=folder)
+    settings = _load(values)
+    if "SITE_URL" not in values:
+        # Every link, feed and header of the files names the site URL: a build for the default
+        # one only works on this machine, at 127.0.0.1:8000.
+        click.echo(
+            f"WARNING: FEEDSVC_SITE_URL is not set: every link in {out} points to "
+            f"{settings.site_url}; set it to the URL the files will be published at",
+            err=True,
+        )
     with _index_errors(settings):
         try:
             builder = static_build.Builder(settings, out, jobs)
             _refresh(builder.svc.store)
+            if summary := summarise_problems(builder.svc.store.problems()):
+                click.echo(f"WARNING: {summary}", err=True)
             with _progress("Building") as progress:
                 report = builder.build(progress)
         except (static_build.BuildFolderError, static_build.BuildError) as exc:

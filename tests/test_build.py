@@ -467,3 +467,21 @@ def test_a_build_killed_after_its_commit_point_is_finished_by_the_next(
     assert again.entries() == {"/a": entry} and again.stamp() == "stamp"
     assert not again.recover()  # done once, and only once
     again.close()
+
+
+def test_build_names_skipped_documents_and_a_missing_site_url(tmp_path: Path, seeds: Path) -> None:
+    # Publishing a static site must not hide missing articles, nor links to 127.0.0.1.
+    (seeds / "empty.txt").write_bytes(b"")
+    env = build_env(tmp_path, tmp_path / "not-the-seeds")  # the folder comes as an argument
+    del env["FEEDSVC_SITE_URL"]
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(tmp_path / "out"), str(seeds)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "FEEDSVC_SITE_URL is not set" in finished.stderr
+    assert "1 document skipped: empty.txt (empty document)" in finished.stderr
+    assert (tmp_path / "out" / "feed.atom").exists()
