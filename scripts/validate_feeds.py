@@ -18,8 +18,9 @@ and never silenced by changing what a document says:
 - the "looks like HTML" warning (ContainsHTML, ContainsUndeclaredHTML) on the title of an entry
   whose headline literally contains that markup: the title is the headline as written,
   correctly sent as text;
-- DuplicateUpdated on a date's midnight: documents that give a date without a time are
-  published as that date, and two of the same day share it; any other time would be made up.
+- DuplicateUpdated: an entry's updated time is the later of its date line and its file's
+  modification time, to the second, so two documents of one day that give no time, or two
+  files written in the same second, share it; any other time would be made up.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ from xml.etree import ElementTree
 
 # The validator's "this text looks like HTML" warnings, accepted on headlines that hold markup.
 ACCEPTED_WARNINGS = ("ContainsHTML", "ContainsUndeclaredHTML")
-# Two Atom entries with one atom:updated, accepted when it is a date's midnight: two documents
-# of the same day that give no time.
-SAME_DAY_WARNING = "DuplicateUpdated"
+# Two Atom entries with one atom:updated: documents of one day that give no time, or files
+# written in the same second.
+SAME_TIME_WARNING = "DuplicateUpdated"
 # Where a headline is a title: an RSS item's or an Atom entry's.
 HEADLINE_PARENTS = ("item", "entry")
 REPO = Path(__file__).resolve().parents[1]
@@ -82,9 +83,9 @@ def main() -> int:
 def is_accepted(rule: str, params: dict, headlines: list[str]) -> bool:
     """Whether a validator event is one of the accepted warnings: "looks like HTML" on a
     headline that literally contains the markup it names (an end tag such as ``</b>``, or
-    ``&amp;``), or two entries updated at the same date's midnight."""
-    if rule == SAME_DAY_WARNING:
-        return _is_midnight(str(params.get("value", "")))
+    ``&amp;``), or two entries updated at the same time (a real date and time)."""
+    if rule == SAME_TIME_WARNING:
+        return _is_a_time(str(params.get("value", "")))
     if rule not in ACCEPTED_WARNINGS or params.get("element") != "title":
         return False
     if params.get("parent") not in HEADLINE_PARENTS:
@@ -96,13 +97,12 @@ def is_accepted(rule: str, params: dict, headlines: list[str]) -> bool:
     return any(markup.lower() in headline.lower() for headline in headlines)
 
 
-def _is_midnight(value: str) -> bool:
+def _is_a_time(value: str) -> bool:
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return False
-    midnight = (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
-    return moment.tzinfo is not None and midnight
+    return moment.tzinfo is not None
 
 
 def headlines(body: bytes) -> list[str]:
