@@ -349,9 +349,7 @@ def _duration(span: timedelta) -> str:
               "a failure is logged and the watch goes on.")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Processes rendering at once (default: one per core).")  # fmt: skip
-def build(
-    out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: int | None
-) -> None:
+def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: int | None) -> None:
     """Write the whole site of FOLDER (default: FEEDSVC_SEEDS_DIR) as files in OUT, for nginx, a
     CDN or a bucket. Set FEEDSVC_SITE_URL to the URL OUT will be published at.
 

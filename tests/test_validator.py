@@ -3,8 +3,9 @@ hostile corpus, through scripts/validate_feeds.py (which starts a real ``feedsvc
 
 Zero errors and zero warnings, but the two classes the README accepts: "looks like HTML" on a
 headline that literally contains markup, and entries sharing an updated time (documents of one
-day that give no time, files written in the same second). The validator is ../shared/tools/feedvalidator beside the project (an unmodified
-copy of github.com/w3c/feedvalidator); without it these tests are skipped, saying so.
+day that give no time, files written in the same second). The validator is
+../shared/tools/feedvalidator beside the project (an unmodified copy of
+github.com/w3c/feedvalidator); without it these tests are skipped, saying so.
 """
 
 from __future__ import annotations
