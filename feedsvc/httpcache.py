@@ -14,6 +14,7 @@ served by every worker from its next request on.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import re
@@ -23,7 +24,7 @@ from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.http import http_date, parse_date
+from werkzeug.http import http_date, parse_accept_header, parse_date
 
 from . import admission, lastmod
 from .admission import RenderSlots
@@ -47,18 +48,15 @@ def cache_control(max_age_seconds: int, *, immutable: bool = False) -> str:
     return f"public, max-age={max_age_seconds}" + (", immutable" if immutable else "")
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str) -> bool:
-    if "gzip" not in accept_encoding:
+    """Whether an Accept-Encoding value accepts gzip: by name in any case, as x-gzip, or as
+    ``*``, with a quality above 0 (RFC 9110 12.5.3, 8.4.1). Read by Werkzeug; a client's value
+    is one of few, so the answers are kept (this runs for every cached response)."""
+    if not accept_encoding:
         return False
-    for part in accept_encoding.split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "x-gzip"):
-            q = params.strip().removeprefix("q=")
-            try:
-                return not params or float(q) > 0
-            except ValueError:
-                return False
-    return False
+    accepted = parse_accept_header(accept_encoding)
+    return max(accepted["gzip"], accepted["x-gzip"]) > 0
 
 
 class _Variant:

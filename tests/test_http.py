@@ -59,6 +59,19 @@ def test_gzip_when_accepted_only(client) -> None:
     assert client.get("/feed.atom", headers=headers).status_code == 304
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "compressed"),
+    [("GZIP", True), ("x-gzip", True), ("*", True), ("br, *;q=0.1", True),
+     ("identity", False), ("*;q=0", False), ("gzip; q=0", False)],
+)  # fmt: skip
+def test_accept_encoding_is_read_as_rfc_9110_says(
+    client, accept_encoding: str, compressed: bool
+) -> None:
+    # Content codings are case-insensitive (8.4.1) and "*" is any coding (12.5.3).
+    response = client.get("/feed.atom", headers={"Accept-Encoding": accept_encoding})
+    assert (response.headers.get("Content-Encoding") == "gzip") is compressed
+
+
 def test_head_has_headers_and_no_body(client) -> None:
     get, head = client.get("/feed.rss"), client.head("/feed.rss")
     assert head.status_code == 200 and head.data == b""
