@@ -83,6 +83,22 @@ def test_check_reports_skips_and_exits_1(tmp_path: Path, seeds: Path) -> None:
     assert result.stderr == ""  # each skip is said once, in the report
 
 
+def test_documents_in_a_sub_folder_are_reported_not_lost_in_silence(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # An operator who files documents by year must hear that the year folders are not read.
+    (seeds / "2026").mkdir()
+    write_document(seeds / "2026", 1, hex_id(1))
+    result = run("check", str(seeds), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "== 2026\n  SKIPPED: a folder: documents are read only directly in the seeds" in (
+        result.stdout
+    )
+    hidden = seeds / ".git"
+    hidden.mkdir()
+    assert ".git" not in run("check", str(seeds), cwd=tmp_path).stdout  # hidden ones stay quiet
+
+
 def test_check_problems_shows_only_warnings_and_skips(tmp_path: Path, seeds: Path) -> None:
     (seeds / "bad.txt").write_bytes(b"Headline only\n")
     write_document(seeds, 1, hex_id(1), date="09/06/2022")
