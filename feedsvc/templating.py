@@ -17,6 +17,8 @@ from .document import Article
 bp = Blueprint("templating", __name__)
 
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+# What one feed in each format is called in a sentence: JSON Feed names itself a feed already.
+FEED_NOUNS = {"rss": "RSS feed", "atom": "Atom feed", "json": "JSON Feed"}
 
 # Lower-case joining words inside place names: "Rio de Janeiro", "Port-au-Prince",
 # "Frankfurt am Main", "Dar es Salaam", "Stratford-upon-Avon", "Sharm el-Sheikh".
@@ -86,6 +88,22 @@ def rfc822_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
+# Explicit embeddings, overrides and isolates (Unicode Bidirectional Algorithm, UAX #9 2.1-2.4):
+# the marks with which a document's text can reorder whatever follows it on the same line.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+@bp.app_template_filter("isolate")
+def isolate(text: str) -> str:
+    """``text`` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (UAX #9 2.7) when it
+    holds a bidi control, else unchanged: for plain-text places such as ``<title>``, where
+    ``<bdi>`` cannot keep a stray U+202E from turning the site's name around after it. Text
+    without controls is left exact, so a copied title is the headline."""
+    if BIDI_CONTROLS.isdisjoint(text):
+        return text
+    return f"\u2068{text}\u2069"
+
+
 @bp.app_template_filter("count")
 def count_text(number: int, noun: str = "article", plural: str | None = None) -> str:
     """'1 article', '1,586 articles'; ``plural`` where adding an s is wrong ('agencies')."""
@@ -99,7 +117,7 @@ def channel_name(channel: Channel, name: str | None = None) -> str:
     if channel.kind == "main":
         return current_app.extensions["feedsvc"].config.title
     if channel.kind == "search":
-        return f"the search “{channel.key}”"
+        return f"the search “{isolate(channel.key)}”"
     if name is None:
         assert channel.facet is not None
         store = current_app.extensions["feedsvc"].store

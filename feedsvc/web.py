@@ -30,7 +30,7 @@ from .httpcache import Prepared, cache_control
 from .params import MAX_PAGE, MAX_SEARCH_CHARS, PARAMETERS
 from .params import whole_number as parse_whole_number
 from .services import Services
-from .templating import FORMAT_NAMES
+from .templating import FEED_NOUNS, FORMAT_NAMES
 from .urls import permalink_path
 
 bp = Blueprint("web", __name__)
@@ -141,7 +141,7 @@ def prepared(
 
 @bp.app_context_processor
 def form_bounds() -> dict[str, Any]:
-    return {"max_query_chars": MAX_SEARCH_CHARS, "formats": FORMAT_NAMES}
+    return {"max_query_chars": MAX_SEARCH_CHARS, "formats": FORMAT_NAMES, "feed_nouns": FEED_NOUNS}
 
 
 # -- query parameters ------------------------------------------------------------------------

@@ -643,6 +643,17 @@ def test_document_text_is_isolated_for_bidi(tmp_path: Path, seeds: Path) -> None
             assert isolated, (path, element.tag)
     doc = search_page(client, "\u202eoil")
     assert doc.xpath("//h1/bdi/text()") == ["\u202eoil"]
+    # <title> holds text, not markup: the text is isolated with FSI ... PDI (UAX #9), so the
+    # browser's tab still ends with the site's name the right way round.
+    site = app.extensions["feedsvc"].config.title
+    article_title = html.fromstring(client.get(permalink.removeprefix(SITE_URL)).data)
+    assert article_title.findtext(".//title") == f"\u2068{headline}\u2069 · {site}"
+    assert doc.findtext(".//title") == f"\u2068Search: \u202eoil\u2069 · {site}"
+    # The search's name in a sentence closes its quotation outside the override.
+    assert "“\u2068\u202eoil\u2069”" in doc.xpath("string(//p[@class='feeds'])")
+    # Text without controls is left exact.
+    plain = html.fromstring(client.get("/sources/afp").data)
+    assert plain.findtext(".//title") == f"From AFP · {site}"
 
 
 @pytest.mark.parametrize(

@@ -183,6 +183,21 @@ def test_opml_preview_lists_every_feed(client) -> None:
     for path in ("/feed.atom", "/sources/reuters/feed.atom", "/places/washington/feed.atom"):
         assert SITE_URL + path in hrefs
     assert "Washington" in doc.xpath("//main//li/a//text()")
+    # What it says matches what the file holds: one Atom outline per feed, so that an import
+    # gives every story once (not three copies in three formats).
+    opml = etree.fromstring(client.get("/feeds.opml").data)
+    assert {o.get("xmlUrl").rsplit(".", 1)[1] for o in opml.iter("outline")} == {"atom"}
+    said = " ".join(doc.xpath("string(//main)").split())
+    assert "One Atom feed for the whole site, for each source and for each place" in said
+
+
+@pytest.mark.parametrize(
+    ("fmt", "noun"), [("rss", "RSS feed"), ("atom", "Atom feed"), ("json", "JSON Feed")]
+)
+def test_preview_names_the_format_in_plain_words(client, fmt: str, noun: str) -> None:
+    doc = html.fromstring(client.get(f"/feed.{fmt}", headers=NAVIGATION).data)
+    assert doc.xpath("string(//h1)") == f"Latest news: {noun}"
+    assert doc.findtext(".//title").startswith(f"Latest news ({noun}) · ")
 
 
 def test_preview_escapes_document_text(tmp_path: Path, seeds: Path) -> None:
