@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .channels import Channel, article_channels
@@ -30,6 +31,8 @@ from .web import (
 bp = Blueprint("pages", __name__)
 
 ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
+# Characters a query keeps as they are when it is repeated in a Location (RFC 3986 3.4).
+QUERY_SAFE = "=&+;,/?:@!$'()*~%"
 RELATED_SHOWN = 5  # "More from Reuters": this many earlier articles
 
 
@@ -227,8 +230,30 @@ def _related(svc: Services, article: Article) -> list[Related]:
 @bp.app_errorhandler(400)
 @bp.app_errorhandler(404)
 @bp.app_errorhandler(405)
-def error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+def error_page(error: HTTPException) -> Any:
+    if error.code == 404 and (moved := _without_trailing_slash()) is not None:
+        return moved
     body = render_template("error.html", svc=services(), error=error)
     # The exception's own headers: 405 lists the target's methods in Allow (RFC 9110 15.5.6).
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     return body, error.code or 500, headers
+
+
+def _without_trailing_slash() -> Response | None:
+    """A 301 from ``/sources/`` or ``/articles/<id>/`` to the address without the slash, when
+    that one is a route: what people type and what other publishing tools link to (their
+    directories end in a slash). The query goes along; the site URL, not Host, gives the
+    origin (RFC 9110 15.4.2)."""
+    path = request.path
+    if request.method not in ("GET", "HEAD") or len(path) < 2 or not path.endswith("/"):
+        return None
+    stripped = path.rstrip("/")
+    try:
+        current_app.url_map.bind("localhost").match(stripped, method="GET")
+    except HTTPException:  # NotFound, or a redirect of Werkzeug's own: leave it a 404
+        return None
+    query = request.query_string  # bytes as sent: quoted once, never decoded and re-encoded
+    svc = services()
+    return moved_to(
+        svc.site.url(quote(stripped) + (f"?{quote(query, safe=QUERY_SAFE)}" if query else ""))
+    )

@@ -547,6 +547,34 @@ def test_every_legacy_address_in_the_table_redirects(client) -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "target"),
+    [
+        ("/sources/", "/sources"),
+        ("/places/washington/", "/places/washington"),
+        ("/search/?q=caf%C3%A9&page=1", "/search?q=caf%C3%A9&page=1"),
+        ("/feed.atom/", "/feed.atom"),
+    ],
+)
+def test_an_address_typed_with_a_trailing_slash_is_sent_to_the_page(
+    client, typed: str, target: str
+) -> None:
+    response = client.get(typed, headers={"Host": "attacker.example"})
+    assert (response.status_code, response.headers["Location"]) == (301, SITE_URL + target)
+    assert client.get(target).status_code == 200
+
+
+def test_an_article_address_with_a_trailing_slash_reaches_its_permalink(client) -> None:
+    permalink = SITE_URL + SEED_PATH
+    first = client.get(f"/articles/{SEED_ID}/")
+    assert first.status_code == 301
+    second = client.get(first.headers["Location"].removeprefix(SITE_URL))
+    assert (second.status_code, second.headers["Location"]) == (301, permalink)
+    # What is not a page stays a 404, slash or not.
+    assert client.get("/nothing/").status_code == 404
+    assert client.get("/articles/0123456789abcdef/").status_code in (301, 404)
+
+
+@pytest.mark.parametrize(
     "path", ["/", "/sources", "/places", "/sources/reuters", "/places/washington", "/search?q=oil"]
 )
 def test_listings_describe_themselves(client, path: str) -> None:
