@@ -180,11 +180,12 @@ def serve(
                 settings.site_url,
                 "; set FEEDSVC_SITE_URL to the URL readers use" if address.is_wildcard else "",
             )
+        listening = f"http://{address}"
         log.info(
-            "serving %s on http://%s/ with %s",
-            settings.site_url,
-            address,
+            "serving %s with %s of up to %s each",
+            listening if settings.site_url == listening else f"{settings.site_url} on {listening}",
             quantity(workers, "worker"),
+            quantity(threads, "thread"),
         )
         serving.serve(
             address,

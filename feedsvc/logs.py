@@ -33,11 +33,18 @@ GRANIAN_LOGGER = "_granian"
 REOPEN_CHECK_SECONDS = 1.0
 
 
+# granian's advice when a worker may run more threads than 2 x cores + 1 (granian/server/mp.py).
+# feedsvc sizes its threads on purpose (serving.DEFAULT_THREADS: most of them wait on the
+# admission lanes, not on the CPU) and says how many in its own start line.
+GRANIAN_THREADS_ADVICE = "Configuration allows spawning up to"
+
+
 class _GranianName(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith(GRANIAN_LOGGER):
             record.name = record.name[1:]
-        return True
+        advice = str(record.msg).startswith(GRANIAN_THREADS_ADVICE)
+        return not (advice and record.name == "granian")
 
 
 class Formatter(logging.Formatter):

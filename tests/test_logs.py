@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from feedsvc import config
+from feedsvc.cli import DEFAULT_THREADS
 from feedsvc.store import Store
 
 from .conftest import (
+    SITE_URL,
     LiveServer,
     hex_id,
     settings_for,
@@ -92,6 +94,14 @@ def test_every_line_has_one_format_and_every_request_one_access_line(
     head = requests["HEAD /feed.rss HTTP/1.1"]
     assert (head["status"], head["bytes"]) == ("200", "-")
     assert "watchfiles" not in loggers  # "1 change detected" says nothing useful
+    # A clean start on good documents warns of nothing (granian's advice on thread counts
+    # included: feedsvc's count is chosen, and said in its own line), and names each address once.
+    assert [line["message"] for line in lines if line["level"] != "INFO"] == []
+    [start] = [line["message"] for line in lines if line["message"].startswith("serving http")]
+    listening = server.url.rstrip("/")
+    assert start == (
+        f"serving {SITE_URL} on {listening} with 2 workers of up to {DEFAULT_THREADS} threads each"
+    )
 
 
 def test_the_access_log_goes_to_a_file_or_nowhere(tmp_path: Path, seeds: Path) -> None:
