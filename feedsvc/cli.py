@@ -101,7 +101,9 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
-        if bar is None and total >= PROGRESS_THRESHOLD:
+        # Only for a person at a terminal: in a log or a pipe, click writes the bare label,
+        # which says less than the line that follows it.
+        if bar is None and total >= PROGRESS_THRESHOLD and sys.stderr.isatty():
             bar = click.progressbar(length=total, label=label, file=sys.stderr)
             bar.__enter__()
         if bar is not None:
