@@ -28,10 +28,20 @@ def quantity(count: int, noun: str) -> str:
 def log_report(report: Report) -> None:
     """Log each document a refresh added, changed, removed or skipped, by file name."""
     for kind, ids in (("added", report.added), ("changed", report.changed)):
-        _log_names(logging.INFO, kind, [report.names.get(i, i) for i in ids])
+        _log_names(logging.INFO, kind, [_named(report, i) for i in ids])
     _log_names(logging.INFO, "removed", [report.removed_names.get(i, i) for i in report.removed])
     skipped = [f"{p.file_name}: {p.reason}" for p in report.skipped]
     _log_names(logging.WARNING, "skipped", skipped)
+
+
+def _named(report: Report, article_id: str) -> str:
+    """A document's file name, and when it will be published if it is held (an embargo)."""
+    name = report.names.get(article_id, article_id)
+    if (release := report.held.get(article_id)) is not None:
+        from .dates import rfc3339  # (dateutil: not for every import of this module)
+
+        return f"{name} (held until {rfc3339(release)})"
+    return name
 
 
 def _log_names(level: int, kind: str, names: Sequence[str]) -> None:

@@ -135,6 +135,9 @@ class Report:
     # last file name: a renamed document is removed under its old name, added under its new).
     names: dict[str, str] = field(default_factory=dict)
     removed_names: dict[str, str] = field(default_factory=dict)
+    # Article id -> publication time, for those added or changed that are dated in the future
+    # (an embargo): published in no feed until then.
+    held: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def any_change(self) -> bool:
@@ -788,6 +791,8 @@ class Store:
                 report.touched.append((previous.agency_slug, previous.city_slug))
         if article.published.timestamp() <= time.time():  # a held one is told at its release
             report.touched.append((article.agency_slug, article.city_slug))
+        else:
+            report.held[article.id] = article.published
         report.names[article.id] = article.file_name
         cursor = self._db.execute(
             f"INSERT INTO articles ({rows.ENCODED_COLUMNS}, updated_ts) "

@@ -140,13 +140,18 @@ def test_each_document_change_is_logged_by_file_name_once(live_server: LiveServe
     wait_for(lambda: "changed" in " ".join(changes_logged(live_server)), 5.0)
     (seeds / "002_0000000000000002.txt").write_bytes(b"")
     wait_for(lambda: any("002_" in c for c in changes_logged(live_server)), 5.0)
+    # An embargoed story: added to the index, in no feed until its time, and the log says when.
+    write_document(seeds, 3, hex_id(3), date="1 Jan 2999 09:30 UTC", headline="Embargoed")
+    wait_for(lambda: any("003_" in c for c in changes_logged(live_server)), 5.0)
     path.unlink()
     wait_for(lambda: hex_id(1) not in entry_ids(live_server), 5.0)
-    wait_for(lambda: len(changes_logged(live_server)) == 4, 5.0)
+    wait_for(lambda: len(changes_logged(live_server)) == 5, 5.0)
+    assert hex_id(3) not in entry_ids(live_server)
     assert changes_logged(live_server) == [
         f"added 001_{hex_id(1)}.txt",
         f"changed 001_{hex_id(1)}.txt",
         "skipped 002_0000000000000002.txt: empty document",
+        f"added 003_{hex_id(3)}.txt (held until 2999-01-01T09:30:00+00:00)",
         f"removed 001_{hex_id(1)}.txt",
     ]
 
