@@ -55,7 +55,8 @@ def watch(
     on_build: Callable[[BuildReport], None] | None = None,
     next_change: datetime | None = None,
 ) -> None:
-    """Rebuild OUT after every change until ``stop`` is set (or Ctrl-C)."""
+    """Rebuild OUT after every change until ``stop`` is set. Ctrl-C raises KeyboardInterrupt
+    to the caller, which says it stopped (OUT keeps its last whole build: see outtree)."""
     store = builder.svc.store
     last_scan = time.monotonic()
     seen = store.version()
@@ -67,7 +68,7 @@ def watch(
         rust_timeout=WAKE_MILLISECONDS,
         yield_on_timeout=True,
         stop_event=stop,
-        raise_interrupt=False,
+        raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
     ):
         try:
             indexed = False

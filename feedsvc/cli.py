@@ -400,7 +400,11 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         buildwatch.run_hook(hook, report, str(builder.tree.out))
     if watch:
         click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
-        buildwatch.watch(builder, hook, next_change=report.next_change)
+        try:
+            buildwatch.watch(builder, hook, next_change=report.next_change)
+        except KeyboardInterrupt:
+            # The way to stop a watch, not a failure: OUT holds its last whole build.
+            click.echo(f"Stopped watching; {out} holds the last build")
     builder.close()
     if report.failed and not watch:
         sys.exit(1)

@@ -80,3 +80,28 @@ def test_watch_rebuilds_when_the_clock_alone_changes_a_page(tmp_path: Path, seed
         news = out / "news-sitemap.xml"
         wait_for(lambda: news.exists() and b"Leaving the window" in news.read_bytes(), 60)
         wait_for(lambda: b"Leaving the window" not in news.read_bytes(), 10)
+
+
+def test_ctrl_c_stops_the_watch_in_one_line(tmp_path: Path, seeds: Path) -> None:
+    out = tmp_path / "out"
+    log_path = tmp_path / "watch.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feedsvc", "build", str(out), "--watch"],
+            env=build_env(tmp_path, seeds),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "Watching" in log_path.read_text(), 60)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    said = log_path.read_text().splitlines()
+    assert said[-1] == f"Stopped watching; {out} holds the last build", said
+    assert not [line for line in said if "WARNING" in line or "Abort" in line], said
+    assert (out / "feed.atom").exists()
