@@ -217,4 +217,8 @@ def _parse_general(text: str, default_tz: str) -> ParsedDate:
         return ParsedDate(a.replace(tzinfo=a.tzinfo or _zone(default_tz)), has_time=False)
     if names:
         return _in_zone(a, names[0], default_tz)
-    return ParsedDate(a if a.tzinfo else a.replace(tzinfo=_zone(default_tz)), True)
+    if a.tzinfo:
+        return ParsedDate(a, True)
+    return ParsedDate(
+        a.replace(tzinfo=_zone(default_tz)), True, zones.wall_clock_warnings(a, default_tz)
+    )

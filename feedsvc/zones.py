@@ -11,7 +11,7 @@ read by the choice this table documents, with a warning; one missing from the ta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -134,15 +134,13 @@ def read(abbreviation: str, local: datetime, default_zone: str) -> ZoneReading:
     entry = ABBREVIATIONS.get(abbreviation)
     if entry is None:
         when = local.replace(tzinfo=zone(default_zone))
-        return ZoneReading(
-            when,
-            (
-                f"unknown time-zone abbreviation {abbreviation!r}: the time is read in "
-                f"{default_zone} (FEEDSVC_TIMEZONE), {utc_offset_text(when.utcoffset())}",
-            ),
+        unknown = (
+            f"unknown time-zone abbreviation {abbreviation!r}: the time is read in "
+            f"{default_zone} (FEEDSVC_TIMEZONE), {utc_offset_text(when.utcoffset())}"
         )
+        return ZoneReading(when, (unknown, *wall_clock_warnings(local, default_zone)))
     offset, in_force = _offset(entry, local)
-    warnings = []
+    warnings = list(wall_clock_warnings(local, entry.zone)) if entry.kind == IN_FORCE else []
     if entry.also:
         warnings.append(
             f"ambiguous time-zone abbreviation {abbreviation!r} read as {entry.name} "
@@ -156,6 +154,27 @@ def read(abbreviation: str, local: datetime, default_zone: str) -> ZoneReading:
     return ZoneReading(local.replace(tzinfo=timezone(offset)), tuple(warnings))
 
 
+def wall_clock_warnings(local: datetime, zone_name: str) -> tuple[str, ...]:
+    """A warning when the naive wall-clock time ``local`` never happened in ``zone_name`` (its
+    clocks went forward over it) or happened twice (they went back): either way it is read
+    with the offset in force before the change (``fold=0``, PEP 495), and the operator should
+    know that the document's time is a guess. Empty otherwise."""
+    before = local.replace(tzinfo=zone(zone_name), fold=0)
+    after = local.replace(tzinfo=zone(zone_name), fold=1)
+    if before.utcoffset() == after.utcoffset():
+        return ()
+    shown = f"{local:%Y-%m-%d %H:%M}"
+    offset = utc_offset_text(before.utcoffset())
+    if before.astimezone(UTC).astimezone(zone(zone_name)).replace(tzinfo=None) != local:
+        return (
+            f"{shown} never happened in {zone_name} (the clocks went forward): read as {offset}",
+        )
+    return (
+        f"{shown} happened twice in {zone_name} (the clocks went back): "
+        f"read as the first, {offset}",
+    )
+
+
 def _offset(entry: Abbreviation, local: datetime) -> tuple[timedelta, str | None]:
     """The abbreviation's UTC offset at ``local``, and the kind of time the zone really kept
     then when the abbreviation names the other kind (else None)."""
@@ -164,10 +183,19 @@ def _offset(entry: Abbreviation, local: datetime) -> tuple[timedelta, str | None
     assert offset is not None and saving is not None  # a ZoneInfo always knows both
     if entry.kind == IN_FORCE:
         return offset, None
+    # Around a change of the clocks a wall-clock time has two readings (PEP 495 fold): when one
+    # of them is the kind of time the abbreviation names (1:30 EST on the night the clocks go
+    # back is the second 1:30), nothing needs saying.
+    later = local.replace(tzinfo=zone(entry.zone), fold=1)
+    later_saving = later.dst()
     if entry.kind == STANDARD:
-        return offset - saving, ("daylight-saving" if saving else None)
+        return offset - saving, ("daylight-saving" if saving and later_saving else None)
     if saving:
         return offset, None
+    if later_saving:
+        later_offset = later.utcoffset()
+        assert later_offset is not None
+        return later_offset, None
     return offset + _daylight_saving(entry.zone, local.year), "standard"
 
 

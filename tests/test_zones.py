@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -106,6 +106,37 @@ def test_a_standard_time_abbreviation_in_summer_is_read_as_written_with_a_warnin
     assert parsed.when.utcoffset() == timedelta(hours=-5)
     (warning,) = parsed.warnings
     assert "'EST'" in warning and "daylight-saving" in warning and "UTC-05:00" in warning
+
+
+@pytest.mark.parametrize(
+    ("line", "default_zone", "utc", "said"),
+    [
+        # The clocks of New York went forward at 2:00 on 8 March 2026 and back at 2:00 on
+        # 1 November: 2:30 that March night never happened, 1:30 that November night twice.
+        ("Mar 8, 2026 2:30 AM ET", "UTC", "2026-03-08T07:30:00+00:00", "never happened"),
+        ("March 8, 2026 02:30", "America/New_York", "2026-03-08T07:30:00+00:00", "never happened"),
+        ("Nov 1, 2026 1:30 AM ET", "UTC", "2026-11-01T05:30:00+00:00", "happened twice"),
+        ("Nov 1, 2026 1:30 AM", "America/New_York", "2026-11-01T05:30:00+00:00", "happened twice"),
+        ("Nov 1, 2026 1:30 AM XYZ", "America/New_York", "2026-11-01T05:30:00+00:00",
+         "happened twice"),
+        # An abbreviation that names the kind of time settles which reading: nothing to say.
+        ("Nov 1, 2026 1:30 AM EST", "UTC", "2026-11-01T06:30:00+00:00", None),
+        ("Nov 1, 2026 1:30 AM EDT", "UTC", "2026-11-01T05:30:00+00:00", None),
+        ("Mar 8, 2026 2:30 AM EDT", "UTC", "2026-03-08T06:30:00+00:00", None),
+        ("Mar 8, 2026 3:30 AM ET", "UTC", "2026-03-08T07:30:00+00:00", None),
+    ],
+)  # fmt: skip
+def test_a_time_the_clocks_skipped_or_repeated_is_read_with_a_warning(
+    line: str, default_zone: str, utc: str, said: str | None
+) -> None:
+    parsed = parse_date_line(line, default_tz=default_zone)
+    assert parsed.when.astimezone(UTC).isoformat() == utc
+    clock = [w for w in parsed.warnings if "clocks went" in w]
+    if said is None:
+        assert parsed.warnings == ()
+    else:
+        (warning,) = clock
+        assert said in warning and "America/New_York" in warning, warning
 
 
 def test_a_line_without_a_zone_has_no_label() -> None:
