@@ -496,3 +496,18 @@ def test_a_date_without_a_time_is_midnight_in_the_configured_zone() -> None:
     text = b"Headline\n\n6 Mar 2022\n\nBody text of the story.\n"
     article = parse(text, "005_00000000000000aa.txt", ParseOptions(timezone="Asia/Tokyo"))
     assert article.published.isoformat() == "2022-03-06T00:00:00+09:00"
+
+
+def test_a_headline_over_300_characters_is_cut_at_a_word_and_said() -> None:
+    """The one change to a headline (README: "Every word as written"): a scraper that ran the
+    story into it. Anything up to the limit is left exactly as written."""
+    words = "Officials say the talks on the budget went on late into the night again"
+    headline = " ".join([words] * 6)  # 437 characters
+    raw = f"{headline}\n\n5 Mar 2023\n\nPARIS (AFP) - Body text of the story.\n".encode()
+    article = parse(raw, f"001_{'1' * 16}.txt")
+    assert len(article.headline) <= 300 and article.headline.endswith("…")
+    assert headline.startswith(article.headline.removesuffix("…"))
+    assert headline[len(article.headline) - 1] == " "  # cut between words
+    assert f"headline of {len(headline)} characters shortened to 300" in article.warnings
+    exact = headline[:300].rstrip()
+    assert parse(raw.replace(headline.encode(), exact.encode()), "x.txt").headline == exact
