@@ -22,14 +22,28 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from werkzeug.http import http_date, parse_accept_header, parse_date
+from werkzeug.datastructures import Accept
+from werkzeug.http import http_date, parse_date
 
 from . import admission, lastmod
 from .admission import RenderSlots
 from .params import CacheKeys
 from .security import REPRESENTATION_TYPE
+
+
+def _accept_parser() -> Callable[[str], Accept]:
+    """Werkzeug's Accept-header parser: ``Accept.from_header`` since 3.2, which deprecates
+    ``parse_accept_header`` (removed in 3.3); the declared range starts at 3.0."""
+    parser = getattr(Accept, "from_header", None)
+    if parser is None:
+        from werkzeug.http import parse_accept_header as parser
+    return cast(Callable[[str], Accept], parser)
+
+
+_parse_accept = _accept_parser()
+
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
@@ -55,7 +69,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
     is one of few, so the answers are kept (this runs for every cached response)."""
     if not accept_encoding:
         return False
-    accepted = parse_accept_header(accept_encoding)
+    accepted = _parse_accept(accept_encoding)
     return max(accepted["gzip"], accepted["x-gzip"]) > 0
 
 
