@@ -17,6 +17,7 @@ import contextlib
 import logging
 import logging.config
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -36,14 +37,15 @@ REOPEN_CHECK_SECONDS = 1.0
 # granian's advice when a worker may run more threads than 2 x cores + 1 (granian/server/mp.py).
 # feedsvc sizes its threads on purpose (serving.DEFAULT_THREADS: most of them wait on the
 # admission lanes, not on the CPU) and says how many in its own start line.
-GRANIAN_THREADS_ADVICE = "Configuration allows spawning up to"
+# (Worded "Configuration allow to spawn up to" in granian 2.0-2.2.)
+GRANIAN_THREADS_ADVICE = re.compile(r"Configuration allows? (?:spawning|to spawn) up to ")
 
 
 class _GranianName(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith(GRANIAN_LOGGER):
             record.name = record.name[1:]
-        advice = str(record.msg).startswith(GRANIAN_THREADS_ADVICE)
+        advice = GRANIAN_THREADS_ADVICE.match(str(record.msg)) is not None
         return not (advice and record.name == "granian")
 
 
