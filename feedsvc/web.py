@@ -383,7 +383,10 @@ def news_sitemap(svc: Services) -> Prepared:
 @cached
 def robots(svc: Services) -> Prepared:
     # Search result pages are endless variations of the listings; everything else is welcome.
-    lines = ["User-agent: *", "Disallow: /search", ""]
+    # Rules name paths from the host's root (RFC 9309 2.2.2): a site under /news says
+    # /news/search, for the operator to merge into the host's own /robots.txt.
+    search = urlsplit(svc.site.url("/search")).path
+    lines = ["User-agent: *", f"Disallow: {search}", ""]
     lines += [f"Sitemap: {svc.site.url(path)}" for path in ("/sitemap.xml", "/news-sitemap.xml")]
     body = ("\n".join(lines) + "\n").encode()
     return prepared(svc, body, TEXT, max_age_seconds=ICON_MAX_AGE_SECONDS)

@@ -183,12 +183,13 @@ def test_opml_preview_lists_every_feed(client) -> None:
     for path in ("/feed.atom", "/sources/reuters/feed.atom", "/places/washington/feed.atom"):
         assert SITE_URL + path in hrefs
     assert "Washington" in doc.xpath("//main//li/a//text()")
-    # What it says matches what the file holds: one Atom outline per feed, so that an import
-    # gives every story once (not three copies in three formats).
+    # What it says matches what the file holds: one Atom outline per feed (not three copies in
+    # three formats), and that a story is in more than one of them.
     opml = etree.fromstring(client.get("/feeds.opml").data)
     assert {o.get("xmlUrl").rsplit(".", 1)[1] for o in opml.iter("outline")} == {"atom"}
     said = " ".join(doc.xpath("string(//main)").split())
-    assert "One Atom feed for the whole site, for each source and for each place" in said
+    assert "One Atom feed for the whole site, for each source and for each place." in said
+    assert "A story is in the site's feed and in its source's and its place's" in said
 
 
 @pytest.mark.parametrize(

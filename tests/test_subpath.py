@@ -144,3 +144,11 @@ def test_redirects_stay_under_the_site_url(site: str) -> None:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def test_robots_names_the_search_under_the_site_path(site: str) -> None:
+    with urllib.request.urlopen(f"{site}/robots.txt", timeout=10) as response:
+        rules = response.read().decode().splitlines()
+    path = urlsplit(site).path
+    assert f"Disallow: {path}/search" in rules
+    assert f"Sitemap: {site}/sitemap.xml" in rules
