@@ -727,6 +727,26 @@ def test_a_right_to_left_override_stays_in_its_place(browser: WebDriver) -> None
     assert date.rect["x"] < agency.rect["x"]  # the line reads as written
 
 
+# Per name and per feed link of a facet table: how many boxes (lines) it is laid out in.
+LINES_PER_CELL = """
+return Array.from(document.querySelectorAll('table.facets th[scope=row] bdi, table.facets .feeds a'))
+  .map(e => [e.textContent, e.getClientRects().length]);
+"""
+
+
+def test_source_and_place_names_keep_whole_on_a_phone(browser: WebDriver) -> None:
+    browser.set_window_size(*PHONE)
+    try:
+        for shown in ("/sources", "/places"):
+            visit(browser, shown)
+            cells = browser.execute_script(LINES_PER_CELL)
+            assert cells and all(lines == 1 for _, lines in cells), (shown, cells)
+            inner = browser.execute_script("return window.innerWidth")
+            assert browser.execute_script("return document.documentElement.scrollWidth") <= inner
+    finally:
+        browser.set_window_size(*DESKTOP)
+
+
 def test_long_words_wrap_on_a_phone(browser: WebDriver, screenshots: Path) -> None:
     path = permalink_path(browser, f"A long word: {LONG_WORD}")
     browser.set_window_size(*PHONE)
