@@ -80,7 +80,7 @@ _EMOTICON = re.compile(rf"^{_EMOTICON_WORD}(?=[A-Z0-9])")
 # Or the words wrap the ad with spaces: "heart Best CFD Brokers 2022 heart".
 _EMOTICON_WRAPPED = re.compile(rf"^{_EMOTICON_WORD} ?[A-Z0-9].*(?: |(?<![a-z])){_EMOTICON_WORD}$")
 _CREDIT_LINE = re.compile(
-    r"^\(?(?:reporting|additional reporting|writing|editing|compiled|translated|produced)"
+    r"^[(\[]?(?:reporting|additional reporting|writing|editing|compiled|translated|produced)"
     r"(?: by)?\b",
     re.IGNORECASE,
 )
