@@ -36,6 +36,8 @@ _AFFILIATION_WORDS = frozenset(
     bureau news press presse agence agency agentur service wire times post journal herald
     tribune contributor columnist analyst desk""".split()  # noqa: SIM905
 )
+# What a page puts between a byline and the rest of its line (agency, reading time, date).
+_SEPARATOR = re.compile(r"\s+[|•·]\s+")
 _AND = re.compile(r"\s+(?:and|AND|&)\s+|\s*,\s*")
 # " in Caracas", " in New York": where a reporter filed from.
 _PLACE = re.compile(r"\s+in\s+[^\W\d_][\w'’.\- ]*$")
@@ -62,7 +64,8 @@ def read_byline(line: str) -> tuple[str, ...] | None:
     text = " ".join(line.split())
     if len(text) > MAX_BYLINE_CHARS or not (match := _BY.match(text)):
         return None
-    parts = text[match.end() :].split(",")
+    # "By Jane Doe | Reuters", "By Jane Doe · 3 min read": a page's separator ends the names.
+    parts = _SEPARATOR.split(text[match.end() :], maxsplit=1)[0].split(",")
     if len(parts) > 1 and _is_affiliation(parts[-1]):
         parts = parts[:-1]
     names = _names(",".join(parts))

@@ -20,6 +20,8 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe and John Roe", ("Jane Doe", "John Roe")),
         ("By Jane Doe & John Roe", ("Jane Doe", "John Roe")),
         ("By Jane Doe, Reuters", ("Jane Doe",)),
+        ("By Jane Doe | Reuters", ("Jane Doe",)),
+        ("By Jane Doe and John Roe · 3 min read", ("Jane Doe", "John Roe")),
         ("By Jane Doe and John Roe, Reuters", ("Jane Doe", "John Roe")),
         ("By Jane Doe, The Associated Press", ("Jane Doe",)),
         ("By Jane Doe, Staff Writer", ("Jane Doe",)),
