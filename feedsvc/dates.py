@@ -57,8 +57,13 @@ _MONTH_DAY_YEAR_TIME = re.compile(
 )
 # "09/06/2022", "12.04.2021 09:30": day and month order is a policy (FEEDSVC_DATE_ORDER).
 _NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:,?\s+(.+))?$")
-# Scrapers join date and time with a bar or a dot: "April 12, 2021 | 3:45 PM".
-_SEPARATOR = re.compile(r"\s*[|·•]\s*")
+# Scrapers join date and time with a bar, a dot or a spaced slash: "April 12, 2021 | 3:45 PM",
+# "April 12, 2021 / 3:45 PM" (a slash without spaces is a numeric date's: "09/06/2022").
+_SEPARATOR = re.compile(r"\s*[|·•]\s*|\s+/\s+")
+# A wire page's stamp goes on to say when the story was updated: "April 12, 2021 3:45 PM EDT /
+# Updated April 12, 2021 4:10 PM EDT", "... / Updated 2 hours ago". The publication comes first;
+# the rest is dropped (an edit shows as the file's modification time, as for any document).
+_UPDATED_TAIL = re.compile(r"(?<=\S)\s*(?:[|·•/,]\s*)?\(?(?:last\s+)?updated\b.*$", re.IGNORECASE)
 # "GMT+1" means one hour ahead of Greenwich; dateutil reads it POSIX-style, as one hour behind.
 _UTC_OFFSET = re.compile(r"\b(?:GMT|UTC|UT)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b", re.IGNORECASE)
 # The Guardian's "Mon 12 Apr 2021 09.30 BST": a dotted time right after the year.
@@ -99,7 +104,8 @@ def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "md
     Raises DateError when the line is not a date or is before 1970. A date in the future is a
     date like any other: the store holds the article back until then (an embargo).
     """
-    text = _normalise(_PREFIX.sub("", " ".join(line.split())).strip(" ."))
+    text = _PREFIX.sub("", " ".join(line.split())).strip(" .")
+    text = _normalise(_UPDATED_TAIL.sub("", text).strip(" ."))
     if not text:
         raise DateError("the date line is empty")
     parsed = _parse_common(text, default_tz, date_order) or _parse_general(text, default_tz)
@@ -134,8 +140,11 @@ def _parse_common(text: str, default_tz: str, date_order: str) -> ParsedDate | N
         if len(year) == 2:
             year = f"20{year}" if int(year) < 70 else f"19{year}"
         shown = f"{first}{separator}{second}{separator}{match.group(4)}"
-        day, month, warning = _numeric_day_month(int(first), int(second), shown, date_order)
-        warnings = (warning,) if warning else ()
+        # Dots are written day first wherever they are written (12.04.2021: 12 April; German,
+        # Russian, Scandinavian usage), whatever the policy for slashes says.
+        order = "dmy" if separator == "." else date_order
+        day, month, warning = _numeric_day_month(int(first), int(second), shown, order)
+        warnings = (warning,) if warning and separator != "." else ()
         if time_part:  # the policy decides the date; dateutil reads only the time and zone
             _calendar_date(int(year), month, day, text)
             general = _parse_general(f"{year}-{month:02d}-{day:02d} {time_part}", default_tz)

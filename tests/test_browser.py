@@ -729,7 +729,8 @@ def test_a_right_to_left_override_stays_in_its_place(browser: WebDriver) -> None
 
 # Per name and per feed link of a facet table: how many boxes (lines) it is laid out in.
 LINES_PER_CELL = """
-return Array.from(document.querySelectorAll('table.facets th[scope=row] bdi, table.facets .feeds a'))
+const cells = 'table.facets th[scope=row] bdi, table.facets .feeds a';
+return Array.from(document.querySelectorAll(cells))
   .map(e => [e.textContent, e.getClientRects().length]);
 """
 

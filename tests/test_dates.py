@@ -74,7 +74,6 @@ def test_an_explicit_zone_wins_over_the_configured_zone() -> None:
         ("09/06/2022", "mdy", "2022-09-06", "6 September"),
         ("09/06/2022", "dmy", "2022-06-09", "9 June"),
         ("09/06/22", "mdy", "2022-09-06", "6 September"),
-        ("12.04.2021", "dmy", "2021-04-12", "12 April"),
         ("04-05-2021", "mdy", "2021-04-05", "5 April"),
     ],
 )
@@ -86,6 +85,39 @@ def test_an_ambiguous_numeric_date_follows_the_policy_and_says_so(
     (warning,) = parsed.warnings
     assert "ambiguous" in warning and reading in warning
     assert f"FEEDSVC_DATE_ORDER={order}" in warning
+
+
+@pytest.mark.parametrize("order", ["mdy", "dmy"])
+@pytest.mark.parametrize(
+    ("line", "iso"), [("12.04.2021", "2021-04-12T00:00"), ("12.04.2021 15:45", "2021-04-12T15:45")]
+)
+def test_a_dotted_date_is_day_first_whatever_the_policy(order: str, line: str, iso: str) -> None:
+    """Dots are written day first wherever they are used (de, ru, nordic): no ambiguity."""
+    parsed = parse_date_line(line, date_order=order)
+    assert parsed.when.isoformat(timespec="minutes").startswith(iso)
+    assert parsed.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "April 12, 2021 / 3:45 PM / Updated 2 hours ago",
+        "April 12, 2021 3:45 PM / Updated April 12, 2021 4:10 PM",
+        "April 12, 2021 | 3:45 PM | Last updated 12 minutes ago",
+        "Published April 12, 2021 3:45 PM, updated April 13, 2021",
+        "April 12, 2021 3:45 PM (Updated: April 13, 2021)",
+    ],
+)
+def test_a_wire_stamp_with_an_update_is_read_as_its_publication(line: str) -> None:
+    parsed = parse_date_line(line)
+    assert parsed.when.isoformat() == "2021-04-12T15:45:00+00:00"
+    assert parsed.has_time
+
+
+def test_a_line_that_only_says_updated_is_still_a_date() -> None:
+    assert parse_date_line("Updated: April 12, 2021").when.date().isoformat() == "2021-04-12"
+    with pytest.raises(DateError):
+        parse_date_line("Updated 2 hours ago")
 
 
 @pytest.mark.parametrize(("order", "iso"), [("mdy", "2021-12-04"), ("dmy", "2021-04-12")])
