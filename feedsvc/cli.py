@@ -9,6 +9,7 @@ standard output and log only warnings.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -90,8 +91,23 @@ def _index_errors(settings: Config) -> Iterator[None]:
             "program holds it, wait for it, otherwise it is safe to delete: it is rebuilt"
         ) from None
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
+        where = f" {exc.filename}{_setting_of(settings, exc.filename)}" if exc.filename else ""
         raise click.ClickException(f"cannot read or write{where}: {exc.strerror or exc}") from None
+
+
+def _setting_of(settings: Config, filename: object) -> str:
+    """The setting an operator changes for ``filename``: " (FEEDSVC_INDEX_PATH)" for the index,
+    a folder above it or a file beside it; " (FEEDSVC_SEEDS_DIR)" for the seeds folder or a
+    file in it; else nothing."""
+    path = Path(os.fsdecode(filename)) if isinstance(filename, str | bytes) else None
+    if path is None:
+        return ""
+    index = settings.index_path
+    if path == index or path in index.parents or path.parent == index.parent:
+        return " (FEEDSVC_INDEX_PATH)"
+    if path == settings.seeds_dir or settings.seeds_dir in path.parents:
+        return " (FEEDSVC_SEEDS_DIR)"
+    return ""
 
 
 @contextmanager

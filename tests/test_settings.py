@@ -32,6 +32,7 @@ BAD = [
     ("INDEX_PATH", "{tmp}/new/", "is a folder"),
     ("INDEX_PATH", "{tmp}/a-file/index.sqlite3", "a-file is a file, not a folder"),
     ("INDEX_PATH", "/proc/1/index.sqlite3", "cannot be written"),
+    ("INDEX_PATH", "/proc/x/y.sqlite3", "/proc/x (FEEDSVC_INDEX_PATH)"),
     ("INDEX_PATH", "/dev/null", "is not a regular file"),
     ("INDEX_PATH", "{tmp}/a-file", "cannot use the index"),  # a file that is not an index
     ("SITE_URL", "", "must be an absolute http:// or https:// URL"),
