@@ -16,6 +16,7 @@ from .channels import Channel, article_channels
 from .document import Article
 from .httpcache import Prepared
 from .services import Services
+from .slugs import slugify
 from .store import Facet
 from .templating import channel_heading, channel_name, count_text, place_name
 from .web import (
@@ -137,10 +138,26 @@ def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list
     )
 
 
+def _facet(svc: Services, channel: Channel) -> Facet | Response:
+    """The agency or city a facet page is about; a 301 when the address holds its name rather
+    than its slug (``/sources/Reuters``, ``/places/МОСКВА``: typed, or from an old link);
+    404 otherwise."""
+    assert channel.facet is not None
+    facet = svc.store.facet(channel.facet.field, channel.key)
+    if facet is not None:
+        return facet
+    slug = slugify(channel.key)
+    if slug and slug != channel.key and svc.store.facet(channel.facet.field, slug) is not None:
+        return moved_to(svc.site.url(Channel(channel.kind, slug).html_path))
+    abort(404)
+
+
 @bp.get("/sources/<slug>")
 @cached("page")
-def source_page(svc: Services, slug: str) -> Prepared:
-    facet = svc.store.facet("agency", slug) or abort(404)
+def source_page(svc: Services, slug: str) -> Prepared | Response:
+    facet = _facet(svc, Channel("source", slug))
+    if isinstance(facet, Response):
+        return facet
     channel = Channel("source", slug)
     heading = channel_heading(channel, facet.name)
     return _listing(
@@ -151,8 +168,10 @@ def source_page(svc: Services, slug: str) -> Prepared:
 
 @bp.get("/places/<slug>")
 @cached("page")
-def place_page(svc: Services, slug: str) -> Prepared:
-    facet = svc.store.facet("city", slug) or abort(404)
+def place_page(svc: Services, slug: str) -> Prepared | Response:
+    facet = _facet(svc, Channel("place", slug))
+    if isinstance(facet, Response):
+        return facet
     channel = Channel("place", slug)
     heading = channel_heading(channel, facet.name)
     return _listing(

@@ -563,6 +563,18 @@ def test_an_address_typed_with_a_trailing_slash_is_sent_to_the_page(
     assert client.get(target).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("typed", "target"),
+    [("/sources/Reuters", "/sources/reuters"), ("/places/WASHINGTON", "/places/washington")],
+)
+def test_a_source_or_place_typed_by_its_name_is_sent_to_its_page(
+    client, typed: str, target: str
+) -> None:
+    response = client.get(typed)
+    assert (response.status_code, response.headers["Location"]) == (301, SITE_URL + target)
+    assert client.get("/sources/Nobody").status_code == 404
+
+
 def test_an_article_address_with_a_trailing_slash_reaches_its_permalink(client) -> None:
     permalink = SITE_URL + SEED_PATH
     first = client.get(f"/articles/{SEED_ID}/")
