@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import config
-from feedsvc.store import Store
+from feedsvc import config, lastmod, watch
+from feedsvc.indexfile import ForeignIndex
+from feedsvc.store import BATCH_DOCUMENTS, Store
 from feedsvc.watch import Watcher
 
 from .conftest import hex_id, set_mtime, settings_for, write_document
@@ -320,3 +321,97 @@ def test_every_process_sees_a_commit_through_the_generation_file(
     indexing.refresh()  # another process, e.g. `feedsvc index` from cron
     assert serving.version() != seen
     assert serving.get(hex_id(1)) is not None
+
+
+def test_a_deleted_index_is_rebuilt_aside_while_readers_keep_the_old_one(
+    tmp_path: Path, seeds: Path
+) -> None:
+    writer, reader = make_store(tmp_path, seeds), make_store(tmp_path, seeds)
+    writer.refresh()
+    write_document(seeds, 1, hex_id(1))
+    writer.refresh()
+    before = reader.version()
+    index = tmp_path / "index" / "index.sqlite3"
+    with reader.reading():
+        assert reader.count() == 2  # the render's snapshot of the first build
+        for path in index.parent.glob("index.sqlite3*"):  # rm index.sqlite3*
+            path.unlink()
+        assert not writer.index_present()
+        writer.refresh()  # rebuilt aside, and put in place
+        reader.version()  # another request notices the new build
+        assert reader.count() == 2  # this render goes on reading the old one, whole
+    assert index.is_symlink() and reader.version() != before
+    assert reader.count() == 2 and reader.get(hex_id(1)) is not None
+
+
+def test_an_index_file_of_an_older_version_is_replaced_by_a_build(
+    tmp_path: Path, seeds: Path
+) -> None:
+    index = tmp_path / "index" / "index.sqlite3"
+    index.parent.mkdir()
+    with sqlite3.connect(index) as db:  # as versions before builds had files of their own
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema', '8'), ('generation', '7')")
+    store = make_store(tmp_path, seeds)
+    assert not store.ready()
+    store.refresh()
+    assert index.is_symlink() and store.get(SEED_ID) is not None
+    assert not (tmp_path / "index" / "index.sqlite3-wal").exists()
+
+
+def test_a_file_that_is_not_an_index_is_never_overwritten(tmp_path: Path, seeds: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an index\n" * 100)
+    store = make_store(tmp_path, seeds, INDEX_PATH=str(notes))
+    with pytest.raises(sqlite3.DatabaseError):
+        store.refresh()
+    assert notes.read_text() == "not an index\n" * 100 and not notes.is_symlink()
+    # Nor a file the index path links to that feedsvc did not make.
+    link = tmp_path / "linked.sqlite3"
+    link.symlink_to(notes)
+    with pytest.raises(ForeignIndex):
+        make_store(tmp_path, seeds, INDEX_PATH=str(link)).refresh()
+    assert notes.read_text() == "not an index\n" * 100
+
+
+def test_a_published_document_found_empty_is_held_once_then_withdrawn(
+    store: Store, seeds: Path
+) -> None:
+    path = seeds / "000_5e300edb8a850530.txt"
+    path.write_text("")  # an editor's truncation, before it writes
+    report = store.refresh(names=[path.name])
+    assert list(report.unsettled) == [path.name] and not report.removed
+    assert store.get(SEED_ID) is not None  # still published
+    report = store.refresh(names=[path.name], settled=report.unsettled)  # the same, later
+    assert report.removed == [SEED_ID] and store.get(SEED_ID) is None
+
+
+def test_a_large_refresh_commits_in_batches_readers_see_whole(tmp_path: Path, seeds: Path) -> None:
+    writer = make_store(tmp_path, seeds)
+    writer.refresh()
+    added = 2 * BATCH_DOCUMENTS + 100
+    for n in range(1, added + 1):
+        write_document(seeds, n, hex_id(n), headline=f"Story number {n}")
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        reader = make_store(tmp_path, seeds)
+        while not stop.is_set():
+            counts.append(reader.count())
+        reader.close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    writer.refresh()
+    stop.set()
+    thread.join()
+    assert set(counts) <= {1, 1 + BATCH_DOCUMENTS, 1 + 2 * BATCH_DOCUMENTS, 1 + added}
+    assert writer.count() == 1 + added
+
+
+def test_the_watchers_delays_leave_every_change_dated_right() -> None:
+    # The last write of a document is committed within lastmod.SETTLE_SECONDS (watch.py).
+    delay = watch.QUIET_SECONDS + watch.TICK_SECONDS + watch.MIN_COMMIT_INTERVAL_SECONDS
+    assert delay < lastmod.SETTLE_SECONDS
