@@ -415,3 +415,34 @@ def test_the_watchers_delays_leave_every_change_dated_right() -> None:
     # The last write of a document is committed within lastmod.SETTLE_SECONDS (watch.py).
     delay = watch.QUIET_SECONDS + watch.TICK_SECONDS + watch.MIN_COMMIT_INTERVAL_SECONDS
     assert delay < lastmod.SETTLE_SECONDS
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage_in_the_middle", "not_a_database"])
+def test_an_index_damaged_while_stopped_is_found_and_rebuilt_at_start(
+    tmp_path: Path, seeds: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(1, 200):
+        write_document(seeds, n, hex_id(n), headline=f"Story number {n}")
+    first = make_store(tmp_path, seeds)
+    first.refresh()
+    first.close()
+    index = tmp_path / "index" / "index.sqlite3"
+    build = index.parent / os.readlink(index)
+    size = build.stat().st_size
+    with open(build, "r+b") as out:
+        if damage == "truncated":
+            out.truncate(4096)
+        else:
+            out.seek(size // 2 if damage == "garbage_in_the_middle" else 0)
+            out.write(os.urandom(4096 if damage == "garbage_in_the_middle" else 100))
+    store = make_store(tmp_path, seeds)  # what `feedsvc serve` does before its workers start
+    assert not store.ready() or damage == "garbage_in_the_middle"  # only a full check sees it
+    report = store.verify()
+    assert report is not None and report.rebuilt is not None
+    assert report.rebuilt.startswith("is damaged (")
+    assert store.count() == 200 and store.get(hex_id(150)) is not None
+    assert os.readlink(index) != build.name and not build.exists()
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1 and said[0].startswith(f"the index {index} is damaged"), said
+    assert store.verify() is None  # sound now: nothing more to do
+
