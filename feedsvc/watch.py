@@ -90,6 +90,8 @@ class Watcher:
         self._held: dict[str, tuple[tuple[int, int], float]] = {}
         self._quiet_until = 0.0
         self._retry_at = 0.0
+        # Since when (monotonic) a full scan failed and is owed: what it would have found waits.
+        self._scan_owed_since: float | None = None
         self._retry_delay = RETRY_FIRST_SECONDS
         self._next_tick = 0.0
         self._conditions = Conditions(log)
@@ -271,6 +273,9 @@ class Watcher:
     def _refresh_due(self) -> None:
         """Refresh the files whose time has come, unless the last commit was too recent."""
         now = time.monotonic()
+        if self._scan_owed_since is not None and now >= self._retry_at:
+            self._refresh()  # a failed full scan is retried with the back-off, not in 30 s
+            return
         if not self._pending or now < self._quiet_until or now < self._retry_at:
             return
         due = {name for name, (_, when) in self._pending.items() if when <= now}
@@ -297,6 +302,8 @@ class Watcher:
             # bug: its traceback is wanted, and the thread must go on.
             self._retry_at = now + self._retry_delay
             self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
+            if names is None and self._scan_owed_since is None:
+                self._scan_owed_since = now
             if not self._missing_folder():
                 self._conditions.start(
                     "refresh",
@@ -308,6 +315,8 @@ class Watcher:
                 )
             return
         self._retry_at, self._retry_delay = 0.0, RETRY_FIRST_SECONDS
+        if names is None:
+            self._scan_owed_since = None
         self._conditions.end("refresh")
         self._settle(names, report)
         if report.rebuilt is None:  # a rebuild is said in two lines by the store, not per file
@@ -341,15 +350,17 @@ class Watcher:
 
     def _say_if_behind(self) -> None:
         now = time.monotonic()
-        oldest = min((first for first, _ in self._pending.values()), default=now)
-        if now - oldest > BEHIND_WARNING_SECONDS:
+        waiting = [first for first, _ in self._pending.values()]
+        if self._scan_owed_since is not None:
+            waiting.append(self._scan_owed_since)
+        if now - min(waiting, default=now) > BEHIND_WARNING_SECONDS:
             self._conditions.start(
                 "behind",
                 f"the index is more than {BEHIND_WARNING_SECONDS:.0f} s behind "
                 f"{self.store.seeds_dir}: changes are waiting to be indexed",
                 f"the index has caught up with {self.store.seeds_dir}",
             )
-        elif not self._pending:
+        elif not waiting:
             self._conditions.end("behind")
 
     def _announce_releases(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ from feedsvc.indexfile import ForeignIndex
 from feedsvc.store import BATCH_DOCUMENTS, Store
 from feedsvc.watch import Watcher
 
-from .conftest import hex_id, set_mtime, settings_for, write_document
+from .conftest import hex_id, set_mtime, settings_for, wait_for, write_document
 
 SEED_ID = "5e300edb8a850530"
 
@@ -446,3 +447,33 @@ def test_an_index_damaged_while_stopped_is_found_and_rebuilt_at_start(
     assert len(said) == 1 and said[0].startswith(f"the index {index} is damaged"), said
     assert store.verify() is None  # sound now: nothing more to do
 
+
+def test_a_watcher_whose_changes_keep_waiting_says_so_and_when_it_caught_up(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "BEHIND_WARNING_SECONDS", 1.0)  # 10 s in service
+    caplog.set_level(logging.INFO, logger="feedsvc")
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    index = tmp_path / "index" / "index.sqlite3"
+    build = os.readlink(index)
+    watcher = Watcher(store, 0.1).start()
+    try:
+        wait_for(lambda: watcher.is_leader, 10)
+        # The index path made to lead elsewhere (a file feedsvc did not make): no refresh can
+        # be done, and the change below waits.
+        foreign = tmp_path / "index" / "elsewhere.sqlite3"
+        foreign.write_text("not an index\n")
+        index.unlink()
+        index.symlink_to(foreign.name)
+        write_document(seeds, 1, hex_id(1), headline="Waiting to be indexed")
+        wait_for(lambda: "is more than 1 s behind" in caplog.text, 15)
+        assert store.get(hex_id(1)) is None  # the last good state is still what is read
+        index.unlink()
+        index.symlink_to(build)
+        wait_for(lambda: store.get(hex_id(1)) is not None, 40)  # retried, with back-off
+        wait_for(lambda: f"the index has caught up with {seeds}" in caplog.text, 10)
+    finally:
+        watcher.stop()
+    assert caplog.text.count("behind") == 1 and "Traceback" not in caplog.text
+    assert caplog.text.count("cannot refresh the index") == 1  # however often it was retried
