@@ -975,12 +975,13 @@ class Store:
                 self._files.remove(build)
                 build = None
         resumed = build is not None
-        # A first index is no news, a new version's is expected; an index that went missing or
-        # bad while in use is a fault.
-        first = problem == MISSING and self._build is None
-        first = first and not os.path.exists(self._generation_path)
-        level = logging.WARNING if not first and problem != OTHER_VERSION else logging.INFO
-        level = logging.DEBUG if first and not resumed else level
+        # An index missing when this process starts (a first index, `feedsvc index` after `rm`)
+        # is what the caller is there to build, and says so in its own words (the command's
+        # summary, the start line); a new version's is expected; an index that went missing or
+        # bad while in use, or found damaged, is a fault.
+        starting = problem == MISSING and self._build is None
+        level = logging.WARNING if not starting and problem != OTHER_VERSION else logging.INFO
+        level = logging.DEBUG if starting and not resumed else level
         # Said once, however often a failing rebuild is tried again (a full disk).
         self._conditions.start(
             "rebuild",
@@ -1009,7 +1010,8 @@ class Store:
         self._files.remove_leftovers()
         report.rebuilt = problem
         self._conditions.end("rebuild")
-        log.log(logging.DEBUG if first else logging.INFO, "the index %s is built: %s in %.1f s",
+        log.log(logging.DEBUG if starting and not resumed else logging.INFO,
+                "the index %s is built: %s in %.1f s",
                 self.index_path, changes.quantity(len(report.added), "article"),
                 time.monotonic() - started)  # fmt: skip
         return report
