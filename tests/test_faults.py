@@ -392,9 +392,12 @@ def test_a_full_disk_and_a_read_only_folder_keep_the_last_good_state(
     assert readers.bad() == [], readers.bad()[:5]
     log = server.log()
     assert_clean_log(server)
-    assert log.count("the disk is full") == 1, log  # one line, however often it is retried
-    assert log.count("not writable (Permission denied)") == 1
-    assert log.count(f"the index is in step with {site} again") == 2
+    # One line per worker that met it, however often it is retried: deleting the index deletes
+    # the watcher's lock file too, and the other worker may become the leader and meet it.
+    for condition in ("the disk is full", "not writable (Permission denied)"):
+        said = re.findall(rf"\[(\d+)\] WARNING .*{re.escape(condition)}", log)
+        assert 1 <= len(said) == len(set(said)) <= 2, (condition, said)
+    assert log.count(f"the index is in step with {site} again") >= 2
 
 
 def with_suppressed(action: Callable[[], object]) -> None:
