@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,15 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     else:
         settings = config.load(config.from_environ() if test_config is None else test_config)
     store = Store(settings)
+    # A worker never serves an empty site while the folder is full: without a complete index
+    # (deleted while the service ran, and this worker just started), it builds one first, or
+    # waits for the process already building it (the write lock).
+    if not store.ready():
+        logging.getLogger(__name__).info(
+            "the index %s is missing or unusable; building it from %s first",
+            settings.index_path, settings.seeds_dir,
+        )  # fmt: skip
+        store.refresh()
     site = Site(settings.site_url, tag_authority(settings.tag_authority, settings.site_url))
     cache = ResponseCache(store.version)
     assets = Assets()

@@ -250,7 +250,9 @@ SETTINGS: tuple[Setting, ...] = (
         "INDEX_PATH",
         ".feedsvc/index.sqlite3",
         IndexFile(),
-        "SQLite index file. Safe to delete: it is rebuilt from the documents.",
+        "SQLite index: a link to the current build, `<index>.<16 hex digits>`, beside it. Safe to"
+        " delete, even while serving: it is rebuilt from the documents, and a damaged one is found"
+        " and rebuilt (docs/faults.md).",
     ),
     Setting(
         "SITE_URL",

@@ -204,10 +204,11 @@ class ResponseCache:
     """Prepared responses by request path and query, dropped whenever the store changes.
 
     ``version`` is asked on every lookup (Store.version: one stat() and a clock reading) and the
-    whole cache is dropped when it differs from the last one seen. Bounded by entries and by
-    bytes (bodies, keys and each entry's own overhead), whatever URLs clients invent. Eviction
-    is a CLOCK sweep: entries served since the last sweep survive it, so a flood of one-off URLs
-    cannot push the popular feeds out.
+    cache is dropped when it differs from the last one seen, but for ``lasting`` entries, made
+    without reading the store (static files), which no change of it can touch. Bounded by
+    entries and by bytes (bodies, keys and each entry's own overhead), whatever URLs clients
+    invent. Eviction is a CLOCK sweep: entries served since the last sweep survive it, so a
+    flood of one-off URLs cannot push the popular feeds out.
     """
 
     def __init__(
@@ -219,6 +220,7 @@ class ResponseCache:
         self._version = version
         self._seen_version = version()
         self._entries: dict[str, Prepared] = {}
+        self._lasting: set[str] = set()  # keys of entries that outlive a change of the store
         self._bytes = 0  # what entries cost (_cost): a key can be as long as its query string
         self._max_entries = max_entries
         self._max_bytes = max_bytes
@@ -239,16 +241,18 @@ class ResponseCache:
         return version
 
     def get(self, key: str) -> Prepared | None:
-        if self._version() != self._seen_version:
-            self.clear()
-            return None
+        version = self._version()
+        if version != self._seen_version:
+            self.clear(version)
         prepared = self._entries.get(key)
         if prepared is None or not prepared.is_fresh():
             return None
         prepared.recently_used = True
         return prepared
 
-    def put(self, key: str, prepared: Prepared, version: Hashable) -> None:
+    def put(
+        self, key: str, prepared: Prepared, version: Hashable, *, lasting: bool = False
+    ) -> None:
         with self._lock:
             if version != self._seen_version or prepared.size > self._max_bytes // 4:
                 return  # rendered from an older state, or too big to keep
@@ -256,6 +260,8 @@ class ResponseCache:
                 self._bytes -= _cost(key, old)
             self._entries[key] = prepared
             self._bytes += _cost(key, prepared)
+            if lasting:
+                self._lasting.add(key)
             if len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
                 self._evict()
 
@@ -275,12 +281,17 @@ class ResponseCache:
                     prepared.recently_used = False
                     continue
                 del self._entries[key]
+                self._lasting.discard(key)
                 self._bytes -= _cost(key, prepared)
 
     def clear(self, version: Hashable | None = None) -> None:
+        """Drop every entry that depends on the store (all of them if ``version`` is None)."""
         with self._lock:
-            self._entries = {}
-            self._bytes = 0
+            kept = {} if version is None else {
+                key: self._entries[key] for key in self._lasting if key in self._entries
+            }  # fmt: skip
+            self._entries, self._lasting = kept, set(kept)
+            self._bytes = sum(_cost(key, prepared) for key, prepared in kept.items())
             self._seen_version = self._version() if version is None else version
 
 

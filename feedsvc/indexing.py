@@ -45,6 +45,9 @@ class Loaded(NamedTuple):
     article: Filed | None
     problem: str | None = None
     row: tuple | None = None  # rows.ENCODED_COLUMNS, encoded where the parsing ran
+    # The file could not be read (permissions, an I/O error, a file growing as it was read):
+    # that may pass with nothing about the file changing, so it is read again.
+    retry: bool = False
 
 
 def load_document(
@@ -58,7 +61,8 @@ def load_document(
     except DocumentError as exc:
         return Loaded(seed, None, exc.reason)
     except (OSError, ValueError) as exc:
-        return Loaded(seed, None, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")
+        reason = f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"
+        return Loaded(seed, None, reason, retry=True)
     row = rows.encode(article)
     filed = Filed(
         article.id, article.file_name, article.content_hash, article.published,

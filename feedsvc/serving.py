@@ -9,6 +9,7 @@ every worker serves exactly what the command was started with (the site URL deri
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -41,6 +42,8 @@ M_ARENA_MAX = -8
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
+log = logging.getLogger(__name__)
+
 
 def serve(
     address: Address,
@@ -69,6 +72,12 @@ def serve(
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_SECONDS * 1000),
         websockets=False,
+        # A worker that dies (the OOM killer, a kill -9) is replaced at once. If the same one
+        # dies again within 5.5 s of being replaced, granian stops everything and exits with
+        # status 1: its crash-loop rule, which no setting changes (granian 2.x, server/common.py
+        # _serve_loop). That is when a supervisor starts the service again (docs/faults.md,
+        # docs/feedsvc.service). respawn_interval and workers_lifetime are left alone: they only
+        # pace SIGHUP reloads and periodic recycling, neither of which feedsvc uses.
         respawn_failed_workers=True,
         workers_kill_timeout=WORKERS_KILL_TIMEOUT_SECONDS,
         log_access=False,  # feedsvc writes its own, in the Combined Log Format
@@ -76,7 +85,16 @@ def serve(
         log_level=LogLevels.debug if debug else LogLevels.info,
     )
     stopsignals.install()
-    server.serve(target_loader=partial(load_app, settings), wrap_loader=False)
+    try:
+        server.serve(target_loader=partial(load_app, settings), wrap_loader=False)
+    except SystemExit as stopped:
+        if stopped.code:
+            log.error(
+                "granian stopped the service: a worker died again within 5.5 s of being "
+                "replaced; exiting with status %s for the supervisor to start it again",
+                stopped.code,
+            )
+        raise
 
 
 def connections_per_worker() -> int:

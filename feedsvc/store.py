@@ -1,11 +1,15 @@
 """The article store: a SQLite index of the seeds folder, kept in step with it incrementally.
 
-The documents are the source of truth; the index is a cache that can be deleted at any time.
-One process at a time writes (a lock file), each refresh commits in one transaction, and readers
-use WAL snapshots, so several worker processes can read while one re-indexes and never see a
-half-done state. ``generation`` counts committed changes. After each commit the writer replaces a
-small file beside the index (``<index>.generation``), so any process learns of a change with one
+The documents are the source of truth; the index is a cache that can be deleted at any time, and
+is rebuilt when it is missing, damaged or of another version, aside, while readers go on with the
+one they have (indexfile.py). One process at a time writes (a lock file), a refresh commits in
+batches of BATCH_DOCUMENTS (so an interrupted first index keeps what it did), and readers use WAL
+snapshots, so several worker processes can read while one re-indexes and never see a half-done
+batch. ``generation`` counts committed changes. After each commit the writer replaces a small
+file beside the index (``<index>.generation``), so any process learns of a change with one
 ``stat()`` (see ``version``), whoever wrote it: a serving worker's watcher or ``feedsvc index``.
+A reader that cannot read the index (damaged, a failing disk) raises IndexUnavailable, says so
+once in the log, and has the index checked and rebuilt if it is damaged.
 
 An article dated in the future is indexed but held back (an embargo): every read sees only what is
 published at the moment of reading, and ``version`` changes at each release, so caches drop what
@@ -14,7 +18,8 @@ they rendered before it. What the store dates, and how, is lastmod.py's rule.
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
+import errno
 import logging
 import math
 import os
@@ -23,15 +28,18 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
-from . import lastmod, rows, seedfiles
+from . import changes, indexfile, lastmod, rows, seedfiles
+from .conditions import Conditions
 from .config import Config
 from .document import Article, ParseOptions
+from .indexfile import ForeignIndex, IndexFiles, IndexUnavailable
 from .indexing import Filed, Loaded, load_documents
 
 log = logging.getLogger(__name__)
@@ -40,6 +48,28 @@ log = logging.getLogger(__name__)
 SMALL_REFRESH = 200
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
+# A refresh commits after this many documents, so that an interrupted one (a first index killed
+# at 90 %) keeps what it did and the next one goes on from there. Each commit that changes what
+# readers see is a generation of its own: no cache or archive plan outlives it.
+BATCH_DOCUMENTS = 500
+# A published document found unreadable or unparseable may be being written (an editor
+# truncates, then writes): the index keeps its article, and it is looked at again after this
+# long; still the same and still bad, it is withdrawn. (The write that completes it is read as
+# any change is, when it is reported: this delays only a withdrawal.)
+EDIT_SETTLE_SECONDS = 1.0
+# The files table's retry column: a skipped file read again whenever something else changed (a
+# duplicate: its original may go), or on every full scan too (unreadable: a chmod changes
+# neither its size nor its time).
+RETRY_AFTER_CHANGES = 1
+RETRY_ON_RESCAN = 2
+# Idle connections a process keeps for renders (admission.py lets only a few run at once).
+IDLE_CONNECTIONS = 4
+# After the index could not be read, how long requests go on without trying again.
+READ_RETRY_SECONDS = 1.0
+# A process that finds the index damaged has it checked at most this often.
+REPAIR_INTERVAL_SECONDS = 10.0
+MISSING = "is missing"
+OTHER_VERSION = "was made by another version of feedsvc"
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
 # 8: an entry's time from its file, the folder's time; indexes for the content time.
@@ -138,11 +168,34 @@ class Report:
     # Article id -> publication time, for those added or changed that are dated in the future
     # (an embargo): published in no feed until then.
     held: dict[str, datetime] = field(default_factory=dict)
+    # Published documents found unreadable or unparseable (maybe being written), by name, with
+    # the (size, mtime_ns) read: the index keeps their articles; look again after
+    # EDIT_SETTLE_SECONDS, passing them as ``settled``.
+    unsettled: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Why the whole index was built from the folder by this refresh (None: it was updated).
+    rebuilt: str | None = None
 
     @property
     def any_change(self) -> bool:
         """Whether any article was added, changed or removed."""
         return bool(self.added or self.changed or self.removed)
+
+    def then(self, later: Report) -> Report:
+        """This report followed by ``later``'s, for files looked at again."""
+        return Report(
+            added=[*self.added, *later.added],
+            changed=[*self.changed, *later.changed],
+            removed=[*self.removed, *later.removed],
+            skipped=[*self.skipped, *later.skipped],
+            unchanged=self.unchanged,
+            touched=[*self.touched, *later.touched],
+            folder_changed=self.folder_changed or later.folder_changed,
+            names={**self.names, **later.names},
+            removed_names={**self.removed_names, **later.removed_names},
+            held={**self.held, **later.held},
+            unsettled=later.unsettled,
+            rebuilt=self.rebuilt or later.rebuilt,
+        )
 
 
 @dataclass(frozen=True)
@@ -166,113 +219,164 @@ class Version(NamedTuple):
     city_slug: str | None
 
 
+class Snapshot:
+    """What a ``reading()`` did: whether it read the index at all (a response made without it,
+    a static file, stays valid whatever the index does)."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = False
+
+
 class Store:
     def __init__(self, config: Config):
         self.seeds_dir = config.seeds_dir
         self.index_path = config.index_path
         self.max_bytes = config.max_document_bytes
         self.parse_options = ParseOptions(timezone=config.timezone, date_order=config.date_order)
+        self._files = IndexFiles(self.index_path)
         self._local = threading.local()
-        self._state_lock = threading.Lock()
-        self._latest: sqlite3.Connection | None = None
+        # The build this process reads, and idle connections to it for renders: any request
+        # thread takes one, so a thread that never read before still reads this build when
+        # the index path no longer leads to it (deleted, and being rebuilt).
+        self._build: Path | None = None
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # what version() saw, and its connection
+        self._latest: tuple[Path, sqlite3.Connection] | None = None
+        self._conditions = Conditions(log)
         self._generation_path = f"{self.index_path}.generation"
+        self._unannounced = False  # a commit the generation file does not show yet
+        # The build last asked to be checked, and until when (monotonic) it is not asked again;
+        # the build file's identity and size as last seen (check_file).
+        self._repair_asked: tuple[Path | None, float] = (None, 0.0)
+        self._file_seen: tuple[Path, int, int, int, int, int] | None = None
+        self._unreadable_at = 0.0  # monotonic: when a read last failed
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        self._prepare_schema()
         # What version() last saw: the generation file's signature and the index's generation,
         # how many releases have passed, and when the next one (or another change by the clock
-        # alone) is due.
+        # alone) is due; when the index may be read again after it could not be.
         self._signature: tuple[int, int] | None = None
         self._epoch = 0
         self._next_event = 0.0
+        self._retry_at = 0.0
         self.generation = -1
-        self._version = (-1, 0)
-        self.version()
+        self._version: tuple[str, int, int] = ("", -1, 0)
 
     # -- connections -----------------------------------------------------------------------
 
-    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.index_path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-
     @property
     def _db(self) -> sqlite3.Connection:
-        """This thread's connection (sqlite3 connections must stay in their thread)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+        """The connection of what this thread is doing: a render's snapshot (``reading``, whose
+        first read starts it), a refresh's, or else the thread's own."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is not None:
+            return conn
+        if getattr(local, "now", None) is not None:
+            return self._start_snapshot()
+        return self._own()
 
-    @property
-    def _latest_db(self) -> sqlite3.Connection:
-        """The connection version() reads with, one per store, used only under _state_lock (so
-        by one thread at a time): never inside a ``reading()`` snapshot, so it always sees the
-        last commit."""
-        if self._latest is None:
-            self._latest = self._connect(check_same_thread=False)
-        return self._latest
+    def _own(self) -> sqlite3.Connection:
+        """This thread's connection outside renders (the command line, the watcher)."""
+        build = self._require_build()
+        own = getattr(self._local, "own", None)
+        if own is None or own[0] != build:
+            if own is not None:
+                own[1].close()
+            own = self._local.own = (build, indexfile.connect(build))
+        return own[1]
+
+    def _require_build(self) -> Path:
+        if self._build is None:
+            with self._state_lock:
+                self._follow()
+        if self._build is None:
+            raise IndexUnavailable(f"there is no index at {self.index_path} yet")
+        return self._build
+
+    def _follow(self) -> bool:
+        """Move to the build the index path leads to, if that changed (under _state_lock);
+        whether it did. With none there (deleted), go on reading the one we have: its open
+        files are still whole."""
+        current = self._files.current()
+        if current is None or current == self._build:
+            return False
+        with self._pool_lock:
+            idle, self._idle, self._build = self._idle, [], current
+        for conn in idle:
+            conn.close()
+        if self._latest is not None:
+            self._latest[1].close()
+            self._latest = None
+        return True
+
+    def _checkout(self) -> tuple[Path, sqlite3.Connection]:
+        with self._pool_lock:
+            if self._build is not None and self._idle:
+                return self._build, self._idle.pop()
+        build = self._require_build()
+        try:
+            return build, indexfile.connect(build)
+        except sqlite3.Error as exc:
+            # Removed after a rebuild this process has not seen yet: move to the new one.
+            with self._state_lock:
+                if self._follow():
+                    return self._checkout()
+            if not build.exists():  # deleted: open connections still read it, new ones cannot
+                raise self._unavailable(FileNotFoundError(errno.ENOENT, "deleted")) from exc
+            raise self._unavailable(exc) from exc
+
+    def _checkin(self, build: Path, conn: sqlite3.Connection, reusable: bool) -> None:
+        with self._pool_lock:
+            if reusable and build == self._build and len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    @contextmanager
+    def _bound(self, conn: sqlite3.Connection, build: Path) -> Iterator[None]:
+        """Run the block's reads and writes on ``conn`` (a refresh's connection)."""
+        local = self._local
+        saved = getattr(local, "conn", None), getattr(local, "build", None)
+        local.conn, local.build = conn, build
+        try:
+            yield
+        finally:
+            local.conn, local.build = saved
 
     def close(self) -> None:
-        """Close this thread's connection. A serving worker's request threads each call it after
-        every request they render: there are many of them (admission.py), and a connection kept
-        per thread, each with its own page cache, would grow a worker by megabytes a thread."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    def _prepare_schema(self) -> None:
-        with self._write_lock():
-            db = self._db
-            version = None
-            try:
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                version = row and row[0]
-            except sqlite3.OperationalError:
-                pass
-            if version not in (None, SCHEMA_VERSION):
-                log.info("index %s has an old schema; rebuilding it", self.index_path)
-                db.executescript(
-                    "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS files;"
-                    "DROP TABLE IF EXISTS articles; DROP TABLE IF EXISTS articles_fts;"
-                )
-            db.executescript(SCHEMA)
-            db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'),"
-                " ('folder_mtime_ns', '0')",
-                (SCHEMA_VERSION,),
-            )
-            # A new (or rebuilt) index starts a new generation: no process may keep serving
-            # what it cached from the index that was there before.
-            if version != SCHEMA_VERSION or not os.path.exists(self._generation_path):
-                self._bump_generation()
+        """Close this thread's own connection (outside renders). A serving worker's request
+        threads each call it after every request: there are many of them (admission.py), and a
+        connection kept per thread, each with its own page cache, would grow a worker by
+        megabytes a thread. Renders share the few pooled connections instead."""
+        own = getattr(self._local, "own", None)
+        if own is not None:
+            own[1].close()
+            self._local.own = None
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
         """One writer at a time across processes: an exclusive lock on a file beside the index."""
-        with open(f"{self.index_path}.lock", "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        with indexfile.locked(Path(f"{self.index_path}.lock")):
+            yield
 
     # -- the version: what caches compare ----------------------------------------------------
 
-    def version(self) -> tuple[int, int]:
+    def version(self) -> tuple[str, int, int]:
         """A token that changes whenever what the store shows changes: on every commit, by any
-        process, and at every embargo release. Cheap enough to call on every request: one
-        ``stat()`` of the generation file and a clock reading, unless something changed."""
+        process, at every embargo release, and when a rebuilt index is put in place. Cheap
+        enough to call on every request: one ``stat()`` of the generation file and a clock
+        reading, unless something changed. Never raises: a worker that cannot read the index
+        says so once and keeps the token it had (its cache goes on serving what it holds)."""
         # On the path of every cached response: kept to the stat() and two comparisons.
         try:
             info = os.stat(self._generation_path)
             # The writer replaces the file by a rename: a new inode on every commit (the old
             # one is still in use while the new one is made, so it is not handed out again).
             signature: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)
-        except FileNotFoundError:
+        except OSError:
             signature = None  # deleted under us: read the generation from the index each time
         if signature != self._signature or signature is None or time.time() >= self._next_event:
             with self._state_lock:
@@ -280,17 +384,114 @@ class Store:
         return self._version
 
     def _reload(self, signature: tuple[int, int] | None) -> None:
-        # The generation is read after the file: the writer replaces the file after committing,
-        # so the index already holds at least what the file announced.
-        db, now = self._latest_db, time.time()
-        generation = int(self._meta("generation", db))
-        if generation != self.generation or now >= self._next_event:
-            # Counting releases keeps the token moving even when no one commits.
-            self._epoch += self.generation == generation
-            self._next_event = self._read_times(db, now)[1]
-            self.generation = generation
-            self._version = (generation, self._epoch)
+        now = time.time()
+        if now < self._retry_at:
+            return  # it could not be read a moment ago
+        try:
+            moved = self._follow()
+            if self._build is None:
+                return  # nothing built yet
+            db = self._latest_connection(self._build)
+            # The generation is read after the file: the writer replaces the file after
+            # committing, so the index already holds at least what the file announced.
+            generation = int(self._meta("generation", db))
+            if moved or generation != self.generation or now >= self._next_event:
+                # Counting releases keeps the token moving even when no one commits.
+                self._epoch += not moved and self.generation == generation
+                self._next_event = self._read_times(db, now)[1]
+                self.generation = generation
+                self._version = (self._build.name, generation, self._epoch)
+        except (sqlite3.Error, OSError, ForeignIndex) as exc:
+            self._retry_at = now + READ_RETRY_SECONDS
+            if self._latest is not None:
+                self._latest[1].close()
+                self._latest = None
+            self._unavailable(exc)
+            return
         self._signature = signature
+        self._readable()
+
+    def _latest_connection(self, build: Path) -> sqlite3.Connection:
+        """version()'s connection (under _state_lock): never inside a ``reading()`` snapshot,
+        so it always sees the last commit."""
+        if self._latest is None or self._latest[0] != build:
+            if self._latest is not None:
+                self._latest[1].close()
+            self._latest = (build, indexfile.connect(build))
+        return self._latest[1]
+
+    def _unavailable(self, exc: BaseException) -> IndexUnavailable:
+        """Say once that this process cannot read the index, and why; ask for a check when it
+        looks damaged. The exception a request answers with (503)."""
+        self._unreadable_at = time.monotonic()
+        if indexfile.kind_of(exc) == indexfile.DAMAGED:
+            self._repair_soon()
+        reason = indexfile.explain(exc)
+        self._conditions.start(
+            "read",
+            f"cannot read the index {self.index_path} ({reason}); serving what this worker "
+            "holds and answering 503 to the rest until it can",
+            f"the index {self.index_path} can be read again",
+        )
+        return IndexUnavailable(reason)
+
+    def _readable(self) -> None:
+        """Say the index can be read again, once no read has failed for a while: some reads
+        succeed while others fail (a connection already open reads a deleted file, a new one
+        cannot), and the log must not flap with them."""
+        if "read" in self._conditions and time.monotonic() - self._unreadable_at > 2:
+            self._conditions.end("read")
+
+    def _repair_soon(self) -> None:
+        """Check the index, and rebuild it if it is damaged, in the background: any process
+        may, under the write lock, and the first to get there does it. At most once per
+        REPAIR_INTERVAL_SECONDS for the same build (a check that found it sound)."""
+        now, build = time.monotonic(), self._build
+        asked, until = self._repair_asked
+        if asked == build and now < until:
+            return
+        self._repair_asked = (build, now + REPAIR_INTERVAL_SECONDS)
+        threading.Thread(target=self._repair, name="feedsvc-repair", daemon=True).start()
+
+    def check_file(self) -> None:
+        """Have the index checked, and rebuilt if damaged, when its file was replaced,
+        truncated or written by no commit since the last look: one stat(), for a watcher's
+        every tick. (SQLite writes the file only when a commit checkpoints, and it only grows:
+        feedsvc never vacuums.)"""
+        build = self._build
+        if build is None:
+            return
+        try:
+            info = os.stat(build)
+        except OSError:
+            return  # deleted: the watcher sees the index path go, and has it rebuilt
+        self.version()  # the generation of a commit by another process
+        seen = (build, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, self.generation)
+        last, self._file_seen = self._file_seen, seen
+        if last is None or last[0] != build:
+            return
+        replaced, shrunk = last[1:3] != seen[1:3], seen[3] < last[3]
+        written = seen[4] != last[4] and seen[5] == last[5]
+        if replaced or shrunk or written:
+            # Said when the check finds it damaged (a false alarm costs a check, not a line).
+            log.debug("the index file %s was replaced, truncated or written; checking it", build)
+            self._repair_soon()
+
+    def _repair(self) -> None:
+        try:
+            self.verify()
+        except Exception as exc:  # a thread of its own: say why, never die silently
+            self._conditions.start(
+                "repair",
+                f"cannot rebuild the index {self.index_path} ({indexfile.explain(exc)}); "
+                "trying again when it is next found damaged",
+                f"the index {self.index_path} is rebuilt",
+                bug=not isinstance(exc, (sqlite3.Error, OSError, ForeignIndex)),
+            )
+        else:
+            self._conditions.end("repair")
+        finally:
+            self.close()
 
     def _read_times(self, db: sqlite3.Connection, now: float) -> tuple[lastmod.SiteTimes, float]:
         """The facts of the content time, and when (epoch seconds) they next change by the
@@ -325,10 +526,12 @@ class Store:
         """The site's content time (lastmod.py): when anything it shows last changed."""
         return self._site_times().content_time(self._now())
 
-    def visible_state(self) -> tuple[int, float | None]:
-        """What reads see, as a key: the generation and the latest release (the articles
-        published by now are the same for as long as both are)."""
-        return int(self._meta("generation")), self._site_times().latest_release_ts
+    def visible_state(self) -> tuple[str, int, float | None]:
+        """What reads see, as a key: the build, its generation and the latest release (the
+        articles published by now are the same for as long as all three are)."""
+        generation = int(self._meta("generation"))
+        build = getattr(self._local, "build", None) or self._build
+        return str(build), generation, self._site_times().latest_release_ts
 
     def next_event(self) -> float:
         """When (epoch seconds) the store next changes by the clock alone (inf: never)."""
@@ -338,21 +541,48 @@ class Store:
     # -- reading ---------------------------------------------------------------------------
 
     @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self) -> Iterator[Snapshot]:
         """One consistent view for a whole render: one SQLite read snapshot (the first read
-        starts it) and one moment for the embargo."""
+        starts it) and one moment for the embargo. A render that cannot read the index raises
+        IndexUnavailable (said once in the log, not per request)."""
         local = self._local
         if getattr(local, "now", None) is not None:  # already inside one
-            yield
+            yield local.snapshot
             return
-        db = self._db
-        db.execute("BEGIN")
+        snapshot = Snapshot()
+        local.now, local.times, local.snapshot = time.time(), None, snapshot
+        failed = False
         try:
-            local.now, local.times = time.time(), None
-            yield
+            yield snapshot
+        except sqlite3.Error as exc:
+            failed = True
+            raise self._unavailable(exc) from exc
         finally:
-            local.now = local.times = None
-            db.execute("COMMIT")
+            conn, build = getattr(local, "conn", None), getattr(local, "build", None)
+            local.now = local.times = local.snapshot = local.conn = local.build = None
+            if conn is not None and build is not None:
+                self._end_snapshot(build, conn, failed)
+
+    def _start_snapshot(self) -> sqlite3.Connection:
+        local = self._local
+        build, conn = self._checkout()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._unavailable(exc) from exc
+        local.conn, local.build = conn, build
+        local.snapshot.used = True
+        return conn
+
+    def _end_snapshot(self, build: Path, conn: sqlite3.Connection, failed: bool) -> None:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            failed = True
+        self._checkin(build, conn, reusable=not failed)
+        if not failed:
+            self._readable()
 
     def _now(self) -> float:
         now = getattr(self._local, "now", None)
@@ -365,9 +595,6 @@ class Store:
     def _meta(self, key: str, db: sqlite3.Connection | None = None) -> str:
         db = self._db if db is None else db
         return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
-
-    def read_generation(self) -> int:
-        return int(self._meta("generation"))
 
     def _articles(self, sql: str, args: Iterable[object] = ()) -> list[Article]:
         """Articles from ``sql`` (selecting rows.DECODED_COLUMNS), with an entry's updated time
@@ -607,26 +834,202 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def index_present(self) -> bool:
+        """Whether the index path leads to an index file: cheap, for a watcher's every tick."""
+        try:
+            return self._files.current() is not None
+        except ForeignIndex:
+            return True  # refresh says what is wrong with it
+
+    def ready(self) -> bool:
+        """Whether there is a complete index of this version to serve (else ``refresh`` makes
+        one before anything is served from it)."""
+        try:
+            build = self._files.current()
+            return build is not None and self._problem_with(build) is None
+        except (sqlite3.Error, OSError, ForeignIndex):
+            return False
+
     def refresh(
         self,
         progress: Callable[[int, int], None] | None = None,
         names: Collection[str] | None = None,
         *,
         parallel: bool = False,
+        settle: bool = True,
+        settled: Mapping[str, tuple[int, int]] | None = None,
+        partial: bool = False,
     ) -> Report:
         """Bring the index in step with the seeds folder; parses only new and changed files.
 
         ``names`` limits the look to those files (the ones the file system reported changed);
         by default the whole folder is scanned. ``parallel`` parses large batches in forked
         processes: only for a caller that runs a single thread (see indexing.load_documents).
+        With ``settle``, a published document found unreadable or unparseable keeps its
+        article for now (``Report.unsettled``), unless ``settled`` holds its name with the same
+        (size, mtime_ns): it was held once already, and is judged. Commits every
+        BATCH_DOCUMENTS documents.
+
+        An index that is missing, of another version or found damaged is built again, aside
+        (indexfile.py), and put in place when complete: from the whole folder, or only from
+        ``names`` when ``partial`` (a throw-away index: `feedsvc check FILE`).
+
+        Raises sqlite3.Error or OSError (a full disk, a read-only folder), having kept every
+        batch it committed; ForeignIndex when the index path is not feedsvc's.
         """
         # Listing a large folder is the slow part of a rescan: done before taking the lock, so
         # that it never holds up another process's refresh.
-        listed = seedfiles.signatures(self.seeds_dir) if names is None else None
+        if names is None:
+            listed: set[seedfiles.Signature] | None = seedfiles.signatures(self.seeds_dir)
+        elif partial:
+            found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
+            listed = {(name, seed.size, seed.mtime_ns) for name, seed in found.items()}
+        else:
+            listed = None
         with self._write_lock():
-            report = self._refresh(progress, names, listed, parallel)
+            settling = Settling(settle, settled or {})
+            report = self._refresh_or_rebuild(progress, names, listed, parallel, settling)
         self.version()
         return report
+
+    def verify(
+        self, progress: Callable[[int, int], None] | None = None, *, parallel: bool = False
+    ) -> Report | None:
+        """Check the whole index file (``PRAGMA quick_check``, which reads all of it) and
+        rebuild it if it is damaged: at start-up, and when a reader found it damaged. Returns
+        the rebuild's report, or None when the index is sound (or missing: ``refresh``)."""
+        with self._write_lock():
+            build = self._files.current()
+            problem = None if build is None else self._problem_with(build, thorough=True)
+            if problem in (None, OTHER_VERSION):  # refresh's business
+                return None
+            report = self._rebuild(problem, progress, None, parallel, Settling())
+        self.version()
+        return report
+
+    def _refresh_or_rebuild(
+        self,
+        progress: Callable[[int, int], None] | None,
+        names: Collection[str] | None,
+        listed: set[seedfiles.Signature] | None,
+        parallel: bool,
+        settling: Settling,
+    ) -> Report:
+        if self._unannounced:  # a commit of an earlier refresh that could not be told
+            self._publish(self._stored_generation())
+        build = self._files.current()
+        problem = MISSING if build is None else self._problem_with(build)
+        if build is not None and problem is None:
+            with self._state_lock:
+                self._follow()
+            try:
+                with self._bound(self._own(), build):
+                    return self._refresh(progress, names, listed, parallel, settling, announce=True)
+            except sqlite3.DatabaseError as exc:
+                if indexfile.kind_of(exc) != indexfile.DAMAGED or not self._files.is_build(build):
+                    raise
+                problem = f"is {indexfile.explain(exc)}"
+        return self._rebuild(problem or MISSING, progress, listed, parallel, settling)
+
+    def _problem_with(self, build: Path, *, thorough: bool = False) -> str | None:
+        """Why ``build`` cannot be served as it is (None: it can). Raises the error when the
+        index path is a file that may not be feedsvc's: that is never rebuilt over."""
+        ours = self._files.is_build(build)
+        try:
+            conn = indexfile.connect(build)
+            try:
+                found = conn.execute("PRAGMA quick_check").fetchone()[0] if thorough else "ok"
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            if indexfile.kind_of(exc) != indexfile.DAMAGED or not ours:
+                raise
+            return f"is {indexfile.explain(exc)}"
+        if found != "ok":
+            if not ours:
+                raise sqlite3.DatabaseError(f"{found} (PRAGMA quick_check)")
+            return f"is damaged ({found})"
+        if row is None or row[0] != SCHEMA_VERSION:
+            return OTHER_VERSION
+        return None
+
+    def _rebuild(
+        self,
+        problem: str,
+        progress: Callable[[int, int], None] | None,
+        listed: set[seedfiles.Signature] | None,
+        parallel: bool,
+        settling: Settling,
+    ) -> Report:
+        """Build the index from the whole folder aside, resuming an interrupted build, and put
+        it in place; readers go on with the old one meanwhile (indexfile.py)."""
+        started = time.monotonic()
+        build = self._files.unfinished()
+        if build is not None:
+            try:
+                unusable = self._problem_with(build) is not None
+            except sqlite3.Error:
+                unusable = True
+            if unusable:
+                self._files.remove(build)
+                build = None
+        resumed = build is not None
+        # An index missing when this process starts (a first index, `feedsvc index` after `rm`)
+        # is what the caller is there to build, and says so in its own words (the command's
+        # summary, the start line); a new version's is expected; an index that went missing or
+        # bad while in use, or found damaged, is a fault.
+        starting = problem == MISSING and self._build is None
+        level = logging.WARNING if not starting and problem != OTHER_VERSION else logging.INFO
+        level = logging.DEBUG if starting and not resumed else level
+        # Said once, however often a failing rebuild is tried again (a full disk).
+        self._conditions.start(
+            "rebuild",
+            f"the index {self.index_path} {problem}; "
+            f"{'continuing to build' if resumed else 'building'} it from {self.seeds_dir}",
+            "",
+            level=level,
+        )
+        if build is None:
+            build = self._files.new_build()
+        conn = indexfile.connect(build, create=True)
+        try:
+            with self._bound(conn, build):
+                if not resumed:
+                    self._create_schema(conn)
+                if listed is None:
+                    listed = seedfiles.signatures(self.seeds_dir)
+                report = self._refresh(progress, None, listed, parallel, settling, announce=False)
+                generation = self._stored_generation()
+        finally:
+            conn.close()
+        previous = self._files.put_in_place(build)
+        self._publish(generation)
+        if previous is not None:
+            self._files.remove(previous)
+        self._files.remove_leftovers()
+        report.rebuilt = problem
+        self._conditions.end("rebuild")
+        log.log(logging.DEBUG if starting and not resumed else logging.INFO,
+                "the index %s is built: %s in %.1f s",
+                self.index_path, changes.quantity(len(report.added), "article"),
+                time.monotonic() - started)  # fmt: skip
+        return report
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        # A new build's generation follows the last one announced, so that a token a process
+        # kept from the old build is never taken for one of the new build.
+        try:
+            with open(self._generation_path) as announced:
+                first = int(announced.read().strip() or 0) + 1
+        except (OSError, ValueError):
+            first = 1
+        db.executescript(SCHEMA)
+        db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', ?),"
+            " ('folder_mtime_ns', '0')",
+            (SCHEMA_VERSION, str(first)),
+        )
 
     def _refresh(
         self,
@@ -634,6 +1037,9 @@ class Store:
         names: Collection[str] | None,
         listed: set[seedfiles.Signature] | None,
         parallel: bool,
+        settling: Settling,
+        *,
+        announce: bool,
     ) -> Report:
         db = self._db
         report = Report()
@@ -653,22 +1059,32 @@ class Store:
             found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
             marks = ",".join("?" * len(names))
             cursor = db.execute(
-                f"SELECT name, size, mtime_ns FROM files WHERE name IN ({marks})", names
+                f"SELECT name, size, mtime_ns, retry FROM files WHERE name IN ({marks})", names
             )
-            known = {name: (size, mtime_ns) for name, size, mtime_ns in cursor}
+            known, named_retries = {}, set()
+            for name, size, mtime_ns, retry in cursor:
+                known[name] = (size, mtime_ns)
+                if retry:  # an unreadable file chmod'ed back keeps its size and time
+                    named_retries.add(name)
             gone = sorted(set(known) - set(found))
-            todo = sorted(name for name, seed in found.items() if known.get(name) != seed.signature)
+            todo = sorted(
+                name
+                for name, seed in found.items()
+                if known.get(name) != seed.signature or name in named_retries
+            )
             present = len(found)
         # Read after the listing: any file the listing saw come or go is older than this, so a
         # deletion always moves the content time (lastmod.py).
         folder_ns = os.stat(self.seeds_dir).st_mtime_ns
         report.folder_changed = folder_ns != int(self._meta("folder_mtime_ns"))
-        # Duplicates are looked at again whenever something else changed: their original may
-        # have been removed or edited. Unchanged ones are reported again only if the reason
-        # changed.
+        # Files skipped for a reason that may pass with nothing else changing (unreadable) are
+        # read again on every full scan; duplicates whenever something else changed (their
+        # original may have been removed or edited). Unchanged ones are reported again only if
+        # the reason changed.
         unchanged_retries: dict[str, str] = {}
-        if todo or gone:
-            retried = dict(db.execute("SELECT name, problem FROM files WHERE retry = 1"))
+        if todo or gone or listed is not None:
+            least = RETRY_AFTER_CHANGES if todo or gone else RETRY_ON_RESCAN
+            retried = dict(db.execute("SELECT name, problem FROM files WHERE retry >= ?", (least,)))
             found.update(seedfiles.describe(self.seeds_dir, list(retried), self.max_bytes))
             pending = set(todo)
             unchanged_retries = {
@@ -690,48 +1106,56 @@ class Store:
         else:
             loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, self.parse_options))
             index = IndexState.read(db, [*todo, *gone], loaded)
+        batches = _Batches(db, report, self._publish if announce else None)
         with self._page_cache(BULK_CACHE_KIB if len(todo) > SMALL_REFRESH else None):
             db.execute("BEGIN IMMEDIATE")
             try:
                 for name in gone:
                     self._forget_file(name, index, report)
                 for done, document in enumerate(loaded, 1):
-                    self._apply(document, index, report)
+                    if settling.holds(document, index):
+                        report.unsettled[document.seed.name] = document.seed.signature
+                    else:
+                        self._apply(document, index, report)
                     if progress:
                         progress(done, len(todo))
+                    if done % BATCH_DOCUMENTS == 0:
+                        batches.commit()
+                        db.execute("BEGIN IMMEDIATE")
                 db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'folder_mtime_ns'", (str(folder_ns),)
                 )
-                if report.any_change or report.folder_changed:
-                    db.execute(
-                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
-                        "WHERE key = 'generation'"
-                    )
-                db.execute("COMMIT")
+                batches.commit(final=True)
             except BaseException:
-                db.execute("ROLLBACK")
+                # A failed COMMIT (a full disk) has already rolled back.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-        if report.any_change or report.folder_changed:
-            self._publish_generation()
         report.skipped = [
             p for p in report.skipped if unchanged_retries.get(p.file_name) != p.reason
         ]
         return report
 
-    def _bump_generation(self) -> None:
-        """A new generation, committed and announced (for a new or rebuilt index)."""
-        self._db.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-        )
-        self._publish_generation()
+    def _stored_generation(self) -> int:
+        return int(self._meta("generation"))
 
-    def _publish_generation(self) -> None:
+    def _publish(self, generation: int) -> None:
         """Announce a committed change to every process: replace the generation file. Only after
-        the commit, so whoever sees the new file reads the new rows."""
+        the commit, so whoever sees the new file reads the new rows. Until it succeeds, each
+        refresh tries again."""
+        self._unannounced = True
         temporary = f"{self._generation_path}.{os.getpid()}.tmp"
-        with open(temporary, "w") as out:
-            out.write(f"{self.read_generation()}\n")
-        os.replace(temporary, self._generation_path)
+        try:
+            with open(temporary, "w") as out:
+                out.write(f"{generation}\n")
+            os.replace(temporary, self._generation_path)
+        except OSError:
+            # A folder that takes no new file (full, or read-only for us) may still let the file
+            # there be touched, and a new modification time is what readers look at.
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            os.utime(self._generation_path)
+        self._unannounced = False
 
     @contextmanager
     def _page_cache(self, kib: int | None) -> Iterator[None]:
@@ -751,9 +1175,10 @@ class Store:
 
     def _apply(self, document: Loaded, index: IndexState, report: Report) -> None:
         seed, article = document.seed, document.article
-        problem, retry = document.problem, False
+        problem, retry = document.problem, RETRY_ON_RESCAN if document.retry else 0
         if article is not None:
-            problem, retry = index.duplicate_of(article)
+            problem, duplicate = index.duplicate_of(article)
+            retry = RETRY_AFTER_CHANGES if duplicate else 0
         previous_id = index.file_article.get(seed.name)
         if previous_id and (article is None or problem or previous_id != article.id):
             self._delete_article(previous_id, index, report)
@@ -772,7 +1197,7 @@ class Store:
                 article_id,
                 problem,
                 article.warnings if article else "[]",
-                int(retry),
+                retry,
             ),
         )
 
@@ -836,6 +1261,52 @@ class Store:
             report.touched.append((old.agency_slug, old.city_slug))
             report.removed_names[article_id] = old.file_name
         return old
+
+
+class _Batches:
+    """The commits of one refresh. Each that changed what readers see is a generation of its
+    own, announced at once when the refresh writes the index being served."""
+
+    def __init__(
+        self, db: sqlite3.Connection, report: Report, announce: Callable[[int], None] | None
+    ):
+        self._db, self._report, self._announce = db, report, announce
+        self._counted = 0
+
+    def commit(self, *, final: bool = False) -> None:
+        report = self._report
+        counted = len(report.added) + len(report.changed) + len(report.removed)
+        moved = counted != self._counted or (final and report.folder_changed)
+        if moved:
+            self._db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+            )
+        self._db.execute("COMMIT")
+        self._counted = counted
+        if moved and self._announce is not None:
+            (generation,) = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'generation'"
+            ).fetchone()
+            self._announce(int(generation))
+
+
+@dataclass(frozen=True)
+class Settling:
+    """Which documents a refresh holds back, their articles kept (EDIT_SETTLE_SECONDS)."""
+
+    on: bool = True
+    # Documents held once already, with the (size, mtime_ns) they had: the same again, judged.
+    settled: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def holds(self, document: Loaded, index: IndexState) -> bool:
+        """Whether a published document now unreadable or unparseable is held. (A new document
+        that cannot be parsed is reported at once: nothing is withdrawn, and once written in
+        full it changes again.)"""
+        if not self.on or document.problem is None or document.seed.problem is not None:
+            return False  # parsed, or refused for what it is (its name, its kind, its size)
+        if not index.file_article.get(document.seed.name):
+            return False
+        return self.settled.get(document.seed.name) != document.seed.signature
 
 
 # The article fields a listing may be narrowed by, and their slug columns.

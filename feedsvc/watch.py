@@ -8,30 +8,66 @@ only wait to take over: if the leader dies, the kernel releases its lock and ano
 takes the lead within ``LEAD_RETRY_SECONDS``. Serving what the leader commits is not the
 watcher's business: every worker's response cache checks the store's version on every request.
 
+Changes are coalesced, because every commit drops every worker's cached responses, and a
+document rewritten every 10 ms had every page rendered again after each write (mixed
+throughput fell 97 %). A changed document is read once it has been quiet for
+``QUIET_SECONDS`` (a save in several writes is read once, whole), or ``MAX_WAIT_SECONDS`` after
+its first change if it never is; and at most one commit follows another per
+``MIN_COMMIT_INTERVAL_SECONDS``, however many documents change. A published document found
+unreadable or unparseable right after it changed (being written in place) keeps its article and
+is looked at again after ``store.EDIT_SETTLE_SECONDS``. The last write of a document waits
+for none of them longer than lastmod.SETTLE_SECONDS in all, so every change is still dated
+right (a document still being written has later writes, which date it later). The leader also
+checks, at every tick, that the index file is still there, and has it rebuilt when it is not.
+
+The watcher outlives every error. An expected one (a full disk, a lock file that cannot be
+opened for a moment, file descriptors running out) is one line when it starts and one when it
+ends, and is retried with back-off; a bug is logged once with its traceback and retried the
+same way. A leader whose changes keep waiting says so (``BEHIND_WARNING_SECONDS``).
+
 The leader also tells ``on_change`` (the WebSub notifier) about every change it commits and
 about every embargo that lifts, once the change is what every worker serves.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 import watchfiles
 
+from . import indexfile
 from .changes import log_report
-from .store import Report, Store
+from .conditions import Conditions
+from .store import EDIT_SETTLE_SECONDS, Report, Store
 
 log = logging.getLogger(__name__)
 
 LEAD_RETRY_SECONDS = 1.0
 SAFETY_RESCAN_SECONDS = 30.0
+# How often the leader looks at what is due (changes held back, documents being written,
+# embargoes, the index file) when the folder is quiet.
+TICK_SECONDS = 0.25
+# A changed document is read once it has been quiet this long, or this long after its first
+# change while it keeps changing; and at most one commit per this long (see the module doc).
+QUIET_SECONDS = 0.25
+MAX_WAIT_SECONDS = 5.0
+MIN_COMMIT_INTERVAL_SECONDS = 1.0
+# After a failure, the first retry comes this soon, and each next one twice as late, up to the
+# last.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+# A change waiting this long to be indexed is said in the log: the index is behind the folder.
+BEHIND_WARNING_SECONDS = 10.0
+# Errors the watcher expects from the world (disks, permissions, file descriptors, the index);
+# anything else is a bug in feedsvc.
+EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnavailable)
 
 
 class Watcher:
@@ -42,11 +78,23 @@ class Watcher:
         self.interval = interval  # rescan period when notifications are unavailable
         self.on_change = on_change
         self._stop = threading.Event()
+        self._lock_path = Path(f"{store.index_path}.watch")
         self._lock_file: IO[str] | None = None
         self._last_scan = 0.0
         self._released_through = 0.0  # embargoes lifted up to here (epoch seconds) were told
-        # The condition last reported, and what to say when it clears.
-        self._trouble: tuple[str, str] | None = None
+        # File names reported changed -> (first seen, when to look at them), monotonic; and no
+        # commit before _quiet_until, no refresh before _retry_at (after a failure).
+        self._pending: dict[str, tuple[float, float]] = {}
+        # Published documents found bad (maybe being written): the size and time they had, and
+        # since when (monotonic). The same after EDIT_SETTLE_SECONDS, they are withdrawn.
+        self._held: dict[str, tuple[tuple[int, int], float]] = {}
+        self._quiet_until = 0.0
+        self._retry_at = 0.0
+        # Since when (monotonic) a full scan failed and is owed: what it would have found waits.
+        self._scan_owed_since: float | None = None
+        self._retry_delay = RETRY_FIRST_SECONDS
+        self._next_tick = 0.0
+        self._conditions = Conditions(log)
         self._thread = threading.Thread(target=self._run, name="feedsvc-watcher", daemon=True)
 
     def start(self) -> Watcher:
@@ -74,16 +122,32 @@ class Watcher:
             self._announce_releases()
 
     def _run(self) -> None:
+        delay = RETRY_FIRST_SECONDS
         while not self._stop.is_set():
-            if self.is_leader or self._try_to_lead():
-                self._lead()
-            else:
-                self._stop.wait(LEAD_RETRY_SECONDS)
+            try:
+                leading = self.is_leader or self._try_to_lead()
+                self._conditions.end("thread")
+                if leading:
+                    self._lead()
+                else:
+                    self._stop.wait(LEAD_RETRY_SECONDS)
+                delay = RETRY_FIRST_SECONDS
+            except Exception as exc:
+                # A non-leader that dies here leaves no one to take over when the leader goes.
+                self._conditions.start(
+                    "thread",
+                    f"the watcher of {self.store.seeds_dir} failed ({indexfile.explain(exc)}); "
+                    f"trying again, less and less often (up to {RETRY_MAX_SECONDS:.0f} s apart)",
+                    f"the watcher of {self.store.seeds_dir} runs again",
+                    bug=not isinstance(exc, EXPECTED),
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
         self.store.close()
 
     def _lead(self) -> None:
         # Until stopped: watch the folder while it exists, wait for it while it does not.
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self.is_leader:
             if self._missing_folder():
                 self._stop.wait(self.interval)
                 continue
@@ -91,17 +155,20 @@ class Watcher:
             self._watch()
 
     def _missing_folder(self) -> bool:
-        if self.store.seeds_dir.is_dir():
-            return False
         folder = self.store.seeds_dir
-        self._report_trouble(
+        if folder.is_dir():
+            self._conditions.end("folder")
+            return False
+        self._conditions.start(
+            "folder",
             f"the seeds folder {folder} is missing; serving the index as it is until it is back",
             f"the seeds folder {folder} is back",
         )
         return True
 
     def _watch(self) -> None:
-        """Re-index as changes are reported; returns when the folder itself goes away."""
+        """Re-index as changes are reported; returns when the folder itself goes away, when
+        leadership is lost, or after a while without notifications (to try them again)."""
         watching_since = time.monotonic()
         try:
             for changes in watchfiles.watch(
@@ -109,44 +176,79 @@ class Watcher:
                 watch_filter=None,
                 debounce=50,
                 step=20,
-                rust_timeout=1000,
+                rust_timeout=int(TICK_SECONDS * 1000),
                 yield_on_timeout=True,
                 stop_event=self._stop,
                 raise_interrupt=False,
             ):
+                self._conditions.end("notifications")
                 # The first scan ran before the kernel watched the folder: what changed in
                 # between is only found by scanning again, once the watch is in place.
                 first_look = self._last_scan < watching_since
-                if first_look or time.monotonic() - self._last_scan > SAFETY_RESCAN_SECONDS:
+                names = self._changed_names(changes)
+                if (
+                    names is None
+                    or first_look
+                    or self._last_scan < (time.monotonic() - SAFETY_RESCAN_SECONDS)
+                ):
                     self._refresh()
-                elif changes:
-                    self._refresh(self._changed_names(changes))
-                self._announce_releases()  # at least every second (rust_timeout)
-                if self._missing_folder():
-                    return  # the notifications followed the old folder: watch the new one
+                else:
+                    self._hold(names)
+                    self._refresh_due()
+                if not self._tick():
+                    return
         except (OSError, RuntimeError) as exc:
             if self._missing_folder():
                 return
-            log.warning(
-                "no file-system notifications for %s (%s); rescanning every %.1f s",
-                self.store.seeds_dir, exc, self.interval,
-            )  # fmt: skip
-            while not self._stop.wait(min(self.interval, LEAD_RETRY_SECONDS)):
+            self._conditions.start(
+                "notifications",
+                f"no file-system notifications for {self.store.seeds_dir} ({exc}); rescanning "
+                f"every {self.interval:.1f} s",
+                f"file-system notifications for {self.store.seeds_dir} work again",
+            )
+            # Notifications are tried again after a while: they may have failed for a moment
+            # (file descriptors or inotify watches running out).
+            until = time.monotonic() + SAFETY_RESCAN_SECONDS
+            while time.monotonic() < until and not self._stop.wait(
+                min(self.interval, TICK_SECONDS)
+            ):
                 if time.monotonic() - self._last_scan >= self.interval:
                     self._refresh()
-                self._announce_releases()
+                if not self._tick():
+                    return
+
+    def _tick(self) -> bool:
+        """What is due every TICK_SECONDS; False when the watch must end."""
+        now = time.monotonic()
+        if now < self._next_tick:
+            return True
+        self._next_tick = now + TICK_SECONDS
+        self._announce_releases()
+        if not self.store.index_present():
+            self._refresh()  # the index was deleted: rebuilt from the whole folder
+        else:
+            self.store.check_file()
+        self._say_if_behind()
+        return not self._missing_folder() and self._still_leading()
 
     def _try_to_lead(self) -> bool:
-        lock_file = open(f"{self.store.index_path}.watch", "a")  # noqa: SIM115 - held while leading
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()
+        lock_file = indexfile.try_lock(self._lock_path, wait=False)
+        if lock_file is None:
             return False
         self._lock_file = lock_file
         self._released_through = time.time()  # what lifted before was told by the last leader
         log.info("this process now watches %s", self.store.seeds_dir)
         return True
+
+    def _still_leading(self) -> bool:
+        """Whether the lock file held is still the one at its path: if it was deleted, another
+        process may lock the new one, and two leaders would both write."""
+        if self._lock_file is None or indexfile.holds(self._lock_file, self._lock_path):
+            return self._lock_file is not None
+        self._lock_file.close()
+        self._lock_file = None
+        log.warning("the lock file %s was removed; electing a leader again", self._lock_path)
+        return False
 
     def _changed_names(self, changes: set[tuple[watchfiles.Change, str]]) -> set[str] | None:
         """File names in the seeds folder that changed; None when only a full scan will do."""
@@ -160,30 +262,106 @@ class Watcher:
                 return None  # the folder itself was replaced or removed
         return names
 
-    def _refresh(self, names: set[str] | None = None) -> None:
-        if names is None:
-            self._last_scan = time.monotonic()
-        elif not names:
+    def _hold(self, names: set[str]) -> None:
+        """Note changes: each file is due once quiet, or MAX_WAIT_SECONDS after it first
+        changed."""
+        now = time.monotonic()
+        for name in names:
+            first = self._pending.get(name, (now, now))[0]
+            self._pending[name] = (first, min(first + MAX_WAIT_SECONDS, now + QUIET_SECONDS))
+
+    def _refresh_due(self) -> None:
+        """Refresh the files whose time has come, unless the last commit was too recent."""
+        now = time.monotonic()
+        if self._scan_owed_since is not None and now >= self._retry_at:
+            self._refresh()  # a failed full scan is retried with the back-off, not in 30 s
             return
+        if not self._pending or now < self._quiet_until or now < self._retry_at:
+            return
+        due = {name for name, (_, when) in self._pending.items() if when <= now}
+        if due:
+            self._refresh(due)
+
+    def _refresh(self, names: set[str] | None = None) -> None:
+        """Refresh ``names``, or the whole folder; on failure, say so once and retry later."""
+        now = time.monotonic()
+        if names is None:
+            if now < self._retry_at:
+                return
+            self._last_scan = now
+        settled = {
+            name: signature
+            for name, (signature, since) in self._held.items()
+            if now - since >= EDIT_SETTLE_SECONDS
+        }
         try:
-            report = self.store.refresh(names=names)
-        except (OSError, sqlite3.Error) as exc:
+            report = self.store.refresh(names=names, settled=settled)
+        except Exception as exc:
             # Expected conditions (a folder removed, a full disk, an index locked by another
-            # program): one line when they start, the next change or rescan tries again.
+            # program): one line when they start, retried with back-off. Anything else is a
+            # bug: its traceback is wanted, and the thread must go on.
+            self._retry_at = now + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
+            if names is None and self._scan_owed_since is None:
+                self._scan_owed_since = now
             if not self._missing_folder():
-                self._report_trouble(
-                    f"cannot refresh the index from {self.store.seeds_dir}: {exc}",
+                self._conditions.start(
+                    "refresh",
+                    f"cannot refresh the index {self.store.index_path} from "
+                    f"{self.store.seeds_dir}: {indexfile.explain(exc)}; serving the last good "
+                    "state, and trying again",
                     f"the index is in step with {self.store.seeds_dir} again",
+                    bug=not isinstance(exc, EXPECTED),
                 )
             return
-        except Exception:
-            # Anything else is a bug: its traceback is wanted, and the thread must go on.
-            log.exception("refreshing the index from %s failed", self.store.seeds_dir)
-            return
-        self._report_trouble(None)
-        log_report(report)
-        if report.any_change and self.on_change is not None:
-            self.on_change(report)
+        self._retry_at, self._retry_delay = 0.0, RETRY_FIRST_SECONDS
+        if names is None:
+            self._scan_owed_since = None
+        self._conditions.end("refresh")
+        self._settle(names, report)
+        if report.rebuilt is None:  # a rebuild is said in two lines by the store, not per file
+            log_report(report)
+            if report.any_change and self.on_change is not None:
+                self.on_change(report)
+
+    def _settle(self, names: set[str] | None, report: Report) -> None:
+        """Forget what was looked at, but for documents being written (looked at again soon);
+        after a commit, hold changes back for a while."""
+        now = time.monotonic()
+        # A document being written keeps the time of its first change: one that is rewritten
+        # without pause, and always found half-written, is still read within MAX_WAIT_SECONDS.
+        firsts = {name: self._pending.get(name, (now,))[0] for name in report.unsettled}
+        held = self._held
+        looked_at = set(held) if names is None else names
+        self._held = {name: held[name] for name in held if name not in looked_at}
+        if names is None:
+            self._pending.clear()
+        else:
+            for name in names:
+                self._pending.pop(name, None)
+        for name, first in firsts.items():
+            signature = report.unsettled[name]
+            # Held since the first look at this very state, however often looked at since.
+            since = held[name][1] if held.get(name, ((), 0.0))[0] == signature else now
+            self._held[name] = (signature, since)
+            self._pending[name] = (first, since + EDIT_SETTLE_SECONDS)
+        if report.any_change or report.folder_changed or report.rebuilt:
+            self._quiet_until = now + MIN_COMMIT_INTERVAL_SECONDS
+
+    def _say_if_behind(self) -> None:
+        now = time.monotonic()
+        waiting = [first for first, _ in self._pending.values()]
+        if self._scan_owed_since is not None:
+            waiting.append(self._scan_owed_since)
+        if now - min(waiting, default=now) > BEHIND_WARNING_SECONDS:
+            self._conditions.start(
+                "behind",
+                f"the index is more than {BEHIND_WARNING_SECONDS:.0f} s behind "
+                f"{self.store.seeds_dir}: changes are waiting to be indexed",
+                f"the index has caught up with {self.store.seeds_dir}",
+            )
+        elif not waiting:
+            self._conditions.end("behind")
 
     def _announce_releases(self) -> None:
         """Tell ``on_change`` of the embargoes lifted since the last look. Every worker serves
@@ -198,16 +376,11 @@ class Watcher:
             if released:
                 ids = [article_id for article_id, _ in released]
                 self.on_change(Report(added=ids, touched=[slugs for _, slugs in released]))
-        except Exception:  # as in _refresh: never let this kill the watcher thread
-            log.exception("announcing released articles failed")
-
-    def _report_trouble(self, trouble: str | None, cleared: str = "") -> None:
-        """Log a condition once when it starts (one line, no traceback), and once when it clears
-        (``trouble`` None)."""
-        if trouble == (self._trouble and self._trouble[0]):
-            return
-        if trouble is not None:
-            log.warning("%s", trouble)
-        elif self._trouble is not None:
-            log.info("%s", self._trouble[1])
-        self._trouble = (trouble, cleared) if trouble is not None else None
+            self._conditions.end("releases")
+        except Exception as exc:  # as in _refresh: never let this kill the watcher thread
+            self._conditions.start(
+                "releases",
+                f"cannot tell the hub of released articles: {indexfile.explain(exc)}",
+                "released articles are told to the hub again",
+                bug=not isinstance(exc, EXPECTED),
+            )

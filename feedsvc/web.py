@@ -24,9 +24,10 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
-from . import feeds, preview
+from . import admission, feeds, preview
 from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, preview_path
 from .httpcache import Prepared, cache_control
+from .indexfile import IndexUnavailable
 from .params import MAX_PAGE, MAX_SEARCH_CHARS, PARAMETERS
 from .params import whole_number as parse_whole_number
 from .services import Services
@@ -96,13 +97,14 @@ def cached(*params: Any) -> Any:
             prepared = svc.cache.get(key)
             if prepared is None:
                 version = svc.cache.current_version()
-                with svc.store.reading():
+                with svc.store.reading() as snapshot:
                     result = view(svc, **kwargs)
                 if not isinstance(result, Prepared):
                     return result
-                # Kept only if nothing changed while it was made: it shows that version.
+                # Kept only if nothing changed while it was made: it shows that version. One
+                # made without reading the store (a static file) outlives every change.
                 if svc.store.version() == version:
-                    svc.cache.put(key, result, version)
+                    svc.cache.put(key, result, version, lasting=not snapshot.used)
                 prepared = result
             return prepared
 
@@ -421,6 +423,20 @@ def favicon(svc: Services) -> Prepared:
         last_modified=asset.modified,
         max_age_seconds=ICON_MAX_AGE_SECONDS,
     )
+
+
+@bp.app_errorhandler(IndexUnavailable)
+def index_unavailable(error: IndexUnavailable) -> Response:
+    """The index cannot be read just now (being rebuilt after damage, a failing disk): what is
+    cached is still served, the rest is told to come back (RFC 9110 15.6.4 503, 10.2.3
+    Retry-After), and no cache keeps the refusal (RFC 9111 5.2.2.5 no-store). The reason is
+    in the log, once (store.py), never in the response."""
+    body = b"The site is being rebuilt. Try again in a second.\n"
+    headers = {
+        "Retry-After": str(admission.RETRY_AFTER_SECONDS),
+        "Cache-Control": "no-store",
+    }
+    return Response(body, 503, headers, content_type=TEXT)
 
 
 # -- what the router answers by itself -------------------------------------------------------

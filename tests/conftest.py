@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,11 +94,18 @@ class LiveServer:
 
 
 def start_server(
-    tmp_path: Path, seeds: Path, *, own_site_url: bool = False, workers: int = 2, **settings: str
+    tmp_path: Path,
+    seeds: Path,
+    *,
+    own_site_url: bool = False,
+    workers: int = 2,
+    prefix: Sequence[str] = (),
+    **settings: str,
 ) -> LiveServer:
     """``feedsvc serve`` on a free loopback port, as an operator would start it; with
     ``own_site_url``, its site URL is the address it listens on (for clients that follow the
-    links it writes)."""
+    links it writes); ``prefix`` runs it through another command (one that execs it, so that
+    the process is the server itself)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
     env.update(
@@ -113,6 +120,7 @@ def start_server(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 "-m",
                 "feedsvc",

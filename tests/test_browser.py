@@ -413,8 +413,9 @@ def test_a_feed_url_opens_as_a_page_with_or_without_xslt(
             shoot(browser, screenshots, f"preview-{fmt}-{size}-{any_browser.label}")
             assert path_of(browser) == f"/feed.{fmt}"  # the address stays the feed's
             assert browser.execute_script("return document.contentType") == "text/html"
-            name = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}[fmt]
-            assert heading(browser) == f"Latest news: {name} feed"
+            # "JSON Feed" is already a feed's name: not "JSON Feed feed".
+            name = {"rss": "RSS feed", "atom": "Atom feed", "json": "JSON Feed"}[fmt]
+            assert heading(browser) == f"Latest news: {name}"
             text = visible_text(browser)
             assert "This is a news feed" in text
             assert "XSLT" not in text and "cannot be formatted" not in text
