@@ -252,7 +252,8 @@ SETTINGS: tuple[Setting, ...] = (
         IndexFile(),
         "SQLite index: a link to the current build, `<index>.<16 hex digits>`, beside it. Safe to"
         " delete, even while serving: it is rebuilt from the documents, and a damaged one is found"
-        " and rebuilt (docs/faults.md).",
+        " and rebuilt (docs/faults.md). Rebuilt at the next start after `FEEDSVC_TIMEZONE` or"
+        " `FEEDSVC_DATE_ORDER` changes, which change the times of documents already indexed.",
     ),
     Setting(
         "SITE_URL",

@@ -19,7 +19,9 @@ they rendered before it. What the store dates, and how, is lastmod.py's rule.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
+import json
 import logging
 import math
 import os
@@ -70,6 +72,9 @@ READ_RETRY_SECONDS = 1.0
 REPAIR_INTERVAL_SECONDS = 10.0
 MISSING = "is missing"
 OTHER_VERSION = "was made by another version of feedsvc"
+# The settings a document's parse depends on (document.ParseOptions): an index made under other
+# values holds other times, which no change of a file would ever correct.
+OTHER_SETTINGS = "was made with other date settings (FEEDSVC_TIMEZONE, FEEDSVC_DATE_ORDER)"
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
 # 8: an entry's time from its file, the folder's time; indexes for the content time.
@@ -235,6 +240,7 @@ class Store:
         self.index_path = config.index_path
         self.max_bytes = config.max_document_bytes
         self.parse_options = ParseOptions(timezone=config.timezone, date_order=config.date_order)
+        self._parsing = json.dumps(dataclasses.asdict(self.parse_options), sort_keys=True)
         self._files = IndexFiles(self.index_path)
         self._local = threading.local()
         # The build this process reads, and idle connections to it for renders: any request
@@ -901,7 +907,7 @@ class Store:
         with self._write_lock():
             build = self._files.current()
             problem = None if build is None else self._problem_with(build, thorough=True)
-            if problem in (None, OTHER_VERSION):  # refresh's business
+            if problem in (None, OTHER_VERSION, OTHER_SETTINGS):  # refresh's business
                 return None
             report = self._rebuild(problem, progress, None, parallel, Settling())
         self.version()
@@ -940,6 +946,7 @@ class Store:
             try:
                 found = conn.execute("PRAGMA quick_check").fetchone()[0] if thorough else "ok"
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                parsing = conn.execute("SELECT value FROM meta WHERE key = 'parsing'").fetchone()
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
@@ -952,6 +959,8 @@ class Store:
             return f"is damaged ({found})"
         if row is None or row[0] != SCHEMA_VERSION:
             return OTHER_VERSION
+        if parsing is None or parsing[0] != self._parsing:
+            return OTHER_SETTINGS
         return None
 
     def _rebuild(
@@ -980,7 +989,8 @@ class Store:
         # summary, the start line); a new version's is expected; an index that went missing or
         # bad while in use, or found damaged, is a fault.
         starting = problem == MISSING and self._build is None
-        level = logging.WARNING if not starting and problem != OTHER_VERSION else logging.INFO
+        expected = problem in (OTHER_VERSION, OTHER_SETTINGS)  # an upgrade, a changed setting
+        level = logging.WARNING if not starting and not expected else logging.INFO
         level = logging.DEBUG if starting and not resumed else level
         # Said once, however often a failing rebuild is tried again (a full disk).
         self._conditions.start(
@@ -1027,8 +1037,8 @@ class Store:
         db.executescript(SCHEMA)
         db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', ?),"
-            " ('folder_mtime_ns', '0')",
-            (SCHEMA_VERSION, str(first)),
+            " ('folder_mtime_ns', '0'), ('parsing', ?)",
+            (SCHEMA_VERSION, str(first), self._parsing),
         )
 
     def _refresh(

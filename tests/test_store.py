@@ -73,6 +73,32 @@ def test_restart_with_unchanged_documents_parses_nothing(tmp_path: Path, seeds: 
     assert (again.added, again.changed, again.unchanged) == ([], [], 1)
 
 
+def test_a_changed_date_setting_rebuilds_the_index_with_it(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The times of documents already indexed follow FEEDSVC_TIMEZONE and FEEDSVC_DATE_ORDER
+    after a restart: no edit of a file would ever correct them otherwise."""
+    write_document(seeds, 1, hex_id(1), date="12 Apr 2021")  # midnight where?
+    write_document(seeds, 2, hex_id(2), date="09/06/2022")  # which month?
+
+    def dates(**settings: str) -> tuple[str, str]:
+        store = Store(config.load(settings_for(tmp_path, seeds, **settings)))
+        store.refresh()
+        found = {a.id: a.published.isoformat() for a in store.latest(10)}
+        store.close()
+        return found[hex_id(1)], found[hex_id(2)]
+
+    assert dates() == ("2021-04-12T00:00:00+00:00", "2022-09-06T00:00:00+00:00")
+    with caplog.at_level(logging.INFO, logger="feedsvc.store"):
+        moved = dates(TIMEZONE="America/New_York", DATE_ORDER="dmy")
+    assert moved == ("2021-04-12T00:00:00-04:00", "2022-06-09T00:00:00-04:00")
+    assert any("other date settings" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="feedsvc.store"):
+        assert dates(TIMEZONE="America/New_York", DATE_ORDER="dmy") == moved  # as it is
+    assert not any("other date settings" in r.getMessage() for r in caplog.records)
+
+
 def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
     path = write_document(seeds, 1, hex_id(1))
     report = store.refresh()
