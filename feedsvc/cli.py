@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -196,6 +197,9 @@ def serve(
     """
     from . import serving
 
+    # Ctrl-C stops the first index as it stops the server, even when the shell that started
+    # `feedsvc serve` in the background set SIGINT to be ignored (granian handles it anyway).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         address = listen.parse(bind)
     except listen.BindError as exc:

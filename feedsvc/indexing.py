@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -90,5 +91,12 @@ def load_documents(
         yield from map(load, seeds)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(cores) as pool:
+    with context.Pool(cores, initializer=_parser_process) as pool:
         yield from pool.imap(load, seeds, chunksize=64)
+
+
+def _parser_process() -> None:
+    """In each forked parser: Ctrl-C, sent to the whole process group, is the command's to
+    handle. Its KeyboardInterrupt leaves the pool's ``with``, whose terminate() ends the
+    parsers; a parser that took its own would print a traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -643,6 +643,74 @@ def committed(index: Path) -> int:
         return 0
 
 
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGINT, True), (signal.SIGTERM, True)],
+    ids=["ctrl-c", "sigterm-to-the-group"],
+)
+def test_a_signal_stops_a_first_index_at_once_and_quietly(
+    tmp_path: Path, signum: int, to_group: bool
+) -> None:
+    """Ctrl-C (SIGINT to the process group) or SIGTERM to the group (systemd, a CI runner)
+    stop `feedsvc index` while its parser processes work: at once, every process gone, no
+    traceback; the next run goes on from the batches kept. (SIGTERM to the command alone
+    leaves its parsers to find their pipe closed, each with a traceback: not handled.)"""
+    documents = 3 * BATCH_DOCUMENTS
+    seeds, index = tmp_path / "seeds", tmp_path / "index" / "index.sqlite3"
+    corpus.write(seeds, documents)
+    env = feedsvc_env(seeds, index)
+    command = [sys.executable, "-m", "feedsvc", "index"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: committed(index) > 0 or process.poll() is not None, 60)
+        assert process.poll() is None, "finished before the signal"
+        sent = time.monotonic()
+        (os.killpg if to_group else os.kill)(process.pid, signum)
+        _, err = process.communicate(timeout=15)
+        took = time.monotonic() - sent
+        time.sleep(0.2)
+        states = subprocess.run(["ps", "-o", "stat=", "-s", str(process.pid)],
+                                capture_output=True, text=True).stdout.split()  # fmt: skip
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert took < 5.0, took
+    assert process.returncode == (1 if signum == signal.SIGINT else -signum)
+    assert "Traceback" not in err and len(err.splitlines()) <= 2, err  # click's "Aborted!"
+    # (Zombies are dead: parsers whose parent died first wait for init to reap them.)
+    assert [s for s in states if not s.startswith("Z")] == [], "parsers outlived the command"
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert f"{documents:,} articles" in second.stdout
+
+
+def test_ctrl_c_stops_serve_during_its_first_index_even_started_in_the_background(
+    tmp_path: Path,
+) -> None:
+    """A script's `feedsvc serve &` starts it with SIGINT ignored (POSIX shells do that for
+    background jobs); granian stops on SIGINT anyway, and so must the first index before it."""
+    seeds, index = tmp_path / "seeds", tmp_path / "index" / "index.sqlite3"
+    corpus.write(seeds, 3 * BATCH_DOCUMENTS)
+    command = [sys.executable, "-m", "feedsvc", "serve", "--bind", f"127.0.0.1:{free_port()}"]
+    process = subprocess.Popen(
+        command, env=feedsvc_env(seeds, index), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    try:
+        wait_for(lambda: committed(index) > 0 or process.poll() is not None, 60)
+        assert process.poll() is None and not index.exists(), "the first index was over"
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=5)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert "Traceback" not in err and "Listening" not in err, err
+
+
 def test_an_interrupted_first_index_keeps_its_batches(tmp_path: Path) -> None:
     documents = 6 * BATCH_DOCUMENTS
     seeds, index = tmp_path / "seeds", tmp_path / "index" / "index.sqlite3"
