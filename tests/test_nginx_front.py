@@ -125,14 +125,16 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
         write_document(seeds, n, hex_id(n), headline=f"Talks, day {n}", date=f"{n % 28 + 1} Jan 2024",  # noqa: E501
                        paragraphs=(paragraph,) * 40)  # fmt: skip
     feedsvc = start_server(tmp_path, seeds)
-    port = free_port()
-    feedsvc_port = urllib.parse.urlsplit(feedsvc.url).port
-    assert feedsvc_port is not None
-    nginx = start_nginx(tmp_path, with_ports(FRONT_CONF.read_text(), port, [feedsvc_port]), port)
     try:
-        yield Front(port, feedsvc)
+        port = free_port()
+        feedsvc_port = urllib.parse.urlsplit(feedsvc.url).port or 0
+        conf = with_ports(FRONT_CONF.read_text(), port, [feedsvc_port])
+        nginx = start_nginx(tmp_path, conf, port)
+        try:
+            yield Front(port, feedsvc)
+        finally:
+            stop_nginx(nginx)
     finally:
-        stop_nginx(nginx)
         stop_server(feedsvc)
 
 
