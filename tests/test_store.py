@@ -6,17 +6,19 @@ import logging
 import os
 import sqlite3
 import threading
-from datetime import UTC, datetime
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from feedsvc import config, lastmod, watch
 from feedsvc.indexfile import ForeignIndex
-from feedsvc.store import BATCH_DOCUMENTS, Store
+from feedsvc.store import BATCH_DOCUMENTS, Facet, Store
 from feedsvc.watch import Watcher
 
-from .conftest import hex_id, set_mtime, settings_for, wait_for, write_document
+from .conftest import document_text, hex_id, set_mtime, settings_for, wait_for, write_document
 
 SEED_ID = "5e300edb8a850530"
 
@@ -503,3 +505,60 @@ def test_a_watcher_whose_changes_keep_waiting_says_so_and_when_it_caught_up(
         watcher.stop()
     assert caplog.text.count("behind") == 1 and "Traceback" not in caplog.text
     assert caplog.text.count("cannot refresh the index") == 1  # however often it was retried
+
+
+def test_counts_facets_and_days_follow_every_kind_of_change(store: Store, seeds: Path) -> None:
+    # Counts, facet lists and archive plans are read from per-day totals the index keeps as
+    # articles come and go: they must always say what counting the articles themselves says.
+    def counted() -> tuple[object, ...]:
+        articles = store.latest(1000)
+        days = Counter(int(a.published.timestamp() // 86_400) for a in articles)
+        facets = {field: Counter((getattr(a, f"{field}_slug"), getattr(a, field))
+                                 for a in articles if getattr(a, f"{field}_slug"))
+                  for field in ("agency", "city")}  # fmt: skip
+        return len(articles), sorted(days.items()), facets
+
+    def kept() -> tuple[object, ...]:
+        facets = {}
+        for field in ("agency", "city"):
+            listed = store.agencies() if field == "agency" else store.cities()
+            assert [store.facet(field, f.slug) for f in listed] == listed
+            for f in listed:
+                assert store.count(facet=(field, f.slug)) == f.count
+            facets[field] = {f.slug: f.count for f in listed}
+        return store.count(), store.day_counts(), facets
+
+    def check() -> None:
+        expected_total, expected_days, expected = counted()
+        total, days, facets = kept()
+        assert (total, days) == (expected_total, expected_days)
+        for field, spellings in expected.items():
+            by_slug: Counter[str] = Counter()
+            for (slug, _), n in spellings.items():
+                by_slug[slug] += n
+            assert facets[field] == dict(by_slug)
+
+    check()
+    paris = write_document(seeds, 1, hex_id(1), dateline="PARIS (AFP) —", date="3 Mar 2022")
+    write_document(seeds, 2, hex_id(2), dateline="PARÍS (AFP) —", date="3 Mar 2022",
+                   headline="Another day in Paris")  # fmt: skip
+    store.refresh()
+    check()
+    assert store.facet("city", "paris") == Facet("paris", "PARIS", 2)
+    # An edit that moves the article to another day, agency and city.
+    paris.write_text(document_text(dateline="LONDON (Reuters) -", date="9 Sep 2021"))
+    store.refresh()
+    check()
+    assert store.facet("city", "paris") == Facet("paris", "PARÍS", 1)
+    # A removal; then a document held until a moment two seconds from now.
+    paris.unlink()
+    release = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    write_document(seeds, 3, hex_id(3), dateline="OSLO (AP) -",
+                   date=f"{release:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
+    store.refresh()
+    check()
+    assert store.facet("city", "oslo") is None and store.facet("agency", "ap") is None
+    while datetime.now(UTC) < release + timedelta(seconds=0.1):
+        time.sleep(0.05)
+    check()
+    assert store.facet("city", "oslo") == Facet("oslo", "OSLO", 1)
