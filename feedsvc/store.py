@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # Up to this many files, a refresh reads only the index rows they can touch.
 SMALL_REFRESH = 200
+# A full scan compares this many files at a time with the index.
+SCAN_BATCH = 2000
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
 # A refresh commits after this many documents, so that an interrupted one (a first index killed
@@ -940,15 +942,14 @@ class Store:
         Raises sqlite3.Error or OSError (a full disk, a read-only folder), having kept every
         batch it committed; ForeignIndex when the index path is not feedsvc's.
         """
-        # Listing a large folder is the slow part of a rescan: done before taking the lock, so
-        # that it never holds up another process's refresh.
-        if names is None:
-            listed: set[seedfiles.Signature] | None = seedfiles.signatures(self.seeds_dir)
-        elif partial:
+        # The whole folder (``names`` None) is compared with the index a batch at a time, under
+        # the lock (_scan): a listing held whole took over 400 MB at a million files. A watcher
+        # that must not wait for that compares without the lock first (scan()). A partial index
+        # takes the named files for the whole folder.
+        listed: set[seedfiles.Signature] | None = None
+        if names is not None and partial:
             found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
             listed = {(name, seed.size, seed.mtime_ns) for name, seed in found.items()}
-        else:
-            listed = None
         with self._write_lock():
             settling = Settling(settle, settled or {})
             report = self._refresh_or_rebuild(progress, names, listed, parallel, settling)
@@ -1064,8 +1065,7 @@ class Store:
             with self._bound(conn, build):
                 if not resumed:
                     self._create_schema(conn)
-                if listed is None:
-                    listed = seedfiles.signatures(self.seeds_dir)
+                # The whole folder, or the partial index's files.
                 report = self._refresh(progress, None, listed, parallel, settling, announce=False)
                 generation = self._stored_generation()
         finally:
@@ -1098,6 +1098,33 @@ class Store:
             (SCHEMA_VERSION, str(first), self._parsing),
         )
 
+    def _scan(self) -> tuple[list[str], list[str], int]:
+        """The whole folder compared with the index, SCAN_BATCH files at a time: (names new
+        or changed, names on record that are gone, files in the folder). Holds the differences,
+        never a listing of the whole folder (at a million files, the listing and the index's
+        record as sets took over 400 MB for a few seconds, every rescan)."""
+        db = self._db
+        changed: list[str] = []
+        present = recorded = 0
+        for batch in seedfiles.signature_batches(self.seeds_dir, SCAN_BATCH):
+            names = [name for name, _, _ in batch]
+            marks = ",".join("?" * len(names))
+            cursor = db.execute(
+                f"SELECT name, size, mtime_ns FROM files WHERE name IN ({marks})", names
+            )
+            known = set(cursor)
+            # Compared as sets, in C: name by name in Python cost as much as the listing.
+            changed += [name for name, _, _ in set(batch).difference(known)]
+            present += len(batch)
+            recorded += len(known)
+        gone: list[str] = []
+        # Names are unique on both sides: every name on record was listed unless the counts
+        # differ. Only then are the recorded names looked for, one stat each.
+        if recorded != db.execute("SELECT count(*) FROM files").fetchone()[0]:
+            on_record = (name for (name,) in db.execute("SELECT name FROM files"))
+            gone = sorted(seedfiles.unlisted(self.seeds_dir, on_record))
+        return changed, gone, present
+
     def _refresh(
         self,
         progress: Callable[[int, int], None] | None,
@@ -1108,11 +1135,12 @@ class Store:
         *,
         announce: bool,
     ) -> Report:
+        """``listed``: a partial index's whole folder; else ``names``, or (None) the whole
+        folder, scanned a batch at a time."""
         db = self._db
         report = Report()
         if listed is not None:
-            # Whole sets compared in C: at 100,000 files, comparing name by name in Python took
-            # as long as listing the folder.
+            # Whole sets compared in C (a partial index's few files).
             on_record = set(db.execute("SELECT name, size, mtime_ns FROM files"))
             changed = [name for name, _, _ in listed - on_record]
             gone = []
@@ -1121,6 +1149,10 @@ class Store:
             found = seedfiles.describe(self.seeds_dir, changed, self.max_bytes)
             todo = sorted(found)
             present = len(listed)
+        elif names is None:
+            changed, gone, present = self._scan()
+            found = seedfiles.describe(self.seeds_dir, changed, self.max_bytes)
+            todo = sorted(found)
         else:
             names = list(names or ())
             found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
@@ -1149,7 +1181,7 @@ class Store:
         # original may have been removed or edited). Unchanged ones are reported again only if
         # the reason changed.
         unchanged_retries: dict[str, str] = {}
-        if todo or gone or listed is not None:
+        if todo or gone or names is None or listed is not None:
             least = RETRY_AFTER_CHANGES if todo or gone else RETRY_ON_RESCAN
             retried = dict(db.execute("SELECT name, problem FROM files WHERE retry >= ?", (least,)))
             found.update(seedfiles.describe(self.seeds_dir, list(retried), self.max_bytes))

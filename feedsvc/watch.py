@@ -2,7 +2,9 @@
 
 One process at a time is the leader: it holds an exclusive lock on a file beside the index, and
 re-indexes as soon as the kernel reports a change in the folder (inotify, through watchfiles),
-plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications.
+plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications (less
+often for a folder so large that rescans would take more than ``SAFETY_RESCAN_MAX_SHARE`` of the
+time).
 Where notifications are not available it rescans every poll interval instead. The other workers
 only wait to take over: if the leader dies, the kernel releases its lock and another worker
 takes the lead within ``LEAD_RETRY_SECONDS``. Serving what the leader commits is not the
@@ -68,6 +70,9 @@ BEHIND_WARNING_SECONDS = 10.0
 # Errors the watcher expects from the world (disks, permissions, file descriptors, the index);
 # anything else is a bug in feedsvc.
 EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnavailable)
+# A safety rescan stats every file: at a million files that is seconds of work. It runs every
+# SAFETY_RESCAN_SECONDS, or less often, so as to take at most this share of the leader's time.
+SAFETY_RESCAN_MAX_SHARE = 0.05
 
 
 class Watcher:
@@ -81,6 +86,7 @@ class Watcher:
         self._lock_path = Path(f"{store.index_path}.watch")
         self._lock_file: IO[str] | None = None
         self._last_scan = 0.0
+        self._last_scan_seconds = 0.0  # how long the last full scan took
         self._released_through = 0.0  # embargoes lifted up to here (epoch seconds) were told
         # File names reported changed -> (first seen, when to look at them), monotonic; and no
         # commit before _quiet_until, no refresh before _retry_at (after a failure).
@@ -189,7 +195,7 @@ class Watcher:
                 if (
                     names is None
                     or first_look
-                    or self._last_scan < (time.monotonic() - SAFETY_RESCAN_SECONDS)
+                    or time.monotonic() - self._last_scan > self._rescan_interval()
                 ):
                     self._refresh()
                 else:
@@ -262,6 +268,11 @@ class Watcher:
                 return None  # the folder itself was replaced or removed
         return names
 
+    def _rescan_interval(self) -> float:
+        """Seconds between safety rescans: SAFETY_RESCAN_SECONDS, longer for a folder so large
+        that its rescans would take more than SAFETY_RESCAN_MAX_SHARE of the time."""
+        return max(SAFETY_RESCAN_SECONDS, self._last_scan_seconds / SAFETY_RESCAN_MAX_SHARE)
+
     def _hold(self, names: set[str]) -> None:
         """Note changes: each file is due once quiet, or MAX_WAIT_SECONDS after it first
         changed."""
@@ -296,6 +307,8 @@ class Watcher:
         }
         try:
             report = self.store.refresh(names=names, settled=settled)
+            if names is None:
+                self._last_scan_seconds = time.monotonic() - self._last_scan
         except Exception as exc:
             # Expected conditions (a folder removed, a full disk, an index locked by another
             # program): one line when they start, retried with back-off. Anything else is a

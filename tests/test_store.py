@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from feedsvc import config, lastmod, watch
+from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
 from feedsvc.store import BATCH_DOCUMENTS, Facet, Store
 from feedsvc.watch import Watcher
@@ -562,3 +563,25 @@ def test_counts_facets_and_days_follow_every_kind_of_change(store: Store, seeds:
         time.sleep(0.05)
     check()
     assert store.facet("city", "oslo") == Facet("oslo", "OSLO", 1)
+
+
+def test_a_full_scan_in_small_batches_finds_every_change(
+    store: Store, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full scan compares the folder with the index a batch at a time (store.SCAN_BATCH): every
+    # kind of change must be found wherever it falls among the batches.
+    monkeypatch.setattr(store_module, "SCAN_BATCH", 3)
+    paths = [write_document(seeds, n, hex_id(n), headline=f"Story {n}") for n in range(1, 11)]
+    assert len(store.refresh().added) == 10
+    paths[2].write_text(document_text(headline="Story 3, revised"))
+    paths[5].unlink()
+    paths[7].unlink()
+    paths[7].mkdir()  # a folder under a document's old name: not a document
+    (seeds / paths[8].name).unlink()
+    (seeds / paths[8].name).symlink_to(seeds / "nowhere.txt")  # broken: listed, skipped
+    write_document(seeds, 11, hex_id(11), headline="Story 11")
+    report = store.refresh()
+    assert report.added == [hex_id(11)] and report.changed == [hex_id(3)]
+    assert sorted(report.removed) == [hex_id(6), hex_id(8), hex_id(9)]
+    assert [p.file_name for p in report.skipped] == [paths[8].name]
+    assert store.refresh().any_change is False
