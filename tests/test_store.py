@@ -585,3 +585,28 @@ def test_a_full_scan_in_small_batches_finds_every_change(
     assert sorted(report.removed) == [hex_id(6), hex_id(8), hex_id(9)]
     assert [p.file_name for p in report.skipped] == [paths[8].name]
     assert store.refresh().any_change is False
+
+
+def test_deep_pages_skip_whole_days_and_find_the_same_articles(
+    store: Store, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Beyond store.SEEK_FROM, listings and sitemaps start from the day counts instead of
+    # stepping over every newer row: the same articles, in the same order, at every offset.
+    cities = ("PARIS (AFP) —", "LONDON (Reuters) -")
+    for n in range(1, 25):  # several a day, over a few days; one held until tomorrow
+        date = f"{n % 5 + 1} Mar 2022" if n != 24 else "1 Jan 2100"
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=date,
+                       dateline=cities[n % 2])  # fmt: skip
+    store.refresh()
+    with store.reading():
+        everything = {facet: [a.id for a in store.latest(100, facet=facet)]
+                      for facet in (None, ("city", "paris"))}  # fmt: skip
+        links = [row[0] for row in store.link_rows(100)]
+    assert hex_id(24) not in everything[None] and links == everything[None]
+    monkeypatch.setattr(store_module, "SEEK_FROM", 0)
+    with store.reading():
+        for facet, ids in everything.items():
+            for offset in range(len(ids) + 2):
+                assert [a.id for a in store.latest(3, offset, facet=facet)] == ids[offset:][:3]
+        for offset in range(len(links) + 2):
+            assert [row[0] for row in store.link_rows(4, offset)] == links[offset:][:4]
