@@ -167,6 +167,10 @@ def export(index: Path, seeds: Path, hugo: Path, pelican: Path) -> float:
     return time.perf_counter() - started
 
 
+def feedsvc_out(work: Path) -> Path:
+    return work / "out-feedsvc"
+
+
 def tree_size(folder: Path) -> tuple[int, int]:
     files = size = 0
     for root, _, names in os.walk(folder):
@@ -182,8 +186,9 @@ def run_generators(
     env = feedsvc_env(seeds, index, 8000, None)
     env["FEEDSVC_SITE_URL"] = SITE_URL
     out = work / "out"
+    built = feedsvc_out(work)  # feedsvc's last output stays, for measure_rebuilds
     commands: dict[str, Callable[[], list[str]]] = {
-        "feedsvc": lambda: [*feedsvc_command(), "build", str(out)],
+        "feedsvc": lambda: [*feedsvc_command(), "build", str(built)],
         "hugo": lambda: [args.hugo, "--quiet", "--source", str(work / "hugo"),
                          "--destination", str(out), "--cacheDir", str(work / "hugo-cache")],
         "pelican": lambda: [args.pelican, "-q", str(work / "pelican" / "content"), "-s",
@@ -193,11 +198,14 @@ def run_generators(
     for round_ in range(args.rounds):
         order = GENERATORS[round_ % 3 :] + GENERATORS[: round_ % 3]
         for who in order:
-            for leftover in (out, out.with_name(out.name + ".feedsvc"), work / "hugo-cache"):
+            target = built if who == "feedsvc" else out
+            for leftover in (target, target.with_name(target.name + ".feedsvc"),
+                             work / "hugo-cache"):  # fmt: skip
                 shutil.rmtree(leftover, ignore_errors=True)
             seconds, _ = procs.run(commands[who](), env=env, cwd=work, timeout=24 * 3600)
-            files, size = tree_size(out)
+            files, size = tree_size(target)
             samples[who].append(Sample(seconds, files, size))
+            shutil.rmtree(out, ignore_errors=True)
             log(f"  N = {n:,} round {round_ + 1}: {who} {seconds:.2f} s, {files:,} files, "
                 f"{size / 2**20:,.0f} MiB")  # fmt: skip
     return samples
@@ -214,10 +222,7 @@ def measure_rebuilds(
 
     env = feedsvc_env(seeds, index, 8000, None)
     env["FEEDSVC_SITE_URL"] = SITE_URL
-    out = work / "out"
-    for leftover in (out, out.with_name(out.name + ".feedsvc")):
-        shutil.rmtree(leftover, ignore_errors=True)
-    procs.run([*feedsvc_command(), "build", str(out)], env=env, cwd=work, timeout=24 * 3600)
+    out = feedsvc_out(work)  # as the last full build left it
     edited = sorted(seeds.glob("*.txt"))[n // 2]
     original = edited.read_bytes()
     settings = config.load({"SEEDS_DIR": str(seeds), "INDEX_PATH": str(index),
