@@ -1122,6 +1122,19 @@ class Store:
             (SCHEMA_VERSION, str(first), self._parsing),
         )
 
+    def scan(self) -> list[str]:
+        """The names of files that differ from the index's record (new, changed or gone), and
+        of files skipped for a reason that may pass unseen (unreadable: a chmod changes neither
+        size nor time), from a comparison of the whole folder with the index that takes no lock
+        and writes nothing: ``refresh(names=...)`` of them brings the index in step. For a
+        thread that scans while another keeps refreshing what the file system reports. Raises
+        what reading the index or the folder raises."""
+        changed, gone, _ = self._scan()
+        retried = self._db.execute(
+            "SELECT name FROM files WHERE retry >= ?", (RETRY_ON_RESCAN,)
+        ).fetchall()
+        return sorted({*changed, *gone, *(name for (name,) in retried)})
+
     def _scan(self) -> tuple[list[str], list[str], int]:
         """The whole folder compared with the index, SCAN_BATCH files at a time: (names new
         or changed, names on record that are gone, files in the folder). Holds the differences,

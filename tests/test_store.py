@@ -610,3 +610,44 @@ def test_deep_pages_skip_whole_days_and_find_the_same_articles(
                 assert [a.id for a in store.latest(3, offset, facet=facet)] == ids[offset:][:3]
         for offset in range(len(links) + 2):
             assert [row[0] for row in store.link_rows(4, offset)] == links[offset:][:4]
+
+
+def test_a_slow_safety_rescan_holds_up_no_reported_change(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a million files a safety rescan takes many seconds: it runs beside the watcher, which
+    # keeps indexing what the file system reports, and what the rescan finds (a change the
+    # notifications missed) is indexed when it is done.
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    monkeypatch.setattr(watch, "SAFETY_RESCAN_SECONDS", 1.0)
+    scanning = threading.Event()
+    real_scan = store.scan
+
+    def slow_scan() -> list[str]:
+        scanning.set()
+        time.sleep(3)
+        return real_scan()
+
+    monkeypatch.setattr(store, "scan", slow_scan)
+    watcher = Watcher(store, 0.1)
+    missed = write_document(seeds, 1, hex_id(1), headline="Missed by notifications")
+    ignored = {missed.name}
+    real_names = watcher._changed_names
+    monkeypatch.setattr(watcher, "_changed_names", lambda changes: {
+        name for name in real_names(changes) or () if name not in ignored})  # fmt: skip
+    # The watcher's first look indexes everything; once a safety rescan is under way, the
+    # missed file is rewritten unseen, and another document is written.
+    watcher.start()
+    try:
+        wait_for(lambda: store.get(hex_id(1)) is not None, 10)
+        assert scanning.wait(10)
+        missed.write_text(document_text(headline="Edited, and missed again"))
+        reported = time.monotonic()
+        write_document(seeds, 2, hex_id(2), headline="Reported at once")
+        wait_for(lambda: store.get(hex_id(2)) is not None, 10)
+        assert time.monotonic() - reported < 2.5  # the rescan has not finished
+        assert store.get(hex_id(1)).headline == "Missed by notifications"  # type: ignore[union-attr]
+        wait_for(lambda: store.get(hex_id(1)).headline == "Edited, and missed again", 10)  # type: ignore[union-attr]
+    finally:
+        watcher.stop()
