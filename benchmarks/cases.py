@@ -79,7 +79,13 @@ def build_cases(port: int, nginx_root: Path, ceiling: Path | None, gzip_static: 
 
 
 def _case(name: str, target: float, ours: Request, static: Request) -> Case:
-    return Case(name, target, {"feedsvc": ours, "ceiling": ours, "nginx": static})
+    # The cache tier is asked exactly what feedsvc is; the static build by its own path, with
+    # its own ETag for 304s (finish_cases), like the baseline.
+    built = Request(ours.path, tuple(h for h in ours.headers if not h.startswith("If-None-Match")))
+    return Case(
+        name, target,
+        {"feedsvc": ours, "ceiling": ours, "nginx": static, "tier": ours, "static": built},
+    )  # fmt: skip
 
 
 def _permalink(atom: bytes) -> str:
@@ -94,8 +100,10 @@ def finish_cases(cases: list[Case], ports: dict[str, int]) -> list[Case]:
     for case in cases:
         requests = {who: r for who, r in case.requests.items() if who in ports}
         if case.name.endswith("304"):
-            etag = fetch(ports["nginx"], requests["nginx"].path).headers["etag"]
-            requests["nginx"] = Request(requests["nginx"].path, (f"If-None-Match: {etag}",))
+            for who in ("nginx", "static"):  # servers with their own ETags
+                if who in requests:
+                    etag = fetch(ports[who], requests[who].path).headers["etag"]
+                    requests[who] = Request(requests[who].path, (f"If-None-Match: {etag}",))
         case = Case(case.name, case.target, requests)
         check_same(case, ports)
         finished.append(case)
@@ -135,4 +143,7 @@ def case_json(case: Case, result: CaseResult) -> dict[str, Any]:
     if "ceiling" in result.runs:
         data["ceiling_ratio"] = result.ratios("ceiling")
         data["feedsvc_vs_ceiling"] = result.ratios("feedsvc", "ceiling")
+    for who in ("tier", "static"):
+        if who in result.runs:
+            data[f"{who}_ratio"] = result.ratios(who)
     return data

@@ -16,6 +16,8 @@ from typing import Any
 
 # The targets of issue 5.
 FEED_200, FEED_GZIP, FEED_304 = 0.8, 0.7, 0.6
+# Issue 14: the cache tier and the static build, each against nginx serving the same files.
+BEYOND = 0.95
 PERMALINK = 0.6
 P99 = 2.0
 INDEX_VS_FLOOR = 1.5
@@ -87,6 +89,12 @@ def _serving_rows(size: dict[str, Any], n: str) -> list[Verdict]:
                 _median(p99) <= P99 if is_feed else None,
             )
         )
+    for name, case in size["cases"].items():
+        for who, label in (("tier", "cache tier"), ("static", "static build")):
+            if f"{who}_ratio" in case:
+                ratios = case[f"{who}_ratio"]
+                rows.append(Verdict(f"{name}: {label} vs nginx", n, ratios, f">= {BEYOND}",
+                                    _median(ratios) >= BEYOND, "beyond"))  # fmt: skip
     for name, case in size["cases"].items():
         if "ceiling_ratio" in case:
             rows.append(
@@ -207,20 +215,23 @@ def markdown(results: dict[str, Any]) -> str:
     parts = []
     for group, title in (
         ("targets", "Targets"),
+        ("beyond", "The cache tier and the static build (issue 14)"),
         ("ceiling", "The ceiling: what the server itself allows"),
         ("growth", "Growth (200 ratios at the largest N over the smallest)"),
     ):
         chosen = [r for r in rows if r.group == group]
         if chosen:
             parts.append(f"### {title}\n\n{_markdown_table(chosen)}")
-    raw = ["| N | case | feedsvc req/s | nginx req/s | ceiling req/s |", "|---|---|---|---|---|"]
+    servers = ("feedsvc", "nginx", "ceiling", "tier", "static")
+    raw = ["| N | case | " + " | ".join(f"{who} req/s" for who in servers) + " |",
+           "|---|---|" + "---|" * len(servers)]  # fmt: skip
     for size in sizes:
         for name, case in size["cases"].items():
             cells = [
                 spread([r["rps"] for r in case["runs"][who]], "{:,.0f}")
                 if who in case["runs"]
                 else "-"
-                for who in ("feedsvc", "nginx", "ceiling")
+                for who in servers
             ]
             raw.append(f"| {size['n']:,} | {name} | {' | '.join(cells)} |")
     parts.append("### Raw req/s (median [min-max])\n\n" + "\n".join(raw))

@@ -20,6 +20,7 @@ from .harness import wrk as run_wrk
 from .nginx import nginx_has_gzip_static, start_nginx
 from .service import serve_options, start_feedsvc
 from .settings import Settings
+from .tier import build_static, start_static, start_tier
 from .visibility import measure_visibility
 
 NGINX_START_TIMEOUT_SECONDS = 30
@@ -40,6 +41,20 @@ def measure_servers(
     cases = build_cases(ports["feedsvc"], work / "nginx" / "root", ceiling, gzip_static)
     baselines = [start_nginx(procs, work / "nginx", ports["nginx"], gzip_static)]
     wait_until_up(ports["nginx"], "/feed.atom", baselines[0], timeout=NGINX_START_TIMEOUT_SECONDS)
+    build_s = None
+    if settings.tier:
+        ports["tier"] = free_port()
+        baselines.append(start_tier(procs, work / "tier", ports["tier"], ports["feedsvc"]))
+        wait_until_up(ports["tier"], "/feed.atom", baselines[-1], NGINX_START_TIMEOUT_SECONDS)
+    if settings.static:
+        ports["static"] = free_port()
+        (work / "static").mkdir()
+        log("  feedsvc build, for nginx to serve")
+        state, build_s = build_static(
+            procs, seeds, index, work / "static" / "out", ports["feedsvc"], settings.source
+        )
+        baselines.append(start_static(procs, work / "static" / "nginx", ports["static"], state))
+        wait_until_up(ports["static"], "/feed.atom", baselines[-1], NGINX_START_TIMEOUT_SECONDS)
     if ceiling:
         baselines.append(start_ceiling(procs, settings, ceiling, ports["ceiling"]))
         wait_until_up(
@@ -62,6 +77,7 @@ def measure_servers(
         "cases": {case.name: case_json(case, serving[case.name]) for case in cases},
         "memory": memory,
         "visible_s": visible,
+        "static_build_s": build_s,
     }
 
 

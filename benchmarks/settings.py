@@ -28,6 +28,8 @@ class Settings:
     corpus_dir: Path
     quick: bool
     ceiling: bool
+    tier: bool
+    static: bool
     serve_workers: int | None
     serve_threads: int | None
     source: Path | None
@@ -73,6 +75,18 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         "(default: on; quick: off)",
     )
     parser.add_argument(
+        "--tier",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the cache tier of docs/deploy.md in front of feedsvc (default: on)",
+    )
+    parser.add_argument(
+        "--static",
+        action=argparse.BooleanOptionalAction,
+        help="also measure `feedsvc build` served by nginx with its generated configuration "
+        "(default: on; quick: off)",
+    )
+    parser.add_argument(
         "--serve-workers", type=int, help="feedsvc serve --workers (default: its own)"
     )
     parser.add_argument(
@@ -107,6 +121,8 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         corpus_dir=args.corpus_dir,
         quick=quick,
         ceiling=not quick if args.ceiling is None else args.ceiling,
+        tier=args.tier,
+        static=not quick if args.static is None else args.static,
         serve_workers=args.serve_workers,
         serve_threads=args.serve_threads,
         source=args.source.resolve() if args.source else None,

@@ -23,6 +23,7 @@ stops at the archive pages it has already read still sees them.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -109,14 +110,15 @@ class Channel:
         """The path of archive page ``page`` (an ArchivePage key) in format ``fmt``."""
         return f"{self._folder}/archives/{page}/feed.{fmt}"
 
-    @property
+    # Worked out once per channel: a static build asks a channel for hundreds of archive paths.
+    @functools.cached_property
     def _folder(self) -> str:
         return self.html_path.rstrip("/")
 
     def preview_path(self, fmt: str) -> str:
         return preview_path(self.feed_path(fmt))
 
-    @property
+    @functools.cached_property
     def html_path(self) -> str:
         if self.facet is not None:
             return f"/{self.facet.folder}/{quote(self.key)}"

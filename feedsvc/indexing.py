@@ -20,6 +20,12 @@ from .document import DocumentError, ParseOptions, parse
 
 # Below this many files to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400
+# Files handed to the parser processes at a time. The parsers outrun the store's writer, and
+# what they have parsed waits in the calling process until it is written: handed out all at
+# once, a first index of a million documents held most of them there, parsed (3 GB). Two
+# windows are out at a time, so the parsers never wait for the writer to finish one.
+WINDOW_FILES = 5000
+CHUNK_FILES = 64
 
 
 class Filed(NamedTuple):
@@ -92,7 +98,15 @@ def load_documents(
         return
     context = multiprocessing.get_context("fork")
     with context.Pool(cores, initializer=_parser_process) as pool:
-        yield from pool.imap(load, seeds, chunksize=64)
+        windows = (
+            seeds[start : start + WINDOW_FILES] for start in range(0, len(seeds), WINDOW_FILES)
+        )
+        parsing = pool.imap(load, next(windows), chunksize=CHUNK_FILES)
+        for window in windows:
+            following = pool.imap(load, window, chunksize=CHUNK_FILES)
+            yield from parsing
+            parsing = following
+        yield from parsing
 
 
 def _parser_process() -> None:

@@ -18,6 +18,7 @@ from static builds (tests/test_build.py runs it on every app).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from bisect import bisect_left
@@ -82,6 +83,15 @@ class Snapshot:
         if math.isfinite(next_event):
             self.expiries.append(datetime.fromtimestamp(next_event, UTC))
         self._plans: dict[Channel, ArchivePlan] = {}
+        self._listed: dict[Callable[[Snapshot], Iterable[Target]], list[Target]] = {}
+
+    def listed(self, enumerate_rule: Callable[[Snapshot], Iterable[Target]]) -> list[Target]:
+        """What ``enumerate_rule`` lists, worked out once per snapshot: previews list their
+        feeds' URLs and inputs again (at 100,000 documents, a third of the inventory's time)."""
+        found = self._listed.get(enumerate_rule)
+        if found is None:
+            found = self._listed[enumerate_rule] = list(enumerate_rule(self))
+        return found
 
     def channels(self) -> list[Channel]:
         """The main channel and every facet channel that has articles."""
@@ -143,6 +153,7 @@ def _subscription(snap: Snapshot, channel: Channel) -> str:
     return snap.digest([*head, *again], pages[-1].key if pages else None, name, updated)
 
 
+@functools.cache  # one enumerator per kind, which its previews share (Snapshot.listed)
 def subscription_feeds(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
     def enumerate_feeds(snap: Snapshot) -> Iterator[Target]:
         for channel in snap.channels():
@@ -268,7 +279,7 @@ def previews(
     """The preview page of each feed (channels.preview_path): it shows what the feed holds."""
 
     def enumerate_previews(snap: Snapshot) -> Iterator[Target]:
-        for target in enumerate_feeds(snap):
+        for target in snap.listed(enumerate_feeds):
             yield Target(preview_path(target.url), target.inputs)
 
     return enumerate_previews
@@ -429,6 +440,6 @@ def check_routes(app: Flask) -> None:
 def targets(app: Flask, snap: Snapshot) -> list[Target]:
     """Every URL a static build writes, the 404 page included; fails on undeclared routes."""
     check_routes(app)
-    found = [target for enumerate_rule in ENUMERATORS.values() for target in enumerate_rule(snap)]
+    found = [target for each in ENUMERATORS.values() for target in snap.listed(each)]
     found.append(Target(NOT_FOUND_URL, "", status=404))
     return found

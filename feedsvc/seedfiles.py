@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,18 +31,19 @@ Signature = tuple[str, int, int]  # name, size, mtime_ns
 SUB_FOLDER = "a folder: documents are read only directly in the seeds folder, not in sub-folders"
 
 
-def signatures(folder: Path) -> set[Signature]:
-    """(name, size, mtime_ns) of every candidate document in ``folder`` (not recursive).
+def signature_batches(folder: Path, batch_size: int) -> Iterator[list[Signature]]:
+    """(name, size, mtime_ns) of every candidate document in ``folder`` (not recursive), in
+    lists of up to ``batch_size``, so that a scan of a million files never holds them all.
 
     Hidden files (editors' and atomic writers' temporaries) are not documents and are left out;
     sub-folders are listed (by their own modification time), so that describe() reports them: an
     operator who files documents by year must hear that they are not read. This is the whole
-    cost of a rescan, so it does nothing else: describe() looks
-    closer at the few names whose signature changed. Entries are looked up relative to an open
-    descriptor of the folder, which spares the kernel walking the folder's path for each file
-    (a third of the time at 100,000 files).
+    cost of a rescan, so it does nothing else: describe() looks closer at the few names whose
+    signature changed. Entries are looked up relative to an open descriptor of the folder, which
+    spares the kernel walking the folder's path for each file (a third of the time at 100,000
+    files).
     """
-    found = set()
+    batch: list[Signature] = []
     folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with os.scandir(folder_fd) as entries:
@@ -53,19 +54,41 @@ def signatures(folder: Path) -> set[Signature]:
                 try:
                     info = entry.stat()  # follows symbolic links
                 except OSError:
-                    found.add((name, 0, 0))  # a broken link: describe() says so
+                    batch.append((name, 0, 0))  # a broken link: describe() says so
                     continue
                 size = 0 if stat.S_ISDIR(info.st_mode) else info.st_size
-                found.add((name, size, info.st_mtime_ns))
+                batch.append((name, size, info.st_mtime_ns))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
     finally:
         os.close(folder_fd)
-    return found
+    if batch:
+        yield batch
+
+
+def unlisted(folder: Path, names: Iterable[str]) -> Iterator[str]:
+    """Those of ``names`` that signature_batches() would not list now (one stat each)."""
+    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in names:
+            if name.startswith(".") or "/" in name:
+                yield name
+                continue
+            try:
+                os.lstat(name, dir_fd=folder_fd)  # a broken link or a sub-folder is listed too
+            except FileNotFoundError:
+                yield name
+            except OSError:
+                continue  # listed, with a signature describe() will explain
+    finally:
+        os.close(folder_fd)
 
 
 def describe(folder: Path, names: Iterable[str], max_bytes: int) -> dict[str, SeedFile]:
     """The named entries of ``folder`` as documents, each with a problem if it can't be read.
 
-    Names that are missing now or hidden are left out, as signatures() does.
+    Names that are missing now or hidden are left out, as signature_batches() does.
     """
     root = folder.resolve()
     found = {}

@@ -8,6 +8,7 @@ nothing to transliterate (emoji alone) gets a stable slug from its hash, never a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 
@@ -16,8 +17,13 @@ from slugify import slugify as _transliterated
 MAX_SLUG_CHARS = 80
 # Enough digits that two names without letters do not meet in practice.
 _HASH_CHARS = 12
+# Pages and feeds slugify the same few agency and city names, and each headline, again and again
+# (a static build of 1,000 documents asked for 98,000 slugs); the answer never changes. Bounded:
+# at most this many recent texts (a few MiB).
+SLUG_CACHE_ENTRIES = 8192
 
 
+@functools.lru_cache(maxsize=SLUG_CACHE_ENTRIES)
 def slugify(text: str, max_length: int = MAX_SLUG_CHARS) -> str:
     """Lower-case ASCII words joined by hyphens, cut at a whole word within ``max_length``.
 

@@ -30,6 +30,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # Up to this many files, a refresh reads only the index rows they can touch.
 SMALL_REFRESH = 200
+# A full scan compares this many files at a time with the index.
+SCAN_BATCH = 2000
 # The page cache of a large refresh (a first index, a folder of new documents).
 BULK_CACHE_KIB = 64 * 1024
 # A refresh commits after this many documents, so that an interrupted one (a first index killed
@@ -79,7 +82,8 @@ OTHER_SETTINGS = "was made with other date settings (FEEDSVC_TIMEZONE, FEEDSVC_D
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
 # 8: an entry's time from its file, the folder's time; indexes for the content time.
 # 9: covering indexes for the static build's Store.versions() and the facet lists.
-SCHEMA_VERSION = "9"
+# 10: articles per day, per channel (day_counts), kept by triggers.
+SCHEMA_VERSION = "10"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -130,6 +134,12 @@ CREATE INDEX IF NOT EXISTS articles_file ON articles (file_name);
 -- a moment (RFC 5005 4.1: edited archived entries go back into the subscription feed).
 CREATE INDEX IF NOT EXISTS files_mtime ON files (mtime_ns);
 CREATE INDEX IF NOT EXISTS articles_updated ON articles (updated_ts);
+-- The same per agency and per city: without them, an agency's subscription feed read every
+-- article of the agency changed after the moment (at a million documents all copied at once,
+-- 250,000 rows and 14 s for one feed).
+CREATE INDEX IF NOT EXISTS articles_agency_updated
+    ON articles (agency_slug, updated_ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS articles_city_updated ON articles (city_slug, updated_ts DESC, id DESC);
 -- Search needs matching rows, not phrases or ranking (results are newest first), and
 -- detail=none with columnsize=0 builds the index about twice as fast. The text is indexed
 -- from the articles table itself (external content, paragraphs one per line), and the index
@@ -139,11 +149,43 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
     headline, paragraphs, agency, city, content=articles, content_rowid=rowid, detail=none,
     columnsize=0, tokenize='unicode61 remove_diacritics 2'
 );
+-- How many articles each channel holds per UTC day of publication: the site (kind 'site',
+-- slug and name ''), each agency and each city (by slug, and by the name as written, so that
+-- the most common spelling can name the group). Counts, facet lists and archive plans read
+-- these few thousand rows instead of every article: at a million articles, counting an agency's
+-- articles or listing the cities read the whole table, seconds for every page. Articles are
+-- only ever inserted and deleted (a change is both), and the triggers keep the counts.
+CREATE TABLE IF NOT EXISTS day_counts (
+    kind TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (kind, slug, day, name)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS articles_counted AFTER INSERT ON articles BEGIN
+    INSERT INTO day_counts
+        SELECT column1, column2, CAST(NEW.published_ts / 86400 AS INTEGER), column3, 1
+        FROM (VALUES ('site', '', ''), ('agency', NEW.agency_slug, coalesce(NEW.agency, '')),
+                     ('city', NEW.city_slug, coalesce(NEW.city, '')))
+        WHERE column1 = 'site' OR column2 != ''
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS articles_uncounted AFTER DELETE ON articles BEGIN
+    UPDATE day_counts SET n = n - 1
+        WHERE day = CAST(OLD.published_ts / 86400 AS INTEGER) AND (
+            (kind = 'site' AND slug = '' AND name = '')
+            OR (kind = 'agency' AND slug = OLD.agency_slug AND name = coalesce(OLD.agency, ''))
+            OR (kind = 'city' AND slug = OLD.city_slug AND name = coalesce(OLD.city, '')));
+    DELETE FROM day_counts WHERE n <= 0 AND day = CAST(OLD.published_ts / 86400 AS INTEGER);
+END;
 """
 NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
 OLDEST_FIRST = "ORDER BY published_ts ASC, seq ASC, id ASC"
 MAX_SEARCH_TERMS = 8
 SECONDS_PER_DAY = 86_400
+# Beyond this OFFSET, reads skip whole days by their counts first (Store._seek).
+SEEK_FROM = 1000
 
 
 @dataclass(frozen=True)
@@ -617,18 +659,32 @@ class Store:
 
     def count(self, *, facet: tuple[str, str] | None = None) -> int:
         """How many articles, or how many with ``facet`` = (field, slug), e.g. ("city", "paris")."""
-        where, args = self._visible(facet)
-        return self._db.execute(f"SELECT count(*) FROM articles {where}", args).fetchone()[0]
+        return sum(n for _, n in self.day_counts(facet=facet))
 
     def latest(
         self, limit: int, offset: int = 0, *, facet: tuple[str, str] | None = None
     ) -> list[Article]:
         """Newest first, optionally only those with ``facet`` = (field, slug)."""
-        where, args = self._visible(facet)
+        before, offset = self._seek(offset, facet)
+        where, args = self._visible(facet, "published_ts < ?", before)
         return self._articles(
             f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
             (*args, limit, offset),
         )
+
+    def _seek(self, offset: int, facet: tuple[str, str] | None) -> tuple[float, int]:
+        """Where the ``offset``-th article newest first starts: (a time all of them are published
+        before, and the offset among those). SQLite steps over every row an OFFSET skips: at a
+        million articles the last sitemap part skipped 950,000 (3.3 s) and a deep listing page
+        as many. The day counts skip whole days instead, and leave at most one day's worth."""
+        if offset <= SEEK_FROM:
+            return math.inf, offset
+        newer = 0
+        for day, n in reversed(self.day_counts(facet=facet)):
+            if newer + n > offset:
+                return float((day + 1) * SECONDS_PER_DAY), offset - newer
+            newer += n
+        return math.inf, offset  # past the end: the query finds nothing
 
     def changed_after(
         self, moment: float, limit: int, *, facet: tuple[str, str] | None = None
@@ -643,13 +699,36 @@ class Store:
 
     def day_counts(self, *, facet: tuple[str, str] | None = None) -> list[tuple[int, int]]:
         """(UTC day number since 1970-01-01, articles published that day), oldest day first."""
-        where, args = self._visible(facet)
+        kind, slug = facet or ("site", "")
         cursor = self._db.execute(
-            f"SELECT CAST(published_ts / {SECONDS_PER_DAY} AS INTEGER) AS day, count(*) "
-            f"FROM articles {where} GROUP BY day ORDER BY day",
-            args,
+            "SELECT day, sum(n) FROM day_counts WHERE kind = ? AND slug = ? "
+            "GROUP BY day ORDER BY day",
+            (kind, slug),
         )
-        return list(cursor)
+        held = Counter(day for held_kind, held_slug, day, _ in self._held_keys()
+                       if (held_kind, held_slug) == (kind, slug))  # fmt: skip
+        if not held:
+            return list(cursor)
+        counts = ((day, n - held[day]) for day, n in cursor)
+        return [(day, n) for day, n in counts if n > 0]
+
+    def _held_keys(self) -> list[tuple[str, str, int, str]]:
+        """The day_counts keys (kind, slug, day, name) of every article held (dated after the
+        moment of reading): the table counts them, reads must not. Usually none; an index
+        range either way."""
+        found = []
+        for published_ts, agency_slug, agency, city_slug, city in self._db.execute(
+            "SELECT published_ts, agency_slug, agency, city_slug, city FROM articles "
+            "WHERE published_ts > ?",
+            (self._now(),),
+        ):
+            day = int(published_ts // SECONDS_PER_DAY)
+            found.append(("site", "", day, ""))
+            if agency_slug:
+                found.append(("agency", agency_slug, day, agency or ""))
+            if city_slug:
+                found.append(("city", city_slug, day, city or ""))
+        return found
 
     def published_between(
         self,
@@ -669,7 +748,8 @@ class Store:
 
     def link_rows(self, limit: int, offset: int = 0) -> list[tuple[str, str, datetime]]:
         """(id, headline, last change) newest first: what a sitemap needs, without the text."""
-        where, args = self._visible(None)
+        before, offset = self._seek(offset, None)
+        where, args = self._visible(None, "published_ts < ?", before)
         now = self._now()
         cursor = self._db.execute(
             f"SELECT id, headline, min(updated_ts, ?) FROM articles {where} {NEWEST_FIRST} "
@@ -797,24 +877,27 @@ class Store:
         return self._facets("city")
 
     def facet(self, kind: str, slug: str) -> Facet | None:
-        return next((f for f in self._facets(kind) if f.slug == slug), None)
+        return next(iter(self._facets(kind, slug)), None)
 
-    def _facets(self, kind: str) -> list[Facet]:
-        column = kind if kind in FACET_COLUMNS else None
-        assert column is not None, kind
-        # The most common spelling names the group ("Reuters" over "REUTERS").
+    def _facets(self, kind: str, slug: str | None = None) -> list[Facet]:
+        """The facets of ``kind`` (or the one ``slug``), most articles first."""
+        assert kind in FACET_COLUMNS, kind
+        one = "AND slug = ?" if slug is not None else ""
         cursor = self._db.execute(
-            f"SELECT {column}_slug, {column}, count(*) AS n FROM articles "
-            f"WHERE {column}_slug IS NOT NULL AND {column}_slug != '' AND published_ts <= ? "
-            f"GROUP BY {column}_slug, {column} ORDER BY {column}_slug, n DESC",
-            (self._now(),),
+            f"SELECT slug, name, sum(n) FROM day_counts WHERE kind = ? {one} GROUP BY slug, name",
+            (kind, slug) if slug is not None else (kind,),
         )
+        spellings = Counter({(slug, name): n for slug, name, n in cursor})
+        spellings.subtract((k[1], k[3]) for k in self._held_keys() if k[0] == kind)
+        # The most common spelling names the group ("Reuters" over "REUTERS"); the first by
+        # code point among equals.
         facets: dict[str, Facet] = {}
-        for slug, name, n in cursor:
-            known = facets.get(slug)
-            facets[slug] = Facet(
-                slug, known.name if known else name, n + (known.count if known else 0)
-            )
+        for (key, name), n in sorted(spellings.items(), key=lambda s: (s[0][0], -s[1], s[0][1])):
+            if n > 0:
+                known = facets.get(key)
+                facets[key] = Facet(
+                    key, known.name if known else name, n + (known.count if known else 0)
+                )
         return sorted(facets.values(), key=lambda f: (-f.count, f.slug))
 
     def problems(self) -> list[Problem]:
@@ -883,15 +966,14 @@ class Store:
         Raises sqlite3.Error or OSError (a full disk, a read-only folder), having kept every
         batch it committed; ForeignIndex when the index path is not feedsvc's.
         """
-        # Listing a large folder is the slow part of a rescan: done before taking the lock, so
-        # that it never holds up another process's refresh.
-        if names is None:
-            listed: set[seedfiles.Signature] | None = seedfiles.signatures(self.seeds_dir)
-        elif partial:
+        # The whole folder (``names`` None) is compared with the index a batch at a time, under
+        # the lock (_scan): a listing held whole took over 400 MB at a million files. A watcher
+        # that must not wait for that compares without the lock first (scan()). A partial index
+        # takes the named files for the whole folder.
+        listed: set[seedfiles.Signature] | None = None
+        if names is not None and partial:
             found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
             listed = {(name, seed.size, seed.mtime_ns) for name, seed in found.items()}
-        else:
-            listed = None
         with self._write_lock():
             settling = Settling(settle, settled or {})
             report = self._refresh_or_rebuild(progress, names, listed, parallel, settling)
@@ -1007,8 +1089,7 @@ class Store:
             with self._bound(conn, build):
                 if not resumed:
                     self._create_schema(conn)
-                if listed is None:
-                    listed = seedfiles.signatures(self.seeds_dir)
+                # The whole folder, or the partial index's files.
                 report = self._refresh(progress, None, listed, parallel, settling, announce=False)
                 generation = self._stored_generation()
         finally:
@@ -1041,6 +1122,46 @@ class Store:
             (SCHEMA_VERSION, str(first), self._parsing),
         )
 
+    def scan(self) -> list[str]:
+        """The names of files that differ from the index's record (new, changed or gone), and
+        of files skipped for a reason that may pass unseen (unreadable: a chmod changes neither
+        size nor time), from a comparison of the whole folder with the index that takes no lock
+        and writes nothing: ``refresh(names=...)`` of them brings the index in step. For a
+        thread that scans while another keeps refreshing what the file system reports. Raises
+        what reading the index or the folder raises."""
+        changed, gone, _ = self._scan()
+        retried = self._db.execute(
+            "SELECT name FROM files WHERE retry >= ?", (RETRY_ON_RESCAN,)
+        ).fetchall()
+        return sorted({*changed, *gone, *(name for (name,) in retried)})
+
+    def _scan(self) -> tuple[list[str], list[str], int]:
+        """The whole folder compared with the index, SCAN_BATCH files at a time: (names new
+        or changed, names on record that are gone, files in the folder). Holds the differences,
+        never a listing of the whole folder (at a million files, the listing and the index's
+        record as sets took over 400 MB for a few seconds, every rescan)."""
+        db = self._db
+        changed: list[str] = []
+        present = recorded = 0
+        for batch in seedfiles.signature_batches(self.seeds_dir, SCAN_BATCH):
+            names = [name for name, _, _ in batch]
+            marks = ",".join("?" * len(names))
+            cursor = db.execute(
+                f"SELECT name, size, mtime_ns FROM files WHERE name IN ({marks})", names
+            )
+            known = set(cursor)
+            # Compared as sets, in C: name by name in Python cost as much as the listing.
+            changed += [name for name, _, _ in set(batch).difference(known)]
+            present += len(batch)
+            recorded += len(known)
+        gone: list[str] = []
+        # Names are unique on both sides: every name on record was listed unless the counts
+        # differ. Only then are the recorded names looked for, one stat each.
+        if recorded != db.execute("SELECT count(*) FROM files").fetchone()[0]:
+            on_record = (name for (name,) in db.execute("SELECT name FROM files"))
+            gone = sorted(seedfiles.unlisted(self.seeds_dir, on_record))
+        return changed, gone, present
+
     def _refresh(
         self,
         progress: Callable[[int, int], None] | None,
@@ -1051,11 +1172,12 @@ class Store:
         *,
         announce: bool,
     ) -> Report:
+        """``listed``: a partial index's whole folder; else ``names``, or (None) the whole
+        folder, scanned a batch at a time."""
         db = self._db
         report = Report()
         if listed is not None:
-            # Whole sets compared in C: at 100,000 files, comparing name by name in Python took
-            # as long as listing the folder.
+            # Whole sets compared in C (a partial index's few files).
             on_record = set(db.execute("SELECT name, size, mtime_ns FROM files"))
             changed = [name for name, _, _ in listed - on_record]
             gone = []
@@ -1064,6 +1186,10 @@ class Store:
             found = seedfiles.describe(self.seeds_dir, changed, self.max_bytes)
             todo = sorted(found)
             present = len(listed)
+        elif names is None:
+            changed, gone, present = self._scan()
+            found = seedfiles.describe(self.seeds_dir, changed, self.max_bytes)
+            todo = sorted(found)
         else:
             names = list(names or ())
             found = seedfiles.describe(self.seeds_dir, names, self.max_bytes)
@@ -1092,7 +1218,7 @@ class Store:
         # original may have been removed or edited). Unchanged ones are reported again only if
         # the reason changed.
         unchanged_retries: dict[str, str] = {}
-        if todo or gone or listed is not None:
+        if todo or gone or names is None or listed is not None:
             least = RETRY_AFTER_CHANGES if todo or gone else RETRY_ON_RESCAN
             retried = dict(db.execute("SELECT name, problem FROM files WHERE retry >= ?", (least,)))
             found.update(seedfiles.describe(self.seeds_dir, list(retried), self.max_bytes))

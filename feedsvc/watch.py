@@ -2,7 +2,9 @@
 
 One process at a time is the leader: it holds an exclusive lock on a file beside the index, and
 re-indexes as soon as the kernel reports a change in the folder (inotify, through watchfiles),
-plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications.
+plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications (less
+often for a folder so large that rescans would take more than ``SAFETY_RESCAN_MAX_SHARE`` of the
+time).
 Where notifications are not available it rescans every poll interval instead. The other workers
 only wait to take over: if the leader dies, the kernel releases its lock and another worker
 takes the lead within ``LEAD_RETRY_SECONDS``. Serving what the leader commits is not the
@@ -68,6 +70,9 @@ BEHIND_WARNING_SECONDS = 10.0
 # Errors the watcher expects from the world (disks, permissions, file descriptors, the index);
 # anything else is a bug in feedsvc.
 EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnavailable)
+# A safety rescan stats every file: at a million files that is seconds of work. It runs every
+# SAFETY_RESCAN_SECONDS, or less often, so as to take at most this share of the leader's time.
+SAFETY_RESCAN_MAX_SHARE = 0.05
 
 
 class Watcher:
@@ -81,6 +86,11 @@ class Watcher:
         self._lock_path = Path(f"{store.index_path}.watch")
         self._lock_file: IO[str] | None = None
         self._last_scan = 0.0
+        self._last_scan_seconds = 0.0  # how long the last full scan took
+        self._scan_lock = threading.Lock()
+        self._scanner: threading.Thread | None = None
+        self._scan_found: set[str] = set()  # what a background rescan found, to refresh
+        self._scan_failed = False  # and whether it failed (the whole scan is then owed)
         self._released_through = 0.0  # embargoes lifted up to here (epoch seconds) were told
         # File names reported changed -> (first seen, when to look at them), monotonic; and no
         # commit before _quiet_until, no refresh before _retry_at (after a failure).
@@ -106,6 +116,8 @@ class Watcher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if self._scanner is not None and self._scanner.is_alive():
+            self._scanner.join(timeout=10)  # a safety rescan under way reads the index
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -186,14 +198,14 @@ class Watcher:
                 # between is only found by scanning again, once the watch is in place.
                 first_look = self._last_scan < watching_since
                 names = self._changed_names(changes)
-                if (
-                    names is None
-                    or first_look
-                    or self._last_scan < (time.monotonic() - SAFETY_RESCAN_SECONDS)
-                ):
+                if names is None or first_look:
                     self._refresh()
                 else:
-                    self._hold(names)
+                    # Safety rescans run beside this thread (_scan_in_background): what they
+                    # find is held and refreshed like any reported change.
+                    if time.monotonic() - self._last_scan > self._rescan_interval():
+                        self._scan_in_background()
+                    self._hold(names | self._scanned())
                     self._refresh_due()
                 if not self._tick():
                     return
@@ -262,6 +274,53 @@ class Watcher:
                 return None  # the folder itself was replaced or removed
         return names
 
+    def _scan_in_background(self) -> None:
+        """Start a safety rescan in a thread of its own, so that the changes the file system
+        reports meanwhile are indexed at once: at a million files a rescan takes 10 s and
+        more, and new documents waited for it. What it finds is refreshed by the watcher's
+        thread (``_scanned``)."""
+        self._last_scan = time.monotonic()
+        if self._scanner is None or not self._scanner.is_alive():
+            self._scanner = threading.Thread(
+                target=self._safety_scan, name="feedsvc-scan", daemon=True
+            )
+            self._scanner.start()
+
+    def _safety_scan(self) -> None:
+        started = time.monotonic()
+        found: list[str] = []
+        failed = False
+        try:
+            found = self.store.scan()
+        except EXPECTED:
+            failed = True  # said, once, by the full scan the watcher then owes (_scanned)
+        except Exception:  # a bug: its traceback is wanted, and the watcher must go on
+            log.exception("the safety rescan of %s failed", self.store.seeds_dir)
+            failed = True
+        finally:
+            self.store.close()  # this thread's connection
+        self._last_scan_seconds = time.monotonic() - started
+        with self._scan_lock:
+            self._scan_found.update(found)
+            self._scan_failed = self._scan_failed or failed
+            self._last_scan = time.monotonic()  # the next one is due an interval from now
+
+    def _scanned(self) -> set[str]:
+        """File names the last safety rescan found changed, once (empty while it runs). After
+        a failed one, the whole scan is owed: the watcher's own thread does it (_refresh_due),
+        with back-off, saying once what fails."""
+        with self._scan_lock:
+            found, self._scan_found = self._scan_found, set()
+            failed, self._scan_failed = self._scan_failed, False
+        if failed and self._scan_owed_since is None:
+            self._scan_owed_since = time.monotonic()
+        return found
+
+    def _rescan_interval(self) -> float:
+        """Seconds between safety rescans: SAFETY_RESCAN_SECONDS, longer for a folder so large
+        that its rescans would take more than SAFETY_RESCAN_MAX_SHARE of the time."""
+        return max(SAFETY_RESCAN_SECONDS, self._last_scan_seconds / SAFETY_RESCAN_MAX_SHARE)
+
     def _hold(self, names: set[str]) -> None:
         """Note changes: each file is due once quiet, or MAX_WAIT_SECONDS after it first
         changed."""
@@ -296,6 +355,8 @@ class Watcher:
         }
         try:
             report = self.store.refresh(names=names, settled=settled)
+            if names is None:
+                self._last_scan_seconds = time.monotonic() - self._last_scan
         except Exception as exc:
             # Expected conditions (a folder removed, a full disk, an index locked by another
             # program): one line when they start, retried with back-off. Anything else is a

@@ -71,6 +71,49 @@ class Front:
     feedsvc: LiveServer
 
 
+def start_nginx(folder: Path, http_conf: str, port: int) -> subprocess.Popen:
+    """Debian's nginx with ``http_conf`` as its http context, in ``folder``, answering on
+    ``port`` (the caller's conf listens there); its workers run as the test's own user (as
+    root, nginx would switch them to nobody). Stop it with ``stop_nginx``."""
+    (folder / "feedsvc.conf").write_text(http_conf)
+    files = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    main = MAIN_CONF.format(dir=folder, files=files, user=user, group=group)
+    (folder / "nginx.conf").write_text(main)
+    nginx = subprocess.Popen(
+        [NGINX, "-c", str(folder / "nginx.conf"), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while status(port, "/robots.txt") == 0:
+        if nginx.poll() is not None or time.monotonic() > deadline:
+            stop_nginx(nginx)
+            log = (folder / "error.log").read_text() if (folder / "error.log").exists() else ""
+            raise RuntimeError(f"nginx did not start:\n{log}")
+        time.sleep(0.1)
+    return nginx
+
+
+def stop_nginx(nginx: subprocess.Popen) -> None:
+    if nginx.poll() is None:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def with_ports(conf: str, port: int, nodes: list[int]) -> str:
+    """A configuration of docs/nginx-front.conf's shape listening on loopback ``port``, its
+    upstream holding ``nodes`` (as many as the file lists)."""
+    conf, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{port};", conf)
+    assert listens == 1
+    servers = re.findall(r"^\s*server 127\.0\.0\.1:80\d\d;", conf, flags=re.MULTILINE)
+    assert len(servers) == len(nodes), servers
+    for server, node in zip(servers, nodes, strict=True):
+        conf = conf.replace(server, server.replace(server.strip(), f"server 127.0.0.1:{node};"))
+    return conf
+
+
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     tmp_path = tmp_path_factory.mktemp("nginx-front")
@@ -82,34 +125,16 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
         write_document(seeds, n, hex_id(n), headline=f"Talks, day {n}", date=f"{n % 28 + 1} Jan 2024",  # noqa: E501
                        paragraphs=(paragraph,) * 40)  # fmt: skip
     feedsvc = start_server(tmp_path, seeds)
-    port = free_port()
-    feedsvc_port = urllib.parse.urlsplit(feedsvc.url).port
-    conf, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{port};", FRONT_CONF.read_text())
-    conf, upstreams = re.subn(
-        r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{feedsvc_port};", conf
-    )
-    assert listens == upstreams == 1
-    (tmp_path / "feedsvc.conf").write_text(conf)
-    files = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-    # Workers run as the test's own user (as root, nginx would switch them to nobody).
-    user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
-    main = MAIN_CONF.format(dir=tmp_path, files=files, user=user, group=group)
-    (tmp_path / "nginx.conf").write_text(main)
-    nginx = subprocess.Popen(
-        [NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        deadline = time.monotonic() + 10
-        while status(port, "/feed.json") != 200:
-            assert nginx.poll() is None and time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.1)
-        yield Front(port, feedsvc)
+        port = free_port()
+        feedsvc_port = urllib.parse.urlsplit(feedsvc.url).port or 0
+        conf = with_ports(FRONT_CONF.read_text(), port, [feedsvc_port])
+        nginx = start_nginx(tmp_path, conf, port)
+        try:
+            yield Front(port, feedsvc)
+        finally:
+            stop_nginx(nginx)
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
         stop_server(feedsvc)
 
 

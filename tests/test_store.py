@@ -6,17 +6,20 @@ import logging
 import os
 import sqlite3
 import threading
-from datetime import UTC, datetime
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from feedsvc import config, lastmod, watch
+from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
-from feedsvc.store import BATCH_DOCUMENTS, Store
+from feedsvc.store import BATCH_DOCUMENTS, Facet, Store
 from feedsvc.watch import Watcher
 
-from .conftest import hex_id, set_mtime, settings_for, wait_for, write_document
+from .conftest import document_text, hex_id, set_mtime, settings_for, wait_for, write_document
 
 SEED_ID = "5e300edb8a850530"
 
@@ -503,3 +506,148 @@ def test_a_watcher_whose_changes_keep_waiting_says_so_and_when_it_caught_up(
         watcher.stop()
     assert caplog.text.count("behind") == 1 and "Traceback" not in caplog.text
     assert caplog.text.count("cannot refresh the index") == 1  # however often it was retried
+
+
+def test_counts_facets_and_days_follow_every_kind_of_change(store: Store, seeds: Path) -> None:
+    # Counts, facet lists and archive plans are read from per-day totals the index keeps as
+    # articles come and go: they must always say what counting the articles themselves says.
+    def counted() -> tuple[object, ...]:
+        articles = store.latest(1000)
+        days = Counter(int(a.published.timestamp() // 86_400) for a in articles)
+        facets = {field: Counter((getattr(a, f"{field}_slug"), getattr(a, field))
+                                 for a in articles if getattr(a, f"{field}_slug"))
+                  for field in ("agency", "city")}  # fmt: skip
+        return len(articles), sorted(days.items()), facets
+
+    def kept() -> tuple[object, ...]:
+        facets = {}
+        for field in ("agency", "city"):
+            listed = store.agencies() if field == "agency" else store.cities()
+            assert [store.facet(field, f.slug) for f in listed] == listed
+            for f in listed:
+                assert store.count(facet=(field, f.slug)) == f.count
+            facets[field] = {f.slug: f.count for f in listed}
+        return store.count(), store.day_counts(), facets
+
+    def check() -> None:
+        expected_total, expected_days, expected = counted()
+        total, days, facets = kept()
+        assert (total, days) == (expected_total, expected_days)
+        for field, spellings in expected.items():
+            by_slug: Counter[str] = Counter()
+            for (slug, _), n in spellings.items():
+                by_slug[slug] += n
+            assert facets[field] == dict(by_slug)
+
+    check()
+    paris = write_document(seeds, 1, hex_id(1), dateline="PARIS (AFP) —", date="3 Mar 2022")
+    write_document(seeds, 2, hex_id(2), dateline="PARÍS (AFP) —", date="3 Mar 2022",
+                   headline="Another day in Paris")  # fmt: skip
+    store.refresh()
+    check()
+    assert store.facet("city", "paris") == Facet("paris", "PARIS", 2)
+    # An edit that moves the article to another day, agency and city.
+    paris.write_text(document_text(dateline="LONDON (Reuters) -", date="9 Sep 2021"))
+    store.refresh()
+    check()
+    assert store.facet("city", "paris") == Facet("paris", "PARÍS", 1)
+    # A removal; then a document held until a moment two seconds from now.
+    paris.unlink()
+    release = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    write_document(seeds, 3, hex_id(3), dateline="OSLO (AP) -",
+                   date=f"{release:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
+    store.refresh()
+    check()
+    assert store.facet("city", "oslo") is None and store.facet("agency", "ap") is None
+    while datetime.now(UTC) < release + timedelta(seconds=0.1):
+        time.sleep(0.05)
+    check()
+    assert store.facet("city", "oslo") == Facet("oslo", "OSLO", 1)
+
+
+def test_a_full_scan_in_small_batches_finds_every_change(
+    store: Store, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full scan compares the folder with the index a batch at a time (store.SCAN_BATCH): every
+    # kind of change must be found wherever it falls among the batches.
+    monkeypatch.setattr(store_module, "SCAN_BATCH", 3)
+    paths = [write_document(seeds, n, hex_id(n), headline=f"Story {n}") for n in range(1, 11)]
+    assert len(store.refresh().added) == 10
+    paths[2].write_text(document_text(headline="Story 3, revised"))
+    paths[5].unlink()
+    paths[7].unlink()
+    paths[7].mkdir()  # a folder under a document's old name: not a document, reported
+    (seeds / paths[8].name).unlink()
+    (seeds / paths[8].name).symlink_to(seeds / "nowhere.txt")  # broken: listed, skipped
+    write_document(seeds, 11, hex_id(11), headline="Story 11")
+    report = store.refresh()
+    assert report.added == [hex_id(11)] and report.changed == [hex_id(3)]
+    assert sorted(report.removed) == [hex_id(6), hex_id(8), hex_id(9)]
+    assert sorted(p.file_name for p in report.skipped) == [paths[7].name, paths[8].name]
+    assert store.refresh().any_change is False
+
+
+def test_deep_pages_skip_whole_days_and_find_the_same_articles(
+    store: Store, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Beyond store.SEEK_FROM, listings and sitemaps start from the day counts instead of
+    # stepping over every newer row: the same articles, in the same order, at every offset.
+    cities = ("PARIS (AFP) —", "LONDON (Reuters) -")
+    for n in range(1, 25):  # several a day, over a few days; one held until tomorrow
+        date = f"{n % 5 + 1} Mar 2022" if n != 24 else "1 Jan 2100"
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=date,
+                       dateline=cities[n % 2])  # fmt: skip
+    store.refresh()
+    with store.reading():
+        everything = {facet: [a.id for a in store.latest(100, facet=facet)]
+                      for facet in (None, ("city", "paris"))}  # fmt: skip
+        links = [row[0] for row in store.link_rows(100)]
+    assert hex_id(24) not in everything[None] and links == everything[None]
+    monkeypatch.setattr(store_module, "SEEK_FROM", 0)
+    with store.reading():
+        for facet, ids in everything.items():
+            for offset in range(len(ids) + 2):
+                assert [a.id for a in store.latest(3, offset, facet=facet)] == ids[offset:][:3]
+        for offset in range(len(links) + 2):
+            assert [row[0] for row in store.link_rows(4, offset)] == links[offset:][:4]
+
+
+def test_a_slow_safety_rescan_holds_up_no_reported_change(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a million files a safety rescan takes many seconds: it runs beside the watcher, which
+    # keeps indexing what the file system reports, and what the rescan finds (a change the
+    # notifications missed) is indexed when it is done.
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    monkeypatch.setattr(watch, "SAFETY_RESCAN_SECONDS", 1.0)
+    scanning = threading.Event()
+    real_scan = store.scan
+
+    def slow_scan() -> list[str]:
+        scanning.set()
+        time.sleep(3)
+        return real_scan()
+
+    monkeypatch.setattr(store, "scan", slow_scan)
+    watcher = Watcher(store, 0.1)
+    missed = write_document(seeds, 1, hex_id(1), headline="Missed by notifications")
+    ignored = {missed.name}
+    real_names = watcher._changed_names
+    monkeypatch.setattr(watcher, "_changed_names", lambda changes: {
+        name for name in real_names(changes) or () if name not in ignored})  # fmt: skip
+    # The watcher's first look indexes everything; once a safety rescan is under way, the
+    # missed file is rewritten unseen, and another document is written.
+    watcher.start()
+    try:
+        wait_for(lambda: store.get(hex_id(1)) is not None, 10)
+        assert scanning.wait(10)
+        missed.write_text(document_text(headline="Edited, and missed again"))
+        reported = time.monotonic()
+        write_document(seeds, 2, hex_id(2), headline="Reported at once")
+        wait_for(lambda: store.get(hex_id(2)) is not None, 10)
+        assert time.monotonic() - reported < 2.5  # the rescan has not finished
+        assert store.get(hex_id(1)).headline == "Missed by notifications"  # type: ignore[union-attr]
+        wait_for(lambda: store.get(hex_id(1)).headline == "Edited, and missed again", 10)  # type: ignore[union-attr]
+    finally:
+        watcher.stop()

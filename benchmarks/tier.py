@@ -1,0 +1,86 @@
+"""Beyond one machine, measured: the cache tier and the static build, each as nginx serves it.
+
+- ``tier``: docs/nginx-front.conf made the cache tier as docs/deploy.md says (its ``#cache ``
+  lines switched on), in front of the feedsvc being measured. Requests are feedsvc's own (the
+  same path, Accept-Encoding and If-None-Match): after the warm-up every one is a cache hit.
+- ``static``: ``feedsvc build OUT`` of the same index, with the same site URL, served with the
+  nginx configuration the build writes beside OUT (brotli_static module loaded, as Debian
+  packages it). nginx's own ETag (time and size of the file) for its 304s.
+
+Both run with the baseline's main settings (benchmarks/nginx.py: two workers, sendfile,
+access log off), so that each differs from the baseline by what it adds alone.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from .harness import REPO, Processes
+from .service import feedsvc_command, feedsvc_env
+
+FRONT_CONF = REPO / "docs" / "nginx-front.conf"
+BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+
+MAIN = """\
+{modules}worker_processes 2;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp-body;
+    proxy_temp_path {dir}/tmp-proxy;
+    fastcgi_temp_path {dir}/tmp-fastcgi;
+    uwsgi_temp_path {dir}/tmp-uwsgi;
+    scgi_temp_path {dir}/tmp-scgi;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000000;
+{http}
+}}
+"""
+
+
+def tier_conf(port: int, node_port: int, cache: Path) -> str:
+    """The cache tier as docs/deploy.md makes it, listening on ``port``, one node."""
+    conf = re.sub(r"^(\s*)#cache ", r"\1", FRONT_CONF.read_text(), flags=re.MULTILINE)
+    conf = conf.replace("/var/cache/nginx/feedsvc", str(cache))
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    conf = re.sub(r"^\s*server 127\.0\.0\.1:8001;\n", "", conf, flags=re.MULTILINE)
+    return conf.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{node_port};")
+
+
+def start_tier(
+    procs: Processes, folder: Path, port: int, node_port: int
+) -> subprocess.Popen[bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tier.conf").write_text(tier_conf(port, node_port, folder / "cache"))
+    main = MAIN.format(modules="", dir=folder, http=f"    include {folder}/tier.conf;")
+    (folder / "nginx.conf").write_text(main)
+    return procs.start(["nginx", "-c", str(folder / "nginx.conf"), "-p", str(folder)],
+                       log=folder / "nginx.out")  # fmt: skip
+
+
+def build_static(
+    procs: Processes, seeds: Path, index: Path, out: Path, site_port: int, source: Path | None
+) -> tuple[Path, float]:
+    """``feedsvc build OUT`` with the measured service's settings; (its state folder, seconds)."""
+    env = feedsvc_env(seeds, index, site_port, source)
+    seconds, _ = procs.run([*feedsvc_command(), "build", str(out)], env=env, cwd=out.parent,
+                           timeout=24 * 3600)  # fmt: skip
+    return out.with_name(out.name + ".feedsvc"), seconds
+
+
+def start_static(procs: Processes, folder: Path, port: int, state: Path) -> subprocess.Popen[bytes]:
+    """nginx serving a build with the configuration written beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    modules = f"load_module {BROTLI_MODULE};\n" if BROTLI_MODULE.exists() else ""
+    http = (f"    include {state}/nginx/http.conf;\n"
+            f"    server {{\n        listen 127.0.0.1:{port};\n"
+            f"        include {state}/nginx/server.conf;\n    }}")  # fmt: skip
+    (folder / "nginx.conf").write_text(MAIN.format(modules=modules, dir=folder, http=http))
+    return procs.start(["nginx", "-c", str(folder / "nginx.conf"), "-p", str(folder)],
+                       log=folder / "nginx.out")  # fmt: skip
