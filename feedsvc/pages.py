@@ -35,6 +35,8 @@ bp = Blueprint("pages", __name__)
 ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
 # Characters a query keeps as they are when it is repeated in a Location (RFC 3986 3.4).
 QUERY_SAFE = "=&+;,/?:@!$'()*~%"
+# The longest agency or city name an address may give for a redirect to its page.
+MAX_TYPED_NAME_CHARS = 120
 RELATED_SHOWN = 5  # "More from Reuters": this many earlier articles
 
 
@@ -146,7 +148,8 @@ def _facet(svc: Services, channel: Channel) -> Facet | Response:
     facet = svc.store.facet(channel.facet.field, channel.key)
     if facet is not None:
         return facet
-    slug = slugify(channel.key)
+    # (Bounded: slugify() keeps what it was asked in a cache, and the address is the client's.)
+    slug = slugify(channel.key) if len(channel.key) <= MAX_TYPED_NAME_CHARS else ""
     if slug and slug != channel.key and svc.store.facet(channel.facet.field, slug) is not None:
         return moved_to(svc.site.url(Channel(channel.kind, slug).html_path))
     abort(404)
