@@ -6,6 +6,7 @@ store, which applies the results. Nothing here touches SQLite.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -20,6 +21,8 @@ from .document import DocumentError, ParseOptions, parse
 
 # Below this many files to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400
+# prctl(2): the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 # Files handed to the parser processes at a time. The parsers outrun the store's writer, and
 # what they have parsed waits in the calling process until it is written: handed out all at
 # once, a first index of a million documents held most of them there, parsed (3 GB). Two
@@ -97,7 +100,7 @@ def load_documents(
         yield from map(load, seeds)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(cores, initializer=_parser_process) as pool:
+    with context.Pool(cores, initializer=_parser_process, initargs=(os.getpid(),)) as pool:
         windows = (
             seeds[start : start + WINDOW_FILES] for start in range(0, len(seeds), WINDOW_FILES)
         )
@@ -109,8 +112,17 @@ def load_documents(
         yield from parsing
 
 
-def _parser_process() -> None:
-    """In each forked parser: Ctrl-C, sent to the whole process group, is the command's to
-    handle. Its KeyboardInterrupt leaves the pool's ``with``, whose terminate() ends the
-    parsers; a parser that took its own would print a traceback each."""
+def _parser_process(command: int) -> None:
+    """In each forked parser. Ctrl-C, sent to the whole process group, is the command's to
+    handle: its KeyboardInterrupt leaves the pool's ``with``, whose terminate() ends the
+    parsers; a parser that took its own would print a traceback each. And when the command dies
+    without that (SIGTERM or SIGKILL to it alone, the OOM killer), its parsers die with it
+    (Linux's PR_SET_PDEATHSIG, prctl(2)) instead of each finding its pipe closed mid-write."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: orphans end on their closed pipe
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != command:  # the command died before prctl: nobody will say so
+        os._exit(0)
