@@ -25,6 +25,10 @@ MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
 # The longest line that may be only emoticon words ("heart heart heart").
 MAX_EMOTICON_LINE_CHARS = 40
+# A line before the dateline this short, and not a sentence, is a kicker or section label.
+MAX_LABEL_CHARS = 60
+MAX_LABEL_WORDS = 6
+_SENTENCE_ENDINGS = tuple('.!?:;"”’)')
 # How many of the first blocks may hold a byline glued to the dateline by a single newline.
 BYLINE_BLOCKS = 4
 # Where an undecodable byte was dropped, said for at most this many of them.
@@ -297,6 +301,7 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
 
     head = _split_head(_body_blocks(blocks, lines[0], date_line), headline)
     paragraphs, removed = _clean(head.body, headline)
+    removed = [Removed(label, "label before the dateline") for label in head.labels] + removed
     if not paragraphs:
         raise DocumentError(file_name, "no body text after the headline and date")
     authors = _with_credits(head.authors, paragraphs)
@@ -416,6 +421,9 @@ class _Head:
     agency: str | None = None
     dateline: str | None = None
     authors: list[str] = field(default_factory=list)
+    # A kicker or section label on a line of its own before the dateline ("By the numbers",
+    # "Analysis"): page furniture, listed as removed.
+    labels: list[str] = field(default_factory=list)
 
 
 def _split_head(body: list[str], headline: str) -> _Head:
@@ -431,9 +439,14 @@ def _split_head(body: list[str], headline: str) -> _Head:
         if names:
             head.authors.extend(name for name in names if name not in head.authors)
             continue
-        first = story_at is None and head.dateline is None
+        label_first = story_at is not None and len(head.body) == story_at + 1
+        label_first = label_first and _is_label(head.body[-1])
+        first = head.dateline is None and (story_at is None or label_first)
         match = _DATELINE.match(paragraph) if first else None
         if match and _is_dateline(match, paragraph):
+            if label_first:
+                head.labels.append(head.body.pop())
+                story_at = None
             head.city, head.agency = match.group("city").strip(), match.group("agency").strip()
             head.dateline = paragraph[: match.end("agency") + 1]
             paragraph = paragraph[match.end() :].strip()
@@ -458,6 +471,16 @@ def _with_credits(byline: list[str], paragraphs: list[str]) -> tuple[str, ...]:
             if name not in authors:
                 authors.append(name)
     return tuple(authors)
+
+
+def _is_label(paragraph: str) -> bool:
+    """A kicker or section label: a few words, no sentence ("By the numbers", "Analysis")."""
+    return (
+        len(paragraph) <= MAX_LABEL_CHARS
+        and len(paragraph.split()) <= MAX_LABEL_WORDS
+        and not paragraph.endswith(_SENTENCE_ENDINGS)
+        and not paragraph[:1].islower()
+    )
 
 
 def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
