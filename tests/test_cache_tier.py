@@ -283,13 +283,14 @@ def test_a_new_document_reaches_readers_through_the_cache_within_max_age(tier: T
     headline = "Harbour reopens after the storm"
     written = time.monotonic()
     write_document(tier.nodes[0].seeds, 990, hex_id(990), headline=headline, date="1 Jan 2026")
-    took = seconds_until_listed(tier.port, headline, written)
-    assert took is not None and took <= MAX_AGE_SECONDS + 1, took
-    # The other variant too, and every node (each indexes the shared folder itself).
-    took = seconds_until_listed(tier.port, headline, written, Accept_Encoding="gzip")
-    assert took is not None and took <= MAX_AGE_SECONDS + 1, took
-    for node in tier.nodes:
-        assert seconds_until_listed(node_port(node), headline, written) is not None
+    # Each node indexes the shared folder itself (well under a second, more on a loaded
+    # machine: tests/test_freshness.py); the cache adds at most max-age and a second to that.
+    published = [seconds_until_listed(node_port(node), headline, written) for node in tier.nodes]
+    assert None not in published, published
+    indexed = max(t for t in published if t is not None)
+    for encoding in ("identity", "gzip"):
+        took = seconds_until_listed(tier.port, headline, written, Accept_Encoding=encoding)
+        assert took is not None and took <= indexed + MAX_AGE_SECONDS + 1, (took, indexed)
 
 
 def test_last_modified_reaches_the_cache_once_its_time_is_settled(tier: Tier) -> None:
