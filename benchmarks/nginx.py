@@ -7,8 +7,10 @@ from pathlib import Path
 
 from .harness import Processes
 
-NGINX_CONF = """\
-worker_processes 2;
+# The main context every nginx of the benchmark shares (the static baseline, the cache tier,
+# the static build): two workers, sendfile, no access log, temporary files in ``dir``.
+MAIN = """\
+{modules}worker_processes 2;
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -23,6 +25,10 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000000;
+{http}
+}}
+"""
+BASELINE_SERVER = """\
     types {{ application/atom+xml atom; application/rss+xml rss; }}
     default_type text/html;
     server {{
@@ -30,9 +36,7 @@ http {{
         root {dir}/root;
         location / {{ {gzip} }}
         location ~ \\.gz$ {{ add_header Content-Encoding gzip; add_header Vary Accept-Encoding; }}
-    }}
-}}
-"""
+    }}"""
 
 
 def nginx_has_gzip_static() -> bool:
@@ -45,7 +49,8 @@ def start_nginx(
 ) -> subprocess.Popen[bytes]:
     gzip = "gzip_static on; gzip_vary on;" if gzip_static else ""
     conf = folder / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=folder, port=port, gzip=gzip))
+    server = BASELINE_SERVER.format(dir=folder, port=port, gzip=gzip)
+    conf.write_text(MAIN.format(modules="", dir=folder, http=server))
     proc = procs.start(["nginx", "-c", str(conf), "-p", str(folder)], log=folder / "nginx.out")
     return proc
 

@@ -18,30 +18,11 @@ import subprocess
 from pathlib import Path
 
 from .harness import REPO, Processes
+from .nginx import MAIN
 from .service import feedsvc_command, feedsvc_env
 
 FRONT_CONF = REPO / "docs" / "nginx-front.conf"
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
-
-MAIN = """\
-{modules}worker_processes 2;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/tmp-body;
-    proxy_temp_path {dir}/tmp-proxy;
-    fastcgi_temp_path {dir}/tmp-fastcgi;
-    uwsgi_temp_path {dir}/tmp-uwsgi;
-    scgi_temp_path {dir}/tmp-scgi;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000000;
-{http}
-}}
-"""
 
 
 def tier_conf(port: int, node_port: int, cache: Path) -> str:
