@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import watchfiles
 
 from .build import Builder, BuildReport
-from .watch import SAFETY_RESCAN_SECONDS
+from .watch import SAFETY_RESCAN_SECONDS, changed_names
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def watch(
                 last_scan = time.monotonic()
                 indexed = store.refresh().any_change
             elif changes:
-                indexed = store.refresh(names=_names(store.seeds_dir, changes)).any_change
+                indexed = store.refresh(names=changed_names(store.seeds_dir, changes)).any_change
             # Any change of what the store shows: this refresh, another process's, a release.
             indexed = store.version() != seen or indexed
             seen = store.version()
@@ -99,18 +99,3 @@ def watch(
                 run_hook(hook, report, str(builder.tree.out))
         if on_build is not None:
             on_build(report)
-
-
-def _names(
-    folder: os.PathLike[str], changes: set[tuple[watchfiles.Change, str]]
-) -> set[str] | None:
-    """Names of changed files in ``folder``; None (a full rescan) when the folder itself moved."""
-    real = os.path.realpath(folder)
-    names = set()
-    for _, path in changes:
-        parent, name = os.path.split(path)
-        if os.path.realpath(parent) == real:
-            names.add(name)
-        elif os.path.realpath(path) == real:
-            return None
-    return names

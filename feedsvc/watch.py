@@ -197,7 +197,7 @@ class Watcher:
                 # The first scan ran before the kernel watched the folder: what changed in
                 # between is only found by scanning again, once the watch is in place.
                 first_look = self._last_scan < watching_since
-                names = self._changed_names(changes)
+                names = changed_names(self.store.seeds_dir, changes)
                 if names is None or first_look:
                     self._refresh()
                 else:
@@ -261,18 +261,6 @@ class Watcher:
         self._lock_file = None
         log.warning("the lock file %s was removed; electing a leader again", self._lock_path)
         return False
-
-    def _changed_names(self, changes: set[tuple[watchfiles.Change, str]]) -> set[str] | None:
-        """File names in the seeds folder that changed; None when only a full scan will do."""
-        folder = os.path.realpath(self.store.seeds_dir)
-        names = set()
-        for _, path in changes:
-            parent, name = os.path.split(path)
-            if os.path.realpath(parent) == folder:
-                names.add(name)
-            elif os.path.realpath(path) == folder:
-                return None  # the folder itself was replaced or removed
-        return names
 
     def _scan_in_background(self) -> None:
         """Start a safety rescan in a thread of its own, so that the changes the file system
@@ -445,3 +433,19 @@ class Watcher:
                 "released articles are told to the hub again",
                 bug=not isinstance(exc, EXPECTED),
             )
+
+
+def changed_names(
+    folder: os.PathLike[str], changes: set[tuple[watchfiles.Change, str]]
+) -> set[str] | None:
+    """Names of the files in ``folder`` that watchfiles reported changed; None when only a
+    full scan will do (the folder itself was replaced or removed)."""
+    real = os.path.realpath(folder)
+    names = set()
+    for _, path in changes:
+        parent, name = os.path.split(path)
+        if os.path.realpath(parent) == real:
+            names.add(name)
+        elif os.path.realpath(path) == real:
+            return None
+    return names

@@ -633,9 +633,9 @@ def test_a_slow_safety_rescan_holds_up_no_reported_change(
     watcher = Watcher(store, 0.1)
     missed = write_document(seeds, 1, hex_id(1), headline="Missed by notifications")
     ignored = {missed.name}
-    real_names = watcher._changed_names
-    monkeypatch.setattr(watcher, "_changed_names", lambda changes: {
-        name for name in real_names(changes) or () if name not in ignored})  # fmt: skip
+    real_names = watch.changed_names
+    monkeypatch.setattr(watch, "changed_names", lambda folder, changes: {
+        name for name in real_names(folder, changes) or () if name not in ignored})  # fmt: skip
     # The watcher's first look indexes everything; once a safety rescan is under way, the
     # missed file is rewritten unseen, and another document is written.
     watcher.start()
