@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import math
 import re
 import threading
 import time
@@ -99,17 +100,20 @@ class Prepared:
         body: bytes,
         content_type: str,
         *,
-        last_modified: datetime,
+        last_modified: datetime | None,
         max_age_seconds: int,
         links: Iterable[str] = (),
         expires_at: float | None = None,
         vary: Iterable[str] = (),
         immutable: bool = False,
     ):
-        self.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+        # None: a time that cannot be consistently determined (RFC 9110 8.8.2.1), never sent.
+        self.last_modified = last_modified and last_modified.astimezone(UTC).replace(microsecond=0)
         # Last-Modified is sent, and If-Modified-Since honoured, only from this moment (epoch
         # seconds): see lastmod.py for why a time must settle before a client may rely on it.
-        self.dated_from = lastmod.settled_at(self.last_modified)
+        self.dated_from = (
+            math.inf if self.last_modified is None else lastmod.settled_at(self.last_modified)
+        )
         self.expires_at = expires_at  # monotonic deadline for time-dependent pages
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
         # RFC 9110 12.5.5: Vary lists every request header that selected this representation.
@@ -124,7 +128,9 @@ class Prepared:
         )
         # Security headers (X-Content-Type-Options, the CSP...) are security.py's, on every
         # response alike.
-        entity = [("Content-Type", content_type), ("Last-Modified", http_date(self.last_modified))]
+        entity = [("Content-Type", content_type)]
+        if self.last_modified is not None:
+            entity.append(("Last-Modified", http_date(self.last_modified)))
         self._variants: dict[bool, _Variant] = {
             False: self._variant(body, f'"{tag}"', common, entity)
         }
@@ -177,7 +183,7 @@ class Prepared:
         # the date given; only once that time has settled, else a change in the same second
         # could hide behind it.
         since = environ.get("HTTP_IF_MODIFIED_SINCE")
-        if since and dated and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+        if since and dated and self.last_modified and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
             when = parse_date(since)
             return when is not None and self.last_modified <= when
         return False

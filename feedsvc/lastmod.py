@@ -15,6 +15,12 @@ They are therefore derived from the documents alone, never from what one index r
   the third. Every representation derived from the store is dated by it: conservative (it moves
   when an unrelated document changes, costing an If-Modified-Since client a full response) but
   it never misses a change. The strong ETag stays exact for clients that send If-None-Match.
+- A file or folder **dated in the future** by this host's clock (a writer's clock ahead of ours,
+  an rsync from such a host) counts from its time, like a release: until then the content time
+  is made of the other facts, so that it stays the same on every node and in every render
+  instead of following the clock. Such a time cannot be "consistently determined" (RFC 9110
+  8.8.2.1, which would have it replaced by each message's Date), so no Last-Modified is sent
+  until it has passed: clients revalidate by the ETag alone, which changes with the bytes.
 
 ``Last-Modified`` follows RFC 9110 8.8.2: never later than the response's Date (8.8.2.1), and a
 validator a client can trust with If-Modified-Since (13.1.3), which has whole-second precision. A
@@ -51,19 +57,40 @@ def entry_updated_ts(published_ts: float, file_mtime_ns: int) -> float:
     return float(max(math.floor(published_ts), file_mtime_ns // 1_000_000_000))
 
 
+def entry_updated_at(updated_ts: float, published_ts: float, now: float) -> float:
+    """``entry_updated_ts`` as read at ``now``: a file time after ``now`` (a skewed clock)
+    counts from its time, as for the content time, so until then the entry is dated by its
+    publication. The same on every node and in every render, never in the future."""
+    return updated_ts if updated_ts <= now else float(math.floor(published_ts))
+
+
+# The same rule in SQL, for reads that list many entries without their text: its one parameter
+# is ``now`` (epoch seconds). CAST to INTEGER is floor() for the positive times stored.
+ENTRY_UPDATED_AT_SQL = (
+    "CASE WHEN updated_ts <= ? THEN updated_ts ELSE CAST(CAST(published_ts AS INTEGER) AS REAL) END"
+)
+
+
 @dataclass(frozen=True)
 class SiteTimes:
     """The facts the content time is made of, as the index read them from the folder."""
 
-    newest_file_ns: int  # the latest modification time of any document file (0: none)
+    newest_file_ns: int  # the latest modification time of a document file, not after now (0: none)
     folder_ns: int  # the seeds folder's own modification time
     latest_release_ts: float | None  # the newest publication time that is not after now
+    dated_ahead: bool = False  # a document file is dated after now (the folder is checked here)
 
     def content_time(self, now: float) -> datetime:
         """The site's content time at ``now`` (epoch seconds), to the whole second, never later
-        than ``now`` (a file dated in the future by a skewed clock counts as now)."""
-        newest = max(self.newest_file_ns / 1e9, self.folder_ns / 1e9, self.latest_release_ts or 0.0)
+        than ``now``: a file or folder dated after ``now`` counts from its time (module doc)."""
+        folder = self.folder_ns / 1e9 if self.folder_ns / 1e9 <= now else 0.0
+        newest = max(self.newest_file_ns / 1e9, folder, self.latest_release_ts or 0.0)
         return whole_seconds(from_timestamp(min(newest, now)))
+
+    def determinable(self, now: float) -> bool:
+        """Whether the content time may be sent as Last-Modified at ``now``: not while a file
+        or the folder is dated after it (RFC 9110 8.8.2.1; module doc)."""
+        return not self.dated_ahead and self.folder_ns / 1e9 <= now
 
 
 def settled_at(moment: datetime) -> float:

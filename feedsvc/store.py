@@ -546,9 +546,9 @@ class Store:
         clock alone: the next release, or a file or the folder dated in the future."""
         now_ns = math.floor(now * 1e9)
         newest_file, next_file = db.execute(
-            "SELECT (SELECT max(mtime_ns) FROM files),"
+            "SELECT (SELECT max(mtime_ns) FROM files WHERE mtime_ns <= ?),"
             " (SELECT min(mtime_ns) FROM files WHERE mtime_ns > ?)",
-            (now_ns,),
+            (now_ns, now_ns),
         ).fetchone()
         latest, upcoming = db.execute(
             "SELECT (SELECT max(published_ts) FROM articles WHERE published_ts <= ?),"
@@ -558,7 +558,8 @@ class Store:
         folder_ns = int(self._meta("folder_mtime_ns", db))
         events = [upcoming, next_file and next_file / 1e9, folder_ns / 1e9]
         next_event = min((e for e in events if e is not None and e > now), default=math.inf)
-        return lastmod.SiteTimes(newest_file or 0, folder_ns, latest), next_event
+        times = lastmod.SiteTimes(newest_file or 0, folder_ns, latest, next_file is not None)
+        return times, next_event
 
     def _site_times(self) -> lastmod.SiteTimes:
         """The content time's facts as reads see them: within a ``reading()``, read once from
@@ -573,6 +574,11 @@ class Store:
     def content_time(self) -> datetime:
         """The site's content time (lastmod.py): when anything it shows last changed."""
         return self._site_times().content_time(self._now())
+
+    def content_time_determinable(self) -> bool:
+        """Whether the content time may be sent as Last-Modified: not while a document file
+        or the folder is dated in the future (lastmod.py, RFC 9110 8.8.2.1)."""
+        return self._site_times().determinable(self._now())
 
     def visible_state(self) -> tuple[str, int, float | None]:
         """What reads see, as a key: the build, its generation and the latest release (the
@@ -645,15 +651,17 @@ class Store:
         return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     def _articles(self, sql: str, args: Iterable[object] = ()) -> list[Article]:
-        """Articles from ``sql`` (selecting rows.DECODED_COLUMNS), with an entry's updated time
-        never later than now (a file dated in the future by a skewed clock)."""
+        """Articles from ``sql`` (selecting rows.DECODED_COLUMNS), each dated as read now
+        (lastmod.entry_updated_at: a file dated in the future by a skewed clock)."""
         now = self._now()
         found = []
         for row in self._db.execute(sql, tuple(args)):
             article = rows.decode(row)
             if article.updated is not None and article.updated.timestamp() > now:
-                clamped = lastmod.whole_seconds(lastmod.from_timestamp(now))
-                article = replace(article, updated=clamped)
+                ts = lastmod.entry_updated_at(
+                    article.updated.timestamp(), article.published.timestamp(), now
+                )
+                article = replace(article, updated=lastmod.from_timestamp(ts))
             found.append(article)
         return found
 
@@ -689,8 +697,11 @@ class Store:
     def changed_after(
         self, moment: float, limit: int, *, facet: tuple[str, str] | None = None
     ) -> list[Article]:
-        """Articles last changed after ``moment`` (epoch seconds), most recently changed first."""
-        where, args = self._visible(facet, "updated_ts > ?", moment)
+        """Articles last changed after ``moment`` (epoch seconds), most recently changed first;
+        a change dated in the future counts from its time (lastmod.entry_updated_at)."""
+        where, args = self._visible(
+            facet, "updated_ts > ? AND updated_ts <= ?", moment, self._now()
+        )
         return self._articles(
             f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} "
             "ORDER BY updated_ts DESC, id DESC LIMIT ?",
@@ -752,9 +763,9 @@ class Store:
         where, args = self._visible(None, "published_ts < ?", before)
         now = self._now()
         cursor = self._db.execute(
-            f"SELECT id, headline, min(updated_ts, ?) FROM articles {where} {NEWEST_FIRST} "
-            "LIMIT ? OFFSET ?",
-            (math.floor(now), *args, limit, offset),
+            f"SELECT id, headline, {lastmod.ENTRY_UPDATED_AT_SQL} FROM articles {where} "
+            f"{NEWEST_FIRST} LIMIT ? OFFSET ?",
+            (now, *args, limit, offset),
         )
         return [(i, h, lastmod.from_timestamp(ts)) for i, h, ts in cursor]
 
@@ -763,9 +774,9 @@ class Store:
         tells a static build which pages may have changed (build.py), whatever their number."""
         where, args = self._visible(None)
         cursor = self._db.execute(
-            "SELECT id, headline, content_hash, min(updated_ts, ?), published_ts, agency_slug, "
-            f"city_slug FROM articles {where} {NEWEST_FIRST}",
-            (float(math.floor(self._now())), *args),  # as link_rows; a float, so keys compare
+            f"SELECT id, headline, content_hash, {lastmod.ENTRY_UPDATED_AT_SQL}, published_ts, "
+            f"agency_slug, city_slug FROM articles {where} {NEWEST_FIRST}",
+            (self._now(), *args),  # as link_rows; a float, so keys compare
         )
         return list(map(Version._make, cursor))
 

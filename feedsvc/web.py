@@ -126,10 +126,13 @@ def prepared(
     """A representation of the store, dated by the site's content time (lastmod.py), or by
     ``not_before`` when that is later (a window that moved with the clock): the one place
     that says what time a response carries. ``expires_at`` is an epoch time at which it must
-    be made again; ``options`` go to Prepared (links, vary)."""
-    last_modified = svc.store.content_time()
-    if not_before is not None:
-        last_modified = max(last_modified, min(not_before, svc.store.now()))
+    be made again; ``options`` go to Prepared (links, vary). Undated (no Last-Modified) while
+    a document is dated in the future (lastmod.py)."""
+    last_modified: datetime | None = None
+    if svc.store.content_time_determinable():
+        last_modified = svc.store.content_time()
+        if not_before is not None:
+            last_modified = max(last_modified, min(not_before, svc.store.now()))
     deadline = None if expires_at is None else time.monotonic() + (expires_at - time.time())
     return Prepared(
         body,

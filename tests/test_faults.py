@@ -790,6 +790,23 @@ def unit_command(tmp_path: Path, seeds: Path, port: int) -> tuple[list[str], dic
     return command, {**env, **settings}
 
 
+def test_systemd_reads_the_documented_unit_without_a_complaint(tmp_path: Path) -> None:
+    # systemd's own parser: a misspelt key or value is only a warning at daemon-reload, and the
+    # unit then runs without it (a Restart= it cannot read is no restart at all).
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("no systemd-analyze (Debian package systemd, which .ci/run installs)")
+    # verify checks that the program exists: this environment's in place of the example's.
+    program = Path(sys.executable).with_name("feedsvc")
+    text = (ROOT / "docs" / "feedsvc.service").read_text()
+    copy = tmp_path / "feedsvc.service"
+    copy.write_text(text.replace(shlex.split(unit()["ExecStart"])[0], str(program)))
+    assert str(program) in copy.read_text()
+    result = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
 def test_a_worker_killed_twice_stops_the_service_and_the_unit_restarts_it(
     tmp_path: Path, site: Path
 ) -> None:

@@ -48,6 +48,20 @@ def test_the_content_time_is_whole_seconds_and_never_after_now() -> None:
     assert lastmod.entry_updated_ts(1_600_000_000.0, 1_700_000_000_500_000_000) == 1_700_000_000
 
 
+def test_a_time_in_the_future_counts_from_its_time() -> None:
+    # A file or the folder dated ahead of this host's clock (a skewed writer): the content time
+    # and the entry are made of the other facts until then, and Last-Modified is withheld.
+    now = 1_700_000_000.0
+    ahead = lastmod.SiteTimes(1_600_000_000_000_000_000, 1_700_000_100_000_000_000, None)
+    assert ahead.content_time(now).timestamp() == 1_600_000_000
+    assert not ahead.determinable(now) and ahead.determinable(now + 100)
+    assert ahead.content_time(now + 100).timestamp() == 1_700_000_100
+    file_ahead = lastmod.SiteTimes(1_600_000_000_000_000_000, 0, None, dated_ahead=True)
+    assert not file_ahead.determinable(now)
+    assert lastmod.entry_updated_at(now + 60, 1_500_000_000.7, now) == 1_500_000_000
+    assert lastmod.entry_updated_at(now - 60, 1_500_000_000.7, now) == now - 60
+
+
 def test_every_kind_of_change_moves_the_content_time(tmp_path: Path, seeds: Path) -> None:
     app = indexed_app(tmp_path, seeds)
     store = app.extensions["feedsvc"].store

@@ -25,6 +25,7 @@ from .conftest import (
     LiveServer,
     hex_id,
     raw_get,
+    set_mtime,
     start_server,
     stop_server,
     wait_for,
@@ -189,5 +190,48 @@ def test_same_bytes_etags_and_times_from_a_rebuilt_index_or_another_node(
             if second is not first:
                 stop_server(second)
         assert [url for url in urls if after[url] != before[url]] == []
+    finally:
+        stop_server(first)
+
+
+def test_a_file_dated_in_the_future_leaves_every_node_the_same_bytes_and_no_wrong_time(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # A writer whose clock is ahead of ours (or an rsync from one) dates a file in the future.
+    # Before, the content time followed our clock until then: each worker and node put its own
+    # render time into the OPML and its Last-Modified, so validators flapped between them.
+    for n in range(1, 5):
+        write_document(seeds, n, hex_id(n), date=f"{n} Oct 2024", headline=f"Story {n}")
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+    set_mtime(seeds / f"004_{hex_id(4)}.txt", ahead)
+    first = start_server(tmp_path / "node-1", seeds, FEED_SIZE="3")
+    try:
+        time.sleep(1.5)  # a second node renders a second or more later
+        second = start_server(tmp_path / "node-2", seeds, FEED_SIZE="3")
+        try:
+            urls = every_url(first)
+            skewed = [snapshot(first, urls), snapshot(second, urls), snapshot(first, urls)]
+            assert [url for url in urls if len({s[url] for s in skewed}) > 1] == []
+            # Not consistently determinable (RFC 9110 8.8.2.1): no Last-Modified at all.
+            assert [url for url in urls if skewed[0][url][2] is not None] == []
+
+            def modified(found: dict) -> str:
+                items = json.loads(found["/feed.json"][0])["items"]
+                return next(i["date_modified"] for i in items if i["title"] == "Story 4")
+
+            # The file's time counts from when it comes: until then the entry is dated by its
+            # publication (a reader is never shown a time in the future), then by the file.
+            assert modified(skewed[0]).startswith("2024-10-04T")
+            # Once the file's time has passed and settled, both nodes date every response by it.
+            while datetime.now(UTC) < ahead + timedelta(seconds=4):
+                time.sleep(0.2)
+            dated = [snapshot(first, urls), snapshot(second, urls)]
+            assert [url for url in urls if dated[0][url] != dated[1][url]] == []
+            assert {last_modified for _, _, last_modified in dated[0].values()} == {
+                email.utils.format_datetime(ahead, usegmt=True)
+            }
+            assert datetime.fromisoformat(modified(dated[0])) == ahead
+        finally:
+            stop_server(second)
     finally:
         stop_server(first)
