@@ -347,6 +347,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Watch the seeds folder while serving; false serves the index as it is.",
     ),
     Setting(
+        "SEARCH",
+        "true",
+        Boolean(),
+        "Answer searches (/search and /search/feed.<fmt>) and show the search box; false "
+        "answers them 404 and shows no box. `feedsvc build` always builds as with false: a "
+        "static host cannot search.",
+    ),
+    Setting(
         "WEBSUB_HUB",
         "",
         HttpUrl(optional=True),
@@ -385,6 +393,7 @@ class Config:
     max_document_bytes: int
     poll_interval: float
     watch: bool
+    search: bool
     websub_hub: str
     access_log: str
 

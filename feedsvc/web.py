@@ -172,7 +172,10 @@ def _limit(svc: Services) -> int:
 
 def search_query(*, required: bool) -> str:
     """The words of ?q=, cleaned of control characters and spaces collapsed (params.py); ""
-    when none were given and none are ``required``."""
+    when none were given and none are ``required``. Every search asks this first: with
+    FEEDSVC_SEARCH off there is none (404)."""
+    if not services().config.search:
+        abort(404)
     query = request.args.get("q", "")
     if not query and required:
         abort(400, "q is required: the words to search for")

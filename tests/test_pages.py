@@ -304,6 +304,25 @@ def test_every_page_has_a_search_box(client) -> None:
         assert doc.xpath(f"//label[@for='{box.get('id')}']"), path
 
 
+def test_without_search_no_page_offers_it_and_every_search_is_not_found(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # FEEDSVC_SEARCH=false: what a static build renders (a static host cannot search).
+    client = indexed_app(tmp_path, seeds, SEARCH="false").test_client()
+    for path in ["/", "/sources/reuters", SEED_PATH, "/feed.rss.html", "/nowhere"]:
+        page = client.get(path).data
+        doc = html.fromstring(page)
+        assert doc.xpath("//form[@role='search'] | //a[contains(@href, '/search')]") == [], path
+        assert b"Search" not in page, path
+    for path in [
+        "/search",
+        "/search?q=oil",
+        "/search/feed.atom?q=oil",
+        "/search/feed.json.html?q=oil",
+    ]:
+        assert client.get(path).status_code == 404, path
+
+
 # -- finding one's way -----------------------------------------------------------------------
 
 
