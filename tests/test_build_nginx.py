@@ -188,10 +188,30 @@ def test_nginx_redirects_old_article_addresses(site: Site) -> None:
 
 def test_nginx_hides_what_is_not_the_site(site: Site) -> None:
     hidden = ("/_headers", "/_redirects", "/404.html", "/feed.atom.gz", "/nothing-here")
-    for url in (*hidden, "/sources/reuters/"):
+    for url in (*hidden, "/nothing-here/", "/static/"):
         answer = raw_get(site.server, url)
         assert answer.status == 404, url
         assert answer.body == (site.out / "404.html").read_bytes(), url  # type: ignore[attr-defined]
+
+
+def test_nginx_answers_an_address_with_a_trailing_slash_as_the_service_does(site: Site) -> None:
+    # What other publishing tools link to (their folders end in a slash): the service's 301.
+    page = next(e for e in site.entries.values() if e.url.startswith("/articles/"))
+    article_id = page.url.split("/")[2]
+    place = next(e.url for e in site.entries.values() if e.url.startswith("/places/"))
+    urls = ["/sources/", "/sources/reuters/", f"{place}/", "/sources/reuters/?page=2",
+            "/feed.atom/", f"{page.url}/", f"/articles/{article_id}/", "/sitemaps/",
+            "/nothing/here/"]  # fmt: skip
+    for url in urls:
+        status, headers, _ = request(site.builder.app, url, SITE_URL)
+        answer = raw_get(site.server, url)
+        assert (answer.status, answer.getheader("Location")) == (
+            status,
+            dict(headers).get("Location"),
+        ), url
+    assert raw_get(site.server, "/sources/").getheader("Location") == f"{SITE_URL}/sources"
+    # An article that does not exist: the service's 301 leads to its 404; nginx says it at once.
+    assert raw_get(site.server, f"/articles/{hex_id(12345)}/").status == 404
 
 
 def test_a_rebuild_keeps_validators_of_unchanged_files(site: Site) -> None:
@@ -232,6 +252,8 @@ def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
         moved = raw_get(server, f"/news/articles/{hex_id(3)}")
         assert moved.status == 301
         assert moved.getheader("Location") == f"{site_url}/articles/{hex_id(3)}/story-3"
+        slashed = raw_get(server, "/news/sources/")
+        assert (slashed.status, slashed.getheader("Location")) == (301, f"{site_url}/sources")
     finally:
         process.terminate()
         process.wait(timeout=10)
