@@ -78,7 +78,7 @@ class SiteTimes:
     newest_file_ns: int  # the latest modification time of a document file, not after now (0: none)
     folder_ns: int  # the seeds folder's own modification time
     latest_release_ts: float | None  # the newest publication time that is not after now
-    dated_ahead: bool = False  # a document file is dated after now (the folder is checked here)
+    dated_ahead: bool = False  # a document file is dated after now (the folder: folder_ns)
 
     def content_time(self, now: float) -> datetime:
         """The site's content time at ``now`` (epoch seconds), to the whole second, never later
