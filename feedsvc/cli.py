@@ -297,7 +297,7 @@ def index(folder: Path | None) -> None:
         click.echo(f"BEING WRITTEN {name}: left as it was; read by the next run")
     click.echo(
         f"{len(report.added):,} added, {len(report.changed):,} changed, "
-        f"{len(report.removed):,} removed, {report.unchanged:,} unchanged; "
+        f"{len(report.removed):,} removed, {quantity(report.unchanged, 'file')} unchanged; "
         f"{quantity(total, 'article')} in {settings.index_path}, "
         f"{quantity(len(problems), 'document')} skipped"
     )

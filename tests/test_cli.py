@@ -134,13 +134,13 @@ def test_index_is_incremental_and_lists_skips_every_run(tmp_path: Path, seeds: P
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
         "SKIPPED empty.txt: empty document",
-        f"1 added, 0 changed, 0 removed, 0 unchanged; 1 article in {tmp_path / 'i.sqlite3'}, "
+        f"1 added, 0 changed, 0 removed, 0 files unchanged; 1 article in {tmp_path / 'i.sqlite3'}, "
         "1 document skipped",
     ]
     assert first.stderr == ""  # said once, not again as a log line
     second = run("index", str(seeds), cwd=tmp_path, **env)
     assert second.stdout.splitlines()[0] == "SKIPPED empty.txt: empty document"
-    assert "0 added, 0 changed, 0 removed, 2 unchanged; 1 article in" in second.stdout
+    assert "0 added, 0 changed, 0 removed, 2 files unchanged; 1 article in" in second.stdout
 
 
 def test_index_and_serve_take_a_folder_like_check(tmp_path: Path, seeds: Path) -> None:
