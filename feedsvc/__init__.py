@@ -88,7 +88,7 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     # requests for its preview before the cache is asked; the cache; admission to Flask.
     fast_path = FastPath(app.wsgi_app, cache, cache_keys, RenderSlots())
     app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
-        NavigationPreviews(fast_path), SecurityPolicy(settings.site_url)
+        NavigationPreviews(fast_path, app.url_map), SecurityPolicy(settings.site_url)
     )
     if settings.watch:
         notifier = Notifier(settings.websub_hub, site).start() if settings.websub_hub else None

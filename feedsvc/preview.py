@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from flask import render_template
+from werkzeug.routing import Map
 
 from .channels import OPML_PATH, has_preview, preview_path
 from .templating import channel_heading
@@ -63,16 +64,21 @@ class NavigationPreviews:
     """WSGI middleware: a navigation to a feed URL is answered as if its preview was asked for.
 
     Outside the response cache, so the feed and the preview are cached under their own paths.
+    ``routes`` (the app's URL map) tells which previews exist: an address that only redirects
+    to a feed (``/index.rss``) has none, and a browser following it gets the redirect.
     """
 
-    def __init__(self, app: WSGIApp):
+    def __init__(self, app: WSGIApp, routes: Map):
         self.app = app
+        self.routes = routes.bind("localhost")
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD") and has_preview(path) and is_navigation(environ):
-            environ["PATH_INFO"] = preview_path(path)
+            preview = preview_path(path)
+            if self.routes.test(preview, "GET"):
+                environ["PATH_INFO"] = preview
         return self.app(environ, start_response)
 
 

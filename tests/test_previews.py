@@ -20,6 +20,7 @@ import pytest
 from lxml import etree, html
 
 from feedsvc.channels import preview_path
+from feedsvc.web import LEGACY_FEEDS
 
 from .conftest import SITE_URL, LiveServer, free_port, hex_id, indexed_app, write_document
 
@@ -117,6 +118,14 @@ def test_navigation_to_a_missing_feed_is_a_404_page(client) -> None:
     response = client.get("/sources/nobody/feed.rss", headers=NAVIGATION)
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert client.get("/search/feed.rss", headers=NAVIGATION).status_code == 400
+
+
+def test_a_browser_following_an_old_feed_address_is_redirected_like_a_reader(client) -> None:
+    # /index.rss ends like a feed but only redirects to one: it has no preview of its own.
+    for path in LEGACY_FEEDS:
+        program, browser = client.get(path), client.get(path, headers=NAVIGATION)
+        assert program.status_code == browser.status_code == 301, path
+        assert browser.headers["Location"] == program.headers["Location"], path
 
 
 def test_feeds_parse_and_carry_no_stylesheet(client) -> None:
