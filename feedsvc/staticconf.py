@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .channels import PREVIEW_SUFFIX
+from .channels import PREVIEW_SUFFIX, PREVIEWED_SUFFIXES
 from .outtree import Entry, OutTree
 from .preview import NAVIGATION
 
@@ -176,7 +176,9 @@ class _Site:
             '    default "/page/none";',
             "}",
             "",
-            "# A browser's navigation to a feed gets the feed's preview page (preview.py).",
+            "# A browser's navigation to a feed gets the feed's preview page (preview.py); only",
+            "# to a feed or the OPML list: a page's own file also ends in .html, and its ?page=N",
+            "# is another file.",
             f"map {_navigation_source()} $feedsvc_preview {{",
             f"    {_key(_navigation_value())} {_key(PREVIEW_SUFFIX)};",
             '    default "";',
@@ -420,13 +422,17 @@ def _location(entry: Entry) -> str:
 
 
 def _navigation_source() -> str:
-    """The nginx string of the request headers that tell a navigation: "$http_a:$http_b"."""
+    """The nginx string a navigation to a previewed address is told by: the request headers
+    of a navigation, then the path: "$http_a:$http_b:$uri"."""
     names = (f"$http_{name.lower().replace('-', '_')}" for name in NAVIGATION)
-    return '"' + ":".join(names) + '"'
+    return '"' + ":".join([*names, "$uri"]) + '"'
 
 
 def _navigation_value() -> str:
-    return ":".join(NAVIGATION.values())
+    """A regular expression for _navigation_source's value when it asks for a preview: the
+    headers' values, then a path with a previewed extension (channels.PREVIEWED_SUFFIXES)."""
+    extensions = "|".join(re.escape(suffix.removeprefix(".")) for suffix in PREVIEWED_SUFFIXES)
+    return "~^" + ":".join(NAVIGATION.values()) + f":.*[.]({extensions})$"
 
 
 def _variable(header: str) -> str:

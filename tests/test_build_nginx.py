@@ -20,6 +20,7 @@ from werkzeug.http import http_date, parse_date
 from benchmarks import corpus
 from feedsvc.build import Builder, request
 from feedsvc.outtree import Entry
+from feedsvc.preview import NAVIGATION
 
 from .conftest import SITE_URL, free_port, hex_id, write_document
 from .test_build import builder
@@ -161,11 +162,15 @@ def test_nginx_pages_listings_by_query(site: Site) -> None:
         ("/?page=1", "index.html"),
         (f"{facet}?page=2", f"{facet[1:]}/page/2.html"),
     ]:
-        answer = raw_get(site.server, url)
-        assert answer.status == 200, url
-        assert answer.body == (site.out / path).read_bytes(), url  # type: ignore[attr-defined]
-    assert raw_get(site.server, "/?page=999").status == 404
-    assert raw_get(site.server, "/?page=x").status == 404
+        # A browser's navigation too: a page's file ends in .html like a feed's preview.
+        for headers in ({}, NAVIGATION):
+            answer = raw_get(site.server, url, **headers)
+            assert answer.status == 200, (url, headers)
+            assert answer.body == (site.out / path).read_bytes(), (url, headers)  # type: ignore[attr-defined]
+    for headers in ({}, NAVIGATION):
+        assert raw_get(site.server, "/?page=999", **headers).status == 404
+        assert raw_get(site.server, f"{facet}?page=999", **headers).status == 404
+        assert raw_get(site.server, "/?page=x", **headers).status == 404
 
 
 def test_nginx_redirects_old_article_addresses(site: Site) -> None:
