@@ -372,6 +372,12 @@ class Builder:
             moves += config_moves
             report.written += config_written
             report.config_changed = bool(config_moves)
+        # A second change within a second is dated one second on (_mtime: nginx's ETag is made
+        # of time and size): not shown before that second, or nginx would send a Last-Modified
+        # later than its Date (RFC 9110 8.8.2.1). At most a second's wait, and only then.
+        ahead = max((r.entry.mtime or 0 for r in results if r.staged), default=0) - time.time()
+        if ahead > 0:
+            time.sleep(ahead)
         self.tree.commit(moves, removals, changed, [entry.url for entry in gone], self.stamp)
         self._entries = updated
         self._permalinks = {key: url for key, url in self._permalinks.items() if url in updated}

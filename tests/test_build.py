@@ -258,6 +258,27 @@ def test_a_rebuild_writes_exactly_the_files_whose_bytes_changed(
     assert differs, "the change changed nothing"
 
 
+def test_a_file_rewritten_within_its_second_is_never_dated_after_it_appears(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # Two edits of the same size within a second (build --watch): the second one's files are
+    # dated a second on, so that nginx's ETag (time and size) changes, and must not be in OUT
+    # before that second, where nginx would send a Last-Modified later than its Date.
+    path = write_document(seeds, 5, hex_id(5), date="2 Jan 2025", headline="Story A")
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    for before, after in (("Story A", "Story B"), ("Story B", "Story C")):
+        made.build()
+        path.write_text(path.read_text().replace(before, after))
+        made.svc.store.refresh()
+    report = made.build()
+    done = time.time()
+    made.close()
+    assert report.written and b"Story C" in (out / "feed.atom").read_bytes()
+    for name in report.written:
+        assert (out / name).stat().st_mtime <= done, name
+
+
 def test_a_rebuild_with_nothing_changed_renders_nothing(tmp_path: Path, many: Path) -> None:
     out = tmp_path / "out"
     made = builder(tmp_path, many, out)
