@@ -36,6 +36,7 @@ import brotli
 from werkzeug.http import parse_date
 
 from . import config, inventory, staticconf
+from .changes import quantity
 from .config import Config
 from .inventory import Snapshot, Target
 from .outtree import BuildFolderError, Entry, OutTree
@@ -264,6 +265,7 @@ class Builder:
         self.jobs = jobs or os.cpu_count() or 1
         self.stamp = renderer_stamp(settings)
         self._entries: dict[str, Entry] | None = None
+        self._rewrite: set[str] = set()  # URLs whose files are not in OUT as built
         self._permalinks: dict[str, str] = {}  # article key -> URL (inventory.Snapshot)
 
     def close(self) -> None:
@@ -276,8 +278,20 @@ class Builder:
         ``progress(done, total)`` is called as URLs are rendered. Raises BuildError (and
         inventory.UndeclaredRoute, staticconf.UnmappableURL) with a message naming the URL."""
         started = time.monotonic()
+        if not self.tree.out.is_dir():  # removed under a watching build: made again, whole
+            self.tree.out.mkdir(parents=True)
+            self._entries = None
         if self.tree.recover() or self._entries is None:
             self._entries = self.tree.entries()
+            # What is really in OUT: files removed or changed by hand are written again.
+            self._rewrite = self.tree.not_in_place(self._entries.values())
+            if self._rewrite:
+                log.warning(
+                    "%s: the files of %s were missing or changed since they were built; "
+                    "writing them again",
+                    self.tree.out,
+                    quantity(len(self._rewrite), "URL"),
+                )
             self._permalinks = {
                 inventory.permalink_key(entry.inputs): url
                 for url, entry in self._entries.items()
@@ -291,10 +305,12 @@ class Builder:
         report = BuildReport(urls=len(targets), next_change=min(snapshot.expiries, default=None))
         # Another renderer (code, templates, settings) makes every URL's inputs stale.
         same_renderer = self.tree.stamp() == self.stamp
-        todo = []
+        todo: list[tuple[Target, Entry | None]] = []
         for target in targets:
             old = entries.get(target.url)
-            if old is None or not same_renderer or old.inputs != target.inputs:
+            if target.url in self._rewrite:
+                todo.append((target, None))  # its bytes as new, whatever the manifest says
+            elif old is None or not same_renderer or old.inputs != target.inputs:
                 todo.append((target, old))
         wanted = {target.url for target in targets}
         gone = [entry for url, entry in entries.items() if url not in wanted]
@@ -365,7 +381,12 @@ class Builder:
         _check_unique_files(updated.values())
         # The configuration says what each file's URL, status and headers are: only a change
         # of those (a new or removed URL, new headers) needs it written again.
-        if gone or any(_served_as(entries.get(e.url)) != _served_as(e) for e in changed):
+        if (
+            gone
+            or any(_served_as(entries.get(e.url)) != _served_as(e) for e in changed)
+            or self._rewrite  # OUT was damaged: its _headers and _redirects may be too
+            or not all((self.tree.out / name).is_file() for name in staticconf.HOST_FILES)
+        ):
             config_moves, config_written = staticconf.stage(
                 self.tree, updated.values(), self.settings.site_url, self._redirect_headers()
             )
@@ -379,6 +400,7 @@ class Builder:
         if ahead > 0:
             time.sleep(ahead)
         self.tree.commit(moves, removals, changed, [entry.url for entry in gone], self.stamp)
+        self._rewrite -= {entry.url for entry in changed} | {entry.url for entry in gone}
         self._entries = updated
         self._permalinks = {key: url for key, url in self._permalinks.items() if url in updated}
         self._permalinks.update(

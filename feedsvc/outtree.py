@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -123,6 +124,23 @@ class OutTree:
                 headers = decoded[text] = tuple((k, v) for k, v in json.loads(text))
             found[url] = Entry(url, inputs, status, file, digest, mtime, encodings, headers)
         return found
+
+    def not_in_place(self, entries: Iterable[Entry]) -> set[str]:
+        """The URLs of ``entries`` whose files are not in OUT as a build left them (each one
+        there, a regular file with its recorded time): a file deleted, replaced or edited
+        since, or all of OUT removed. One stat() per file."""
+        return {
+            entry.url
+            for entry in entries
+            if not all(self._in_place(name, entry.mtime) for name in entry.files())
+        }
+
+    def _in_place(self, relative: str, mtime: int | None) -> bool:
+        try:
+            info = os.lstat(self.out / relative)
+        except OSError:
+            return False
+        return stat.S_ISREG(info.st_mode) and int(info.st_mtime) == mtime
 
     def stamp(self) -> str | None:
         """The renderer stamp (build.renderer_stamp) the entries were built with."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import html.parser
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -277,6 +278,38 @@ def test_a_file_rewritten_within_its_second_is_never_dated_after_it_appears(
     assert report.written and b"Story C" in (out / "feed.atom").read_bytes()
     for name in report.written:
         assert (out / name).stat().st_mtime <= done, name
+
+
+@pytest.mark.parametrize("kept_builder", [False, True], ids=["new build", "watching build"])
+def test_a_rebuild_puts_back_what_was_removed_or_changed_in_out(
+    tmp_path: Path, many: Path, kept_builder: bool
+) -> None:
+    # `rm -rf public` to start clean, a file deleted or edited by hand: the next build writes
+    # them again, as a build from scratch. A watching build trusts what it wrote (a stat() of
+    # every file per change would cost more than the change) but sees OUT removed.
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    fresh = _full_build(tmp_path, many, "fresh")
+    damages = [
+        lambda: (out / "feed.atom").unlink(),
+        lambda: (out / "feed.rss").write_bytes(b"garbage"),
+        lambda: next(out.rglob("*.html.gz")).unlink(),
+        lambda: shutil.rmtree(out),
+    ]
+    if kept_builder:
+        damages = damages[-1:]
+    try:
+        for damage in damages:
+            damage()
+            if not kept_builder:
+                made.close()
+                made = builder(tmp_path, many, out)
+            report = made.build()
+            assert report.written, "nothing written"
+            assert {name: data for name, (data, _, _) in tree_state(out).items()} == fresh
+    finally:
+        made.close()
 
 
 def test_a_rebuild_with_nothing_changed_renders_nothing(tmp_path: Path, many: Path) -> None:
