@@ -84,6 +84,9 @@ class BuildReport:
     seconds: float = 0.0
     next_change: datetime | None = None  # when the clock alone changes a page
     config_changed: bool = False  # the generated server configuration was written
+    # How the URLs were listed: "full" (the whole inventory, and why) or "followed" (only what
+    # the changed articles can touch: inventory.follow).
+    inventory: str = "full"
 
     @property
     def changed(self) -> bool:
@@ -267,6 +270,10 @@ class Builder:
         self._entries: dict[str, Entry] | None = None
         self._rewrite: set[str] = set()  # URLs whose files are not in OUT as built
         self._permalinks: dict[str, str] = {}  # article key -> URL (inventory.Snapshot)
+        # The snapshot OUT was last brought in step with, and the earliest time at which the
+        # clock alone changes one of its pages: what a rebuild follows a change from.
+        self._previous: Snapshot | None = None
+        self._next_change: datetime | None = None
 
     def close(self) -> None:
         self.tree.close()
@@ -282,6 +289,7 @@ class Builder:
             self.tree.out.mkdir(parents=True)
             self._entries = None
         if self.tree.recover() or self._entries is None:
+            self._previous = None  # OUT may hold another build's work: list everything
             self._entries = self.tree.entries()
             # What is really in OUT: files removed or changed by hand are written again.
             self._rewrite = self.tree.not_in_place(self._entries.values())
@@ -301,10 +309,29 @@ class Builder:
         # Responses cached by an earlier build may have aged (the news sitemap is kept a minute).
         self.svc.cache.clear()
         snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks)
-        targets = inventory.targets(self.app, snapshot)
-        report = BuildReport(urls=len(targets), next_change=min(snapshot.expiries, default=None))
         # Another renderer (code, templates, settings) makes every URL's inputs stale.
         same_renderer = self.tree.stamp() == self.stamp
+        scope, why = self._scope(snapshot, same_renderer)
+        if scope is None:
+            log.debug("listing every URL: %s", why)
+            targets = inventory.targets(self.app, snapshot)
+            wanted = {target.url for target in targets}
+            gone = [entry for url, entry in entries.items() if url not in wanted]
+            next_change = min(snapshot.expiries, default=None)
+            report = BuildReport(urls=len(targets), inventory=f"full ({why})")
+        else:
+            assert self._previous is not None
+            targets, gone_urls = inventory.followed(self.app, self._previous, snapshot, scope)
+            gone = [entries[url] for url in gone_urls if url in entries]
+            # Pages left out of this listing keep the expiries found when they were last listed.
+            expiries = [*snapshot.expiries, *filter(None, [self._next_change])]
+            next_change = min(expiries, default=None)
+            report = BuildReport(urls=len(targets), inventory="followed")
+            log.debug(
+                "following the change: %d article pages, %d channels, %d URLs listed",
+                len(scope.articles), len(scope.channels), len(targets),
+            )  # fmt: skip
+        report.next_change = next_change
         todo: list[tuple[Target, Entry | None]] = []
         for target in targets:
             old = entries.get(target.url)
@@ -312,17 +339,32 @@ class Builder:
                 todo.append((target, None))  # its bytes as new, whatever the manifest says
             elif old is None or not same_renderer or old.inputs != target.inputs:
                 todo.append((target, old))
-        wanted = {target.url for target in targets}
-        gone = [entry for url, entry in entries.items() if url not in wanted]
         report.rendered = len(todo)
         results = []
         for done, rendered in enumerate(self._render(todo), 1):
             results.append(rendered)
             if progress is not None:
                 progress(done, len(todo))
+        self._previous = None  # until the commit: OUT is in step with no snapshot
         self._commit(results, gone, report)
+        # A URL that failed kept its old files: the next build lists everything, which retries it.
+        self._previous = None if report.failed else snapshot
+        self._next_change = next_change
         report.seconds = time.monotonic() - started
         return report
+
+    def _scope(self, snapshot: Snapshot, same_renderer: bool) -> tuple[inventory.Scope | None, str]:
+        """What this rebuild must list (inventory.follow), or None and why everything is."""
+        if self._previous is None:
+            return None, "no earlier build in this process"
+        if not same_renderer:
+            return None, "the renderer changed"
+        if self._next_change is not None and snapshot.now >= self._next_change:
+            return None, "the clock changed a page"
+        scope = inventory.follow(self._previous, snapshot)
+        if scope is None:
+            return None, f"more than {inventory.FOLLOW_MAX_ARTICLES} articles changed"
+        return scope, ""
 
     def _render(self, todo: list[tuple[Target, Entry | None]]) -> Iterator[Rendered]:
         site_url = self.settings.site_url

@@ -18,6 +18,7 @@ from static builds (tests/test_build.py runs it on every app).
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import math
@@ -52,9 +53,24 @@ class Target(NamedTuple):
     status: int = 200  # what the app must answer; anything else fails the build
 
 
+class Scope(NamedTuple):
+    """The part of the site a change can touch (see ``follow``): the channels whose feeds,
+    archive pages, previews and listing pages are listed, and the articles (by id) whose pages
+    are. What depends on every article (sitemaps, OPML, facet indexes) and what depends on none
+    (static files, redirects) is listed whatever the scope."""
+
+    channels: frozenset[Channel]
+    articles: frozenset[str]
+
+
 class Snapshot:
     """What the enumerators read, taken once per build: every article's version, newest first,
-    grouped by channel, and the facet names. Cheap enough to take on every change."""
+    grouped by channel, and the facet names. Cheap enough to take on every change.
+
+    ``scope`` is None for the whole site; ``within(scope)`` gives a view of the same snapshot
+    whose enumerators list only that part."""
+
+    scope: Scope | None = None
 
     def __init__(self, svc: Services, now: datetime, permalinks: Mapping[str, str] | None = None):
         self.svc = svc
@@ -84,6 +100,34 @@ class Snapshot:
             self.expiries.append(datetime.fromtimestamp(next_event, UTC))
         self._plans: dict[Channel, ArchivePlan] = {}
         self._listed: dict[Callable[[Snapshot], Iterable[Target]], list[Target]] = {}
+        self._where: dict[str, int] = {}  # article id -> position, filled on first use
+
+    def within(self, scope: Scope) -> Snapshot:
+        """A view of this snapshot whose enumerators list only ``scope``'s part of the site
+        (it shares the versions, plans and expiries; it has its own listings)."""
+        view = copy.copy(self)
+        view.scope = scope
+        view._listed = {}
+        return view
+
+    def in_scope(self, channel: Channel) -> bool:
+        return self.scope is None or channel in self.scope.channels
+
+    def position(self, article_id: str) -> int | None:
+        """Where the article stands in ``versions`` (None: not shown)."""
+        if not self._where and self.versions:
+            self._where.update((v.id, p) for p, v in enumerate(self.versions))
+        return self._where.get(article_id)
+
+    def facet_channels(self, position: int) -> list[Channel]:
+        """The facet channels that list the article at ``position``, in ``channels()`` order."""
+        version = self.versions[position]
+        found = []
+        for kind, facet in FACETS.items():
+            slug = version[Version._fields.index(f"{facet.field}_slug")]
+            if slug and any(value.slug == slug for value in self.facets[facet.field]):
+                found.append(Channel(kind, str(slug)))
+        return found
 
     def listed(self, enumerate_rule: Callable[[Snapshot], Iterable[Target]]) -> list[Target]:
         """What ``enumerate_rule`` lists, worked out once per snapshot: previews list their
@@ -157,7 +201,7 @@ def _subscription(snap: Snapshot, channel: Channel) -> str:
 def subscription_feeds(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
     def enumerate_feeds(snap: Snapshot) -> Iterator[Target]:
         for channel in snap.channels():
-            if channel.kind == kind:
+            if channel.kind == kind and snap.in_scope(channel):
                 inputs = _subscription(snap, channel)
                 for fmt in FORMATS:
                     yield Target(channel.feed_path(fmt), inputs)
@@ -171,7 +215,7 @@ def archive_feeds(kind: str, parts: bool) -> Callable[[Snapshot], Iterator[Targe
 
     def enumerate_archives(snap: Snapshot) -> Iterator[Target]:
         for channel in snap.channels():
-            if channel.kind != kind:
+            if channel.kind != kind or not snap.in_scope(channel):
                 continue
             for page, inputs in _archive_pages(snap, channel):
                 if ("/" in page.key) == parts:
@@ -216,13 +260,14 @@ def _listing(snap: Snapshot, channel: Channel, heading: object) -> Iterator[Targ
 
 
 def front_pages(snap: Snapshot) -> Iterator[Target]:
-    return _listing(snap, Channel("main"), None)
+    if snap.in_scope(Channel("main")):
+        yield from _listing(snap, Channel("main"), None)
 
 
 def facet_pages(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
     def enumerate_pages(snap: Snapshot) -> Iterator[Target]:
         for channel in snap.channels():
-            if channel.kind == kind:
+            if channel.kind == kind and snap.in_scope(channel):
                 yield from _listing(snap, channel, snap.facet_name(channel))
 
     return enumerate_pages
@@ -239,23 +284,36 @@ def article_pages(snap: Snapshot) -> Iterator[Target]:
     and its city the RELATED_SHOWN stories just before it there (pages.article_page)."""
     from .pages import RELATED_SHOWN
 
+    if snap.scope is not None:
+        found = (snap.position(article_id) for article_id in snap.scope.articles)
+        for position in sorted(p for p in found if p is not None):
+            groups = []
+            for channel in snap.facet_channels(position):
+                members = snap.positions(channel)
+                index = bisect_left(members, position)  # members are in ascending positions
+                groups.append(members[index + 1 : index + 1 + RELATED_SHOWN])
+            yield _article_page(snap, position, groups)
+        return
     # Where each article stands in each of its facet channels, newest first.
-    standing: dict[int, list[tuple[Sequence[int], int]]] = {}
+    standing: dict[int, list[Sequence[int]]] = {}
     for channel in snap.channels()[1:]:
         members = snap.positions(channel)
         for index, position in enumerate(members):
-            standing.setdefault(position, []).append((members, index))
-    known, keys, last = snap.permalinks, snap.keys, len(snap.keys) - 1
-    for position, (version, key) in enumerate(zip(snap.versions, keys, strict=True)):
-        # The key holds the content hash, which covers the headline and so the slug.
-        url = known.get(key) or permalink_path(version.id, version.headline)
-        newer = keys[position - 1] if position else ""
-        older = keys[position + 1] if position < last else ""
-        groups = [
-            snap.digest(members[index + 1 : index + 1 + RELATED_SHOWN])
-            for members, index in standing.get(position, [])
-        ]
-        yield Target(url, "|".join((key, newer, older, *groups)))
+            standing.setdefault(position, []).append(members[index + 1 : index + 1 + RELATED_SHOWN])
+    for position in range(len(snap.versions)):
+        yield _article_page(snap, position, standing.get(position, []))
+
+
+def _article_page(snap: Snapshot, position: int, groups: list[Sequence[int]]) -> Target:
+    """One article page: its key, its neighbours' keys and each related group's digest."""
+    keys, version = snap.keys, snap.versions[position]
+    key = keys[position]
+    # The key holds the content hash, which covers the headline and so the slug.
+    url = snap.permalinks.get(key) or permalink_path(version.id, version.headline)
+    newer = keys[position - 1] if position else ""
+    older = keys[position + 1] if position + 1 < len(keys) else ""
+    digests = [snap.digest(group) for group in groups]
+    return Target(url, "|".join((key, newer, older, *digests)))
 
 
 def opml(snap: Snapshot) -> Iterator[Target]:
@@ -443,3 +501,72 @@ def targets(app: Flask, snap: Snapshot) -> list[Target]:
     found = [target for each in ENUMERATORS.values() for target in snap.listed(each)]
     found.append(Target(NOT_FOUND_URL, "", status=404))
     return found
+
+
+# -- following a change --------------------------------------------------------------------------
+
+# Past this many changed articles a followed rebuild lists nearly as much as the whole inventory
+# (each one brings its channels and neighbours), twice (before and after): list everything.
+FOLLOW_MAX_ARTICLES = 100
+
+
+def follow(before: Snapshot, after: Snapshot) -> Scope | None:
+    """The part of the site whose URLs or inputs may differ from ``before`` to ``after`` (two
+    snapshots of one index with the same settings), or None when more than FOLLOW_MAX_ARTICLES
+    articles changed. An article changed when its key (id, content hash, update time) is in one
+    snapshot and not the other: added, edited, deleted, released from embargo.
+
+    Why the scope holds every URL that can differ, rule by rule (the enumerators above):
+
+    - an article page's inputs are its key, its neighbours' keys, and the keys of the
+      RELATED_SHOWN articles after it in each of its facet channels: a changed article touches its
+      own page, its neighbours' and the RELATED_SHOWN pages before it in each facet channel, in
+      ``before`` (where it was) and in ``after`` (where it is);
+    - a channel's feeds, previews, archive pages and listing pages read only its members' keys and
+      publication days (the key's content hash covers the date) and its facet name, the most
+      common spelling among its members (store.facets): the channels a changed article was or is
+      in, and the main channel;
+    - sitemaps, the news sitemap, OPML and facet indexes read every article: always listed;
+      static files, redirects and constants read none: always listed (their inputs are equal).
+
+    What changes with the clock alone (an archive period ending, the news window moving, the
+    store's next event) is not followed: the builder lists everything once the earliest expiry
+    has passed (build.Builder)."""
+    gone = set(before.keys).difference(after.keys)
+    came = set(after.keys).difference(before.keys)
+    if len(gone) + len(came) > 2 * FOLLOW_MAX_ARTICLES:  # an edit is one key gone, one come
+        return None
+    from .pages import RELATED_SHOWN
+
+    moved = [
+        (snap, [p for p, key in enumerate(snap.keys) if key in changed])
+        for snap, changed in ((before, gone), (after, came))
+        if changed
+    ]
+    if len({snap.versions[p].id for snap, found in moved for p in found}) > FOLLOW_MAX_ARTICLES:
+        return None
+    channels, articles = {Channel("main")}, set[str]()
+    for snap, found in moved:
+        for position in found:
+            around = range(max(0, position - 1), min(len(snap.keys), position + 2))
+            touched = list(around)
+            for channel in snap.facet_channels(position):
+                channels.add(channel)
+                members = snap.positions(channel)
+                index = bisect_left(members, position)
+                touched += members[max(0, index - RELATED_SHOWN) : index]
+            articles.update(snap.versions[p].id for p in touched)
+    return Scope(frozenset(channels), frozenset(articles))
+
+
+def followed(
+    app: Flask, before: Snapshot, after: Snapshot, scope: Scope
+) -> tuple[list[Target], list[str]]:
+    """``scope``'s targets in ``after``, and the URLs it held in ``before`` that ``after`` no
+    longer lists. With ``scope = follow(before, after)``, the whole inventory of ``before`` with
+    these applied (gone URLs removed, targets set) is exactly ``targets(app, after)``:
+    tests/test_follow.py checks it over random changes."""
+    listed = targets(app, after.within(scope))
+    wanted = {target.url for target in listed}
+    gone = [t.url for t in targets(app, before.within(scope)) if t.url not in wanted]
+    return listed, gone
