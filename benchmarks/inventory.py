@@ -2,6 +2,7 @@
 every URL with its inputs (inventory.py), as ``Builder.build`` takes them on each rebuild.
 
     python -m benchmarks.inventory N [--corpus-dir DIR] [--source DIR ...] [--rounds R]
+    python -m benchmarks.inventory N --follow [--corpus-dir DIR] [--rounds R]
 
 Indexes the generated corpus of N documents (benchmarks.corpus) once, with the installed
 feedsvc, then times ``Snapshot`` and ``inventory.targets`` in fresh processes, three times each,
@@ -10,6 +11,15 @@ folders (``git archive`` snapshots of feedsvc, which must share the index's sche
 processes alternate, round after round; each source's median CPU is given as a ratio to the
 first's, and every source must list the same URLs with the same inputs. Nothing is rendered or
 written: this is a floor under any rebuild, whatever changed.
+
+With ``--follow``, one process measures what a kept builder (``build --watch``) does after one
+edit (a paragraph added to a document in the middle of the archive), one new newest document,
+and its deletion: the index refreshed for that one name, then the snapshot and the list of URLs
+(a) followed from the change (inventory.follow, inventory.followed) and (b) listed whole, each
+``--rounds`` times, alternated; then the URLs whose inputs changed rendered once, as the build
+renders them (build.render: identity, gzip and brotli bodies, staged as files; nothing is
+committed to an OUT folder). The followed list must give exactly the whole list after the change.
+Figures are CPU and wall seconds, medians; the ratio is followed / whole.
 """
 
 from __future__ import annotations
@@ -24,13 +34,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from . import corpus
 from .harness import REPO
 from .service import feedsvc_command, feedsvc_env
 
 TRIALS = 3
+T = TypeVar("T")
 
 
 def child(source: str, seeds: str, index: str) -> None:
@@ -71,6 +84,107 @@ def run_child(source: Path | None, seeds: Path, index: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _timed(step: Callable[[], T]) -> tuple[T, float, float]:
+    started, used = time.perf_counter(), time.process_time()
+    result = step()
+    return result, time.process_time() - used, time.perf_counter() - started
+
+
+def follow(seeds: Path, index: Path, n: int, rounds: int) -> bool:
+    """The ``--follow`` measurement (module docstring); False when following gave other URLs."""
+    from datetime import UTC, datetime
+
+    from feedsvc import create_app, inventory
+    from feedsvc.build import render
+
+    site_url = "http://127.0.0.1:8000"
+    app = create_app({"SEEDS_DIR": str(seeds), "INDEX_PATH": str(index), "WATCH": "false",
+                      "SITE_URL": site_url})  # fmt: skip
+    svc = app.extensions["feedsvc"]
+    first = inventory.Snapshot(svc, datetime.now(UTC))
+    known = {inventory.permalink_key(t.inputs): t.url for t in inventory.article_pages(first)}
+    before = inventory.Snapshot(svc, datetime.now(UTC), known)
+    whole = {t.url: t for t in inventory.targets(app, before)}
+    print(f"N = {n:,}: {len(whole):,} URLs, load average {os.getloadavg()[0]:.1f}", flush=True)
+    edited = seeds / corpus.file_name(n // 2)
+    original = edited.read_bytes()
+    newest = seeds / corpus.file_name(n + 1)  # removed by corpus.ensure if left behind
+    changes = [
+        ("one edit", edited, lambda: edited.write_bytes(original + b"\nOne more sentence.\n")),
+        ("one new document", newest, lambda: newest.write_text(
+            "A new story arrives\n1 Jan 2026\n\nOSLO (Reuters) - It happened today.\n")),
+        ("one deletion", newest, newest.unlink),
+    ]  # fmt: skip
+    same = True
+    staging = Path(tempfile.mkdtemp(prefix="feedsvc-follow-staging-"))
+    try:
+        for label, path, change in changes:
+            change()
+            _, index_cpu, _ = _timed(lambda: svc.store.refresh(names=[path.name]))  # noqa: B023
+            cpu: dict[str, list[float]] = {"followed": [], "whole": []}
+            wall: dict[str, list[float]] = {"followed": [], "whole": []}
+            listed: list = []
+            gone: list = []
+            full: list = []
+            for round_ in range(rounds):
+                for way in ["followed", "whole"][:: -1 if round_ % 2 else 1]:
+                    if way == "followed":
+                        (listed, gone), used, took = _timed(lambda: _followed(app, before))  # noqa: B023
+                    else:
+                        full, used, took = _timed(lambda: _whole(app, known))
+                    cpu[way].append(used)
+                    wall[way].append(took)
+            after = {t.url: t for t in full}
+            removed = set(gone)
+            result = {url: t for url, t in whole.items() if url not in removed}
+            result.update((t.url, t) for t in listed)
+            same = same and result == after
+            todo = [t for t in listed if whole.get(t.url) != t]
+            svc.cache.clear()  # as the builder does before it renders
+            _, render_cpu, render_wall = _timed(
+                lambda: [render(app, site_url, t, None, staging) for t in todo]  # noqa: B023
+            )
+            f_cpu, w_cpu = statistics.median(cpu["followed"]), statistics.median(cpu["whole"])
+            f_wall, w_wall = statistics.median(wall["followed"]), statistics.median(wall["whole"])
+            print(f"{label}: index {index_cpu:.2f} s CPU; snapshot and list: followed "
+                  f"{f_cpu:.2f} s CPU ({f_wall:.2f} wall, {len(listed):,} URLs), whole "
+                  f"{w_cpu:.2f} s CPU ({w_wall:.2f} wall, {len(full):,} URLs), "
+                  f"{f_cpu / w_cpu:.2f} x; render {len(todo)} changed URLs {render_cpu:.2f} s "
+                  f"CPU ({render_wall:.2f} wall); followed + render / whole + render "
+                  f"{(f_cpu + render_cpu) / (w_cpu + render_cpu):.2f} x; "
+                  + ("same URLs and inputs" if result == after else "URLS DIFFER"),
+                  flush=True)  # fmt: skip
+            before, whole = inventory.Snapshot(svc, datetime.now(UTC), known), after
+    finally:
+        edited.write_bytes(original)
+        newest.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    return same
+
+
+def _whole(app: Any, known: dict[str, str]) -> list:
+    """A snapshot and every URL, as a builder lists them without an earlier snapshot."""
+    from datetime import UTC, datetime
+
+    from feedsvc import inventory
+
+    svc = app.extensions["feedsvc"]
+    return inventory.targets(app, inventory.Snapshot(svc, datetime.now(UTC), known))
+
+
+def _followed(app: Any, before: Any) -> tuple[list, list]:
+    """A snapshot and the URLs the change since ``before`` touches, as a kept builder does."""
+    from datetime import UTC, datetime
+
+    from feedsvc import inventory
+
+    after = inventory.Snapshot(app.extensions["feedsvc"], datetime.now(UTC), before.permalinks)
+    scope = inventory.follow(before, after)
+    if scope is None:
+        raise SystemExit("the change was not followed")
+    return inventory.followed(app, before, after, scope)
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["--child"]:
         child(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -82,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, action="append", default=[],
                         help="a feedsvc source folder to measure (repeat to compare)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--follow", action="store_true",
+                        help="time rebuilds that follow one change (module docstring)")  # fmt: skip
     args = parser.parse_args(argv)
     sources: list[Path | None] = [s.resolve() for s in args.source] or [None]
     seeds = corpus.ensure(args.corpus_dir, args.n)
@@ -90,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         index = work / "index.sqlite3"
         env = feedsvc_env(seeds, index, 8000, None)
         subprocess.run([*feedsvc_command(), "index"], env=env, check=True, capture_output=True)
+        if args.follow:
+            return 0 if follow(seeds, index, args.n, args.rounds) else 1
         results: dict[int, list[dict]] = {i: [] for i in range(len(sources))}
         for round_ in range(args.rounds):
             order = list(range(len(sources)))
