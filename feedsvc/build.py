@@ -65,6 +65,7 @@ NOT_RENDERED = frozenset({"SEEDS_DIR", "INDEX_PATH", "POLL_INTERVAL", "WATCH"})
 
 
 ARTICLES = "/articles/"
+FOLLOWED = "followed the change"  # BuildReport.inventory of a rebuild that did not list everything
 
 
 __all__ = ["BuildError", "BuildFolderError", "BuildReport", "Builder", "render", "request"]
@@ -84,9 +85,9 @@ class BuildReport:
     seconds: float = 0.0
     next_change: datetime | None = None  # when the clock alone changes a page
     config_changed: bool = False  # the generated server configuration was written
-    # How the URLs were listed: "full" (the whole inventory, and why) or "followed" (only what
-    # the changed articles can touch: inventory.follow).
-    inventory: str = "full"
+    # How the URLs were listed: every one (and why), or only what the changed articles can
+    # touch (inventory.follow).
+    inventory: str = ""
 
     @property
     def changed(self) -> bool:
@@ -318,7 +319,7 @@ class Builder:
             wanted = {target.url for target in targets}
             gone = [entry for url, entry in entries.items() if url not in wanted]
             next_change = min(snapshot.expiries, default=None)
-            report = BuildReport(urls=len(targets), inventory=f"full ({why})")
+            report = BuildReport(urls=len(targets), inventory=f"listed every URL: {why}")
         else:
             assert self._previous is not None
             targets, gone_urls = inventory.followed(self.app, self._previous, snapshot, scope)
@@ -326,7 +327,7 @@ class Builder:
             # Pages left out of this listing keep the expiries found when they were last listed.
             expiries = [*snapshot.expiries, *filter(None, [self._next_change])]
             next_change = min(expiries, default=None)
-            report = BuildReport(urls=len(targets), inventory="followed")
+            report = BuildReport(urls=len(targets), inventory=FOLLOWED)
             log.debug(
                 "following the change: %d article pages, %d channels, %d URLs listed",
                 len(scope.articles), len(scope.channels), len(targets),

@@ -92,8 +92,9 @@ def watch(
         next_change = report.next_change
         if report.changed:
             log.info(
-                "%s: %d files written, %d removed in %.2f s",
+                "%s: %d files written, %d removed in %.2f s (%d URLs listed: %s)",
                 builder.tree.out, len(report.written), len(report.removed), report.seconds,
+                report.urls, report.inventory,
             )  # fmt: skip
             if hook:
                 run_hook(hook, report, str(builder.tree.out))

@@ -61,6 +61,8 @@ class Scope(NamedTuple):
 
     channels: frozenset[Channel]
     articles: frozenset[str]
+    # The archive pages listed, by key, of each channel above (ArchivePage.key).
+    archive_pages: Mapping[Channel, frozenset[str]]
 
 
 class Snapshot:
@@ -234,7 +236,10 @@ def _archive_pages(snap: Snapshot, channel: Channel) -> Iterator[tuple[ArchivePa
     published = [versions[p].published_ts for p in oldest_first]
     pages = snap.plan(channel).pages
     name = snap.facet_name(channel) if channel.facet else None
+    wanted = snap.scope.archive_pages.get(channel, frozenset()) if snap.scope else None
     for number, page in enumerate(pages):
+        if wanted is not None and page.key not in wanted:
+            continue
         low, high = bisect_left(published, page.start), bisect_left(published, page.end)
         shown = oldest_first[low:high][page.offset : page.offset + page.count]
         older = pages[number - 1].key if number else None
@@ -536,6 +541,10 @@ def follow(before: Snapshot, after: Snapshot) -> Scope | None:
     came = set(after.keys).difference(before.keys)
     if len(gone) + len(came) > 2 * FOLLOW_MAX_ARTICLES:  # an edit is one key gone, one come
         return None
+    # The rules above read the articles in the index's order: the articles that stay must keep
+    # theirs (a document renamed to another sequence number moves without a new key).
+    if [k for k in before.keys if k not in gone] != [k for k in after.keys if k not in came]:
+        return None
     from .pages import RELATED_SHOWN
 
     moved = [
@@ -545,18 +554,60 @@ def follow(before: Snapshot, after: Snapshot) -> Scope | None:
     ]
     if len({snap.versions[p].id for snap, found in moved for p in found}) > FOLLOW_MAX_ARTICLES:
         return None
-    channels, articles = {Channel("main")}, set[str]()
+    # Each channel touched, with the publication times of its changed articles.
+    channels: dict[Channel, list[float]] = {Channel("main"): []}
+    articles: set[str] = set()
     for snap, found in moved:
         for position in found:
+            published = snap.versions[position].published_ts
             around = range(max(0, position - 1), min(len(snap.keys), position + 2))
             touched = list(around)
+            channels[Channel("main")].append(published)
             for channel in snap.facet_channels(position):
-                channels.add(channel)
+                channels.setdefault(channel, []).append(published)
                 members = snap.positions(channel)
                 index = bisect_left(members, position)
                 touched += members[max(0, index - RELATED_SHOWN) : index]
             articles.update(snap.versions[p].id for p in touched)
-    return Scope(frozenset(channels), frozenset(articles))
+    archive_pages = {
+        channel: _archive_pages_touched(before, after, channel, times)
+        for channel, times in channels.items()
+    }
+    return Scope(frozenset(channels), frozenset(articles), archive_pages)
+
+
+def _archive_pages_touched(
+    before: Snapshot, after: Snapshot, channel: Channel, times: list[float]
+) -> frozenset[str]:
+    """The keys of the channel's archive pages whose inputs may differ (_archive_pages): a page
+    shows the channel's articles of its period from its offset, its neighbours' keys, whether
+    its period is over (the clock: not followed) and the channel's name. So a page whose period
+    holds a changed article, or whose place in the plan moved, and every page when the name
+    changed (the articles that stay keep their keys and order: ``follow``)."""
+
+    def shapes(snap: Snapshot) -> dict[str, tuple]:
+        pages = snap.plan(channel).pages
+        keys = [None, *(page.key for page in pages), None]
+        return {
+            page.key: (page.start, page.end, page.offset, page.count, keys[n], keys[n + 2])
+            for n, page in enumerate(pages)
+        }
+
+    old, new = shapes(before), shapes(after)
+    if channel.facet is not None and _name(before, channel) != _name(after, channel):
+        return frozenset(old.keys() | new.keys())
+    return frozenset(
+        key
+        for key in old.keys() | new.keys()
+        if old.get(key) != new.get(key)
+        or any(shape[0] <= t < shape[1] for shape in (old.get(key) or new[key],) for t in times)
+    )
+
+
+def _name(snap: Snapshot, channel: Channel) -> str | None:
+    assert channel.facet is not None
+    found = (f.name for f in snap.facets[channel.facet.field] if f.slug == channel.key)
+    return next(found, None)
 
 
 def followed(

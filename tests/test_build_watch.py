@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from benchmarks import corpus
+
 from .conftest import hex_id, write_document
-from .test_build import build_env
+from .test_build import build_env, run_build, tree_state
 from .test_e2e import wait_for
 
 
@@ -76,10 +78,42 @@ def test_watch_rebuilds_when_the_clock_alone_changes_a_page(tmp_path: Path, seed
     # Published two days ago less three seconds: in the window now, out of it in three seconds.
     when = time.strftime("%d %b %Y %H:%M:%S UTC", time.gmtime(now - 2 * 86400 + 3))
     write_document(seeds, 9, hex_id(9), date=when, headline="Leaving the window")
-    with watching(tmp_path, seeds, out, "true"):
+    with watching(tmp_path, seeds, out, "true") as log:
         news = out / "news-sitemap.xml"
         wait_for(lambda: news.exists() and b"Leaving the window" in news.read_bytes(), 60)
         wait_for(lambda: b"Leaving the window" not in news.read_bytes(), 10)
+        # Not followed from a change of documents: every URL is listed again.
+        wait_for(lambda: "listed every URL: the clock changed a page" in log(), 10)
+
+
+def test_a_watched_change_leaves_out_as_a_fresh_full_build_would(tmp_path: Path) -> None:
+    """The rebuilds follow the change (inventory.follow) and OUT ends as a new process's full
+    build: the same files, byte for byte; a file whose bytes stay keeps its time and inode."""
+    many = tmp_path / "many"
+    corpus.write(many, 40, seed=3)  # agencies, cities, archive pages, paged listings
+    out = tmp_path / "out"
+    runs = tmp_path / "hook-runs"
+    documents = sorted(many.glob("*.txt"))
+    edited, deleted = documents[20], documents[7]
+    changes = [
+        lambda: edited.write_text("A changed headline\n" + edited.read_text().split("\n", 1)[1]),
+        deleted.unlink,
+    ]
+    with watching(tmp_path, many, out, f"echo run >> {runs}") as log:
+        wait_for(lambda: runs.exists(), 120)  # the first build, then its hook
+        for done, change in enumerate(changes, 2):
+            before = tree_state(out)
+            change()
+            wait_for(lambda: len(runs.read_text().splitlines()) == done, 20)  # noqa: B023
+            after = tree_state(out)
+            kept = [name for name in before if name in after and before[name][0] == after[name][0]]
+            assert [name for name in kept if before[name] != after[name]] == []
+            assert len(kept) < len(after), "nothing changed in OUT"
+        assert log().count("followed the change") == len(changes), log()
+    fresh = tmp_path / "fresh"
+    run_build(tmp_path, many, fresh)
+    built = {name: state[0] for name, state in tree_state(fresh).items()}
+    assert {name: state[0] for name, state in after.items()} == built
 
 
 def test_ctrl_c_stops_the_watch_in_one_line(tmp_path: Path, seeds: Path) -> None:
