@@ -5,7 +5,9 @@
 Generates (once) a corpus of N documents with benchmarks.corpus, indexes it, and times, in one
 process: a full build; a rebuild with nothing changed; a rebuild after one edited document (a
 paragraph added to a document in the middle of the archive), after one new newest document, and
-after deleting it again. The baseline, measured in the
+after deleting it again, each followed from the change by the kept builder (inventory.follow)
+and, for the same change made again, with every URL listed (the ratio: followed / every URL).
+The baseline, measured in the
 same run, is the service rendering every URL of the site once through its WSGI app in one process
 (what a full build cannot do with less CPU than): the full build is reported as a ratio to it.
 Figures are wall-clock seconds and CPU seconds of this process and its workers; the machine is
@@ -41,10 +43,13 @@ def timed(label: str, step: Callable[[], BuildReport | int]) -> float:
     result = step()
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
     if isinstance(result, BuildReport):
-        detail = f"{result.rendered} URLs rendered, {len(result.written)} files written"
+        detail = (
+            f"{result.urls} URLs listed ({result.inventory}), {result.rendered} rendered, "
+            f"{len(result.written)} files written"
+        )
     else:
         detail = f"{result} URLs rendered"
-    print(f"{label:32s} {wall:8.2f} s wall {cpu:8.2f} s CPU   {detail}", flush=True)
+    print(f"{label:48s} {wall:8.2f} s wall {cpu:8.2f} s CPU   {detail}", flush=True)
     return wall
 
 
@@ -70,17 +75,36 @@ def main(argv: list[str] | None = None) -> int:
         edited = sorted(seeds.glob("*.txt"))[args.n // 2]
         original = edited.read_bytes()
         newest = seeds / "999999_00000000deadbeef.txt"
-        try:
+
+        def edit() -> None:
             # A text edit: one more paragraph at the end (its dateline, so its channels, stay).
             edited.write_bytes(original.rstrip() + b"\n\nOne more sentence.\n")
-            timed("rebuild after one edit", lambda: _rebuild(builder, edited.name))
+
+        def add() -> None:
             newest.write_text(
                 "A new story arrives\n1 Jan 2026\n\nOSLO (Reuters) - It happened today.\n\n"
                 "More text follows.\n"
             )
-            timed("rebuild after one new document", lambda: _rebuild(builder, newest.name))
-            newest.unlink()
-            timed("rebuild after deleting it", lambda: _rebuild(builder, newest.name))
+
+        changes = [
+            ("one edit", edited.name, edit, lambda: edited.write_bytes(original)),
+            ("one new document", newest.name, add, newest.unlink),
+            ("one deletion", newest.name, newest.unlink, add),
+        ]
+        try:
+            for label, name, change, undo in changes:
+                # The change, followed by the kept builder; undone; made again and rebuilt
+                # listing every URL: both rebuilds render the same URLs.
+                change()
+                followed = timed(f"after {label}, followed", lambda: _rebuild(builder, name))  # noqa: B023
+                undo()
+                _rebuild(builder, name)
+                change()
+                whole = timed(
+                    f"after {label}, every URL listed",
+                    lambda: _rebuild(builder, name, follow=False),  # noqa: B023
+                )
+                print(f"{label}: followed / every URL listed {followed / whole:.2f}", flush=True)
         finally:
             edited.write_bytes(original)
             newest.unlink(missing_ok=True)
@@ -92,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _rebuild(builder: Builder, name: str) -> BuildReport:
+def _rebuild(builder: Builder, name: str, follow: bool = True) -> BuildReport:
     builder.svc.store.refresh(names=[name])
-    return builder.build()
+    return builder.build(follow=follow)
 
 
 def _render_all(builder: Builder) -> int:

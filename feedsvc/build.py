@@ -280,8 +280,14 @@ class Builder:
         self.tree.close()
         self.svc.store.close()
 
-    def build(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
+    def build(
+        self, progress: Callable[[int, int], None] | None = None, follow: bool = True
+    ) -> BuildReport:
         """Bring OUT in step with the index (refresh the index first: ``store.refresh``).
+
+        A rebuild lists only the URLs the articles changed since the last build can touch
+        (inventory.follow), unless ``follow`` is False or it cannot (``_scope`` says when): then
+        it lists every URL. Either way OUT ends the same.
 
         ``progress(done, total)`` is called as URLs are rendered. Raises BuildError (and
         inventory.UndeclaredRoute, staticconf.UnmappableURL) with a message naming the URL."""
@@ -312,7 +318,7 @@ class Builder:
         snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks)
         # Another renderer (code, templates, settings) makes every URL's inputs stale.
         same_renderer = self.tree.stamp() == self.stamp
-        scope, why = self._scope(snapshot, same_renderer)
+        scope, why = self._scope(snapshot, same_renderer, follow)
         if scope is None:
             log.debug("listing every URL: %s", why)
             targets = inventory.targets(self.app, snapshot)
@@ -354,8 +360,12 @@ class Builder:
         report.seconds = time.monotonic() - started
         return report
 
-    def _scope(self, snapshot: Snapshot, same_renderer: bool) -> tuple[inventory.Scope | None, str]:
+    def _scope(
+        self, snapshot: Snapshot, same_renderer: bool, follow: bool
+    ) -> tuple[inventory.Scope | None, str]:
         """What this rebuild must list (inventory.follow), or None and why everything is."""
+        if not follow:
+            return None, "asked to"
         if self._previous is None:
             return None, "no earlier build in this process"
         if not same_renderer:
