@@ -504,6 +504,9 @@ def targets(app: Flask, snap: Snapshot) -> list[Target]:
     """Every URL a static build writes, the 404 page included; fails on undeclared routes."""
     check_routes(app)
     found = [target for each in ENUMERATORS.values() for target in snap.listed(each)]
+    # Reused within one listing only: a builder keeps its last snapshot to follow the next
+    # change from, and need not keep 200,000 targets with it.
+    snap._listed.clear()
     found.append(Target(NOT_FOUND_URL, "", status=404))
     return found
 
