@@ -274,6 +274,7 @@ class Builder:
         # The snapshot OUT was last brought in step with, and the earliest time at which the
         # clock alone changes one of its pages: what a rebuild follows a change from.
         self._previous: Snapshot | None = None
+        self._no_previous = "no earlier build in this process"  # why there is none
         self._next_change: datetime | None = None
 
     def close(self) -> None:
@@ -296,7 +297,8 @@ class Builder:
             self.tree.out.mkdir(parents=True)
             self._entries = None
         if self.tree.recover() or self._entries is None:
-            self._previous = None  # OUT may hold another build's work: list everything
+            if self._previous is not None:  # OUT may hold another build's work
+                self._previous, self._no_previous = None, "OUT was recovered from a stopped build"
             self._entries = self.tree.entries()
             # What is really in OUT: files removed or changed by hand are written again.
             self._rewrite = self.tree.not_in_place(self._entries.values())
@@ -352,10 +354,14 @@ class Builder:
             results.append(rendered)
             if progress is not None:
                 progress(done, len(todo))
-        self._previous = None  # until the commit: OUT is in step with no snapshot
+        # Until the commit ends, OUT is in step with no snapshot.
+        self._previous, self._no_previous = None, "the last build did not finish"
         self._commit(results, gone, report)
         # A URL that failed kept its old files: the next build lists everything, which retries it.
-        self._previous = None if report.failed else snapshot
+        if report.failed:
+            self._no_previous = "a URL failed in the last build"
+        else:
+            self._previous = snapshot
         self._next_change = next_change
         report.seconds = time.monotonic() - started
         return report
@@ -367,7 +373,7 @@ class Builder:
         if not follow:
             return None, "asked to"
         if self._previous is None:
-            return None, "no earlier build in this process"
+            return None, self._no_previous
         if not same_renderer:
             return None, "the renderer changed"
         if self._next_change is not None and snapshot.now >= self._next_change:

@@ -501,10 +501,14 @@ def test_a_url_the_app_cannot_answer_holds_back_nothing_else(
     write_document(seeds, 5, hex_id(5), date="1 Jan 2026", headline="Written anyway")
     made.svc.store.refresh()
     report = made.build()
-    made.close()
     assert report.failed == [f"{broken} answered 404; a static build expects 200"]
     assert b"Written anyway" in (out / "feed.atom").read_bytes()
     assert not (out / "articles" / "ffffffffffffffff").exists()
+    # Its entry kept its old state: the next rebuild lists every URL, so it is tried again.
+    report = made.build()
+    made.close()
+    assert report.inventory == "listed every URL: a URL failed in the last build"
+    assert report.failed == [f"{broken} answered 404; a static build expects 200"]
 
 
 def test_a_build_killed_after_its_commit_point_is_finished_by_the_next(
