@@ -380,7 +380,10 @@ class Builder:
             return None, "the clock changed a page"
         scope = inventory.follow(self._previous, snapshot)
         if scope is None:
-            return None, f"more than {inventory.FOLLOW_MAX_ARTICLES} articles changed"
+            return None, (
+                f"more than {inventory.FOLLOW_MAX_ARTICLES} articles changed, or articles that "
+                "stay changed their order"
+            )
         return scope, ""
 
     def _render(self, todo: list[tuple[Target, Entry | None]]) -> Iterator[Rendered]:
