@@ -297,8 +297,9 @@ class Builder:
             self.tree.out.mkdir(parents=True)
             self._entries = None
         if self.tree.recover() or self._entries is None:
-            if self._previous is not None:  # OUT may hold another build's work
-                self._previous, self._no_previous = None, "OUT was recovered from a stopped build"
+            if self._previous is not None:  # OUT may hold another build's work, or none
+                self._previous = None
+                self._no_previous = "OUT was read again (a stopped build finished, or OUT removed)"
             self._entries = self.tree.entries()
             # What is really in OUT: files removed or changed by hand are written again.
             self._rewrite = self.tree.not_in_place(self._entries.values())
@@ -374,6 +375,8 @@ class Builder:
             return None, "asked to"
         if self._previous is None:
             return None, self._no_previous
+        if self._rewrite:  # files to write again whatever their inputs: a full listing has them
+            return None, "files in OUT were missing or changed"
         if not same_renderer:
             return None, "the renderer changed"
         if self._next_change is not None and snapshot.now >= self._next_change:
