@@ -42,6 +42,15 @@ class CaseResult:
         pairs = zip(self.runs[who], self.runs[baseline], strict=True)
         return [a.rps / b.rps for a, b in pairs]
 
+    def cpu_ratios(self, who: str, baseline: str = "nginx") -> list[float]:
+        """Server CPU per request of ``who`` over the baseline's, run by run (> 1: costlier)."""
+        pairs = zip(self.runs[who], self.runs[baseline], strict=True)
+        return [
+            (a.cpu_s / a.requests) / (b.cpu_s / b.requests)
+            for a, b in pairs
+            if a.cpu_s and b.cpu_s and a.requests and b.requests
+        ]
+
     def p99_ratios(self, who: str = "feedsvc", baseline: str = "nginx") -> list[float]:
         pairs = zip(self.runs[who], self.runs[baseline], strict=True)
         return [a.p99_ms / b.p99_ms for a, b in pairs]
@@ -80,11 +89,13 @@ def build_cases(port: int, nginx_root: Path, ceiling: Path | None, gzip_static: 
 
 def _case(name: str, target: float, ours: Request, static: Request) -> Case:
     # The cache tier is asked exactly what feedsvc is; the static build by its own path, with
-    # its own ETag for 304s (finish_cases), like the baseline.
+    # its own ETag for 304s (finish_cases), like the baseline; the tier's ceiling, the cache in
+    # front of the baseline, exactly what the baseline is.
     built = Request(ours.path, tuple(h for h in ours.headers if not h.startswith("If-None-Match")))
     return Case(
         name, target,
-        {"feedsvc": ours, "ceiling": ours, "nginx": static, "tier": ours, "static": built},
+        {"feedsvc": ours, "ceiling": ours, "nginx": static, "tier": ours, "static": built,
+         "tiercap": static},
     )  # fmt: skip
 
 
@@ -100,7 +111,7 @@ def finish_cases(cases: list[Case], ports: dict[str, int]) -> list[Case]:
     for case in cases:
         requests = {who: r for who, r in case.requests.items() if who in ports}
         if case.name.endswith("304"):
-            for who in ("nginx", "static"):  # servers with their own ETags
+            for who in ("nginx", "static", "tiercap"):  # servers with nginx's ETags
                 if who in requests:
                     etag = fetch(ports[who], requests[who].path).headers["etag"]
                     requests[who] = Request(requests[who].path, (f"If-None-Match: {etag}",))
@@ -143,7 +154,8 @@ def case_json(case: Case, result: CaseResult) -> dict[str, Any]:
     if "ceiling" in result.runs:
         data["ceiling_ratio"] = result.ratios("ceiling")
         data["feedsvc_vs_ceiling"] = result.ratios("feedsvc", "ceiling")
-    for who in ("tier", "static"):
+    for who in ("tier", "static", "tiercap"):
         if who in result.runs:
             data[f"{who}_ratio"] = result.ratios(who)
+            data[f"{who}_cpu_ratio"] = result.cpu_ratios(who)
     return data

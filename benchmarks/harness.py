@@ -140,6 +140,19 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (nginx's or granian's workers),
+    as the kernel counts them so far (proc(5): utime, stime)."""
+    ticks = 0
+    for one in (pid, *child_pids(pid)):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -194,6 +207,7 @@ class WrkResult:
     p99_ms: float
     requests: int
     bad: int  # non-2xx/3xx responses plus socket errors
+    cpu_s: float | None = None  # the server's CPU seconds during the run, when measured
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}

@@ -95,6 +95,16 @@ def _serving_rows(size: dict[str, Any], n: str) -> list[Verdict]:
                 ratios = case[f"{who}_ratio"]
                 rows.append(Verdict(f"{name}: {label} vs nginx", n, ratios, f">= {BEYOND}",
                                     _median(ratios) >= BEYOND, "beyond"))  # fmt: skip
+        if "tiercap_ratio" in case:  # what nginx's proxy_cache allows any origin: information
+            rows.append(Verdict(f"{name}: cache tier over plain files vs nginx", n,
+                                case["tiercap_ratio"], "-", None, "beyond"))  # fmt: skip
+        # Server CPU per request over nginx's (> 1: costlier): steadier than req/s on a busy
+        # machine, for information.
+        for who, label in (("tier", "cache tier"), ("tiercap", "cache tier over plain files"),
+                           ("static", "static build")):  # fmt: skip
+            if case.get(f"{who}_cpu_ratio"):
+                rows.append(Verdict(f"{name}: {label}, CPU per request / nginx's", n,
+                                    case[f"{who}_cpu_ratio"], "-", None, "beyond cpu"))  # fmt: skip
     for name, case in size["cases"].items():
         if "ceiling_ratio" in case:
             rows.append(
@@ -216,13 +226,14 @@ def markdown(results: dict[str, Any]) -> str:
     for group, title in (
         ("targets", "Targets"),
         ("beyond", "The cache tier and the static build (issue 14)"),
+        ("beyond cpu", "Their server CPU per request over nginx's (information)"),
         ("ceiling", "The ceiling: what the server itself allows"),
         ("growth", "Growth (200 ratios at the largest N over the smallest)"),
     ):
         chosen = [r for r in rows if r.group == group]
         if chosen:
             parts.append(f"### {title}\n\n{_markdown_table(chosen)}")
-    servers = ("feedsvc", "nginx", "ceiling", "tier", "static")
+    servers = ("feedsvc", "nginx", "ceiling", "tier", "tiercap", "static")
     raw = ["| N | case | " + " | ".join(f"{who} req/s" for who in servers) + " |",
            "|---|---|" + "---|" * len(servers)]  # fmt: skip
     for size in sizes:

@@ -125,7 +125,7 @@ def run(settings: Settings, procs: Processes) -> int:
     results["verdicts"] = [{**asdict(r), "measured": r.measured} for r in rows]
     results_path.write_text(json.dumps(results, indent=2, default=str))
     plot(results["sizes"], settings.out / "performance.png")
-    for group in ("targets", "beyond", "ceiling", "growth"):
+    for group in ("targets", "beyond", "beyond cpu", "ceiling", "growth"):
         chosen = [r for r in rows if r.group == group]
         if chosen:
             print("\n" + table(chosen))

@@ -15,12 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from .cases import Case, CaseResult, build_cases, case_json, finish_cases
-from .harness import REPO, Processes, WrkResult, child_pids, free_port, log, rss_mib, wait_until_up
+from .harness import (
+    REPO,
+    Processes,
+    WrkResult,
+    child_pids,
+    cpu_seconds,
+    free_port,
+    log,
+    rss_mib,
+    wait_until_up,
+)
 from .harness import wrk as run_wrk
 from .nginx import nginx_has_gzip_static, start_nginx
 from .service import serve_options, start_feedsvc
 from .settings import Settings
-from .tier import build_static, start_static, start_tier
+from .tier import build_static, start_static, start_tier, start_tier_ceiling
 from .visibility import measure_visibility
 
 NGINX_START_TIMEOUT_SECONDS = 30
@@ -39,13 +49,21 @@ def measure_servers(
     server, ready_s = start_feedsvc(procs, settings, work, seeds, index, ports["feedsvc"])
     gzip_static = nginx_has_gzip_static()
     cases = build_cases(ports["feedsvc"], work / "nginx" / "root", ceiling, gzip_static)
-    baselines = [start_nginx(procs, work / "nginx", ports["nginx"], gzip_static)]
-    wait_until_up(ports["nginx"], "/feed.atom", baselines[0], timeout=NGINX_START_TIMEOUT_SECONDS)
+    started = {"nginx": start_nginx(procs, work / "nginx", ports["nginx"], gzip_static)}
+    wait_until_up(ports["nginx"], "/feed.atom", started["nginx"], NGINX_START_TIMEOUT_SECONDS)
     build_s = None
     if settings.tier:
         ports["tier"] = free_port()
-        baselines.append(start_tier(procs, work / "tier", ports["tier"], ports["feedsvc"]))
-        wait_until_up(ports["tier"], "/feed.atom", baselines[-1], NGINX_START_TIMEOUT_SECONDS)
+        started["tier"] = start_tier(procs, work / "tier", ports["tier"], ports["feedsvc"])
+        wait_until_up(ports["tier"], "/feed.atom", started["tier"], NGINX_START_TIMEOUT_SECONDS)
+    if settings.tier_ceiling:
+        ports["tiercap"] = free_port()
+        started["tiercap"] = start_tier_ceiling(
+            procs, work / "tiercap", ports["tiercap"], ports["nginx"]
+        )
+        wait_until_up(
+            ports["tiercap"], "/feed.atom", started["tiercap"], NGINX_START_TIMEOUT_SECONDS
+        )
     if settings.static:
         ports["static"] = free_port()
         (work / "static").mkdir()
@@ -53,20 +71,21 @@ def measure_servers(
         state, build_s = build_static(
             procs, seeds, index, work / "static" / "out", ports["feedsvc"], settings.source
         )
-        baselines.append(start_static(procs, work / "static" / "nginx", ports["static"], state))
-        wait_until_up(ports["static"], "/feed.atom", baselines[-1], NGINX_START_TIMEOUT_SECONDS)
+        started["static"] = start_static(procs, work / "static" / "nginx", ports["static"], state)
+        wait_until_up(ports["static"], "/feed.atom", started["static"], NGINX_START_TIMEOUT_SECONDS)
     if ceiling:
-        baselines.append(start_ceiling(procs, settings, ceiling, ports["ceiling"]))
+        started["ceiling"] = start_ceiling(procs, settings, ceiling, ports["ceiling"])
         wait_until_up(
-            ports["ceiling"], "/feed.atom", baselines[1], timeout=CEILING_START_TIMEOUT_SECONDS
+            ports["ceiling"], "/feed.atom", started["ceiling"], CEILING_START_TIMEOUT_SECONDS
         )
     cases = finish_cases(cases, ports)
-    serving = measure_serving(procs, settings, cases, ports)
+    pids = {"feedsvc": server.pid, **{who: proc.pid for who, proc in started.items()}}
+    serving = measure_serving(procs, settings, cases, ports, pids)
     workers = child_pids(server.pid)
     workers_mib = [rss_mib(pid) for pid in workers]
     memory = {"server_mib": rss_mib(server.pid), "workers_mib": workers_mib}
     log(f"  resident memory: workers {', '.join(f'{m:.0f}' for m in workers_mib)} MiB")
-    for proc in baselines:
+    for proc in started.values():
         procs.stop(proc)
     visible = measure_visibility(settings, seeds, ports["feedsvc"], n)
     procs.stop(server)
@@ -82,14 +101,22 @@ def measure_servers(
 
 
 def measure_serving(
-    procs: Processes, settings: Settings, cases: list[Case], ports: dict[str, int]
+    procs: Processes,
+    settings: Settings,
+    cases: list[Case],
+    ports: dict[str, int],
+    pids: dict[str, int],
 ) -> dict[str, CaseResult]:
-    """Rounds of one wrk run per case and server, rotating which server goes first."""
+    """Rounds of one wrk run per case and server, rotating which server goes first; with the
+    CPU each server (its process and workers) spent in each run."""
 
     def run(case: Case, who: str, seconds: int) -> WrkResult:
         request = case.requests[who]
         url = f"http://127.0.0.1:{ports[who]}{request.path}"
-        return wrk(procs, url, request.headers, settings, seconds)
+        before = cpu_seconds(pids[who])
+        result = wrk(procs, url, request.headers, settings, seconds)
+        result.cpu_s = cpu_seconds(pids[who]) - before
+        return result
 
     for case in cases:  # workers render and cache; nginx's files reach the page cache
         for who in ports:

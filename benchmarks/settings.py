@@ -29,6 +29,7 @@ class Settings:
     quick: bool
     ceiling: bool
     tier: bool
+    tier_ceiling: bool
     static: bool
     serve_workers: int | None
     serve_threads: int | None
@@ -81,6 +82,13 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         help="also measure the cache tier of docs/deploy.md in front of feedsvc (default: on)",
     )
     parser.add_argument(
+        "--tier-ceiling",
+        action=argparse.BooleanOptionalAction,
+        help="also measure the cache tier in front of the nginx baseline's plain files, no "
+        "feedsvc: what nginx's proxy_cache allows any origin (default: on with --tier; "
+        "quick: off)",
+    )
+    parser.add_argument(
         "--static",
         action=argparse.BooleanOptionalAction,
         help="also measure `feedsvc build` served by nginx with its generated configuration "
@@ -122,6 +130,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         quick=quick,
         ceiling=not quick if args.ceiling is None else args.ceiling,
         tier=args.tier,
+        tier_ceiling=args.tier and (not quick if args.tier_ceiling is None else args.tier_ceiling),
         static=not quick if args.static is None else args.static,
         serve_workers=args.serve_workers,
         serve_threads=args.serve_threads,

@@ -3,6 +3,10 @@
 - ``tier``: docs/nginx-front.conf made the cache tier as docs/deploy.md says (its ``#cache ``
   lines switched on), in front of the feedsvc being measured. Requests are feedsvc's own (the
   same path, Accept-Encoding and If-None-Match): after the warm-up every one is a cache hit.
+- ``tiercap``: the same cache tier in front of the baseline nginx itself (its plain files, no
+  feedsvc), asked what nginx is asked: the most nginx's ``proxy_cache`` can give any origin, the
+  tier's ceiling. Plain files carry no Cache-Control, so this one alone adds
+  ``proxy_cache_valid``.
 - ``static``: ``feedsvc build OUT`` of the same index, with the same site URL, served with the
   nginx configuration the build writes beside OUT (brotli_static module loaded, as Debian
   packages it). nginx's own ETag (time and size of the file) for its 304s.
@@ -37,8 +41,24 @@ def tier_conf(port: int, node_port: int, cache: Path) -> str:
 def start_tier(
     procs: Processes, folder: Path, port: int, node_port: int
 ) -> subprocess.Popen[bytes]:
+    return _start_front(procs, folder, tier_conf(port, node_port, folder / "cache"))
+
+
+def start_tier_ceiling(
+    procs: Processes, folder: Path, port: int, nginx_port: int
+) -> subprocess.Popen[bytes]:
+    """The cache tier in front of the baseline nginx on ``nginx_port`` (see the module text)."""
+    conf = tier_conf(port, nginx_port, folder / "cache")
+    valid = r"\g<0>\n\1proxy_cache_valid 200 1h;"
+    conf, found = re.subn(r"^(\s*)proxy_cache feedsvc_cache;$", valid, conf, flags=re.MULTILINE)
+    if found != 1:
+        raise RuntimeError(f"no proxy_cache line in {FRONT_CONF}")
+    return _start_front(procs, folder, conf)
+
+
+def _start_front(procs: Processes, folder: Path, conf: str) -> subprocess.Popen[bytes]:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tier.conf").write_text(tier_conf(port, node_port, folder / "cache"))
+    (folder / "tier.conf").write_text(conf)
     main = MAIN.format(modules="", dir=folder, http=f"    include {folder}/tier.conf;")
     (folder / "nginx.conf").write_text(main)
     return procs.start(["nginx", "-c", str(folder / "nginx.conf"), "-p", str(folder)],
