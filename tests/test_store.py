@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,26 @@ from feedsvc.watch import Watcher
 from .conftest import document_text, hex_id, set_mtime, settings_for, wait_for, write_document
 
 SEED_ID = "5e300edb8a850530"
+
+
+def counts_seen_during(refresh: Callable[[], object], open_reader: Callable[[], Store]) -> set[int]:
+    """Every article count a reader of its own (another thread, another connection) saw while
+    ``refresh`` ran."""
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        reader = open_reader()
+        while not stop.is_set():
+            counts.append(reader.count())
+        reader.close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    refresh()
+    stop.set()
+    thread.join()
+    return set(counts)
 
 
 def make_store(tmp_path: Path, seeds: Path, **overrides: object) -> Store:
@@ -250,20 +271,7 @@ def test_readers_never_see_a_half_done_refresh(tmp_path: Path, seeds: Path) -> N
     writer.refresh()
     for n in range(1, 301):
         write_document(seeds, n, hex_id(n), headline=f"Story number {n}")
-    counts: list[int] = []
-    stop = threading.Event()
-
-    def read() -> None:
-        reader = make_store(tmp_path, seeds)
-        while not stop.is_set():
-            counts.append(reader.count())
-        reader.close()
-
-    thread = threading.Thread(target=read)
-    thread.start()
-    writer.refresh()
-    stop.set()
-    thread.join()
+    counts = counts_seen_during(writer.refresh, lambda: make_store(tmp_path, seeds))
     assert set(counts) <= {1, 301}
 
 
@@ -423,20 +431,7 @@ def test_a_large_refresh_commits_in_batches_readers_see_whole(tmp_path: Path, se
     added = 2 * BATCH_DOCUMENTS + 100
     for n in range(1, added + 1):
         write_document(seeds, n, hex_id(n), headline=f"Story number {n}")
-    counts: list[int] = []
-    stop = threading.Event()
-
-    def read() -> None:
-        reader = make_store(tmp_path, seeds)
-        while not stop.is_set():
-            counts.append(reader.count())
-        reader.close()
-
-    thread = threading.Thread(target=read)
-    thread.start()
-    writer.refresh()
-    stop.set()
-    thread.join()
+    counts = counts_seen_during(writer.refresh, lambda: make_store(tmp_path, seeds))
     assert set(counts) <= {1, 1 + BATCH_DOCUMENTS, 1 + 2 * BATCH_DOCUMENTS, 1 + added}
     assert writer.count() == 1 + added
 
