@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import web
 from .channels import FACETS, FORMATS, ArchivePage, ArchivePlan, Channel, preview_path
 from .store import SECONDS_PER_DAY, Version
 from .urls import permalink_path
@@ -37,8 +38,7 @@ if TYPE_CHECKING:
 
     from .services import Services
 
-# Mirrors of the service's own limits (web.py): pages listed per sitemap file, the news window.
-SITEMAP_URLS = 50_000
+# Mirrors of the service's own limits (web.py): the news window.
 NEWS_WINDOW = timedelta(days=2)
 NEWS_MAX_ARTICLES = 1000
 # The URL the app answers with its "not found" page, written as the static site's 404 page.
@@ -385,7 +385,7 @@ def static_files(snap: Snapshot) -> Iterator[Target]:
 
 
 def _sitemap_parts(snap: Snapshot) -> int:
-    return math.ceil(len(snap.versions) / SITEMAP_URLS)
+    return math.ceil(len(snap.versions) / web.SITEMAP_LIMIT)
 
 
 def sitemap(snap: Snapshot) -> Iterator[Target]:
@@ -397,8 +397,9 @@ def sitemap(snap: Snapshot) -> Iterator[Target]:
 
 
 def sitemap_parts(snap: Snapshot) -> Iterator[Target]:
+    size, total = web.SITEMAP_LIMIT, len(snap.versions)  # newest first; parts from the oldest
     for part in range(1, _sitemap_parts(snap) + 1):
-        shown = range((part - 1) * SITEMAP_URLS, min(part * SITEMAP_URLS, len(snap.versions)))
+        shown = range(max(total - part * size, 0), total - (part - 1) * size)
         yield Target(f"/sitemaps/{part}.xml", snap.digest(shown))
 
 

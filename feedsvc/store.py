@@ -680,19 +680,26 @@ class Store:
             (*args, limit, offset),
         )
 
-    def _seek(self, offset: int, facet: tuple[str, str] | None) -> tuple[float, int]:
+    def _seek(
+        self, offset: int, facet: tuple[str, str] | None, *, oldest_first: bool = False
+    ) -> tuple[float, int]:
         """Where the ``offset``-th article newest first starts: (a time all of them are published
-        before, and the offset among those). SQLite steps over every row an OFFSET skips: at a
-        million articles the last sitemap part skipped 950,000 (3.3 s) and a deep listing page
-        as many. The day counts skip whole days instead, and leave at most one day's worth."""
+        before, and the offset among those); with ``oldest_first``, the ``offset``-th oldest:
+        (a time all of them are published at or after, and the offset among those). SQLite
+        steps over every row an OFFSET skips: at a million articles the last sitemap part
+        skipped 950,000 (3.3 s) and a deep listing page as many. The day counts skip whole days
+        instead, and leave at most one day's worth."""
+        unbounded = -math.inf if oldest_first else math.inf
         if offset <= SEEK_FROM:
-            return math.inf, offset
-        newer = 0
-        for day, n in reversed(self.day_counts(facet=facet)):
-            if newer + n > offset:
-                return float((day + 1) * SECONDS_PER_DAY), offset - newer
-            newer += n
-        return math.inf, offset  # past the end: the query finds nothing
+            return unbounded, offset
+        days = self.day_counts(facet=facet)
+        skipped = 0
+        for day, n in days if oldest_first else reversed(days):
+            if skipped + n > offset:
+                start = day if oldest_first else day + 1
+                return float(start * SECONDS_PER_DAY), offset - skipped
+            skipped += n
+        return unbounded, offset  # past the end: the query finds nothing
 
     def changed_after(
         self, moment: float, limit: int, *, facet: tuple[str, str] | None = None
@@ -758,13 +765,14 @@ class Store:
         )
 
     def link_rows(self, limit: int, offset: int = 0) -> list[tuple[str, str, datetime]]:
-        """(id, headline, last change) newest first: what a sitemap needs, without the text."""
-        before, offset = self._seek(offset, None)
-        where, args = self._visible(None, "published_ts < ?", before)
+        """(id, headline, last change) oldest first, from the ``offset``-th oldest: what a
+        sitemap part needs, without the text."""
+        since, offset = self._seek(offset, None, oldest_first=True)
+        where, args = self._visible(None, "published_ts >= ?", since)
         now = self._now()
         cursor = self._db.execute(
             f"SELECT id, headline, {lastmod.ENTRY_UPDATED_AT_SQL} FROM articles {where} "
-            f"{NEWEST_FIRST} LIMIT ? OFFSET ?",
+            f"{OLDEST_FIRST} LIMIT ? OFFSET ?",
             (now, *args, limit, offset),
         )
         return [(i, h, lastmod.from_timestamp(ts)) for i, h, ts in cursor]

@@ -41,7 +41,13 @@ HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
-SITEMAP_LIMIT = 50_000  # URLs per sitemap file, by the sitemaps.org protocol
+# URLs per sitemap file, oldest first. The sitemaps.org protocol allows 50,000; WordPress's own
+# sitemaps list 2,000. Parts that small, counted from the oldest article, keep their bytes as
+# articles are added: an edit renders one part of 2,000 rows again and a new article only the
+# last part, where one part of 50,000 newest-first rows took 1.2 s to render at 100,000 articles
+# and every part changed with each new one (a static rebuild writes them all, a crawler
+# fetches them all again).
+SITEMAP_LIMIT = 2_000
 NEWS_SITEMAP_WINDOW = timedelta(days=2)  # Google News: articles of the last two days
 # An archive period in a URL: a month (2022-03) or a day (2022-03-06).
 ARCHIVE_PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2})?")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree, html
 
+from feedsvc import inventory, web
+
 from .conftest import SITE_URL, hex_id, indexed_app, write_document
 
 SEED_ID = "5e300edb8a850530"
@@ -158,6 +160,48 @@ def test_sitemap_lists_every_permalink(client) -> None:
     assert root.xpath("//s:url/s:loc/text()", namespaces=ns) == [f"{SITE_URL}{SEED_PATH}"]
     # The entry's last change: its file was written after its date line's midnight.
     assert root.xpath("//s:url/s:lastmod/text()", namespaces=ns) == ["2022-03-06T12:00:00+00:00"]
+
+
+def test_sitemap_parts_count_from_the_oldest_so_a_new_article_changes_only_the_last(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past web.SITEMAP_LIMIT articles, /sitemap.xml is an index of parts that together list every
+    # permalink once, oldest first: a crawler (and a static rebuild) finds the older parts'
+    # bytes unchanged when articles are added.
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    for n in range(1, 8):
+        write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n} Feb 2022")
+    app = indexed_app(tmp_path, seeds)
+    client = app.test_client()
+    whole = etree.fromstring(client.get("/sitemap.xml").data)
+    every = whole.xpath("//s:url/s:loc/text()", namespaces=ns)
+    assert len(every) == 8 and every[0].endswith("/story-1") and every[-1] == SITE_URL + SEED_PATH
+
+    monkeypatch.setattr(web, "SITEMAP_LIMIT", 3)
+    app = indexed_app(tmp_path, seeds)
+    client = app.test_client()
+    index = etree.fromstring(client.get("/sitemap.xml").data)
+    parts = index.xpath("//s:sitemap/s:loc/text()", namespaces=ns)
+    assert parts == [f"{SITE_URL}/sitemaps/{n}.xml" for n in (1, 2, 3)]
+    bodies = [client.get(f"/sitemaps/{n}.xml").data for n in (1, 2, 3)]
+    listed = [etree.fromstring(b).xpath("//s:url/s:loc/text()", namespaces=ns) for b in bodies]
+    assert [len(urls) for urls in listed] == [3, 3, 2]
+    assert sum(listed, []) == every
+    assert client.get("/sitemaps/4.xml").status_code == 404
+    assert client.get("/sitemaps/0.xml").status_code == 404
+    svc = app.extensions["feedsvc"]
+    before = {t.url: t for t in inventory.targets(app, inventory.Snapshot(svc, datetime.now(UTC)))}
+
+    write_document(seeds, 8, hex_id(8), headline="Story 8", date="8 Mar 2022")
+    svc.store.refresh()
+    after = {t.url: t for t in inventory.targets(app, inventory.Snapshot(svc, datetime.now(UTC)))}
+    assert [client.get(f"/sitemaps/{n}.xml").data == bodies[n - 1] for n in (1, 2, 3)] == [
+        True, True, False,
+    ]  # fmt: skip
+    # The static build renders again only what the service now answers differently.
+    assert [before[f"/sitemaps/{n}.xml"] == after[f"/sitemaps/{n}.xml"] for n in (1, 2, 3)] == [
+        True, True, False,
+    ]  # fmt: skip
 
 
 def test_news_sitemap_has_the_last_two_days(tmp_path: Path, seeds: Path) -> None:
