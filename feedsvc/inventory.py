@@ -63,6 +63,8 @@ class Scope(NamedTuple):
     articles: frozenset[str]
     # The archive pages listed, by key, of each channel above (ArchivePage.key).
     archive_pages: Mapping[Channel, frozenset[str]]
+    # The listing pages listed, by number, of each channel above; None: all of them.
+    listing_pages: Mapping[Channel, range | None]
 
 
 class Snapshot:
@@ -255,7 +257,10 @@ def _listing(snap: Snapshot, channel: Channel, heading: object) -> Iterator[Targ
     size = snap.config.feed_size
     positions = snap.positions(channel)
     pages = max(1, math.ceil(len(positions) / size))
-    for page in range(1, pages + 1):
+    wanted = snap.scope.listing_pages.get(channel) if snap.scope else None
+    for page in range(1, pages + 1) if wanted is None else wanted:
+        if page > pages:
+            break
         shown = positions[(page - 1) * size : page * size]
         inputs = snap.digest(shown, page, pages, len(positions), heading)
         if page == 1:
@@ -558,8 +563,10 @@ def follow(before: Snapshot, after: Snapshot) -> Scope | None:
     ]
     if len({snap.versions[p].id for snap, found in moved for p in found}) > FOLLOW_MAX_ARTICLES:
         return None
-    # Each channel touched, with the publication times of its changed articles.
+    # Each channel touched, with the publication times of its changed articles and where they
+    # stand among its members (newest first).
     channels: dict[Channel, list[float]] = {Channel("main"): []}
+    places: dict[Channel, list[int]] = {Channel("main"): []}
     articles: set[str] = set()
     for snap, found in moved:
         for position in found:
@@ -567,17 +574,42 @@ def follow(before: Snapshot, after: Snapshot) -> Scope | None:
             around = range(max(0, position - 1), min(len(snap.keys), position + 2))
             touched = list(around)
             channels[Channel("main")].append(published)
+            places[Channel("main")].append(position)
             for channel in snap.facet_channels(position):
                 channels.setdefault(channel, []).append(published)
                 members = snap.positions(channel)
                 index = bisect_left(members, position)
+                places.setdefault(channel, []).append(index)
                 touched += members[max(0, index - RELATED_SHOWN) : index]
             articles.update(snap.versions[p].id for p in touched)
     archive_pages = {
         channel: _archive_pages_touched(before, after, channel, times)
         for channel, times in channels.items()
     }
-    return Scope(frozenset(channels), frozenset(articles), archive_pages)
+    listing_pages = {
+        channel: _listing_pages_touched(before, after, channel, found)
+        for channel, found in places.items()
+    }
+    return Scope(frozenset(channels), frozenset(articles), archive_pages, listing_pages)
+
+
+def _listing_pages_touched(
+    before: Snapshot, after: Snapshot, channel: Channel, places: list[int]
+) -> range | None:
+    """The numbers of the channel's listing pages whose inputs may differ (_listing), or None for
+    all: a page shows its members' keys from its offset, the number of pages and of members, and
+    the channel's name. With as many members and the same name, the articles that stay keep
+    their order (``follow``), so only the pages from the first place a changed article left or
+    took to the last one differ (an edit: its own page; a new date: the pages it crossed)."""
+    count = len(before.positions(channel))
+    if count != len(after.positions(channel)) or (
+        channel.facet is not None and _name(before, channel) != _name(after, channel)
+    ):
+        return None
+    if not places:  # nothing changed
+        return range(0)
+    size = before.config.feed_size
+    return range(min(places) // size + 1, max(places) // size + 2)
 
 
 def _archive_pages_touched(

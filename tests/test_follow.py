@@ -97,6 +97,10 @@ class Folder:
             doc["headline"] += " again"
         elif field == "date":
             doc["date"] = _date(rng, self.now)
+        elif field == "spelling":  # the channel keeps its members; its name may change
+            doc["agency"] = {"Reuters": "REUTERS", "REUTERS": "Reuters"}.get(
+                doc["agency"], "REUTERS"
+            )
         else:
             doc[field] = rng.choice(CITIES if field == "city" else AGENCIES)
         self.write(number)
@@ -113,7 +117,9 @@ class Folder:
 
     def change(self) -> str:
         rng = self.rng
-        edits = [lambda f=f: self.edit(f) for f in ("headline", "date", "city", "agency")]
+        edits = [
+            lambda f=f: self.edit(f) for f in ("headline", "date", "city", "agency", "spelling")
+        ]
         kinds = [self.add, self.delete, self.embargo, self.release, *edits]
         return ", ".join(rng.choice(kinds)() for _ in range(rng.choice([0, 1, 1, 1, 2, 4])))
 
@@ -122,6 +128,24 @@ def as_map(targets: list[Target]) -> dict[str, tuple[str, int]]:
     found = {t.url: (t.inputs, t.status) for t in targets}
     assert len(found) == len(targets), "a URL listed twice"
     return found
+
+
+def check_followed(
+    app, before: Snapshot, whole_before: dict, now: datetime, said: str
+) -> tuple[Snapshot, dict, list[Target]]:
+    """Follow the index's change since ``before``; assert the whole inventory before with the
+    followed part applied is the whole inventory now. Returns the snapshot after, its whole
+    inventory and the followed targets."""
+    after = Snapshot(app.extensions["feedsvc"], now)
+    whole_after = as_map(inventory.targets(app, after))
+    scope = inventory.follow(before, after)
+    assert scope is not None, said
+    listed, gone = inventory.followed(app, before, after, scope)
+    removed = set(gone)
+    result = {url: found for url, found in whole_before.items() if url not in removed}
+    result.update(as_map(listed))
+    assert result == whole_after, said
+    return after, whole_after, listed
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -142,15 +166,9 @@ def test_following_a_change_gives_the_whole_inventory(tmp_path: Path, seed: int)
     for step in range(STEPS):
         said = folder.change()
         svc.store.refresh()
-        after = Snapshot(svc, now)
-        whole_after = as_map(inventory.targets(app, after))
-        scope = inventory.follow(before, after)
-        assert scope is not None, said
-        listed, gone = inventory.followed(app, before, after, scope)
-        removed = set(gone)
-        result = {url: found for url, found in whole_before.items() if url not in removed}
-        result.update(as_map(listed))
-        assert result == whole_after, f"step {step}: {said}"
+        after, whole_after, listed = check_followed(
+            app, before, whole_before, now, f"{step}: {said}"
+        )
         # Article pages: the largest part of a big site's inventory (inventory.follow).
         followed_pages += sum(t.url.startswith("/articles/") for t in listed)
         whole_pages += sum(url.startswith("/articles/") for url in whole_after)
@@ -171,3 +189,26 @@ def test_too_many_changes_are_not_followed(tmp_path: Path) -> None:
         folder.add()
     svc.store.refresh()
     assert inventory.follow(before, Snapshot(svc, datetime.now(UTC))) is None
+
+
+def test_a_respelling_that_renames_a_channel_is_followed_on_all_its_pages(tmp_path: Path) -> None:
+    # An edit that keeps a channel's members but changes its most common spelling renames it on
+    # every page of its listing and archive, not only on the edited article's page.
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for number in range(1, 8):
+        agency = "Reuters" if number <= 4 else "REUTERS"
+        write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                       date=f"{number} Mar 2023", dateline=f"OSLO ({agency}) -")  # fmt: skip
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=FEED_SIZE)
+    svc = app.extensions["feedsvc"]
+    now = datetime.now(UTC)
+    before = Snapshot(svc, now)
+    whole_before = as_map(inventory.targets(app, before))
+    assert [f.name for f in svc.store.agencies()] == ["Reuters"]
+    write_document(seeds, 1, hex_id(1), headline="Story 1", date="1 Mar 2023",
+                   dateline="OSLO (REUTERS) -")  # fmt: skip
+    svc.store.refresh()
+    assert [f.name for f in svc.store.agencies()] == ["REUTERS"]
+    _, _, listed = check_followed(app, before, whole_before, now, "Reuters -> REUTERS")
+    assert {"/sources/reuters?page=1", "/sources/reuters?page=3"} <= {t.url for t in listed}
