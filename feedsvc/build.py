@@ -46,9 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Brotli quality 5 took about 1 ms for a 12 KB page here and saved about 10 % over gzip -9;
-# quality 11 saved 23 % but took 15-20 ms a page (and 0.75 s for a 200 KB feed). On 200 KB feeds
-# quality 5 saved under 3 %, so larger bodies are not tried.
+# Brotli quality 5 took about 1 ms for a 12 KB page here and saved about 10 % over gzip -9 (the
+# service's level then; httpcache.GZIP_LEVEL); quality 11 saved 23 % but took 15-20 ms a page
+# (and 0.75 s for a 200 KB feed). On 200 KB feeds quality 5 saved under 3 %, so larger bodies
+# are not tried.
 BROTLI_QUALITY = 5
 BROTLI_MIN_SAVING = 0.05  # a .br copy must be this much smaller than the .gz one to be kept
 BROTLI_MAX_BYTES = 64 * 1024

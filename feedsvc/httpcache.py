@@ -51,6 +51,10 @@ WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 # Compressing tiny bodies costs more than it saves.
 MIN_GZIP_BYTES = 512
+# zlib's default. Level 9 took 9.9 ms for a 197 KB Atom feed here against 7.9 ms at level 6,
+# for 0.2 % fewer bytes (55,744 against 55,873); a render compresses every body it caches, and
+# a static build every file it writes.
+GZIP_LEVEL = 6
 # What a cache entry costs beyond its bodies and key: its header lists, ETags and objects
 # (measured with tracemalloc: about 4.2 KB for a feed with four variants).
 ENTRY_OVERHEAD_BYTES = 4096
@@ -123,9 +127,9 @@ class Prepared:
         ]
         common += [("Link", link) for link in links]
         # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
-        packed = (
-            gzip.compress(body, compresslevel=9, mtime=0) if len(body) >= MIN_GZIP_BYTES else None
-        )
+        packed = None
+        if len(body) >= MIN_GZIP_BYTES:
+            packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
         # Security headers (X-Content-Type-Options, the CSP...) are security.py's, on every
         # response alike.
         entity = [("Content-Type", content_type)]
