@@ -1,6 +1,6 @@
 """Static build times: `feedsvc build` full and incremental, against the service's own rendering.
 
-    python -m benchmarks.build N [--corpus-dir DIR] [--jobs J]
+    python -m benchmarks.build N [--corpus-dir DIR] [--jobs J] [--followed-only [--rounds R]]
 
 Generates (once) a corpus of N documents with benchmarks.corpus, indexes it, and times, in one
 process: a full build; a rebuild with nothing changed; a rebuild after one edited document (a
@@ -12,6 +12,11 @@ same run, is the service rendering every URL of the site once through its WSGI a
 (what a full build cannot do with less CPU than): the full build is reported as a ratio to it.
 Figures are wall-clock seconds and CPU seconds of this process and its workers; the machine is
 shared, so compare ratios, not seconds.
+
+With ``--followed-only`` (for large N, where each step of the above takes many minutes): after
+the full build, only the followed rebuilds, each change made and undone ``--rounds`` times (each
+undo is itself a followed rebuild of the same change), with the median of each; no rebuild with
+every URL listed and no baseline.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +36,8 @@ from feedsvc import config, inventory
 from feedsvc.build import Builder, BuildReport, request
 
 from . import corpus
+
+CHANGE_INTERVAL_SECONDS = 1.1  # between two changes of --followed-only (_followed_rounds)
 
 
 def _cpu() -> float:
@@ -58,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int, help="documents in the corpus")
     parser.add_argument("--corpus-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--followed-only", action="store_true",
+                        help="after the full build, only followed rebuilds")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="with --followed-only")
     args = parser.parse_args(argv)
     seeds = args.corpus_dir / f"feedsvc-build-corpus-{args.n}"
     if not seeds.exists():
@@ -91,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
             ("one new document", newest.name, add, newest.unlink),
             ("one deletion", newest.name, newest.unlink, add),
         ]
+        if args.followed_only:
+            try:
+                _followed_rounds(builder, changes, args.rounds)
+            finally:
+                edited.write_bytes(original)
+                newest.unlink(missing_ok=True)
+            builder.close()
+            return 0
         try:
             for label, name, change, undo in changes:
                 # The change, followed by the kept builder; undone; made again and rebuilt
@@ -114,6 +133,31 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _followed_rounds(builder: Builder, changes: list, rounds: int) -> None:
+    """Each change and its undo, ``rounds`` times, each rebuilt as a kept builder follows it."""
+    for label, name, change, undo in changes[:2]:  # the deletion is the new document's undo
+        walls: dict[str, list[float]] = {label: [], "undo": []}
+
+        def rebuild() -> BuildReport:
+            return _rebuild(builder, name)  # noqa: B023
+
+        for _ in range(rounds):
+            # Changes a second apart, as edits come: a file rewritten within the second it was
+            # last written is dated a second on, and its rebuild waits for that second
+            # (build.Builder._commit), which back-to-back rounds would time instead.
+            time.sleep(CHANGE_INTERVAL_SECONDS)
+            change()
+            walls[label].append(timed(f"after {label}, followed", rebuild))
+            time.sleep(CHANGE_INTERVAL_SECONDS)
+            undo()
+            walls["undo"].append(timed("  its undo, followed", rebuild))
+        print(
+            f"{label}: followed rebuild median {statistics.median(walls[label]):.2f} s wall, "
+            f"its undo {statistics.median(walls['undo']):.2f} s ({rounds} rounds)",
+            flush=True,
+        )
 
 
 def _rebuild(builder: Builder, name: str, follow: bool = True) -> BuildReport:
