@@ -70,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="after the full build, only followed rebuilds")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="with --followed-only")
     args = parser.parse_args(argv)
-    seeds = args.corpus_dir / f"feedsvc-build-corpus-{args.n}"
-    if not seeds.exists():
-        corpus.write(seeds, args.n)
+    # Generated once, and again if a run was stopped while writing it (corpus.ensure).
+    seeds = corpus.ensure(args.corpus_dir, args.n)
     work = Path(tempfile.mkdtemp(prefix="feedsvc-build-bench-"))
     try:
         settings = config.load(
