@@ -15,7 +15,8 @@
 ``.html`` files for extension-less URLs are what Netlify and Cloudflare Pages serve for ``/name``
 without a redirect to ``/name/``; a page's feeds sit in the folder of the same name beside it.
 The query of a listing page becomes a path, and the generated configurations rewrite ``?page=N``
-to it (nginx: a ``map`` on ``$arg_page``; Netlify: a query rule in ``_redirects``).
+to it (nginx: ``map``s on ``$args``, for the listings alone; Netlify: a query rule in
+``_redirects``).
 
 **Configuration**, generated from what the app answered for every URL (never a copied string):
 ``OUT.feedsvc/nginx/`` holds ``http.conf`` (maps, for the ``http`` block), ``server.conf`` (for a
