@@ -452,8 +452,10 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     Every URL `feedsvc serve` answers (but search) becomes a file rendered by the service itself,
     with .gz and .br copies; OUT.feedsvc/nginx/ holds an nginx configuration, OUT/_headers and
     OUT/_redirects the same for Netlify and Cloudflare Pages. A rebuild writes only what changed,
-    and a build stopped half-way leaves the previous OUT whole. Exits with status 1 when the
-    service could not answer some URL (each is named; the rest of OUT is written).
+    and a build stopped half-way leaves the previous OUT whole; one killed during its final
+    renames leaves OUT a mix of old and new files until the next build finishes them. Exits with
+    status 1 when the service could not answer some URL (each is named; the rest of OUT is
+    written).
     """
     from . import build as static_build
     from . import buildwatch

@@ -487,6 +487,10 @@ def test_help_lists_the_build_command() -> None:
     assert finished.returncode == 0
     for word in ("OUT", "--watch", "--hook", "--jobs"):
         assert word in finished.stdout
+    # What a kill at the worst moment leaves (test_a_build_killed_after_its_commit_point...).
+    text = " ".join(finished.stdout.split())  # help text is wrapped
+    assert "killed during its final renames leaves OUT a mix of old and new files" in text
+    assert "until the next build finishes them" in text
 
 
 def _netlify_rules(text: str) -> list[tuple[str, dict[str, str]]]:
