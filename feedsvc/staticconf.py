@@ -532,11 +532,12 @@ def _add_headers(headers: Iterable[tuple[str, str]]) -> list[str]:
     """add_header lines for a redirect: what the app sent with it, and only that. A block with
     an add_header of its own inherits none of the server's (which describe files); an empty
     value is sent by nobody but still stops the inheritance."""
-    kept = [(k, v) for k, v in headers if k not in ("Location", "Content-Type")]
+    kept = list(_redirect_headers(headers))
     return [f"add_header {k} {_quote(v)} always;" for k, v in kept or [("X-Feedsvc-None", "")]]
 
 
 def _redirect_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``headers`` but those nginx writes itself for a ``return``."""
     return tuple((k, v) for k, v in headers if k not in ("Location", "Content-Type"))
 
 
