@@ -1,8 +1,9 @@
 """What the freshness check costs on the cached path: ``python -m benchmarks.freshness``.
 
 Every cached response first asks the store's version (one ``stat()`` of the generation file and a
-clock reading). This times the whole cached path, the app's WSGI middleware (NavigationPreviews,
-then FastPath answering from the response cache), with that check and with a version that never
+clock reading). This times the whole cached path, the app's WSGI middleware (SecurityHeaders,
+NavigationPreviews, then FastPath answering from the response cache), with that check and with a
+version that never
 changes (no check at all), in the same process, alternating rounds, and prints the ratio: the
 check's share of a cached request, before any HTTP server adds its own cost. Times are the
 median of the rounds.
@@ -22,6 +23,7 @@ from werkzeug.test import EnvironBuilder
 from feedsvc import create_app
 from feedsvc.httpcache import FastPath, ResponseCache
 from feedsvc.preview import NavigationPreviews
+from feedsvc.security import SecurityHeaders
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +32,7 @@ def _start_response(status: str, headers: list, exc_info: object = None) -> None
     pass
 
 
-def _time(app: NavigationPreviews, environ: dict, requests: int) -> float:
+def _time(app: SecurityHeaders, environ: dict, requests: int) -> float:
     """Seconds per request over ``requests`` cached GETs."""
     started = time.perf_counter()
     for _ in range(requests):
@@ -51,15 +53,22 @@ def main() -> None:
                           "WATCH": "false"})  # fmt: skip
         services = app.extensions["feedsvc"]
         services.store.refresh()
-        checked: NavigationPreviews = app.wsgi_app  # type: ignore[assignment]
-        fast_path: FastPath = checked.app  # type: ignore[assignment]
-        environ = EnvironBuilder(path="/feed.atom", headers={"Accept-Encoding": "gzip"})
+        # The middleware as create_app stacks it, outermost first.
+        checked: SecurityHeaders = app.wsgi_app  # type: ignore[assignment]
+        fast_path: FastPath = checked.app.app  # type: ignore[attr-defined]
+        environ = EnvironBuilder(path="/feed.atom", headers=[("Accept-Encoding", "gzip")])
         request = environ.get_environ()
         for _chunk in checked(dict(request), _start_response):  # render and cache it
             pass
         unchecked_cache = ResponseCache(lambda: 0)
         unchecked_cache.put("/feed.atom", fast_path.cache.get("/feed.atom"), 0)  # type: ignore[arg-type]
-        unchecked = NavigationPreviews(FastPath(fast_path.app, unchecked_cache))
+        unchecked = SecurityHeaders(
+            NavigationPreviews(
+                FastPath(fast_path.app, unchecked_cache, fast_path.keys, fast_path.slots),
+                app.url_map,
+            ),
+            checked.policy,
+        )
         with_check, without = [], []
         for _ in range(args.rounds):
             with_check.append(_time(checked, request, args.requests))

@@ -109,7 +109,8 @@ def follow(seeds: Path, index: Path, n: int, rounds: int) -> bool:
     edited = seeds / corpus.file_name(n // 2)
     original = edited.read_bytes()
     newest = seeds / corpus.file_name(n + 1)  # removed by corpus.ensure if left behind
-    changes = [
+    # (label, the file it touches, the change): one type for the three changes' callables.
+    changes: list[tuple[str, Path, Callable[[], object]]] = [
         ("one edit", edited, lambda: edited.write_bytes(original + b"\nOne more sentence.\n")),
         ("one new document", newest, lambda: newest.write_text(
             "A new story arrives\n1 Jan 2026\n\nOSLO (Reuters) - It happened today.\n")),

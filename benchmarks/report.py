@@ -281,6 +281,8 @@ def _markdown_result(passed: bool | None) -> str:
 
 
 PLOTTED_CASES = ("atom 200", "atom gzip", "atom 304", "permalink 200")
+# How to get what draws the plots (pyproject.toml's extras).
+PLOT_EXTRA = "pip install -e '.[bench]'"
 
 
 def plot(sizes: list[dict[str, Any]], path: Path) -> None:

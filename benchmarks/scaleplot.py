@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .report import PLOT_EXTRA
+
 
 def _bar(ax: Any, x: list[float], samples: list[list[float]], **style: Any) -> None:
     med = [statistics.median(s) for s in samples]
@@ -70,4 +72,9 @@ if __name__ == "__main__":
     if len(sys.argv) != 5:
         raise SystemExit(__doc__.split("\n\n")[1])
     loaded = [json.loads(Path(arg).read_text()) for arg in sys.argv[1:4]]
-    plot(loaded[0], loaded[1], loaded[2], Path(sys.argv[4]))
+    try:
+        plot(loaded[0], loaded[1], loaded[2], Path(sys.argv[4]))
+    except ModuleNotFoundError as missing:
+        if missing.name != "matplotlib":
+            raise
+        raise SystemExit(f"the plot needs matplotlib: {PLOT_EXTRA}") from None

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ BROTLI_MAX_BYTES = 64 * 1024
 # Below this many URLs to render, forking worker processes costs more than it saves.
 PARALLEL_MIN_URLS = 200
 CHUNK_URLS = 100
+# How often a worker looks whether the build that started it is still there (_end_with).
+PARENT_CHECK_SECONDS = 0.2
 # Response headers the server derives from the file itself or from the connection.
 FILE_HEADERS = frozenset(
     {"content-type", "content-length", "content-encoding", "etag", "last-modified", "date",
@@ -242,8 +245,23 @@ def _start_worker(settings: Mapping[str, str], site_url: str, staging: str) -> N
 
     # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A build killed alone (kill -9, the OOM killer) leaves its workers behind. One that sends
+    # a result to it then ends at once and quietly, as a pipeline's writer does when its reader
+    # is gone, rather than with two BrokenPipe tracebacks; one still rendering notices within
+    # PARENT_CHECK_SECONDS (its staged files are dropped by the next build: OutTree.recover).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    parent = os.getppid()
+    threading.Thread(target=_end_with, args=(parent,), name="end-with-build", daemon=True).start()
 
     _worker.update(app=create_app(settings), site_url=site_url, staging=Path(staging))
+
+
+def _end_with(parent: int) -> None:
+    """End this worker process, silently, once ``parent`` is no longer its parent (it died and
+    the worker was handed to another process)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _render_chunk(tasks: list[tuple[Target, Entry | None]]) -> list[Rendered]:

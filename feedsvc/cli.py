@@ -310,7 +310,9 @@ def check(path: Path | None, problems: bool) -> None:
     """Report what each document in PATH yields: fields, removed junk, warnings, skips.
 
     PATH is a folder (default: FEEDSVC_SEEDS_DIR) or one document. Exits with status 1 when any
-    document was skipped. Uses a throw-away index, so the service's own index is not touched.
+    document was skipped; warnings (a date it had to guess, a file modified after this
+    machine's now, ...) leave it 0. Uses a throw-away index, so the service's own index is not
+    touched.
     """
     from .store import Store
 
@@ -326,34 +328,70 @@ def check(path: Path | None, problems: bool) -> None:
         held = store.held()
         articles = sorted([*store.latest(store.count()), *held], key=lambda a: a.file_name)
         store.close()
+    seeds_dir = settings.seeds_dir
+    ahead = _dated_ahead(seeds_dir, [a.file_name for a in articles], now)
     if names and not articles and not report.skipped:
         raise click.ClickException(
             f"{path} is not a document: hidden files and folders are not read"
         )
-    shown = [a for a in articles if a.warnings] if problems else articles
+    shown = [a for a in articles if a.warnings or a.file_name in ahead] if problems else articles
     for article in shown:
         if problems:
-            _print_warnings(article, click.echo)
+            _print_warnings(article, click.echo, ahead)
         else:
-            _print_article(article, click.echo, now)
+            _print_article(article, click.echo, now, ahead)
     for problem in report.skipped:
         click.echo(f"== {problem.file_name}\n  SKIPPED: {problem.reason}\n")
     read = quantity(len(articles) + len(report.skipped), "document")
     held_note = f" ({len(held):,} held until their time)" if held else ""
     warned = f", {len(shown):,} with warnings" if problems else ""
+    folder_ahead = _dated_ahead(seeds_dir.parent, [seeds_dir.name], now)
+    for when in folder_ahead.values():
+        click.echo(
+            f"WARNING: the folder {seeds_dir} is modified at {when} (a writer's clock "
+            "ahead?): until then the site sends no Last-Modified\n"
+        )
     click.echo(f"{read} read{held_note}{warned}, {len(report.skipped):,} skipped")
     if report.skipped:
         sys.exit(1)
 
 
-def _print_warnings(article: Article, echo: Callable[[str], None]) -> None:
+def _dated_ahead(folder: Path, names: list[str], now: datetime) -> dict[str, str]:
+    """The files of ``names`` in ``folder`` modified after ``now`` (by at least a second), each
+    with when and how far ahead that is: lastmod.py counts such a time only from when it comes."""
+    found = {}
+    for name in names:
+        try:
+            modified = os.stat(folder / name).st_mtime_ns // 1_000_000_000
+        except OSError:  # gone since it was read: nothing to say about it
+            continue
+        if modified > now.timestamp():
+            when = datetime.fromtimestamp(modified, UTC)
+            found[name] = f"{when.isoformat()}, {_duration(when - now)} after this machine's now"
+    return found
+
+
+def _ahead_warning(when: str) -> str:
+    """What a file dated after now means for readers (lastmod.py), in one warning."""
+    return (
+        f"the file is modified at {when} (a writer's clock ahead?): until then its entry is "
+        "dated by its publication, not by the file, and the site sends no Last-Modified "
+        "(readers revalidate by ETag alone)"
+    )
+
+
+def _print_warnings(article: Article, echo: Callable[[str], None], ahead: dict[str, str]) -> None:
     echo(f"== {article.file_name}")
     for warning in article.warnings:
         echo(f"  WARNING: {warning}")
+    if article.file_name in ahead:
+        echo(f"  WARNING: {_ahead_warning(ahead[article.file_name])}")
     echo("")
 
 
-def _print_article(article: Article, echo: Callable[[str], None], now: datetime) -> None:
+def _print_article(
+    article: Article, echo: Callable[[str], None], now: datetime, ahead: dict[str, str]
+) -> None:
     when = article.published.isoformat() if article.has_time else article.published.date()
     zone = f" ({article.zone_label})" if article.zone_label else ""
     if article.authors:
@@ -383,6 +421,8 @@ def _print_article(article: Article, echo: Callable[[str], None], now: datetime)
         echo(f"    - {removed.text!r} ({removed.reason})")
     for warning in article.warnings:
         echo(f"  WARNING: {warning}")
+    if article.file_name in ahead:
+        echo(f"  WARNING: {_ahead_warning(ahead[article.file_name])}")
     echo("")
 
 
@@ -412,8 +452,10 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     Every URL `feedsvc serve` answers (but search) becomes a file rendered by the service itself,
     with .gz and .br copies; OUT.feedsvc/nginx/ holds an nginx configuration, OUT/_headers and
     OUT/_redirects the same for Netlify and Cloudflare Pages. A rebuild writes only what changed,
-    and a build stopped half-way leaves the previous OUT whole. Exits with status 1 when the
-    service could not answer some URL (each is named; the rest of OUT is written).
+    and a build stopped half-way leaves the previous OUT whole; one killed during its final
+    renames leaves OUT a mix of old and new files until the next build finishes them. Exits with
+    status 1 when the service could not answer some URL (each is named; the rest of OUT is
+    written).
     """
     from . import build as static_build
     from . import buildwatch

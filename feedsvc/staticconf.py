@@ -15,7 +15,8 @@
 ``.html`` files for extension-less URLs are what Netlify and Cloudflare Pages serve for ``/name``
 without a redirect to ``/name/``; a page's feeds sit in the folder of the same name beside it.
 The query of a listing page becomes a path, and the generated configurations rewrite ``?page=N``
-to it (nginx: a ``map`` on ``$arg_page``; Netlify: a query rule in ``_redirects``).
+to it (nginx: ``map``s on ``$args``, for the listings alone; Netlify: a query rule in
+``_redirects``).
 
 **Configuration**, generated from what the app answered for every URL (never a copied string):
 ``OUT.feedsvc/nginx/`` holds ``http.conf`` (maps, for the ``http`` block), ``server.conf`` (for a
@@ -35,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .channels import PREVIEW_SUFFIX, PREVIEWED_SUFFIXES
+from .inventory import NOT_FOUND_URL
 from .outtree import Entry, OutTree
 from .preview import NAVIGATION
 
@@ -43,8 +45,20 @@ NGINX_FOLDER = "nginx"
 HOST_FILES = ("_headers", "_redirects")
 # The one query parameter a file can stand for: ?page=N of a listing.
 PAGE_PARAMETER = "page"
+PAGE_QUERY = f"?{PAGE_PARAMETER}="
 # A content version (assets.py: /static/site.css?v=<hash>): the URL names the plain path's file.
 VERSION_PARAMETER = "v"
+
+
+NOT_FOUND_PAGE = f"error_page 404 {NOT_FOUND_URL};"
+# The body of a redirect from the generated nginx configuration: constant, since nginx cannot
+# escape the target address for HTML (the service's own body links it; browsers follow the
+# Location header either way), and labelled as the service labels its own.
+MOVED_CONTENT_TYPE = "text/html; charset=utf-8"
+MOVED_BODY = (
+    "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n"
+    "<p>This address has moved permanently to the one in the Location header.\n"
+)
 
 
 class UnmappableURL(ValueError):
@@ -169,13 +183,7 @@ class _Site:
             "# A literal $ inside a value (nginx interpolates variables in values).",
             'geo $feedsvc_dollar { default "$"; }',
             "",
-            "# ?page=N of a listing is the file <listing>/page/N.html (staticconf.file_path).",
-            "map $arg_page $feedsvc_page {",
-            '    "" "";',
-            '    "~^0*(?<feedsvc_page_number>[1-9][0-9]{0,6})$" "/page/$feedsvc_page_number";',
-            '    default "/page/none";',
-            "}",
-            "",
+            *self._nginx_page_maps(),
             "# A browser's navigation to a feed gets the feed's preview page (preview.py); only",
             "# to a feed or the OPML list: a page's own file also ends in .html, and its ?page=N",
             "# is another file.",
@@ -205,6 +213,78 @@ class _Site:
             lines.append("}")
         return "\n".join(lines) + "\n"
 
+    def _nginx_page_maps(self) -> list[str]:
+        """The maps that find the file of an address the way file_path does, and only for an
+        address the service answers (see the module's table and ``pages``)."""
+        lines = [
+            "# ?page= as the service reads it (params.CacheKeys, web.whole_number): the first one,",
+            '# "page" alone being an empty one; "" when absent, "/page/N" for a whole number of',
+            '# 1 to 7 digits but 0 (the file <listing>/page/N.html), "bad" for anything else.',
+            "map $args $feedsvc_page_arg {",
+            f'    "~(?:^|&){PAGE_PARAMETER}(?:=(?<feedsvc_page_raw>[^&]*))?(?:&|$)"'
+            ' "=$feedsvc_page_raw";',
+            '    default "";',
+            "}",
+            "map $feedsvc_page_arg $feedsvc_page {",
+            '    "" "";',
+            '    "~^=(?=[0-9]{1,7}$)0*(?<feedsvc_page_number>[1-9][0-9]*)$"'
+            ' "/page/$feedsvc_page_number";',
+            '    default "bad";',
+            "}",
+            "",
+            "# The path without the trailing slashes other tools write (/sources/ is /sources).",
+            "map $uri $feedsvc_path {",
+            '    "~^(?<feedsvc_path_bare>/.*?)/+$" $feedsvc_path_bare;',
+            "    default $uri;",
+            "}",
+            "# The pages but articles' (an address without an extension: its file adds .html):",
+            '# a "listing" reads ?page=N (its file <path>/page/N.html); a "page" reads no query,',
+            "# so the service ignores ?page= there, as any parameter a route does not read.",
+            "map $feedsvc_path $feedsvc_page_kind {",
+            '    default "";',
+            *(f"    {_key(path)} {kind};" for path, kind in self.pages().items()),
+            "}",
+            "# What the path of a page's address is followed by in its file's name; \"bad\" when",
+            '# a listing cannot read its ?page= (400); "" for an address that is not a page.',
+            'map "$feedsvc_page_kind:$feedsvc_page" $feedsvc_page_file {',
+            '    default "";',
+            '    "~^page:" ".html";',
+            '    "listing:" ".html";',
+            '    "listing:bad" "bad";',
+            '    "~^listing:(?<feedsvc_page_path>/page/[0-9]+)$" "$feedsvc_page_path.html";',
+            "}",
+            '# The path as a file\'s own name, or "" (no file): no address ends in .html but a',
+            "# feed's preview (/sources/reuters.html is the file of /sources/reuters, index.html",
+            "# the front page's), and the not-found page's file is no address either.",
+            "map $feedsvc_path $feedsvc_own_file {",
+            f'    {_key(NOT_FOUND_URL)} "";',
+            f"    {_key(_preview_address())} $feedsvc_path;",
+            f'    {_key("~[.]html$")} "";',
+            "    default $feedsvc_path;",
+            "}",
+            "",
+        ]
+        return lines
+
+    def pages(self) -> dict[str, str]:
+        """Path -> "listing" (reads ?page=N) or "page", for every page's address outside
+        /articles/ (those have a location of their own). A listing is a path the app answered
+        with ?page=N (inventory lists ?page=1 of every listing)."""
+        paged = {urlsplit(e.url).path for e in self.files if PAGE_QUERY in e.url}
+        found = {}
+        for entry in self.files:
+            path = urlsplit(entry.url).path
+            if entry.status != 200 or ARTICLE_URL.fullmatch(path):
+                continue
+            if path.endswith(PREVIEW_SUFFIX) and not re.search(_preview_address()[1:], path):
+                raise UnmappableURL(
+                    f"{entry.url}: only a feed's preview may end in {PREVIEW_SUFFIX} (the "
+                    "generated nginx configuration answers any other such address with 404)"
+                )
+            if "." not in PurePosixPath(path).name:
+                found[path] = "listing" if path in paged else "page"
+        return found
+
     def nginx_permalinks(self) -> str:
         lines = []
         for entry in self.files:
@@ -220,11 +300,27 @@ class _Site:
         add_headers = "\n".join(
             f"add_header {name} {_variable(name)} always;" for name in self.header_names()
         )
+        moved = self._moved_locations()
         redirect_headers = "\n".join(
-            f"    {line}" for line in _add_headers(self.article_redirect_headers)
+            f"    {line}" for line in _moved_lines(moved, self.article_redirect_headers, 301)
+        )
+        not_found = next((e.headers for e in self.files if e.url == NOT_FOUND_URL), ())
+        bad_page = (
+            '    if ($feedsvc_page_file = "bad") {\n'
+            + "".join(f"        {line}\n" for line in _add_headers(not_found))
+            + "        charset utf-8;  # nginx's own text/html body, labelled as the service's\n"
+            + "        return 400;\n    }\n"
+        )
+        moved_locations = "\n".join(
+            f"location {name} {{\n"
+            "    types { }\n"
+            f"    default_type {_key(MOVED_CONTENT_TYPE)};\n"
+            + "".join(f"    {line}\n" for line in _add_headers(headers))
+            + f"    return 200 {_quote(MOVED_BODY)};\n}}"
+            for headers, name in moved.items()
         )
         base = self.base_path
-        by_query = self._redirects_by_path()
+        by_query = self._redirects_by_path(moved)
         front_redirects = "".join(f"    {line}\n" for line in by_query.pop("/", []))
         redirects = "\n".join(
             f"location = {path} {{\n" + "".join(f"    {line}\n" for line in lines) + "}"
@@ -256,21 +352,24 @@ gzip_vary off;  # Vary comes with the service's own headers below
 etag on;
 {add_headers}
 
-error_page 404 /404.html;
-location = /404.html {{ internal; }}
+{NOT_FOUND_PAGE}
+location = {NOT_FOUND_URL} {{ internal; }}
 location = /_headers {{ return 404; }}
 location = /_redirects {{ return 404; }}
 # The compressed copies are for gzip_static / brotli_static (which open them without a lookup).
 location ~ \\.(gz|br)$ {{ return 404; }}
 
-# Listings: /?page=N -> index/page/N.html; /sources/x?page=N -> sources/x/page/N.html
+# Listings: /?page=N -> index/page/N.html; /sources/x?page=N -> sources/x/page/N.html. A
+# ?page= that is no page number is refused as the service refuses it (400), with the headers
+# it sends with its error pages.
 location = / {{
-{front_redirects}    try_files /index$feedsvc_page.html =404;
+{front_redirects}{bad_page}    try_files /index$feedsvc_page_file =404;
 }}
 # A feed FEED answers a browser's navigation with FEED.html, its preview; other paths have no
-# such file, or it is the page itself (/sources/reuters -> sources/reuters.html).
+# such file, or it is the page itself (/sources/reuters -> sources/reuters.html). The files of
+# other addresses (/index.html, /sources/reuters.html, /index/page/2) are not found.
 location / {{
-    try_files $uri$feedsvc_preview $uri $uri$feedsvc_page.html =404;
+{bad_page}    try_files $feedsvc_own_file$feedsvc_preview $feedsvc_own_file$feedsvc_page_file =404;
 }}
 location /articles/ {{
     try_files $uri.html @feedsvc_article;
@@ -285,17 +384,34 @@ location @feedsvc_article {{
 # pages._without_trailing_slash), the query kept; else not found.
 location ~ ^(?<feedsvc_bare>/.+?)/+$ {{
 {redirect_headers}
-    if (-f $document_root$feedsvc_bare.html) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
-    if (-f $document_root$feedsvc_bare) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
+    if ($feedsvc_page_kind) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
+    if (-f $document_root$feedsvc_own_file) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
     if ($feedsvc_permalink != "") {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
     return 404;
 }}
 
 # Redirects the service answers (301 from the common feed addresses and the like).
 {redirects}
+
+# The body and headers of the redirects above. nginx writes a redirect's body itself, as
+# text/html with no charset (its charset module leaves 301 and 302 alone), where the service
+# says text/html; charset=utf-8: so each redirect hands its answer over with error_page, which
+# keeps the status and Location, to one of these, which writes the body with the headers the
+# service sends with that redirect (a block with add_header of its own inherits none).
+{moved_locations}
 """
 
-    def _redirects_by_path(self) -> dict[str, list[str]]:
+    def _moved_locations(self) -> dict[tuple[tuple[str, str], ...], str]:
+        """A named location for each set of headers the app sent with its redirects."""
+        found: dict[tuple[tuple[str, str], ...], str] = {}
+        for headers in [self.article_redirect_headers, *(e.headers for e in self.redirects)]:
+            key = _redirect_headers(headers)
+            found.setdefault(key, f"@feedsvc_moved_{len(found)}")
+        return found
+
+    def _redirects_by_path(
+        self, moved: dict[tuple[tuple[str, str], ...], str]
+    ) -> dict[str, list[str]]:
         """nginx lines answering each redirect the app gave, by path: those chosen by a query
         parameter (``/?feed=rss2``, ``?alt=rss``) first, then the path's own, if any."""
         lines: dict[str, list[str]] = {}
@@ -303,7 +419,10 @@ location ~ ^(?<feedsvc_bare>/.+?)/+$ {{
         for entry in self.redirects:
             parts = urlsplit(entry.url)
             answer = " ".join(
-                [*_add_headers(entry.headers), f"return {entry.status} {_location(entry)};"]
+                [
+                    *_moved_lines(moved, entry.headers, entry.status),
+                    f"return {entry.status} {_location(entry)};",
+                ]
             )
             if not parts.query:
                 plain[parts.path] = answer
@@ -354,7 +473,7 @@ server {{
     def redirects_file(self) -> str:
         base = self.base_path
         lines = ["# Generated by `feedsvc build`: redirects and rewrites for Netlify."]
-        paged = sorted({urlsplit(e.url).path for e in self.files if "?page=" in e.url})
+        paged = sorted({urlsplit(e.url).path for e in self.files if PAGE_QUERY in e.url})
         for path in paged:
             target = file_path(path + "?page=1").rsplit("/", 1)[0]
             lines.append(f"{base}{path} page=:page {base}/{target}/:page.html 200!")
@@ -413,8 +532,24 @@ def _add_headers(headers: Iterable[tuple[str, str]]) -> list[str]:
     """add_header lines for a redirect: what the app sent with it, and only that. A block with
     an add_header of its own inherits none of the server's (which describe files); an empty
     value is sent by nobody but still stops the inheritance."""
-    kept = [(k, v) for k, v in headers if k not in ("Location", "Content-Type")]
+    kept = list(_redirect_headers(headers))
     return [f"add_header {k} {_quote(v)} always;" for k, v in kept or [("X-Feedsvc-None", "")]]
+
+
+def _redirect_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``headers`` but those nginx writes itself for a ``return``."""
+    return tuple((k, v) for k, v in headers if k not in ("Location", "Content-Type"))
+
+
+def _moved_lines(
+    moved: dict[tuple[tuple[str, str], ...], str],
+    headers: Iterable[tuple[str, str]],
+    status: int,
+) -> list[str]:
+    """The lines of a block that redirects with ``headers`` (see nginx_server's note on the
+    @feedsvc_moved locations). An error_page of its own hides the server's: the 404 page
+    is named again."""
+    return [f"error_page {status} {moved[_redirect_headers(headers)]};", NOT_FOUND_PAGE]
 
 
 def _location(entry: Entry) -> str:
@@ -433,6 +568,12 @@ def _navigation_value() -> str:
     headers' values, then a path with a previewed extension (channels.PREVIEWED_SUFFIXES)."""
     extensions = "|".join(re.escape(suffix.removeprefix(".")) for suffix in PREVIEWED_SUFFIXES)
     return "~^" + ":".join(NAVIGATION.values()) + f":.*[.]({extensions})$"
+
+
+def _preview_address() -> str:
+    """An nginx regular expression for the path of a feed's preview (channels.preview_path)."""
+    extensions = "|".join(re.escape(suffix.removeprefix(".")) for suffix in PREVIEWED_SUFFIXES)
+    return f"~[.]({extensions}){re.escape(PREVIEW_SUFFIX)}$"
 
 
 def _variable(header: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html.parser
 import os
@@ -370,6 +371,63 @@ def test_a_build_killed_half_way_leaves_the_previous_output_whole(
     assert os.listdir(staging) == []
 
 
+# How long workers may outlive a killed build: the watch in build.py looks every fraction of a
+# second; generous, for a loaded machine.
+ORPHAN_EXIT_SECONDS = 10
+
+
+def test_workers_of_a_killed_build_end_quietly(tmp_path: Path) -> None:
+    # kill -9 of the build alone (an OOM killer, a container stop): its pool's workers, left
+    # behind, stop within a bound and print nothing (no BrokenPipe traceback per worker).
+    seeds = tmp_path / "seeds"
+    corpus.write(seeds, 300, seed=7)
+    out = tmp_path / "out"
+    errors = tmp_path / "stderr.txt"
+    with errors.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feedsvc", "build", str(out), "--jobs", "2"],
+            env=build_env(tmp_path, seeds),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        staging = tmp_path / "out.feedsvc" / "staging"
+        deadline = time.monotonic() + 120
+        while _count(staging) < 40 and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        workers = _children(process.pid)
+        assert len(workers) == 2, "the build renders in two worker processes"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + ORPHAN_EXIT_SECONDS
+        while any(_running(pid) for pid in workers):
+            assert time.monotonic() < deadline, "workers outlived their build"
+            time.sleep(0.05)
+        text = errors.read_text(errors="replace")
+        assert "Traceback" not in text and "Error" not in text, text
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the session this test started
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is still running (a zombie, left for its new parent to reap, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _count(folder: Path) -> int:
     try:
         return len(os.listdir(folder))
@@ -429,6 +487,10 @@ def test_help_lists_the_build_command() -> None:
     assert finished.returncode == 0
     for word in ("OUT", "--watch", "--hook", "--jobs"):
         assert word in finished.stdout
+    # What a kill at the worst moment leaves (test_a_build_killed_after_its_commit_point...).
+    text = " ".join(finished.stdout.split())  # help text is wrapped
+    assert "killed during its final renames leaves OUT a mix of old and new files" in text
+    assert "until the next build finishes them" in text
 
 
 def _netlify_rules(text: str) -> list[tuple[str, dict[str, str]]]:

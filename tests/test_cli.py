@@ -6,11 +6,12 @@ import os
 import pty
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedsvc.version import __version__
 
-from .conftest import BUNDLED_SEEDS, DATA, hex_id, write_document
+from .conftest import BUNDLED_SEEDS, DATA, hex_id, set_mtime, write_document
 
 
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -214,3 +215,22 @@ def _read_pty(fd: int) -> bytes:
         return os.read(fd, 65536)
     except OSError:  # EIO: the other end is closed
         return b""
+
+
+def test_check_warns_once_of_a_file_modified_after_now(tmp_path: Path, seeds: Path) -> None:
+    # A writer whose clock is ahead: lastmod.py dates the entry by its publication until the
+    # file's time comes, and the site sends no Last-Modified; the operator hears it once.
+    ahead = write_document(seeds, 1, hex_id(1), headline="Ahead")
+    write_document(seeds, 2, hex_id(2), headline="In time")
+    set_mtime(ahead, datetime.now(UTC) + timedelta(hours=2, minutes=30))
+    for args in (("check",), ("check", "--problems")):
+        result = run(*args, str(seeds), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr  # a warning, as the others
+        blocks = {b.splitlines()[0]: b for b in result.stdout.split("\n\n") if b.startswith("==")}
+        warned = [line for line in blocks[f"== {ahead.name}"].splitlines() if "clock" in line]
+        assert len(warned) == 1 and warned[0].startswith("  WARNING: the file is modified at ")
+        assert "2 h 29 min after this machine's now" in warned[0]
+        assert "dated by its publication" in warned[0] and "no Last-Modified" in warned[0]
+        assert result.stdout.count("clock ahead") == 1
+    assert "1 with warnings" in result.stdout
+    assert f"== 002_{hex_id(2)}.txt" not in result.stdout  # --problems: the other is clean

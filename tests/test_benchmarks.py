@@ -1,0 +1,47 @@
+"""The benchmark scripts as a developer runs them: they finish with their results, whatever the
+optional extras installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# python -m benchmarks.run, with matplotlib unimportable whether or not it is installed.
+WITHOUT_MATPLOTLIB = (
+    "import sys; sys.modules['matplotlib'] = None; "
+    "from benchmarks.run import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (shutil.which("wrk") and (shutil.which("nginx") or Path("/usr/sbin/nginx").exists())),
+    reason="needs Debian's wrk and nginx-light (.ci/run installs them)",
+)
+def test_a_benchmark_run_without_matplotlib_says_the_plot_was_skipped(tmp_path: Path) -> None:
+    # The smallest real run: one size, one round of one second, the optional parts off.
+    out = tmp_path / "results"
+    finished = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MATPLOTLIB, "--sizes", "60", "--rounds", "1",
+         "--seconds", "1", "--index-rounds", "1", "--no-ceiling", "--no-tier", "--no-static",
+         "--corpus-dir", str(tmp_path / "corpus"), "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert "Traceback" not in finished.stderr, finished.stderr
+    skipped = [line for line in finished.stderr.splitlines() if "performance.png" in line]
+    assert skipped == [
+        "performance.png not drawn: matplotlib is not installed (pip install -e '.[bench]')"
+    ]
+    results = json.loads((out / "results.json").read_text())
+    # The exit status is the targets' verdict, as with the plot.
+    passed = all(verdict["passed"] is not False for verdict in results["verdicts"])
+    assert finished.returncode == (0 if passed else 1), finished.stdout
+    assert "PASS" in finished.stdout or "FAIL" in finished.stdout  # the tables were printed
+    assert f"wrote {out / 'results.json'}\n" in finished.stdout
+    assert not (out / "performance.png").exists()
