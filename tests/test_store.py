@@ -589,8 +589,12 @@ def test_deep_pages_skip_whole_days_and_find_the_same_articles(
     # the day counts instead of stepping over every row before: the same articles, in the same
     # order, at every offset.
     cities = ("PARIS (AFP) —", "LONDON (Reuters) -")
-    for n in range(1, 25):  # several a day, over a few days; one held until tomorrow
-        date = f"{n % 5 + 1} Mar 2022" if n != 24 else "1 Jan 2100"
+    # Several a day, over a few days; one held until 2100; one published a moment ago and one
+    # held for a minute, today (a day that ends after now: reads stop at now, not at its end).
+    moment = datetime.now(UTC)
+    just_now, soon = (f"{moment + timedelta(seconds=s):%Y-%m-%d %H:%M:%S} UTC" for s in (-5, 60))
+    for n in range(1, 27):
+        date = {24: "1 Jan 2100", 25: just_now, 26: soon}.get(n, f"{n % 5 + 1} Mar 2022")
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=date,
                        dateline=cities[n % 2])  # fmt: skip
     store.refresh()
@@ -599,6 +603,7 @@ def test_deep_pages_skip_whole_days_and_find_the_same_articles(
                       for facet in (None, ("city", "paris"))}  # fmt: skip
         links = [row[0] for row in store.link_rows(100)]
     assert hex_id(24) not in everything[None] and links == everything[None][::-1]
+    assert everything[None][0] == hex_id(25) and hex_id(26) not in everything[None]
     monkeypatch.setattr(store_module, "SEEK_FROM", 0)
     with store.reading():
         for facet, ids in everything.items():
