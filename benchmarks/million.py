@@ -15,7 +15,8 @@ generated once. Then, for both sizes:
 - both services then run side by side (their defaults: 2 workers, 8 threads, access log off):
   the first render of each kind of page, once the watcher's start-up scans are over;
 - feed 200, gzip and 304 and a permalink with wrk, the two services alternating in each round:
-  the ratio of req/s at N over N = 1,000 in the same round;
+  the ratio of req/s at N over N = 1,000 in the same round, and of the service's CPU per
+  request (its main process and workers), which a shared machine's load moves far less;
 - a new document in every feed of the large service, from every worker (visibility.py);
 - each worker's resident memory, after all of that;
 - the sitemap: how many parts, and the first render of the last one.
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from . import corpus
-from .harness import Processes, child_pids, fetch, free_port, log, wait_until_up
+from .harness import Processes, child_pids, cpu_seconds, fetch, free_port, log, wait_until_up
 from .indexing import serve_restart
 from .service import feedsvc_command, feedsvc_env, remove_index, start_feedsvc
 from .serving import wrk
@@ -100,21 +101,15 @@ def index(svc: Service, settings: Settings, reuse: bool) -> dict[str, Any]:
     found.update(
         rescan_s=[s for s, _ in rescans],
         rescan_peak_mib=[m for _, m in rescans],
-        index_mib=sum(p.stat().st_size for p in svc.index.parent.glob(svc.index.name + "*"))
+        # The index path is a symbolic link to the build it names: counted once, as the build.
+        index_mib=sum(
+            p.stat().st_size
+            for p in svc.index.parent.glob(svc.index.name + "*")
+            if not p.is_symlink()
+        )
         / 2**20,
     )
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    total = 0.0
-    for p in [pid, *child_pids(pid)]:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def wait_until_idle(svc: Service) -> float:
@@ -183,6 +178,9 @@ def compare_serving(
         ):
             cases.setdefault(name, {})[svc.n] = (path, headers)
     runs: dict[str, dict[int, list[float]]] = {name: {big.n: [], small.n: []} for name in cases}
+    # The service's CPU per request (its main process and workers): what each request costs,
+    # which the load of a shared machine moves far less than req/s.
+    cpu_us: dict[str, dict[int, list[float]]] = {name: {big.n: [], small.n: []} for name in cases}
     for per_size in cases.values():  # warm-up: render and cache everything measured
         for svc in (big, small):
             path, headers = per_size[svc.n]
@@ -193,15 +191,21 @@ def compare_serving(
             for svc in order:
                 path, headers = per_size[svc.n]
                 url = f"http://127.0.0.1:{svc.port}{path}"
+                before = cpu_seconds(svc.proc.pid)  # type: ignore[union-attr]
                 result = wrk(procs, url, headers, settings, settings.seconds)
+                used = cpu_seconds(svc.proc.pid) - before  # type: ignore[union-attr]
                 if result.bad:
                     raise RuntimeError(f"{name} at N = {svc.n:,}: {result.bad} bad responses")
                 runs[name][svc.n].append(result.rps)
+                cpu_us[name][svc.n].append(used / result.requests * 1e6)
         log(f"  serving round {round_ + 1}/{settings.rounds}: " + ", ".join(
             f"{name} {r[big.n][-1] / r[small.n][-1]:.2f}" for name, r in runs.items()))  # fmt: skip
     return {
         name: {"rps": {str(n): v for n, v in r.items()},
-               "ratio": [b / s for b, s in zip(r[big.n], r[small.n], strict=True)]}
+               "ratio": [b / s for b, s in zip(r[big.n], r[small.n], strict=True)],
+               "cpu_us": {str(n): v for n, v in cpu_us[name].items()},
+               "cpu_ratio": [b / s for b, s in zip(cpu_us[name][big.n], cpu_us[name][small.n],
+                                                   strict=True)]}
         for name, r in runs.items()
     }  # fmt: skip
 
@@ -250,6 +254,11 @@ def report(results: dict[str, Any], big: int, small: int) -> str:
     for name, r in results["serving"].items():
         small_rps, big_rps = (median_range(r["rps"][str(n)], "", 0) for n in (small, big))
         lines.append(f"| {name} | {small_rps} | {big_rps} | {median_range(r['ratio'])} |")
+    lines += ["", f"| case | server CPU per request at N = {small:,} | at N = {big:,} | ratio |",
+              "|---|---|---|---|"]  # fmt: skip
+    for name, r in results["serving"].items():
+        small_cpu, big_cpu = (median_range(r["cpu_us"][str(n)], " µs", 1) for n in (small, big))
+        lines.append(f"| {name} | {small_cpu} | {big_cpu} | {median_range(r['cpu_ratio'])} |")
     return "\n".join(lines)
 
 
@@ -297,9 +306,13 @@ def main(argv: list[str] | None = None) -> int:
                                                                   svc.n)  # fmt: skip
             memory = memory_mib(svc.proc.pid)  # type: ignore[union-attr]
             results[str(svc.n)].update(worker_rss_mib=memory["rss"], worker_pss_mib=memory["pss"])
+        results["loadavg_end"] = os.getloadavg()
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "million.json").write_text(json.dumps(results, indent=2, default=str))
         print(report(results, args.n, args.baseline))
+        print(
+            f"load averages: {results['loadavg']} at the start, {results['loadavg_end']} at the end"
+        )
     finally:
         procs.stop_all()
         if args.work is None:

@@ -678,7 +678,7 @@ class Store:
     ) -> list[Article]:
         """Newest first, optionally only those with ``facet`` = (field, slug)."""
         before, offset = self._seek(offset, facet)
-        where, args = self._visible(facet, "published_ts < ?", before)
+        where, args = self._visible(facet, before=before)
         return self._articles(
             f"SELECT {rows.DECODED_COLUMNS} FROM articles {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
             (*args, limit, offset),
@@ -935,11 +935,23 @@ class Store:
         return [Problem(name, reason) for name, reason in cursor]
 
     def _visible(
-        self, facet: tuple[str, str] | None, condition: str = "", *args: object
+        self,
+        facet: tuple[str, str] | None,
+        condition: str = "",
+        *args: object,
+        before: float = math.inf,
     ) -> tuple[str, tuple[object, ...]]:
-        """A WHERE clause for the articles published by now (held ones are not), narrowed by
-        ``facet`` and ``condition`` (with its ``args``)."""
-        clauses, values = ["published_ts <= ?"], [self._now()]  # type: list[str], list[object]
+        """A WHERE clause for the articles published by now (held ones are not) and before
+        ``before`` (epoch seconds, from ``_seek``), narrowed by ``facet`` and ``condition``
+        (with its ``args``)."""
+        # One upper bound on the time, the lower of the two: given two, SQLite seeks to the
+        # first and steps over every row up to the other (at a million articles, a listing
+        # page 950,000 deep stepped over the 950,000 index entries that _seek meant to skip).
+        now = self._now()
+        if before <= now:
+            clauses, values = ["published_ts < ?"], [before]  # type: list[str], list[object]
+        else:
+            clauses, values = ["published_ts <= ?"], [now]
         if facet is not None:
             field, slug = facet
             clauses.append(f"{FACET_COLUMNS[field]} = ?")

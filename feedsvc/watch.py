@@ -4,7 +4,8 @@ One process at a time is the leader: it holds an exclusive lock on a file beside
 re-indexes as soon as the kernel reports a change in the folder (inotify, through watchfiles),
 plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications (less
 often for a folder so large that rescans would take more than ``SAFETY_RESCAN_MAX_SHARE`` of the
-time).
+time), done by a process of its own at the lowest CPU priority (rescan.py), so that it never
+takes the CPU or the interpreter lock from the requests the leader serves.
 Where notifications are not available it rescans every poll interval instead. The other workers
 only wait to take over: if the leader dies, the kernel releases its lock and another worker
 takes the lead within ``LEAD_RETRY_SECONDS``. Serving what the leader commits is not the
@@ -47,6 +48,7 @@ import watchfiles
 from . import indexfile
 from .changes import log_report
 from .conditions import Conditions
+from .rescan import RescanFailed, RescanStopped, scan_apart
 from .store import EDIT_SETTLE_SECONDS, Report, Store
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ class Watcher:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         if self._scanner is not None and self._scanner.is_alive():
-            self._scanner.join(timeout=10)  # a safety rescan under way reads the index
+            self._scanner.join(timeout=10)  # a safety rescan under way is ended (rescan.py)
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -263,10 +265,10 @@ class Watcher:
         return False
 
     def _scan_in_background(self) -> None:
-        """Start a safety rescan in a thread of its own, so that the changes the file system
-        reports meanwhile are indexed at once: at a million files a rescan takes 10 s and
-        more, and new documents waited for it. What it finds is refreshed by the watcher's
-        thread (``_scanned``)."""
+        """Start a safety rescan beside the watcher (a thread waiting for the process that
+        scans, rescan.py), so that the changes the file system reports meanwhile are indexed
+        at once: at a million files a rescan takes 10 s and more, and new documents waited for
+        it. What it finds is refreshed by the watcher's thread (``_scanned``)."""
         self._last_scan = time.monotonic()
         if self._scanner is None or not self._scanner.is_alive():
             self._scanner = threading.Thread(
@@ -279,14 +281,18 @@ class Watcher:
         found: list[str] = []
         failed = False
         try:
-            found = self.store.scan()
-        except EXPECTED:
+            # In a process of its own at the lowest priority (rescan.py): as a thread of this
+            # worker it held the interpreter lock and a full share of the CPU from serving.
+            found = scan_apart(self.store.seeds_dir, self.store.index_path, self._stop)
+        except RescanStopped:
+            return
+        except RescanFailed:
             failed = True  # said, once, by the full scan the watcher then owes (_scanned)
         except Exception:  # a bug: its traceback is wanted, and the watcher must go on
             log.exception("the safety rescan of %s failed", self.store.seeds_dir)
             failed = True
-        finally:
-            self.store.close()  # this thread's connection
+        # Its wall-clock time: at the lowest priority a rescan takes longer on a busy machine,
+        # and the next one then comes later (_rescan_interval), which is when that is wanted.
         self._last_scan_seconds = time.monotonic() - started
         with self._scan_lock:
             self._scan_found.update(found)

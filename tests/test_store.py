@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import config, lastmod, watch
+from feedsvc import config, lastmod, rescan, watch
 from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
 from feedsvc.store import BATCH_DOCUMENTS, Facet, Store
@@ -589,8 +589,12 @@ def test_deep_pages_skip_whole_days_and_find_the_same_articles(
     # the day counts instead of stepping over every row before: the same articles, in the same
     # order, at every offset.
     cities = ("PARIS (AFP) —", "LONDON (Reuters) -")
-    for n in range(1, 25):  # several a day, over a few days; one held until tomorrow
-        date = f"{n % 5 + 1} Mar 2022" if n != 24 else "1 Jan 2100"
+    # Several a day, over a few days; one held until 2100; one published a moment ago and one
+    # held for a minute, today (a day that ends after now: reads stop at now, not at its end).
+    moment = datetime.now(UTC)
+    just_now, soon = (f"{moment + timedelta(seconds=s):%Y-%m-%d %H:%M:%S} UTC" for s in (-5, 60))
+    for n in range(1, 27):
+        date = {24: "1 Jan 2100", 25: just_now, 26: soon}.get(n, f"{n % 5 + 1} Mar 2022")
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=date,
                        dateline=cities[n % 2])  # fmt: skip
     store.refresh()
@@ -599,6 +603,7 @@ def test_deep_pages_skip_whole_days_and_find_the_same_articles(
                       for facet in (None, ("city", "paris"))}  # fmt: skip
         links = [row[0] for row in store.link_rows(100)]
     assert hex_id(24) not in everything[None] and links == everything[None][::-1]
+    assert everything[None][0] == hex_id(25) and hex_id(26) not in everything[None]
     monkeypatch.setattr(store_module, "SEEK_FROM", 0)
     with store.reading():
         for facet, ids in everything.items():
@@ -618,14 +623,14 @@ def test_a_slow_safety_rescan_holds_up_no_reported_change(
     store.refresh()
     monkeypatch.setattr(watch, "SAFETY_RESCAN_SECONDS", 1.0)
     scanning = threading.Event()
-    real_scan = store.scan
+    real_scan = watch.scan_apart
 
-    def slow_scan() -> list[str]:
+    def slow_scan(seeds_dir: Path, index_path: Path, stop: threading.Event) -> list[str]:
         scanning.set()
         time.sleep(3)
-        return real_scan()
+        return real_scan(seeds_dir, index_path, stop)
 
-    monkeypatch.setattr(store, "scan", slow_scan)
+    monkeypatch.setattr(watch, "scan_apart", slow_scan)
     watcher = Watcher(store, 0.1)
     missed = write_document(seeds, 1, hex_id(1), headline="Missed by notifications")
     ignored = {missed.name}
@@ -647,3 +652,55 @@ def test_a_slow_safety_rescan_holds_up_no_reported_change(
         wait_for(lambda: store.get(hex_id(1)).headline == "Edited, and missed again", 10)  # type: ignore[union-attr]
     finally:
         watcher.stop()
+
+
+def _rescans_niceness() -> set[int]:
+    """The nice values of this process's children that are safety rescans (from /proc)."""
+    found = set()
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                if b"feedsvc.rescan" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    # Field 19 of stat, the 17th after the command's closing parenthesis.
+                    found.add(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")")[1].split()[16]))
+            except (OSError, IndexError):
+                continue  # ended meanwhile
+    return found
+
+
+def test_a_safety_rescan_runs_in_a_process_of_its_own_at_the_lowest_priority(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # It stats every file: as a thread of the serving worker, it took the interpreter lock and
+    # a full share of the CPU from the requests (rescan.py). Apart, it finds the same changes.
+    store = make_store(tmp_path, seeds)
+    edited = write_document(seeds, 1, hex_id(1), headline="Before")
+    gone = write_document(seeds, 2, hex_id(2), headline="Gone")
+    store.refresh()
+    edited.write_text(document_text(headline="After, and longer"))
+    gone.unlink()
+    # Enough new files that the scanning process is seen while it scans.
+    added = [f"{n:06d}_{hex_id(n)}.txt" for n in range(3, 5003)]
+    for name in added:
+        (seeds / name).write_text(document_text(headline=name))
+    found: list[list[str]] = []
+    scan = threading.Thread(
+        target=lambda: found.append(rescan.scan_apart(seeds, store.index_path, threading.Event()))
+    )
+    niceness: set[int] = set()
+    scan.start()
+    while scan.is_alive():
+        niceness |= _rescans_niceness()
+    scan.join()
+    assert rescan.LOWEST_PRIORITY_NICE in niceness
+    assert found == [sorted([edited.name, gone.name, *added])]
+    assert store.get(hex_id(2)) is not None  # it only read: the leader indexes what it names
+
+
+def test_a_safety_rescan_that_cannot_read_the_index_says_why_in_one_line(
+    tmp_path: Path, seeds: Path
+) -> None:
+    with pytest.raises(rescan.RescanFailed) as failed:
+        rescan.scan_apart(seeds, tmp_path / "never-built.sqlite3", threading.Event())
+    assert str(failed.value) and "\n" not in str(failed.value)
+    assert "Traceback" not in str(failed.value)

@@ -1,0 +1,99 @@
+"""The watcher's safety rescan, in a process of its own at the lowest CPU priority.
+
+A safety rescan (watch.py) stats every file of the folder and compares it with the index: at a
+million files that is 6-10 s of CPU every few minutes. Run as a thread of the serving worker
+that leads the watch, it held that worker's interpreter lock for much of that time and took a
+full share of the CPU from the requests being served: the feeds' req/s at a million documents
+fell in the measurement rounds it overlapped (docs/performance.md, "A million documents").
+A process of its own has no lock to share, and at the lowest priority (nice 19) it gets the CPU
+that serving leaves: the rescan is a safety net for missed notifications, and may take longer.
+
+    python -m feedsvc.rescan SEEDS_DIR INDEX_PATH
+
+prints the names ``Store.scan`` returns (files that differ from the index), each followed by a
+NUL (a file name can hold any other character). It only reads: the leader indexes what it
+names. Exit status 2, with one line on stderr, for what the world causes (a folder or index
+that cannot be read, see ``EXPECTED``); anything else is a bug, and its traceback is on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from . import config, indexfile
+from .store import Store
+
+# The lowest priority of the CPU scheduler (nice(2) values run from -20 to 19).
+LOWEST_PRIORITY_NICE = 19
+# Errors that the folder, the disk or the index cause, not feedsvc.
+EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnavailable,
+            config.ConfigError)  # fmt: skip
+EXIT_EXPECTED = 2
+# How often (seconds) a caller waiting for the scan looks whether it was asked to stop.
+STOP_POLL_SECONDS = 0.25
+
+
+class RescanFailed(Exception):
+    """The rescan could not read the folder or the index (its words say why)."""
+
+
+class RescanStopped(Exception):
+    """The rescan was stopped before it was done (its process is ended)."""
+
+
+def scan_apart(seeds_dir: Path, index_path: Path, stop: threading.Event) -> list[str]:
+    """The names of the files of ``seeds_dir`` that differ from the index at ``index_path``
+    (``Store.scan``), found by a process of its own at the lowest priority.
+
+    Raises RescanFailed when the folder or the index cannot be read (or no process can be
+    started), RescanStopped when ``stop`` is set meanwhile, and RuntimeError (with the child's
+    traceback) for a bug.
+    """
+    command = [sys.executable, "-m", __name__, str(seeds_dir), str(index_path)]
+    try:
+        # The scan runs on after its parent dies only as long as it takes: it writes nothing.
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:  # no process to be had: file descriptors or memory running out
+        raise RescanFailed(indexfile.explain(exc)) from exc
+    with child:
+        while True:
+            try:
+                out, err = child.communicate(timeout=STOP_POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if stop.is_set():
+                    child.kill()
+                    child.communicate()
+                    raise RescanStopped() from None
+    if child.returncode == EXIT_EXPECTED:
+        raise RescanFailed(err.decode(errors="replace").strip())
+    if child.returncode != 0:
+        raise RuntimeError(
+            f"the safety rescan process ended with status {child.returncode}:\n"
+            + err.decode(errors="replace")
+        )
+    return [os.fsdecode(name) for name in out.split(b"\0")[:-1]]
+
+
+def main(argv: list[str]) -> int:
+    seeds_dir, index_path = argv
+    os.setpriority(os.PRIO_PROCESS, 0, LOWEST_PRIORITY_NICE)
+    try:
+        settings = config.load({"SEEDS_DIR": seeds_dir, "INDEX_PATH": index_path})
+        store = Store(settings)
+        names = store.scan()
+        store.close()
+    except EXPECTED as exc:
+        print(indexfile.explain(exc), file=sys.stderr)
+        return EXIT_EXPECTED
+    sys.stdout.buffer.write(b"".join(os.fsencode(name) + b"\0" for name in names))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
