@@ -311,11 +311,14 @@ def mark_clean_stop(files: IndexFiles, schema: str) -> bool:
         return False
     conn = connect(build)
     try:
-        # TRUNCATE: a later connection finds an empty -wal, and SQLite leaves the build as is.
-        (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        # PASSIVE: never waits for readers (`feedsvc index` ending while a server reads). What
+        # is left in the -wal would be written into the build by whichever connection closes
+        # last, after the record: only a -wal written whole into the build is recorded. (When
+        # this connection is the last, closing it removes the -wal.)
+        (busy, frames, written) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     finally:
         conn.close()
-    if busy:
+    if busy or frames != written:
         return False
     mark = clean_stop_mark(files)
     temporary = mark.with_name(f"{mark.name}.{os.getpid()}.tmp")
