@@ -409,10 +409,33 @@ class Store:
             self._local.own = None
 
     @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """One writer at a time across processes: an exclusive lock on a file beside the index."""
+    def _write_lock(self) -> Iterator[bool]:
+        """One writer at a time across processes: an exclusive lock on a file beside the index.
+        Whoever holds it may write, so it takes the record of a clean stop (indexfile.py):
+        yields whether the index is still as the last clean stop left it."""
         with indexfile.locked(Path(f"{self.index_path}.lock")):
-            yield
+            yield indexfile.take_clean_stop(self._files, SCHEMA_VERSION)
+
+    def mark_clean_stop(self) -> bool:
+        """Record that the index is as feedsvc leaves it, for the next start to skip the
+        whole-file check (indexfile.py): when the service stops, once no process of it reads the
+        index any more. Closes every connection this process has to the index first. Whether it
+        recorded (not when another process still reads it). Raises sqlite3.Error, OSError."""
+        self.release()
+        with self._write_lock():
+            return indexfile.mark_clean_stop(self._files, SCHEMA_VERSION)
+
+    def release(self) -> None:
+        """Close every connection this process has to the index, not only this thread's (at
+        the end of a command: an open one would write the file as the process exits)."""
+        self.close()
+        with self._state_lock, self._pool_lock:
+            idle, self._idle = self._idle, []
+            latest, self._latest = self._latest, None
+        for conn in idle:
+            conn.close()
+        if latest is not None:
+            latest[1].close()
 
     # -- the version: what caches compare ----------------------------------------------------
 
@@ -1021,14 +1044,28 @@ class Store:
         return report
 
     def verify(
-        self, progress: Callable[[int, int], None] | None = None, *, parallel: bool = False
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        parallel: bool = False,
+        starting: bool = False,
     ) -> Report | None:
         """Check the whole index file (``PRAGMA quick_check``, which reads all of it) and
-        rebuild it if it is damaged: at start-up, and when a reader found it damaged. Returns
-        the rebuild's report, or None when the index is sound (or missing: ``refresh``)."""
-        with self._write_lock():
+        rebuild it if it is damaged: at start-up, and when a reader found it damaged. When
+        ``starting``, the whole-file check is left out if the index is as the last clean stop
+        left it (indexfile.py), and said with its time when it is not. Returns the rebuild's
+        report, or None when the index is sound (or missing: ``refresh``)."""
+        with self._write_lock() as clean:
             build = self._files.current()
-            problem = None if build is None else self._problem_with(build, thorough=True)
+            thorough = not (starting and clean)
+            started = time.monotonic()
+            problem = None if build is None else self._problem_with(build, thorough=thorough)
+            if starting and thorough and build is not None:
+                log.info(
+                    "checked the whole index %s, not known to be as a clean stop left it (%.1f s)",
+                    self.index_path,
+                    time.monotonic() - started,
+                )
             if problem in (None, OTHER_VERSION, OTHER_SETTINGS):  # refresh's business
                 return None
             report = self._rebuild(problem, progress, None, parallel, Settling())

@@ -205,6 +205,10 @@ def site(tmp_path: Path) -> Path:
 # -- the index ---------------------------------------------------------------------------------
 
 
+# What `feedsvc serve` says when it read the whole index at start (and only then).
+WHOLE_INDEX_CHECKED = "checked the whole index"
+
+
 def build_of(index: Path) -> Path:
     return index.parent / os.readlink(index)
 
@@ -285,10 +289,14 @@ def test_an_index_damaged_while_stopped_is_rebuilt_before_serving(
         "garbage_in_the_middle": lambda: overwrite(
             build_of(index), build_of(index).stat().st_size // 2, 64 * 1024
         ),
+        # Same size, same modification time: only its change time (st_ctime) tells.
+        "garbage_with_its_time_put_back": lambda: garbage_keeping_size_and_time(build_of(index)),
         "not_a_database": lambda: overwrite(build_of(index), 0, 100),
         "deleted": lambda: delete_index(index),
     }
     for name, damage in damages.items():
+        # Each stop before a damage was a clean one: the damage must undo what it recorded.
+        assert index.with_name(f"{index.name}.clean").exists()
         damage()
         started = time.monotonic()
         server = start_server(tmp_path, site)
@@ -302,7 +310,46 @@ def test_an_index_damaged_while_stopped_is_rebuilt_before_serving(
             stop_server(server)
         assert_clean_log(server)
         if name != "deleted":  # a missing index is built, as on a first start
+            assert WHOLE_INDEX_CHECKED in server.log()
             assert re.search(rf"the index {re.escape(str(index))} is damaged", server.log())
+
+
+def garbage_keeping_size_and_time(build: Path) -> None:
+    before = build.stat()
+    overwrite(build, before.st_size // 2, 4096)
+    os.utime(build, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = build.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_a_start_after_a_clean_stop_skips_the_whole_index_check_and_one_after_a_crash_does_not(
+    tmp_path: Path, site: Path
+) -> None:
+    """Reading the whole index at start (PRAGMA quick_check) took 25 s at a million documents:
+    it is left out when nothing touched the index since a clean stop, never after a kill -9."""
+    index = tmp_path / "live-index" / "index.sqlite3"
+    first = start_server(tmp_path, site)
+    stop_server(first)  # a first start builds the index: nothing to check
+    assert first.process.returncode == 0
+
+    after_a_clean_stop = start_server(tmp_path, site)
+    try:
+        assert get(after_a_clean_stop, "/sitemap.xml")[0] == 200
+        # The record of the clean stop is gone while serving: the service may write.
+        assert not index.with_name(f"{index.name}.clean").exists()
+    finally:
+        os.killpg(after_a_clean_stop.process.pid, signal.SIGKILL)  # a crash
+        after_a_clean_stop.process.wait()
+    assert WHOLE_INDEX_CHECKED not in after_a_clean_stop.log()
+
+    after_a_crash = start_server(tmp_path, site)
+    try:
+        status, body = get(after_a_crash, "/sitemap.xml")
+        assert status == 200 and sitemap_size(body) == DOCUMENTS
+    finally:
+        stop_server(after_a_crash)
+    assert WHOLE_INDEX_CHECKED in after_a_crash.log()
+    assert_clean_log(after_a_crash)
 
 
 # -- a full disk, a read-only folder -----------------------------------------------------------

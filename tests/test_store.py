@@ -472,6 +472,41 @@ def test_an_index_damaged_while_stopped_is_found_and_rebuilt_at_start(
     assert store.verify() is None  # sound now: nothing more to do
 
 
+def test_the_record_of_a_clean_stop_spares_one_start_its_whole_check_and_no_write_keeps_it(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedsvc")
+    index = tmp_path / "index" / "index.sqlite3"
+    mark = index.with_name(f"{index.name}.clean")
+
+    def checked_at_start() -> bool:
+        caplog.clear()
+        assert make_store(tmp_path, seeds).verify(starting=True) is None
+        return any(r.getMessage().startswith("checked the whole index") for r in caplog.records)
+
+    writer = make_store(tmp_path, seeds)
+    writer.refresh()
+    assert writer.mark_clean_stop() and mark.exists()
+    assert not checked_at_start()  # trusted once: the start that took it may write
+    assert not mark.exists()
+    assert checked_at_start()
+
+    # A write after the record, even within the same clock tick, leaves none to trust.
+    assert writer.mark_clean_stop()
+    write_document(seeds, 2, hex_id(2), headline="A story written after the stop")
+    writer.refresh()
+    assert not mark.exists()
+    assert checked_at_start()
+
+    # A record of another build (the index rebuilt by another version, then put back) or one
+    # that cannot be read is not trusted.
+    assert writer.mark_clean_stop()
+    mark.write_text(mark.read_text().replace('"schema": "', '"schema": "old-'))
+    assert checked_at_start()
+    mark.write_text("{not json")
+    assert checked_at_start()
+
+
 def test_a_watcher_whose_changes_keep_waiting_says_so_and_when_it_caught_up(
     tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
