@@ -338,9 +338,10 @@ def take_clean_stop(files: IndexFiles, schema: str) -> bool:
     write); whether there was one, and the current build and its ``-wal`` are still what it
     recorded. False at any doubt: no record, an unreadable one, one of another version."""
     mark = clean_stop_mark(files)
+    recorded = None
     try:
-        text = mark.read_text()
-        trusted = _newer_than_files(mark, json.loads(text))
+        recorded = json.loads(mark.read_text())
+        trusted = _newer_than_files(mark, recorded)
     except (OSError, ValueError, TypeError, KeyError, IndexError):
         trusted = False
     try:
@@ -353,7 +354,7 @@ def take_clean_stop(files: IndexFiles, schema: str) -> bool:
         build = files.current()
     except ForeignIndex:
         return False
-    return build is not None and json.loads(text) == _record(build, schema)
+    return build is not None and recorded == _record(build, schema)
 
 
 def clean_stop_mark(files: IndexFiles) -> Path:
