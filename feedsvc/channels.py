@@ -30,11 +30,12 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import date as date_type
 from urllib.parse import quote, urlencode
 
 from .config import Config
 from .document import Article
-from .store import Store
+from .store import SECONDS_PER_DAY, Store
 from .urls import Site
 
 FORMATS = ("rss", "atom", "json")
@@ -167,23 +168,24 @@ class ArchivePlan:
     @classmethod
     def from_days(cls, day_counts: Sequence[tuple[int, int]], page_size: int) -> ArchivePlan:
         """The pages for (UTC day number, articles that day) counts, by the module's rule."""
-        months: OrderedDict[tuple[int, int], list[tuple[datetime, int]]] = OrderedDict()
+        months: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for day, count in day_counts:
-            date = EPOCH + timedelta(days=day)
-            months.setdefault((date.year, date.month), []).append((date, count))
+            date = EPOCH_DATE + timedelta(days=day)
+            months.setdefault((date.year, date.month), []).append((day, count))
         pages = []
         for (year, month), days in months.items():
-            start = datetime(year, month, 1, tzinfo=UTC)
-            end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
             total = sum(count for _, count in days)
             if total <= page_size:
+                start = (date_type(year, month, 1) - EPOCH_DATE).days
+                end = (date_type(year + month // 12, month % 12 + 1, 1) - EPOCH_DATE).days
                 key = f"{year:04d}-{month:02d}"
-                pages.append(ArchivePage(key, start.timestamp(), end.timestamp(), 0, total))
+                pages.append(ArchivePage(key, _seconds(start), _seconds(end), 0, total))
                 continue
-            for date, count in days:
-                day_start, day_end = date.timestamp(), (date + timedelta(days=1)).timestamp()
+            for day, count in days:
+                name = (EPOCH_DATE + timedelta(days=day)).isoformat()
+                day_start, day_end = _seconds(day), _seconds(day + 1)
                 for part in range(math.ceil(count / page_size)):
-                    key = f"{date:%Y-%m-%d}" + (f"/{part + 1}" if part else "")
+                    key = f"{name}/{part + 1}" if part else name
                     size = min(page_size, count - part * page_size)
                     pages.append(ArchivePage(key, day_start, day_end, part * page_size, size))
         # One page would hold no more than the subscription feed already does: no archive then
@@ -199,6 +201,12 @@ class ArchivePlan:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH_DATE = date_type(1970, 1, 1)
+
+
+def _seconds(day: int) -> float:
+    """The epoch time at which UTC day number ``day`` starts (epoch time has no leap seconds)."""
+    return float(day * SECONDS_PER_DAY)
 
 
 @dataclass(frozen=True)
