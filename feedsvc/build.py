@@ -295,6 +295,7 @@ class Builder:
         self._previous: Snapshot | None = None
         self._no_previous = "no earlier build in this process"  # why there is none
         self._next_change: datetime | None = None
+        self._last: Snapshot | None = None  # the last snapshot taken, in step with OUT or not
 
     def close(self) -> None:
         self.tree.close()
@@ -337,7 +338,9 @@ class Builder:
         entries = self._entries
         # Responses cached by an earlier build may have aged (the news sitemap is kept a minute).
         self.svc.cache.clear()
-        snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks)
+        # Made from the last one when the store can tell what changed since (Snapshot).
+        snapshot = Snapshot(self.svc, datetime.now(UTC), self._permalinks, self._last)
+        self._last = snapshot
         # Another renderer (code, templates, settings) makes every URL's inputs stale.
         same_renderer = self.tree.stamp() == self.stamp
         scope, why = self._scope(snapshot, same_renderer, follow)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import itertools
 import math
-from bisect import bisect_left
+import operator
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -71,40 +73,128 @@ class Snapshot:
     """What the enumerators read, taken once per build: every article's version, newest first,
     grouped by channel, and the facet names. Cheap enough to take on every change.
 
+    Given the ``previous`` snapshot of the same store, it reads only the articles changed
+    since (Store.versions_changed_since) and edits the previous list, when the store can tell
+    which changed and the clock changed nothing in between; else it reads every version. Either
+    way it holds the same (tests/test_follow.py compares them).
+
     ``scope`` is None for the whole site; ``within(scope)`` gives a view of the same snapshot
     whose enumerators list only that part."""
 
     scope: Scope | None = None
 
-    def __init__(self, svc: Services, now: datetime, permalinks: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        svc: Services,
+        now: datetime,
+        permalinks: Mapping[str, str] | None = None,
+        previous: Snapshot | None = None,
+    ):
         self.svc = svc
         self.config = svc.config
         self.now = now
-        with svc.store.reading():  # one consistent view of the index and of the clock
-            self.versions: list[Version] = svc.store.versions()
-            self.content_time = svc.store.content_time()
-            self.facets = {f.field: svc.store.facets(f.field) for f in FACETS.values()}
-        # One string per article: its id and version; slices of these are hashed into inputs.
-        self.keys = [f"{v.id}{v.content_hash}{v.updated_ts!r}" for v in self.versions]
+        store = svc.store
+        with store.reading():  # one consistent view of the index and of the clock
+            self.state = store.visible_state()
+            changes = None
+            if (
+                previous is not None
+                and previous.svc is svc
+                and store.now().timestamp() < previous.next_event
+            ):
+                changes = store.versions_changed_since(previous.state)
+            if changes is None:
+                self.versions: list[Version] = store.versions()
+            self.content_time = store.content_time()
+            self.facets = {f.field: store.facets(f.field) for f in FACETS.values()}
+        # Whether this snapshot was made from ``previous`` and the changes since.
+        self.derived = changes is not None
+        # Each facet channel's members (positions in ``versions``), and each channel's
+        # articles per UTC day (what its archive plan is made of), filled on first use.
+        self._members: dict[Channel, list[int]] = {}
+        self._days: dict[Channel, Counter[int]] = {}
+        self._plans: dict[Channel, ArchivePlan] = {}
+        if changes is not None:
+            assert previous is not None
+            self._edit(previous, *changes)
+        else:
+            # One string per article: its id and version; slices are hashed into inputs.
+            self.keys = [_key(v) for v in self.versions]
+            for kind, facet in FACETS.items():
+                column = operator.itemgetter(Version._fields.index(f"{facet.field}_slug"))
+                members: dict[str, list[int]] = {}
+                for position, slug in enumerate(map(column, self.versions)):
+                    if slug:
+                        members.setdefault(slug, []).append(position)
+                self._members.update((Channel(kind, s), found) for s, found in members.items())
         # Permalinks already known by key (slugifying 100,000 headlines takes a second).
         self.permalinks = permalinks or {}
-        self._members: dict[Channel, list[int]] = {}
-        for kind, facet in FACETS.items():
-            column = Version._fields.index(f"{facet.field}_slug")
-            members: dict[str, list[int]] = {}
-            for position, version in enumerate(self.versions):
-                if slug := version[column]:
-                    members.setdefault(str(slug), []).append(position)
-            self._members.update((Channel(kind, slug), found) for slug, found in members.items())
         # Times at which inputs change with the clock alone: the news sitemap's window, an
         # archive period ending, an embargo lifting (the store's next event).
         self.expiries: list[datetime] = []
-        next_event = svc.store.next_event()
-        if math.isfinite(next_event):
-            self.expiries.append(datetime.fromtimestamp(next_event, UTC))
-        self._plans: dict[Channel, ArchivePlan] = {}
+        self.next_event: float = store.next_event()  # epoch seconds, inf: never
+        if math.isfinite(self.next_event):
+            self.expiries.append(datetime.fromtimestamp(self.next_event, UTC))
         self._listed: dict[Callable[[Snapshot], Iterable[Target]], list[Target]] = {}
         self._where: dict[str, int] = {}  # article id -> position, filled on first use
+
+    def _edit(self, previous: Snapshot, changed: set[str], fresh: list[Version]) -> None:
+        """Make this snapshot from ``previous``'s: the ``changed`` articles taken out, and
+        ``fresh`` (their versions now, those still shown) put in at their places in the store's
+        order. Each channel's members move by what was taken out and put in before them (a
+        few slices for a few changes); the day counts and archive plans of the channels no
+        changed article was or is in stay as they were."""
+        versions, keys = list(previous.versions), list(previous.keys)
+        found = (previous.position(article_id) for article_id in changed)
+        removed = sorted(p for p in found if p is not None)
+        old = [previous.versions[p] for p in removed]
+        for position in reversed(removed):  # from the last place up: earlier ones stay put
+            del versions[position], keys[position]
+        for version in fresh:
+            at = _place(versions, version.order())
+            versions.insert(at, version)
+            keys.insert(at, _key(version))
+        self.versions, self.keys = versions, keys
+        added = sorted(_place(versions, version.order()) for version in fresh)
+        moved = _Moves(removed, added)
+        joined: dict[Channel, list[int]] = {}
+        for position in added:
+            for channel in self._facet_channels_of(versions[position]):
+                joined.setdefault(channel, []).append(position)
+        for channel, members in previous._members.items():
+            if now_members := moved.apply(members, joined.pop(channel, [])):
+                self._members[channel] = now_members
+        self._members.update(joined)
+        # Day counts: untouched channels share the previous ones; touched ones are copied
+        # and counted again for the changed articles alone.
+        touched: set[Channel] = {Channel("main")}
+        for version in old:
+            touched.update(self._facet_channels_of(version))
+        touched.update(joined.keys())
+        for version in fresh:
+            touched.update(self._facet_channels_of(version))
+        for channel, days in previous._days.items():
+            if channel not in touched:
+                self._days[channel] = days
+                if channel in previous._plans:
+                    self._plans[channel] = previous._plans[channel]
+                continue
+            days = days.copy()
+            for version in old:
+                if channel.kind == "main" or channel in self._facet_channels_of(version):
+                    days[_day(version)] -= 1
+            for version in fresh:
+                if channel.kind == "main" or channel in self._facet_channels_of(version):
+                    days[_day(version)] += 1
+            self._days[channel] = +days  # days left with no article drop out
+
+    @staticmethod
+    def _facet_channels_of(version: Version) -> list[Channel]:
+        return [
+            Channel(kind, slug)
+            for kind, facet in FACETS.items()
+            if (slug := getattr(version, f"{facet.field}_slug"))
+        ]
 
     def within(self, scope: Scope) -> Snapshot:
         """A view of this snapshot whose enumerators list only ``scope``'s part of the site
@@ -120,7 +210,7 @@ class Snapshot:
     def position(self, article_id: str) -> int | None:
         """Where the article stands in ``versions`` (None: not shown)."""
         if not self._where and self.versions:
-            self._where.update((v.id, p) for p, v in enumerate(self.versions))
+            self._where.update(zip(map(operator.itemgetter(0), self.versions), itertools.count()))
         return self._where.get(article_id)
 
     def facet_channels(self, position: int) -> list[Channel]:
@@ -160,10 +250,12 @@ class Snapshot:
         """The channel's archive pages, by the service's own rule (ArchivePlan.from_days)."""
         plan = self._plans.get(channel)
         if plan is None:
-            days = Counter(
-                int(self.versions[p].published_ts // SECONDS_PER_DAY)
-                for p in self.positions(channel)
-            )
+            days = self._days.get(channel)
+            if days is None:
+                versions = self.versions
+                days = self._days[channel] = Counter(
+                    _day(versions[p]) for p in self.positions(channel)
+                )
             plan = ArchivePlan.from_days(sorted(days.items()), self.config.feed_size)
             self._plans[channel] = plan
         return plan
@@ -177,6 +269,66 @@ class Snapshot:
         keys = self.keys
         text = "".join([keys[p] for p in positions]) + repr(extra)
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _key(version: Version) -> str:
+    return f"{version.id}{version.content_hash}{version.updated_ts!r}"
+
+
+def _day(version: Version) -> int:
+    return int(version.published_ts // SECONDS_PER_DAY)
+
+
+class _Moves:
+    """Where the positions of the articles that stay go when the articles at ``removed`` (old
+    positions) are taken out and others put in at ``added`` (new positions), both sorted."""
+
+    def __init__(self, removed: list[int], added: list[int]):
+        self.removed = removed
+        # The k-th article put in lands after the articles that stay up to this many.
+        self.stays_before = [position - rank for rank, position in enumerate(added)]
+        self.shift = len(added) - len(removed)  # past every change
+        marks = [*removed, *(self._old(s) for s in self.stays_before)]
+        self.first, self.last = (min(marks), max(marks)) if marks else (0, -1)
+
+    def _old(self, stays: int) -> int:
+        """The old position of the article that stays that has ``stays`` staying before it."""
+        position = stays
+        while position - bisect_right(self.removed, position) < stays:
+            position += 1
+        while position in self.removed:
+            position += 1
+        return position
+
+    def new(self, old: int) -> int:
+        stays = old - bisect_left(self.removed, old)
+        return stays + bisect_right(self.stays_before, stays)
+
+    def apply(self, members: list[int], joined: list[int]) -> list[int]:
+        """A channel's sorted old member positions as new ones, less the removed, with the
+        ``joined`` new positions (sorted) of the articles put in that belong to it."""
+        low, high = bisect_left(members, self.first), bisect_right(members, self.last)
+        removed = set(self.removed)
+        middle = [self.new(p) for p in members[low:high] if p not in removed]
+        tail = members[high:]
+        if self.shift:
+            tail = [p + self.shift for p in tail]
+        found = members[:low] + middle + tail
+        for position in joined:
+            insort(found, position)
+        return found
+
+
+def _place(versions: Sequence[Version], order: tuple[float, float, str]) -> int:
+    """Where a version with this ``Version.order()`` goes in ``versions`` (newest first)."""
+    low, high = 0, len(versions)
+    while low < high:
+        middle = (low + high) // 2
+        if versions[middle].order() > order:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 # -- enumerators, one per rule -----------------------------------------------------------------

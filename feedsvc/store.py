@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -181,11 +181,20 @@ CREATE TRIGGER IF NOT EXISTS articles_uncounted AFTER DELETE ON articles BEGIN
 END;
 """
 NEWEST_FIRST = "ORDER BY published_ts DESC, seq DESC, id DESC"
+# Store.versions(); the covering index articles_newest holds every column.
+_VERSION_COLUMNS = (
+    f"id, headline, content_hash, {lastmod.ENTRY_UPDATED_AT_SQL}, published_ts, agency_slug, "
+    "city_slug, seq"
+)
 OLDEST_FIRST = "ORDER BY published_ts ASC, seq ASC, id ASC"
 MAX_SEARCH_TERMS = 8
 SECONDS_PER_DAY = 86_400
 # Beyond this OFFSET, reads skip whole days by their counts first (Store._seek).
 SEEK_FROM = 1000
+# The commits a store remembers the changed articles of (Store.versions_changed_since), and
+# the most changed articles it answers with: past that, reading every version is as cheap.
+CHANGE_LOG_COMMITS = 64
+CHANGE_LOG_MAX_IDS = 1000
 
 
 @dataclass(frozen=True)
@@ -264,6 +273,11 @@ class Version(NamedTuple):
     published_ts: float
     agency_slug: str | None
     city_slug: str | None
+    seq: int | None  # the file's sequence number: with the time and id, the listing order
+
+    def order(self) -> tuple[float, float, str]:
+        """The sort key of NEWEST_FIRST (descending): SQLite puts a NULL seq lowest."""
+        return (self.published_ts, -math.inf if self.seq is None else self.seq, self.id)
 
 
 class Snapshot:
@@ -300,6 +314,9 @@ class Store:
         self._facet_lists: dict[str, tuple[tuple, list[Facet]]] = {}
         self._generation_path = f"{self.index_path}.generation"
         self._unannounced = False  # a commit the generation file does not show yet
+        # (build, generation, ids of the articles changed) of this process's last commits.
+        self._change_log: deque[tuple[str, int, frozenset[str]]] = deque(maxlen=CHANGE_LOG_COMMITS)
+        self._log_lock = threading.Lock()
         # The build last asked to be checked, and until when (monotonic) it is not asked again;
         # the build file's identity and size as last seen (check_file).
         self._repair_asked: tuple[Path | None, float] = (None, 0.0)
@@ -809,11 +826,53 @@ class Store:
         tells a static build which pages may have changed (build.py), whatever their number."""
         where, args = self._visible(None)
         cursor = self._db.execute(
-            f"SELECT id, headline, content_hash, {lastmod.ENTRY_UPDATED_AT_SQL}, published_ts, "
-            f"agency_slug, city_slug FROM articles {where} {NEWEST_FIRST}",
+            f"SELECT {_VERSION_COLUMNS} FROM articles {where} {NEWEST_FIRST}",
             (self._now(), *args),  # as link_rows; a float, so keys compare
         )
         return list(map(Version._make, cursor))
+
+    def versions_changed_since(
+        self, state: tuple[str, int, float | None]
+    ) -> tuple[set[str], list[Version]] | None:
+        """Within a ``reading()``: the ids of the articles changed since ``state`` (an earlier
+        ``visible_state()``) and the Version of each one still shown, or None when this
+        process cannot tell (another process wrote the index since, it was rebuilt, or more
+        than CHANGE_LOG_MAX_IDS articles changed). The changes
+        are those this process's refreshes committed (CHANGE_LOG_COMMITS of them are kept): a
+        static build that indexes for itself reads a few rows, not every article's version.
+        What the clock alone changes (an embargo lifting, a file dated in the future coming of
+        age) is the caller's to watch: nothing is logged before ``next_event()``."""
+        build, generation, _ = self.visible_state()
+        since_build, since_generation, _ = state
+        if build != since_build or generation < since_generation:
+            return None
+        with self._log_lock:
+            log = [entry for entry in self._change_log if entry[0] == build]
+        changed: set[str] = set()
+        expected = since_generation + 1
+        for _, committed, ids in log:
+            if committed < expected:
+                continue
+            if committed != expected:  # a generation committed by another process
+                return None
+            changed.update(ids)
+            expected += 1
+        if expected != generation + 1 or len(changed) > CHANGE_LOG_MAX_IDS:
+            return None
+        if not changed:
+            return changed, []
+        where, args = self._visible(None, f"id IN ({','.join('?' * len(changed))})", *changed)
+        cursor = self._db.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM articles {where}", (self._now(), *args)
+        )
+        return changed, list(map(Version._make, cursor))
+
+    def _remember(self, generation: int, ids: frozenset[str]) -> None:
+        """Log a generation this process committed to the build being served, with the ids of
+        the articles it added, changed or removed (versions_changed_since)."""
+        build = getattr(self._local, "build", None)
+        with self._log_lock:
+            self._change_log.append((str(build), generation, ids))
 
     def published_since(self, since: datetime, limit: int) -> list[Article]:
         where, args = self._visible(None, "published_ts >= ?", since.timestamp())
@@ -1319,7 +1378,7 @@ class Store:
         else:
             loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, self.parse_options))
             index = IndexState.read(db, [*todo, *gone], loaded)
-        batches = _Batches(db, report, self._publish if announce else None)
+        batches = _Batches(db, report, self._announce if announce else None)
         with self._page_cache(BULK_CACHE_KIB if len(todo) > SMALL_REFRESH else None):
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -1351,6 +1410,10 @@ class Store:
 
     def _stored_generation(self) -> int:
         return int(self._meta("generation"))
+
+    def _announce(self, generation: int, ids: frozenset[str]) -> None:
+        self._remember(generation, ids)
+        self._publish(generation)
 
     def _publish(self, generation: int) -> None:
         """Announce a committed change to every process: replace the generation file. Only after
@@ -1481,26 +1544,33 @@ class _Batches:
     own, announced at once when the refresh writes the index being served."""
 
     def __init__(
-        self, db: sqlite3.Connection, report: Report, announce: Callable[[int], None] | None
+        self,
+        db: sqlite3.Connection,
+        report: Report,
+        announce: Callable[[int, frozenset[str]], None] | None,
     ):
         self._db, self._report, self._announce = db, report, announce
-        self._counted = 0
+        self._counted = (0, 0, 0)  # of report.added, changed and removed, at the last commit
 
     def commit(self, *, final: bool = False) -> None:
         report = self._report
-        counted = len(report.added) + len(report.changed) + len(report.removed)
+        lists = (report.added, report.changed, report.removed)
+        counted = (len(report.added), len(report.changed), len(report.removed))
         moved = counted != self._counted or (final and report.folder_changed)
         if moved:
             self._db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
             )
         self._db.execute("COMMIT")
+        ids = frozenset(
+            i for found, start in zip(lists, self._counted, strict=True) for i in found[start:]
+        )
         self._counted = counted
         if moved and self._announce is not None:
             (generation,) = self._db.execute(
                 "SELECT value FROM meta WHERE key = 'generation'"
             ).fetchone()
-            self._announce(int(generation))
+            self._announce(int(generation), ids)
 
 
 @dataclass(frozen=True)

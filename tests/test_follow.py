@@ -9,6 +9,7 @@ every input, whatever the change. Random changes to a small folder check it step
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -134,10 +135,15 @@ def check_followed(
     app, before: Snapshot, whole_before: dict, now: datetime, said: str
 ) -> tuple[Snapshot, dict, list[Target]]:
     """Follow the index's change since ``before``; assert the whole inventory before with the
-    followed part applied is the whole inventory now. Returns the snapshot after, its whole
-    inventory and the followed targets."""
-    after = Snapshot(app.extensions["feedsvc"], now)
-    whole_after = as_map(inventory.targets(app, after))
+    followed part applied is the whole inventory now. Returns the snapshot after (made from
+    ``before`` and the changes since, as a builder makes it), its whole inventory and the
+    followed targets."""
+    svc = app.extensions["feedsvc"]
+    read = Snapshot(svc, now)  # every version read again
+    after = Snapshot(svc, now, previous=before)
+    assert after.derived, said  # this process indexed the change: the store tells what changed
+    assert_same_snapshot(after, read, said)
+    whole_after = as_map(inventory.targets(app, read))
     scope = inventory.follow(before, after)
     assert scope is not None, said
     listed, gone = inventory.followed(app, before, after, scope)
@@ -146,6 +152,19 @@ def check_followed(
     result.update(as_map(listed))
     assert result == whole_after, said
     return after, whole_after, listed
+
+
+def assert_same_snapshot(made: Snapshot, read: Snapshot, said: str) -> None:
+    """What every enumerator reads is the same in both snapshots."""
+    assert made.versions == read.versions, said
+    assert made.keys == read.keys, said
+    assert made.facets == read.facets and made.content_time == read.content_time, said
+    assert made.channels() == read.channels(), said
+    for channel in read.channels():
+        assert list(made.positions(channel)) == list(read.positions(channel)), (said, channel)
+        assert made.plan(channel) == read.plan(channel), (said, channel)
+    for version in read.versions:
+        assert made.position(version.id) == read.position(version.id), said
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -212,3 +231,76 @@ def test_a_respelling_that_renames_a_channel_is_followed_on_all_its_pages(tmp_pa
     assert [f.name for f in svc.store.agencies()] == ["REUTERS"]
     _, _, listed = check_followed(app, before, whole_before, now, "Reuters -> REUTERS")
     assert {"/sources/reuters?page=1", "/sources/reuters?page=3"} <= {t.url for t in listed}
+
+
+def test_a_snapshot_reads_every_version_when_another_process_changed_the_index(
+    tmp_path: Path,
+) -> None:
+    # Only the changes this process committed are known to it: after another writer's, a
+    # snapshot made from the last one would miss that writer's articles.
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    folder = Folder(seeds, random.Random(5), datetime.now(UTC))
+    for _ in range(6):
+        folder.add()
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=FEED_SIZE)
+    svc = app.extensions["feedsvc"]
+    now = datetime.now(UTC)
+    before = Snapshot(svc, now)
+    folder.add()
+    other = indexed_app(tmp_path, seeds, FEED_SIZE=FEED_SIZE)  # refreshes the same index
+    other.extensions["feedsvc"].store.close()
+    time.sleep(0.01)  # a new modification time for the edited file
+    folder.edit("headline")
+    svc.store.refresh()  # this process's own change comes after the other writer's
+    after = Snapshot(svc, now, previous=before)
+    assert not after.derived
+    assert len(after.versions) == 7
+    assert_same_snapshot(after, Snapshot(svc, now), "another writer, then this process")
+    # Then this process indexes a change of its own, and follows it again.
+    time.sleep(0.01)
+    folder.edit("headline")
+    svc.store.refresh()
+    again = Snapshot(svc, now, previous=after)
+    assert again.derived
+    assert_same_snapshot(again, Snapshot(svc, now), "an edit after another writer's")
+
+
+def test_a_snapshot_reads_every_version_once_the_clock_released_an_article(
+    tmp_path: Path,
+) -> None:
+    # An embargo lifting changes what is shown with no commit at all: nothing in the store's
+    # log says so, and a snapshot made from the last one would leave the article out.
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_document(seeds, 1, hex_id(1), headline="Shown", date="1 Mar 2023")
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    held = soon.strftime("%d %b %Y %H:%M:%S UTC")
+    write_document(seeds, 2, hex_id(2), headline="Held", date=held)
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=FEED_SIZE)
+    svc = app.extensions["feedsvc"]
+    before = Snapshot(svc, datetime.now(UTC))
+    assert [v.headline for v in before.versions] == ["Shown"]
+    while datetime.now(UTC) <= soon:
+        time.sleep(0.1)
+    after = Snapshot(svc, datetime.now(UTC), previous=before)
+    assert not after.derived
+    assert [v.headline for v in after.versions] == ["Held", "Shown"]
+
+
+def test_moved_positions_are_where_the_articles_stand_after_the_change() -> None:
+    # A snapshot made from the last one moves each channel's member positions by slices
+    # (inventory._Moves); random removals and insertions check it against a list edited by hand.
+    for trial in range(3000):
+        rng = random.Random(trial)
+        size = rng.randrange(0, 30)
+        removed = sorted(rng.sample(range(size), rng.randrange(0, min(size, 4) + 1)))
+        after: list[tuple[str, int]] = [("stays", p) for p in range(size) if p not in removed]
+        for number in range(rng.randrange(0, 4)):
+            after.insert(rng.randrange(0, len(after) + 1), ("new", number))
+        added = [place for place, (kind, _) in enumerate(after) if kind == "new"]
+        where = {old: place for place, (kind, old) in enumerate(after) if kind == "stays"}
+        members = sorted(rng.sample(range(size), rng.randrange(0, size + 1)))
+        joined = sorted(rng.sample(added, rng.randrange(0, len(added) + 1)))
+        expected = sorted([where[p] for p in members if p in where] + joined)
+        assert inventory._Moves(removed, added).apply(members, joined) == expected, trial
