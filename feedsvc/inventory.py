@@ -137,6 +137,9 @@ class Snapshot:
             self.expiries.append(datetime.fromtimestamp(self.next_event, UTC))
         self._listed: dict[Callable[[Snapshot], Iterable[Target]], list[Target]] = {}
         self._where: dict[str, int] = {}  # article id -> position, filled on first use
+        # Inputs that read a whole channel, once worked out: a rebuild lists the part a change
+        # touches in the snapshot before it too, which was the one after the last change.
+        self._inputs: dict[tuple[object, ...], str] = {}
 
     def _edit(self, previous: Snapshot, changed: set[str], fresh: list[Version]) -> None:
         """Make this snapshot from ``previous``'s: the ``changed`` articles taken out, and
@@ -339,6 +342,9 @@ def _subscription(snap: Snapshot, channel: Channel) -> str:
     ``feed_size`` articles, older ones changed since the least recently changed of those (RFC
     5005 4.1; all of them here, where the service shows at most ``feed_size``: a superset), and
     the newest archive page, which it links."""
+    found = snap._inputs.get(("subscription", channel))
+    if found is not None:  # a rebuild lists the snapshot before the change again
+        return found
     versions, size = snap.versions, snap.config.feed_size
     positions = snap.positions(channel)
     head = positions[:size]
@@ -350,7 +356,9 @@ def _subscription(snap: Snapshot, channel: Channel) -> str:
     name = snap.facet_name(channel) if channel.facet else None
     # An empty feed is dated by the site's content time.
     updated = None if head else snap.content_time
-    return snap.digest([*head, *again], pages[-1].key if pages else None, name, updated)
+    found = snap.digest([*head, *again], pages[-1].key if pages else None, name, updated)
+    snap._inputs["subscription", channel] = found
+    return found
 
 
 @functools.cache  # one enumerator per kind, which its previews share (Snapshot.listed)
@@ -386,22 +394,32 @@ def _archive_pages(snap: Snapshot, channel: Channel) -> Iterator[tuple[ArchivePa
     from its offset), its neighbours' keys (prev-archive, next-archive links) and whether its
     period is over (a longer max-age: that changes with the clock)."""
     versions, now = snap.versions, snap.now.timestamp()
-    oldest_first = list(reversed(snap.positions(channel)))
-    published = [versions[p].published_ts for p in oldest_first]
+    positions = snap.positions(channel)  # newest first
+
+    def back(position: int) -> float:  # ascending along ``positions``
+        return -versions[position].published_ts
+
     pages = snap.plan(channel).pages
     name = snap.facet_name(channel) if channel.facet else None
     wanted = snap.scope.archive_pages.get(channel, frozenset()) if snap.scope else None
     for number, page in enumerate(pages):
         if wanted is not None and page.key not in wanted:
             continue
-        low, high = bisect_left(published, page.start), bisect_left(published, page.end)
-        shown = oldest_first[low:high][page.offset : page.offset + page.count]
-        older = pages[number - 1].key if number else None
-        newer = pages[number + 1].key if number + 1 < len(pages) else None
-        closed = page.is_closed(now)
-        if not closed:
-            snap.expiries.append(datetime.fromtimestamp(page.end, UTC))
-        yield page, snap.digest(shown, page.key, older, newer, closed, name)
+        inputs = snap._inputs.get(("archive", channel, page.key))
+        if inputs is None:
+            # The channel's articles published in [start, end), oldest first.
+            newest = bisect_right(positions, -page.end, key=back)
+            oldest = bisect_right(positions, -page.start, key=back)
+            period = positions[newest:oldest][::-1]
+            shown = period[page.offset : page.offset + page.count]
+            older = pages[number - 1].key if number else None
+            newer = pages[number + 1].key if number + 1 < len(pages) else None
+            closed = page.is_closed(now)
+            if not closed:
+                snap.expiries.append(datetime.fromtimestamp(page.end, UTC))
+            inputs = snap.digest(shown, page.key, older, newer, closed, name)
+            snap._inputs["archive", channel, page.key] = inputs
+        yield page, inputs
 
 
 def _listing(snap: Snapshot, channel: Channel, heading: object) -> Iterator[Target]:
@@ -562,8 +580,9 @@ def sitemap_parts(snap: Snapshot) -> Iterator[Target]:
 
 def news_sitemap(snap: Snapshot) -> Iterator[Target]:
     since = (snap.now - NEWS_WINDOW).timestamp()
-    shown = [p for p, v in enumerate(snap.versions) if v.published_ts >= since]
-    shown = shown[:NEWS_MAX_ARTICLES]
+    versions = snap.versions  # newest first: those in the window are the first ones
+    within = bisect_right(versions, -since, key=lambda v: -v.published_ts)
+    shown = list(range(min(within, NEWS_MAX_ARTICLES)))
     if shown:
         # The oldest article leaves the window then, and the sitemap changes with the clock.
         oldest = snap.versions[shown[-1]].published_ts
