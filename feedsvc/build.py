@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -290,6 +290,7 @@ class Builder:
         self._entries: dict[str, Entry] | None = None
         self._rewrite: set[str] = set()  # URLs whose files are not in OUT as built
         self._permalinks: dict[str, str] = {}  # article key -> URL (inventory.Snapshot)
+        self._owners: dict[str, str] = {}  # file in OUT -> the URL of the entry it holds
         # The snapshot OUT was last brought in step with, and the earliest time at which the
         # clock alone changes one of its pages: what a rebuild follows a change from.
         self._previous: Snapshot | None = None
@@ -335,6 +336,7 @@ class Builder:
                 for url, entry in self._entries.items()
                 if url.startswith(ARTICLES)
             }
+            self._owners = {e.file: url for url, e in self._entries.items() if e.file is not None}
         entries = self._entries
         # Responses cached by an earlier build may have aged (the news sitemap is kept a minute).
         self.svc.cache.clear()
@@ -461,11 +463,11 @@ class Builder:
         for entry in gone:
             removals += [self.tree.path(relative) for relative in entry.files()]
             report.removed += entry.files()
+        _check_unique_files(self._owners, changed, gone)
         updated = dict(entries)
         updated.update((entry.url, entry) for entry in changed)
         for entry in gone:
             del updated[entry.url]
-        _check_unique_files(updated.values())
         # The configuration says what each file's URL, status and headers are: only a change
         # of those (a new or removed URL, new headers) needs it written again.
         if (
@@ -489,23 +491,45 @@ class Builder:
         self.tree.commit(moves, removals, changed, [entry.url for entry in gone], self.stamp)
         self._rewrite -= {entry.url for entry in changed} | {entry.url for entry in gone}
         self._entries = updated
-        self._permalinks = {key: url for key, url in self._permalinks.items() if url in updated}
-        self._permalinks.update(
-            (inventory.permalink_key(e.inputs), e.url)
-            for e in changed
-            if e.url.startswith(ARTICLES)
-        )
+        # Each gone or changed entry gives up its file and its article key; changed ones take
+        # their new ones.
+        for old in (entries.get(e.url) for e in changed):
+            if old is not None:
+                self._forget(old)
+        for entry in gone:
+            self._forget(entry)
+        for entry in changed:
+            if entry.file is not None:
+                self._owners[entry.file] = entry.url
+            if entry.url.startswith(ARTICLES):
+                self._permalinks[inventory.permalink_key(entry.inputs)] = entry.url
+
+    def _forget(self, entry: Entry) -> None:
+        if entry.file is not None and self._owners.get(entry.file) == entry.url:
+            del self._owners[entry.file]
+        key = inventory.permalink_key(entry.inputs)
+        if entry.url.startswith(ARTICLES) and self._permalinks.get(key) == entry.url:
+            del self._permalinks[key]
 
 
 def _served_as(entry: Entry | None) -> tuple | None:
     return None if entry is None else (entry.status, entry.file, entry.encodings, entry.headers)
 
 
-def _check_unique_files(entries: Iterable[Entry]) -> None:
-    seen: dict[str, str] = {}
-    for entry in entries:
+def _check_unique_files(owners: Mapping[str, str], changed: list[Entry], gone: list[Entry]) -> None:
+    """Raise BuildError, naming both URLs, when two would be written to one file once the
+    ``changed`` entries replace theirs and the ``gone`` ones are removed; ``owners`` maps each
+    file in OUT to its URL. Only the changed entries' files are looked at: a one-document
+    rebuild at 100,000 articles does not walk 200,000 entries."""
+    claimed: dict[str, str] = {}
+    for entry in changed:
         if entry.file is None:
             continue
-        if entry.file in seen:
-            raise BuildError(f"{seen[entry.file]} and {entry.url} would share {entry.file}")
-        seen[entry.file] = entry.url
+        if entry.file in claimed:
+            raise BuildError(f"{claimed[entry.file]} and {entry.url} would share {entry.file}")
+        claimed[entry.file] = entry.url
+    leaving = {entry.url for entry in changed} | {entry.url for entry in gone}
+    for file, url in claimed.items():
+        other = owners.get(file)
+        if other is not None and other != url and other not in leaving:
+            raise BuildError(f"{other} and {url} would share {file}")

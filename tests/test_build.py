@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks import corpus
 from feedsvc import config, inventory
-from feedsvc.build import Builder
+from feedsvc.build import Builder, BuildError, _check_unique_files
 from feedsvc.outtree import Entry, OutTree
 from feedsvc.staticconf import UnmappableURL, file_path
 
@@ -609,3 +609,21 @@ def test_build_names_skipped_documents_and_a_missing_site_url(tmp_path: Path, se
     assert "FEEDSVC_SITE_URL is not set" in finished.stderr
     assert "1 document skipped: empty.txt (empty document)" in finished.stderr
     assert (tmp_path / "out" / "feed.atom").exists()
+
+
+def test_two_urls_never_share_a_file_and_a_file_freed_by_a_change_may_be_taken() -> None:
+    # The check a rebuild makes before its commit (a route whose URLs map to one file would
+    # otherwise write one over the other); it looks at the changed entries alone.
+    def entry(url: str, file: str) -> Entry:
+        return Entry(url, "", 200, file, "d", 1, "", ())
+
+    owners = {"a.html": "/a", "b.html": "/b"}
+    with pytest.raises(BuildError, match="/a and /c would share a.html"):
+        _check_unique_files(owners, [entry("/c", "a.html")], [])
+    with pytest.raises(BuildError, match="/c and /d would share c.html"):
+        _check_unique_files(owners, [entry("/c", "c.html"), entry("/d", "c.html")], [])
+    with pytest.raises(BuildError, match="/a and /b would share a.html"):  # /a keeps its file
+        _check_unique_files(owners, [entry("/a", "a.html"), entry("/b", "a.html")], [])
+    _check_unique_files(owners, [entry("/c", "a.html")], [entry("/a", "a.html")])  # /a is gone
+    _check_unique_files(owners, [entry("/a", "b.html"), entry("/b", "a.html")], [])  # swapped
+    _check_unique_files(owners, [entry("/a", "a.html"), entry("/c", "c.html")], [])
