@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = config.load(
             {"SEEDS_DIR": str(seeds), "INDEX_PATH": str(work / "index.sqlite3"), "WATCH": "false"}
         )
-        builder = Builder(settings, work / "out", jobs=args.jobs)
+        builder = Builder(settings, work / "out", jobs=args.jobs, keep_workers=True)
         builder.svc.store.refresh(parallel=True)
         print(f"N = {args.n}, {args.jobs} jobs, load average {os.getloadavg()[0]:.1f}")
         full = timed("full build", builder.build)

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -56,6 +57,9 @@ BROTLI_MIN_SAVING = 0.05  # a .br copy must be this much smaller than the .gz on
 BROTLI_MAX_BYTES = 64 * 1024
 # Below this many URLs to render, forking worker processes costs more than it saves.
 PARALLEL_MIN_URLS = 200
+# With workers kept from one build to the next (Builder keep_workers: build --watch), handing
+# a URL to one costs a millisecond against about ten to render it.
+KEPT_PARALLEL_MIN_URLS = 8
 CHUNK_URLS = 100
 # How often a worker looks whether the build that started it is still there (_end_with).
 PARENT_CHECK_SECONDS = 0.2
@@ -264,15 +268,27 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def _render_chunk(tasks: list[tuple[Target, Entry | None]]) -> list[Rendered]:
+def _render_star(task: tuple[int, list[tuple[Target, Entry | None]]]) -> list[Rendered]:
+    return _render_chunk(*task)
+
+
+def _render_chunk(build: int, tasks: list[tuple[Target, Entry | None]]) -> list[Rendered]:
     app, site_url, staging = _worker["app"], _worker["site_url"], _worker["staging"]
+    if _worker.get("build") != build:  # a kept worker's first chunk of a new build
+        app.extensions["feedsvc"].cache.clear()  # as the builder's own (Builder.build)
+        _worker["build"] = build
     return [render(app, site_url, target, old, staging) for target, old in tasks]
 
 
 class Builder:
     """Builds OUT from the index, again and again (``build --watch`` keeps one)."""
 
-    def __init__(self, settings: Config, out: Path, jobs: int | None = None):
+    def __init__(
+        self, settings: Config, out: Path, jobs: int | None = None, keep_workers: bool = False
+    ):
+        """``keep_workers``: keep the render processes from one build to the next, for a
+        builder that rebuilds after each change (build --watch): forking them and starting an
+        app in each takes longer than rendering a one-document change. ``close()`` ends them."""
         from . import create_app
 
         seeds, folder = settings.seeds_dir.resolve(), out.resolve()
@@ -286,6 +302,9 @@ class Builder:
         self.svc = self.app.extensions["feedsvc"]
         self.tree = OutTree(out)
         self.jobs = jobs or os.cpu_count() or 1
+        self.keep_workers = keep_workers
+        self._pool: Any = None  # the kept multiprocessing pool, once started
+        self._builds = 0  # how many builds this builder started (kept workers clear caches)
         self.stamp = renderer_stamp(settings)
         self._entries: dict[str, Entry] | None = None
         self._rewrite: set[str] = set()  # URLs whose files are not in OUT as built
@@ -299,6 +318,10 @@ class Builder:
         self._last: Snapshot | None = None  # the last snapshot taken, in step with OUT or not
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
         self.tree.close()
         self.svc.store.close()
 
@@ -314,6 +337,7 @@ class Builder:
         ``progress(done, total)`` is called as URLs are rendered. Raises BuildError (and
         inventory.UndeclaredRoute, staticconf.UnmappableURL) with a message naming the URL."""
         started = time.monotonic()
+        self._builds += 1
         if not self.tree.out.is_dir():  # removed under a watching build: made again, whole
             self.tree.out.mkdir(parents=True)
             self._entries = None
@@ -416,15 +440,27 @@ class Builder:
     def _render(self, todo: list[tuple[Target, Entry | None]]) -> Iterator[Rendered]:
         site_url = self.settings.site_url
         staging = self.tree.staging
-        if len(todo) < PARALLEL_MIN_URLS or self.jobs == 1:
+        least = KEPT_PARALLEL_MIN_URLS if self.keep_workers else PARALLEL_MIN_URLS
+        if len(todo) < least or self.jobs == 1:
             for target, old in todo:
                 yield render(self.app, site_url, target, old, staging)
             return
-        chunks = [todo[i : i + CHUNK_URLS] for i in range(0, len(todo), CHUNK_URLS)]
-        context = multiprocessing.get_context("fork")
-        with context.Pool(self.jobs, _start_worker, (self.mapping, site_url, str(staging))) as pool:
-            for rendered in pool.imap_unordered(_render_chunk, chunks):
+        # Small chunks for a small change, so that every worker gets a share.
+        size = min(CHUNK_URLS, math.ceil(len(todo) / (2 * self.jobs)))
+        tasks = [(self._builds, todo[i : i + size]) for i in range(0, len(todo), size)]
+        pool = self._pool
+        if pool is None:
+            context = multiprocessing.get_context("fork")
+            pool = context.Pool(self.jobs, _start_worker, (self.mapping, site_url, str(staging)))
+        try:
+            for rendered in pool.imap_unordered(_render_star, tasks):
                 yield from rendered
+        finally:
+            if self.keep_workers:
+                self._pool = pool
+            else:
+                pool.terminate()
+                pool.join()
 
     def _redirect_headers(self) -> tuple[tuple[str, str], ...]:
         """The headers (but Location) of the 301 from an article's id to its permalink, asked

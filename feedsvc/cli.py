@@ -495,7 +495,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         )
     with _index_errors(settings):
         try:
-            builder = static_build.Builder(settings, out, jobs)
+            builder = static_build.Builder(settings, out, jobs, keep_workers=watch)
             _refresh(builder.svc.store)
             if summary := summarise_problems(builder.svc.store.problems()):
                 click.echo(f"WARNING: {summary}", err=True)
