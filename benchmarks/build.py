@@ -41,9 +41,27 @@ CHANGE_INTERVAL_SECONDS = 1.1  # between two changes of --followed-only (_follow
 
 
 def _cpu() -> float:
+    """CPU seconds of this process and its children, the render processes a kept builder keeps
+    running included (RUSAGE_CHILDREN counts only children that have ended)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + _live_children()
+
+
+def _live_children() -> float:
+    """CPU seconds of this process's running children, from /proc (Linux)."""
+    tick, me, total = os.sysconf("SC_CLK_TCK"), os.getpid(), 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended since the listing
+        if int(fields[1]) == me:  # the parent's pid; then utime and stime, in clock ticks
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def timed(label: str, step: Callable[[], BuildReport | int]) -> float:

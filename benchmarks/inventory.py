@@ -174,12 +174,14 @@ def _whole(app: Any, known: dict[str, str]) -> list:
 
 
 def _followed(app: Any, before: Any) -> tuple[list, list]:
-    """A snapshot and the URLs the change since ``before`` touches, as a kept builder does."""
+    """A snapshot and the URLs the change since ``before`` touches, as a kept builder does (the
+    snapshot made from ``before`` and the change, where the store can tell what changed)."""
     from datetime import UTC, datetime
 
     from feedsvc import inventory
 
-    after = inventory.Snapshot(app.extensions["feedsvc"], datetime.now(UTC), before.permalinks)
+    svc = app.extensions["feedsvc"]
+    after = inventory.Snapshot(svc, datetime.now(UTC), before.permalinks, before)
     scope = inventory.follow(before, after)
     if scope is None:
         raise SystemExit("the change was not followed")
