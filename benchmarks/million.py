@@ -11,7 +11,14 @@ generated once. Then, for both sizes:
   ``--reuse-index`` keeps an index already in step with the folder, taking its time from
   nothing), the index's size on disk, and a full rescan of the unchanged folder (what the
   watcher does for safety, and ``feedsvc index`` on restart), in a process of its own;
-- ``feedsvc serve`` restarted on the up-to-date index, to its first 200 on /feed.atom, 3 times;
+- ``feedsvc serve`` restarted on the up-to-date index, to its first 200 on /feed.atom (asked
+  every 10 ms), as an operator restarts it: each run serves until its start-up scans are over
+  and is then stopped as ``--stop`` says (``sigterm``: to the server alone, as systemd does with
+  docs/feedsvc.service; ``ctrl-c``: SIGINT to the process group), ``--restarts`` times at each
+  size, the sizes alternating; then ``--crashes`` restarts after a SIGKILL to the process group,
+  which leaves no record of a clean stop, so the start reads the whole index (PRAGMA
+  quick_check). Each start says whether the record of a clean stop was there, and the check's
+  time when the server logged one. ``--restarts-only`` stops there;
 - both services then run side by side (their defaults: 2 workers, 8 threads, access log off):
   the first render of each kind of page, once the watcher's start-up scans are over;
 - feed 200, gzip and 304 and a permalink with wrk, the two services alternating in each round:
@@ -33,6 +40,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,7 +52,7 @@ from typing import Any
 
 from . import corpus
 from .harness import Processes, child_pids, cpu_seconds, fetch, free_port, log, wait_until_up
-from .indexing import serve_restart
+from .indexing import POLL_SECONDS
 from .service import feedsvc_command, feedsvc_env, remove_index, start_feedsvc
 from .serving import wrk
 from .settings import Settings, parse_args
@@ -58,6 +66,15 @@ FIRST_RENDERS = ("/feed.rss", "/feed.json", "/sources/reuters/feed.atom",
                  "/feeds.opml", "/sitemap.xml", "/news-sitemap.xml")  # fmt: skip
 QUIET_CPU_SECONDS = 0.2  # CPU a service may use over 2 s and still count as idle
 SETTLE_TIMEOUT_SECONDS = 600
+# How an operator stops the service: (signal, to the whole process group). systemd with
+# docs/feedsvc.service (KillMode=mixed) sends SIGTERM to the server alone; Ctrl-C in a terminal
+# is SIGINT to the group. A crash is SIGKILL to the group: no record of a clean stop is left.
+STOPS = {"sigterm": (signal.SIGTERM, False), "ctrl-c": (signal.SIGINT, True),
+         "crash": (signal.SIGKILL, True)}  # fmt: skip
+STOP_TIMEOUT_SECONDS = 30
+# A start after a crash reads the whole index first: 25 s at a million on a quiet machine.
+RESTART_TIMEOUT_SECONDS = 600
+WHOLE_CHECK_LOGGED = re.compile(r"checked the whole index .* \(([\d.]+) s\)")
 
 
 @dataclass
@@ -133,6 +150,97 @@ def memory_mib(pid: int) -> dict[str, list[float]]:
         rss.append(int(re.search(r"^Rss:\s+(\d+)", text, re.M).group(1)) / 1024)  # type: ignore[union-attr]
         pss.append(int(re.search(r"^Pss:\s+(\d+)", text, re.M).group(1)) / 1024)  # type: ignore[union-attr]
     return {"rss": rss, "pss": pss}
+
+
+def serve_once(
+    procs: Processes, settings: Settings, svc: Service, work: Path, stop: str
+) -> dict[str, Any]:
+    """One run of ``feedsvc serve`` on ``svc``'s index, as an operator restarts the service:
+    seconds from its launch to its first 200 of /feed.atom, then serving until the watcher's
+    start-up scans are over, then stopped as ``stop`` (a key of STOPS) says.
+
+    Returns {"clean_record": whether the record of a clean stop (``<index>.clean``) was there at
+    launch, "first_feed_s", "whole_check_s": the start-up check's time if the server logged
+    one, "settle_s", "stop": ``stop``, "left_record": whether this stop left the record}.
+    """
+    mark = svc.index.with_name(f"{svc.index.name}.clean")
+    clean_record = mark.exists()
+    log_path = work / f"restarts-{svc.n}.log"
+    log_from = log_path.stat().st_size if log_path.exists() else 0
+    port = free_port()
+    started = time.perf_counter()
+    svc.proc = procs.start(
+        [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}"],
+        env=feedsvc_env(svc.seeds, svc.index, port, settings.source),
+        log=log_path,
+        cwd=work,
+    )
+    try:
+        wait_until_up(
+            port, "/feed.atom", svc.proc, timeout=RESTART_TIMEOUT_SECONDS, interval=POLL_SECONDS
+        )
+        first_feed = time.perf_counter() - started
+        settle = wait_until_idle(svc)
+        number, to_group = STOPS[stop]
+        if to_group:
+            os.killpg(svc.proc.pid, number)
+        else:
+            os.kill(svc.proc.pid, number)
+        svc.proc.wait(timeout=STOP_TIMEOUT_SECONDS)
+    finally:
+        procs.stop(svc.proc)  # whatever is left of the group (nothing, after a clean stop)
+    with log_path.open("rb") as logged:
+        logged.seek(log_from)
+        checked = WHOLE_CHECK_LOGGED.search(logged.read().decode(errors="replace"))
+    return {
+        "clean_record": clean_record,
+        "first_feed_s": first_feed,
+        "whole_check_s": float(checked.group(1)) if checked else None,
+        "settle_s": settle,
+        "stop": stop,
+        "exit_status": svc.proc.returncode,
+        "left_record": mark.exists(),
+    }
+
+
+def restarts(
+    procs: Processes,
+    settings: Settings,
+    services: list[Service],
+    work: Path,
+    *,
+    count: int,
+    crashes: int,
+    stop: str,
+) -> dict[str, Any]:
+    """Restart to first feed at each size, the sizes alternating: ``count`` after a clean stop
+    (``stop``), then ``crashes`` after a crash. A first run at each size, after whatever came
+    before, is not counted; the last is stopped cleanly, to leave the index as it found it.
+
+    Returns, per size, "after_clean_s" and "after_crash_s" (seconds to the first feed) and every
+    run's serve_once record under "runs"; and the load averages before and after."""
+    stops = [stop] * count + ["crash"] * crashes + [stop]
+    found: dict[str, Any] = {"loadavg": os.getloadavg()}
+    for svc in services:
+        found[str(svc.n)] = {"after_clean_s": [], "after_crash_s": [], "runs": []}
+    for k, this_stop in enumerate(stops):
+        for svc in services if k % 2 == 0 else services[::-1]:
+            run = serve_once(procs, settings, svc, work, this_stop)
+            mine = found[str(svc.n)]
+            after = mine["runs"][-1]["stop"] if mine["runs"] else None
+            run["after"] = after
+            mine["runs"].append(run)
+            if after == "crash":
+                mine["after_crash_s"].append(run["first_feed_s"])
+            elif after is not None:
+                mine["after_clean_s"].append(run["first_feed_s"])
+            record = "there" if run["clean_record"] else "absent"
+            log(f"  N = {svc.n:,}: after {after or 'the index'}: first feed "
+                f"{run['first_feed_s']:.2f} s (record {record}, whole-index check "
+                f"{run['whole_check_s']} s), scans over after {run['settle_s']:.0f} s; "
+                f"{this_stop} left a record: {run['left_record']}")  # fmt: skip
+    found["loadavg_end"] = os.getloadavg()
+    return found
 
 
 def first_renders(svc: Service) -> dict[str, float]:
@@ -237,7 +345,8 @@ def report(results: dict[str, Any], big: int, small: int) -> str:
     row("index on disk", "index_mib", " MiB", 0)
     row("`feedsvc index`, folder unchanged (a full rescan)", "rescan_s")
     row("its peak resident memory", "rescan_peak_mib", " MiB", 0)
-    row("`feedsvc serve` restart to first feed", "serve_restart_s")
+    row("`feedsvc serve` restart to first feed, after a clean stop", "serve_restart_s")
+    row("the same after a crash (SIGKILL)", "serve_restart_after_crash_s")
     row("watcher's start-up scans done after", "settle_s")
     row("new document in every feed, every worker", "visible_s")
     row("worker resident memory (each)", "worker_rss_mib", " MiB", 0)
@@ -273,6 +382,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=5,
+        help="restarts after a clean stop at each size (default: 5)",
+    )
+    parser.add_argument(
+        "--crashes", type=int, default=2, help="restarts after a crash at each size (default: 2)"
+    )
+    parser.add_argument(
+        "--stop",
+        choices=("sigterm", "ctrl-c"),
+        default="sigterm",
+        help="how a clean stop is made (default: sigterm, to the server alone)",
+    )
+    parser.add_argument(
+        "--restarts-only",
+        action="store_true",
+        help="stop after the restarts (no serving, visibility, memory)",
+    )
     args = parser.parse_args(argv)
     settings = parse_args(["--sizes", f"{args.baseline},{args.n}", "--rounds", str(args.rounds),
                            "--seconds", str(args.seconds),
@@ -287,10 +416,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for svc in services:
             results[str(svc.n)] = index(svc, settings, args.reuse_index)
-            results[str(svc.n)]["serve_restart_s"] = [
-                serve_restart(procs, settings, svc.seeds, svc.index) for _ in range(3)
-            ]
             log(f"N = {svc.n:,}: {results[str(svc.n)]}")
+        log(f"restarts: {args.restarts} after a clean stop ({args.stop}), {args.crashes} after a "
+            "crash, at each size")  # fmt: skip
+        results["restarts"] = restarts(procs, settings, services, work, count=args.restarts,
+                                       crashes=args.crashes, stop=args.stop)  # fmt: skip
+        for svc in services:
+            made = results["restarts"][str(svc.n)]
+            results[str(svc.n)]["serve_restart_s"] = made["after_clean_s"]
+            results[str(svc.n)]["serve_restart_after_crash_s"] = made["after_crash_s"]
+        if args.restarts_only:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "million.json").write_text(json.dumps(results, indent=2, default=str))
+            for svc in services:
+                for label, key in (("after a clean stop", "serve_restart_s"),
+                                   ("after a crash", "serve_restart_after_crash_s")):  # fmt: skip
+                    print(f"N = {svc.n:,}: restart to first feed {label}: "
+                          f"{median_range(results[str(svc.n)][key], ' s')}")  # fmt: skip
+            print(f"load averages: {results['restarts']['loadavg']} before the restarts, "
+                  f"{results['restarts']['loadavg_end']} after")  # fmt: skip
+            return 0
         for svc in services:
             svc.port = free_port()
             svc.proc, _ = start_feedsvc(procs, settings, work, svc.seeds, svc.index, svc.port)
