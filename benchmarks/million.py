@@ -160,14 +160,16 @@ def serve_once(
     start-up scans are over, then stopped as ``stop`` (a key of STOPS) says.
 
     Returns {"clean_record": whether the record of a clean stop (``<index>.clean``) was there at
-    launch, "first_feed_s", "whole_check_s": the start-up check's time if the server logged
-    one, "settle_s", "stop": ``stop``, "left_record": whether this stop left the record}.
+    launch, "launched_at" (epoch seconds), "first_feed_s", "whole_check_s": the start-up check's
+    time if the server logged one, "settle_s", "stop": ``stop``, "exit_status", "left_record":
+    whether this stop left the record}.
     """
     mark = svc.index.with_name(f"{svc.index.name}.clean")
     clean_record = mark.exists()
     log_path = work / f"restarts-{svc.n}.log"
     log_from = log_path.stat().st_size if log_path.exists() else 0
     port = free_port()
+    launched_at = time.time()  # to set beside the server's log lines (wall clock, as they are)
     started = time.perf_counter()
     svc.proc = procs.start(
         [*feedsvc_command(), "serve", "--bind", f"127.0.0.1:{port}"],
@@ -194,6 +196,7 @@ def serve_once(
         checked = WHOLE_CHECK_LOGGED.search(logged.read().decode(errors="replace"))
     return {
         "clean_record": clean_record,
+        "launched_at": launched_at,
         "first_feed_s": first_feed,
         "whole_check_s": float(checked.group(1)) if checked else None,
         "settle_s": settle,
