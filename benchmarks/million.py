@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,16 @@ STOP_TIMEOUT_SECONDS = 30
 # A start after a crash reads the whole index first: 25 s at a million on a quiet machine.
 RESTART_TIMEOUT_SECONDS = 600
 WHOLE_CHECK_LOGGED = re.compile(r"checked the whole index .* \(([\d.]+) s\)")
+# Where a start spends its time, from the server's log: the first line each of these begins, in
+# the order a start logs them (the main process's check and count of the index, its summary of
+# skipped documents, granian's start, the first worker up).
+START_MARKS = {
+    "index counted": r"serving [\d,]+ indexed",
+    "summary done": r"serving http",
+    "granian started": r"Starting granian",
+    "first worker up": r"Started worker",
+}
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \[\d+\] \w+ [\w.]+: (.*)$", re.M)
 
 
 @dataclass
@@ -161,8 +172,8 @@ def serve_once(
 
     Returns {"clean_record": whether the record of a clean stop (``<index>.clean``) was there at
     launch, "launched_at" (epoch seconds), "first_feed_s", "whole_check_s": the start-up check's
-    time if the server logged one, "settle_s", "stop": ``stop``, "exit_status", "left_record":
-    whether this stop left the record}.
+    time if the server logged one, "log_marks_s": start_marks, "settle_s", "stop": ``stop``,
+    "exit_status", "left_record": whether this stop left the record}.
     """
     mark = svc.index.with_name(f"{svc.index.name}.clean")
     clean_record = mark.exists()
@@ -193,17 +204,31 @@ def serve_once(
         procs.stop(svc.proc)  # whatever is left of the group (nothing, after a clean stop)
     with log_path.open("rb") as logged:
         logged.seek(log_from)
-        checked = WHOLE_CHECK_LOGGED.search(logged.read().decode(errors="replace"))
+        text = logged.read().decode(errors="replace")
+    checked = WHOLE_CHECK_LOGGED.search(text)
     return {
         "clean_record": clean_record,
         "launched_at": launched_at,
         "first_feed_s": first_feed,
         "whole_check_s": float(checked.group(1)) if checked else None,
+        "log_marks_s": start_marks(text, launched_at),
         "settle_s": settle,
         "stop": stop,
         "exit_status": svc.proc.returncode,
         "left_record": mark.exists(),
     }
+
+
+def start_marks(text: str, launched_at: float) -> dict[str, float]:
+    """Seconds from the launch to the first log line of each START_MARKS in ``text`` (one run's
+    log; its times are the local wall clock, to the millisecond)."""
+    found: dict[str, float] = {}
+    for stamp, message in LOG_LINE.findall(text):
+        when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        for mark, pattern in START_MARKS.items():
+            if mark not in found and re.match(pattern, message):
+                found[mark] = when - launched_at
+    return found
 
 
 def restarts(
