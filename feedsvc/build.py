@@ -27,6 +27,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -268,10 +270,6 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def _render_star(task: tuple[int, list[tuple[Target, Entry | None]]]) -> list[Rendered]:
-    return _render_chunk(*task)
-
-
 def _render_chunk(build: int, tasks: list[tuple[Target, Entry | None]]) -> list[Rendered]:
     app, site_url, staging = _worker["app"], _worker["site_url"], _worker["staging"]
     if _worker.get("build") != build:  # a kept worker's first chunk of a new build
@@ -303,7 +301,7 @@ class Builder:
         self.tree = OutTree(out)
         self.jobs = jobs or os.cpu_count() or 1
         self.keep_workers = keep_workers
-        self._pool: Any = None  # the kept multiprocessing pool, once started
+        self._pool: ProcessPoolExecutor | None = None  # the kept render processes, once started
         self._builds = 0  # how many builds this builder started (kept workers clear caches)
         self.stamp = renderer_stamp(settings)
         self._entries: dict[str, Entry] | None = None
@@ -319,8 +317,7 @@ class Builder:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self.tree.close()
         self.svc.store.close()
@@ -447,20 +444,40 @@ class Builder:
             return
         # Small chunks for a small change, so that every worker gets a share.
         size = min(CHUNK_URLS, math.ceil(len(todo) / (2 * self.jobs)))
-        tasks = [(self._builds, todo[i : i + size]) for i in range(0, len(todo), size)]
-        pool = self._pool
-        if pool is None:
-            context = multiprocessing.get_context("fork")
-            pool = context.Pool(self.jobs, _start_worker, (self.mapping, site_url, str(staging)))
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        # A process pool that says when a worker died (BrokenProcessPool) rather than waiting
+        # for it forever, as multiprocessing.Pool does (a kept pool lives through many builds).
+        pool = self._pool or self._new_pool()
+        keep = self.keep_workers
         try:
-            for rendered in pool.imap_unordered(_render_star, tasks):
-                yield from rendered
+            try:
+                futures = [pool.submit(_render_chunk, self._builds, chunk) for chunk in chunks]
+            except BrokenProcessPool:  # a kept worker died between builds: start them again
+                pool.shutdown(wait=True)
+                pool = self._new_pool()
+                futures = [pool.submit(_render_chunk, self._builds, chunk) for chunk in chunks]
+            for future in as_completed(futures):
+                yield from future.result()
+        except BrokenProcessPool:
+            keep = False
+            raise BuildError(
+                "a render process ended before its work was done (killed, or out of memory); "
+                "OUT is as the last build left it"
+            ) from None
         finally:
-            if self.keep_workers:
+            if keep:
                 self._pool = pool
             else:
-                pool.terminate()
-                pool.join()
+                self._pool = None
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.jobs,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker,
+            initargs=(self.mapping, self.settings.site_url, str(self.tree.staging)),
+        )
 
     def _redirect_headers(self) -> tuple[tuple[str, str], ...]:
         """The headers (but Location) of the 301 from an article's id to its permalink, asked

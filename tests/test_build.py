@@ -627,3 +627,31 @@ def test_two_urls_never_share_a_file_and_a_file_freed_by_a_change_may_be_taken()
     _check_unique_files(owners, [entry("/c", "a.html")], [entry("/a", "a.html")])  # /a is gone
     _check_unique_files(owners, [entry("/a", "b.html"), entry("/b", "a.html")], [])  # swapped
     _check_unique_files(owners, [entry("/a", "a.html"), entry("/c", "c.html")], [])
+
+
+def test_a_kept_render_process_that_died_is_started_again(tmp_path: Path) -> None:
+    # build --watch keeps its render processes between changes; one killed in between (the
+    # OOM killer) must not hang the next rebuild or the stop: it is started again.
+    seeds = tmp_path / "seeds"
+    corpus.write(seeds, 30, seed=5)
+    out = tmp_path / "out"
+    builder = Builder(config.load(_settings(tmp_path, seeds)), out, jobs=2, keep_workers=True)
+    try:
+        builder.svc.store.refresh()
+        builder.build()
+        workers = _children(os.getpid())
+        assert len(workers) >= 2, "the build rendered in kept worker processes"
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1.1)  # a new second: the change is dated after the last build
+        edited = sorted(seeds.glob("*.txt"))[10]
+        edited.write_text("A headline written again\n" + edited.read_text().split("\n", 1)[1])
+        builder.svc.store.refresh()
+        report = builder.build()
+        assert report.rendered >= 8 and not report.failed
+        assert any(b"A headline written again" in (out / f).read_bytes() for f in report.written
+                   if f.endswith(".atom"))  # fmt: skip
+    finally:
+        started = time.monotonic()
+        builder.close()
+        assert time.monotonic() - started < 10
