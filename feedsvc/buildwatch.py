@@ -22,7 +22,10 @@ from datetime import UTC, datetime
 import watchfiles
 
 from .build import Builder, BuildReport
-from .watch import SAFETY_RESCAN_SECONDS, changed_names
+from .changes import log_report
+from .indexfile import explain
+from .store import EDIT_SETTLE_SECONDS, Report
+from .watch import EXPECTED, SAFETY_RESCAN_SECONDS, changed_names
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,11 @@ def watch(
     store = builder.svc.store
     last_scan = time.monotonic()
     seen = store.version()
+    # Published documents found unreadable or unparseable (maybe being written): name ->
+    # ((size, mtime_ns) then, since when). Their articles stay until the same state is looked
+    # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
+    # `feedsvc serve`'s watcher does (watch.Watcher._settle).
+    held: dict[str, tuple[tuple[int, int], float]] = {}
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -71,32 +79,72 @@ def watch(
         raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
     ):
         try:
-            indexed = False
-            if time.monotonic() - last_scan > SAFETY_RESCAN_SECONDS:
-                last_scan = time.monotonic()
-                indexed = store.refresh().any_change
+            now = time.monotonic()
+            settled = {
+                n: sig for n, (sig, since) in held.items() if now - since >= EDIT_SETTLE_SECONDS
+            }
+            names: set[str] | None
+            if now - last_scan > SAFETY_RESCAN_SECONDS:
+                last_scan, names = now, None
             elif changes:
-                indexed = store.refresh(names=changed_names(store.seeds_dir, changes)).any_change
+                names = changed_names(store.seeds_dir, changes)
+                if names is not None:
+                    names |= settled.keys()
+            else:
+                names = set(settled)
+            indexed = False
+            if names is None or names:
+                report = store.refresh(names=names, settled=settled)
+                held = _hold(held, names, report, now)
+                if report.rebuilt is None:  # a rebuild is said in two lines by the store
+                    log_report(report)  # each document added, changed, removed or skipped
+                indexed = report.any_change
             # Any change of what the store shows: this refresh, another process's, a release.
             indexed = store.version() != seen or indexed
             seen = store.version()
             due = next_change is not None and datetime.now(UTC) >= next_change
-            if not (indexed or due):
+            # OUT removed (`rm -rf public` to start clean): built again whole, without waiting
+            # for a document to change.
+            gone = not builder.tree.out.is_dir()
+            if not (indexed or due or gone):
                 continue
-            report = builder.build()
+            built = builder.build()
+        except EXPECTED as exc:
+            # A vanished seeds folder, a full disk, a locked index: a condition, not a bug; one
+            # line, and the next change (or the safety rescan) tries again.
+            log.error(
+                "cannot rebuild %s from %s: %s; trying again",
+                builder.tree.out, store.seeds_dir, explain(exc),
+            )  # fmt: skip
+            continue
         except Exception:
-            # Broad on purpose: a full disk or a vanished folder must not end the watch; the
-            # error is logged and the next change tries again.
+            # Broad on purpose: whatever it is must not end the watch; its traceback is wanted.
             log.exception("rebuilding %s failed", builder.tree.out)
             continue
-        next_change = report.next_change
-        if report.changed:
+        next_change = built.next_change
+        if built.changed:
             log.info(
                 "%s: %d files written, %d removed in %.2f s (%d URLs listed: %s)",
-                builder.tree.out, len(report.written), len(report.removed), report.seconds,
-                report.urls, report.inventory,
+                builder.tree.out, len(built.written), len(built.removed), built.seconds,
+                built.urls, built.inventory,
             )  # fmt: skip
             if hook:
-                run_hook(hook, report, str(builder.tree.out))
+                run_hook(hook, built, str(builder.tree.out))
         if on_build is not None:
-            on_build(report)
+            on_build(built)
+
+
+def _hold(
+    held: dict[str, tuple[tuple[int, int], float]],
+    names: set[str] | None,
+    report: Report,
+    now: float,
+) -> dict[str, tuple[tuple[int, int], float]]:
+    """``held`` after a refresh of ``names`` (None: the whole folder): the documents it looked
+    at are forgotten, but those it found unsettled, each held since it was first seen in the
+    state it has now."""
+    kept = {} if names is None else {n: h for n, h in held.items() if n not in names}
+    for name, signature in report.unsettled.items():
+        previous = held.get(name)
+        kept[name] = (signature, previous[1] if previous and previous[0] == signature else now)
+    return kept

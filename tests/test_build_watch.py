@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,3 +140,55 @@ def test_ctrl_c_stops_the_watch_in_one_line(tmp_path: Path, seeds: Path) -> None
     assert said[-1] == f"Stopped watching; {out} holds the last build", said
     assert not [line for line in said if "WARNING" in line or "Abort" in line], said
     assert (out / "feed.atom").exists()
+
+
+def test_a_document_broken_while_watched_is_named_and_withdrawn(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """As `feedsvc serve` does: a document that cannot be read is said once, with its name and
+    why; one published and then saved broken (its date line gone) keeps its article only
+    while it may still be being written, then leaves OUT."""
+    out = tmp_path / "out"
+    published = write_document(seeds, 7, hex_id(7), date="1 Jan 2026", headline="Soon broken")
+    with watching(tmp_path, seeds, out, "true") as log:
+        wait_for(lambda: "Watching" in log(), 60)
+        feed = out / "feed.atom"
+        assert b"Soon broken" in feed.read_bytes()
+        (seeds / "008_not-yet-a-story.txt").write_text("")
+        wait_for(lambda: "skipped 008_not-yet-a-story.txt: empty document" in log(), 10)
+        published.write_text("Soon broken\n\nSome text where the date was\n\nBody.\n")
+        wait_for(lambda: b"Soon broken" not in feed.read_bytes(), 10)
+        assert not list((out / "articles").glob(f"{hex_id(7)}/*.html"))
+        wait_for(lambda: f"skipped {published.name}: second line is not a usable date" in log(), 5)
+        time.sleep(1.5)  # another look or two: each problem is said once per change of its file
+        assert log().count(f"skipped {published.name}") == 1
+        assert log().count("skipped 008_not-yet-a-story.txt") == 1
+        assert "Traceback" not in log()
+
+
+def test_out_removed_under_a_watch_is_built_again(tmp_path: Path, seeds: Path) -> None:
+    """`rm -rf public` to start clean while watching: OUT comes back whole without waiting for a
+    document to change."""
+    out = tmp_path / "out"
+    with watching(tmp_path, seeds, out, "true") as log:
+        wait_for(lambda: "Watching" in log(), 60)
+        before = tree_state(out)
+        shutil.rmtree(out)
+        wait_for(lambda: (out / "feed.atom").exists(), 10)
+        wait_for(lambda: set(tree_state(out)) == set(before), 10)
+        assert "Traceback" not in log()
+
+
+def test_a_seeds_folder_gone_for_a_while_is_one_line_and_the_watch_goes_on(
+    tmp_path: Path, seeds: Path
+) -> None:
+    out = tmp_path / "out"
+    away = tmp_path / "away"
+    with watching(tmp_path, seeds, out, "true") as log:
+        wait_for(lambda: "Watching" in log(), 60)
+        seeds.rename(away)
+        wait_for(lambda: f"cannot rebuild {out} from" in log(), 10)
+        away.rename(seeds)
+        write_document(seeds, 9, hex_id(9), date="1 Jan 2026", headline="Back again")
+        wait_for(lambda: b"Back again" in (out / "feed.atom").read_bytes(), 10)
+        assert "Traceback" not in log()
