@@ -48,10 +48,10 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    include {state}/nginx/http.conf;
+    include "{state}/nginx/http.conf";
     server {{
         listen 127.0.0.1:{port};
-        include {state}/nginx/server.conf;
+        include "{state}/nginx/server.conf";
     }}
 }}
 """
@@ -344,3 +344,27 @@ def test_nginx_serves_static_files_as_the_service_does(site: Site) -> None:
             answer.body == body
             and answer.getheader("Content-Type") == dict(headers)["Content-Type"]
         )  # type: ignore[attr-defined]
+
+
+def test_nginx_serves_a_build_in_a_folder_whose_name_has_a_space(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """Folders named as people name them (`News Desk's site`): the generated configuration
+    quotes its paths, so nginx reads it, the permalink map included."""
+    write_document(seeds, 1, hex_id(1), date="1 Feb 2023", headline="Story one")
+    out = tmp_path / "News Desk's site" / "public"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    process, url = start_nginx(tmp_path / "nginx", made.tree.state)
+    try:
+        server = LiveServer(url, seeds, process, tmp_path / "nginx" / "error.log")  # type: ignore[arg-type]
+        feed = raw_get(server, "/feed.atom")
+        assert feed.status == 200
+        assert feed.body == (out / "feed.atom").read_bytes()  # type: ignore[attr-defined]
+        moved = raw_get(server, f"/articles/{hex_id(1)}")
+        assert moved.status == 301
+        assert moved.getheader("Location") == f"{SITE_URL}/articles/{hex_id(1)}/story-one"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        made.close()
