@@ -294,11 +294,17 @@ class Builder:
             raise BuildFolderError(
                 f"{out} and the seeds folder {settings.seeds_dir} overlap; build elsewhere"
             )
+        # OUT first: a second build of the same OUT is refused before it reads a whole folder
+        # into the index (minutes at a million documents).
+        self.tree = OutTree(out)
         self.settings = settings
         self.mapping = settings_mapping(settings)
-        self.app = create_app(self.mapping)
+        try:
+            self.app = create_app(self.mapping)
+        except BaseException:
+            self.tree.close()
+            raise
         self.svc = self.app.extensions["feedsvc"]
-        self.tree = OutTree(out)
         self.jobs = jobs or os.cpu_count() or 1
         self.keep_workers = keep_workers
         self._pool: ProcessPoolExecutor | None = None  # the kept render processes, once started

@@ -80,11 +80,28 @@ class BuildFolderError(RuntimeError):
     """OUT cannot be used as a build folder (message says why and what to do)."""
 
 
+def _holds_visible_files(folder: Path) -> bool:
+    """Whether ``folder`` exists and holds an entry whose name does not start with a dot."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(not entry.name.startswith(".") for entry in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 class OutTree:
     def __init__(self, out: Path):
         self.out = out.absolute()
         self.state = self.out.parent / (self.out.name + STATE_SUFFIX)
         self.staging = self.state / "staging"
+        if not self.state.exists() and _holds_visible_files(self.out):
+            # Not a folder a build wrote (no OUT.feedsvc beside it): $HOME, a project, a web
+            # root whose index.html the site's would replace. Hidden entries (.git, .nojekyll)
+            # are left alone by every build, so a checkout of a Pages branch is fine.
+            raise BuildFolderError(
+                f"{self.out} already holds files, and no {self.state.name} beside it says "
+                "that `feedsvc build` wrote them; build into a new or empty folder"
+            )
         for folder in (self.out, self.state, self.staging):
             folder.mkdir(parents=True, exist_ok=True)
         if os.stat(self.out).st_dev != os.stat(self.state).st_dev:

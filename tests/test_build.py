@@ -536,9 +536,12 @@ def test_headers_and_redirects_files_say_what_the_service_sends(tmp_path: Path, 
 def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Path) -> None:
     out = tmp_path / "out"
     first = builder(tmp_path, seeds, out)
+    # With an index of its own to build: refused before it reads the folder into it (minutes
+    # at a million documents), not after.
+    index = tmp_path / "second" / "index.sqlite3"
     finished = subprocess.run(
         [sys.executable, "-m", "feedsvc", "build", str(out)],
-        env=build_env(tmp_path, seeds),
+        env={**build_env(tmp_path, seeds), "FEEDSVC_INDEX_PATH": str(index)},
         capture_output=True,
         text=True,
     )
@@ -546,6 +549,32 @@ def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Pat
     assert finished.returncode == 1
     assert "another `feedsvc build` is writing" in finished.stderr
     assert "Traceback" not in finished.stderr
+    assert not index.exists(), finished.stderr
+
+
+def test_build_refuses_a_folder_of_other_files(tmp_path: Path, seeds: Path) -> None:
+    """`feedsvc build ~` or into a web root: the site's index.html would replace the one
+    there, and a hundred files land among the user's. A folder holding only hidden entries
+    (a checkout of a Pages branch: .git) is fine."""
+    out = tmp_path / "www"
+    out.mkdir()
+    (out / "index.html").write_text("the page that was there")
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(out)],
+        env=build_env(tmp_path, seeds),
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 1
+    assert f"{out} already holds files" in finished.stderr and "Traceback" not in finished.stderr
+    assert [p.name for p in out.iterdir()] == ["index.html"]
+    assert (out / "index.html").read_text() == "the page that was there"
+    assert not (tmp_path / "www.feedsvc").exists()
+    pages = tmp_path / "pages"
+    (pages / ".git").mkdir(parents=True)
+    run_build(tmp_path, seeds, pages)
+    assert (pages / "feed.atom").exists() and (pages / ".git").is_dir()
+    run_build(tmp_path, seeds, pages)  # and again: its own files
 
 
 def test_a_url_the_app_cannot_answer_holds_back_nothing_else(
