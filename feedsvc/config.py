@@ -99,7 +99,10 @@ class HttpUrl:
                 "must be a URL without spaces or control characters, written in ASCII "
                 f"(percent-encode other characters, use xn-- names for other scripts), {example}"
             )
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+        except ValueError:  # an unclosed IPv6 bracket (http://[::1): urlsplit says only that
+            raise ValueError(f"must be an absolute http:// or https:// URL, {example}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an absolute http:// or https:// URL, {example}")
         try:

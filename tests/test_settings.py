@@ -38,6 +38,7 @@ BAD = [
     ("SITE_URL", "", "must be an absolute http:// or https:// URL"),
     ("SITE_URL", "news.example", "must be an absolute http:// or https:// URL"),
     ("SITE_URL", "ftp://news.example", "must be an absolute http:// or https:// URL"),
+    ("SITE_URL", "http://[::1", "must be an absolute http:// or https:// URL"),
     ("SITE_URL", "http://exa mple.com", "without spaces"),
     ("SITE_URL", "http://news.example\t", "without spaces or control characters"),
     ("SITE_URL", "https://nëws.example", "written in ASCII"),
