@@ -5,7 +5,9 @@ re-indexes as soon as the kernel reports a change in the folder (inotify, throug
 plus a full rescan every ``SAFETY_RESCAN_SECONDS`` for file systems that miss notifications (less
 often for a folder so large that rescans would take more than ``SAFETY_RESCAN_MAX_SHARE`` of the
 time), done by a process of its own at the lowest CPU priority (rescan.py), so that it never
-takes the CPU or the interpreter lock from the requests the leader serves.
+takes the CPU or the interpreter lock from the requests the leader serves. The leader's first
+look at the folder, once the kernel watches it, is such a scan too (at a higher priority): it
+finds what changed while no one watched, as the first requests of a restart are served.
 Where notifications are not available it rescans every poll interval instead. The other workers
 only wait to take over: if the leader dies, the kernel releases its lock and another worker
 takes the lead within ``LEAD_RETRY_SECONDS``. Serving what the leader commits is not the
@@ -48,7 +50,13 @@ import watchfiles
 from . import indexfile
 from .changes import log_report
 from .conditions import Conditions
-from .rescan import RescanFailed, RescanStopped, scan_apart
+from .rescan import (
+    LOWEST_PRIORITY_NICE,
+    START_SCAN_NICE,
+    RescanFailed,
+    RescanStopped,
+    scan_apart,
+)
 from .store import EDIT_SETTLE_SECONDS, Report, Store
 
 log = logging.getLogger(__name__)
@@ -165,8 +173,7 @@ class Watcher:
             if self._missing_folder():
                 self._stop.wait(self.interval)
                 continue
-            self._refresh()
-            self._watch()
+            self._watch()  # which scans the whole folder first
 
     def _missing_folder(self) -> bool:
         folder = self.store.seeds_dir
@@ -196,12 +203,18 @@ class Watcher:
                 raise_interrupt=False,
             ):
                 self._conditions.end("notifications")
-                # The first scan ran before the kernel watched the folder: what changed in
-                # between is only found by scanning again, once the watch is in place.
+                # What changed before the kernel watched the folder (while the service was
+                # stopped, while another leader died) is only found by a scan begun once the
+                # watch is in place. It runs apart, as a safety rescan does (rescan.py): a
+                # thread of its own held up the leader's first responses of a restart.
                 first_look = self._last_scan < watching_since
                 names = changed_names(self.store.seeds_dir, changes)
-                if names is None or first_look:
-                    self._refresh()
+                if first_look and names is not None and not self._scanning():
+                    self._scan_in_background(START_SCAN_NICE)
+                    self._hold(names)
+                    self._refresh_due()
+                elif names is None or first_look:
+                    self._refresh()  # the folder replaced, or a scan begun before the watch
                 else:
                     # Safety rescans run beside this thread (_scan_in_background): what they
                     # find is held and refreshed like any reported change.
@@ -264,26 +277,30 @@ class Watcher:
         log.warning("the lock file %s was removed; electing a leader again", self._lock_path)
         return False
 
-    def _scan_in_background(self) -> None:
-        """Start a safety rescan beside the watcher (a thread waiting for the process that
-        scans, rescan.py), so that the changes the file system reports meanwhile are indexed
-        at once: at a million files a rescan takes 10 s and more, and new documents waited for
-        it. What it finds is refreshed by the watcher's thread (``_scanned``)."""
+    def _scanning(self) -> bool:
+        return self._scanner is not None and self._scanner.is_alive()
+
+    def _scan_in_background(self, nice: int = LOWEST_PRIORITY_NICE) -> None:
+        """Start a scan of the whole folder beside the watcher (a thread waiting for the
+        process that scans at priority ``nice``, rescan.py), so that the changes the file
+        system reports meanwhile are indexed at once: at a million files a scan takes 10 s and
+        more, and new documents waited for it. What it finds is refreshed by the watcher's
+        thread (``_scanned``)."""
         self._last_scan = time.monotonic()
-        if self._scanner is None or not self._scanner.is_alive():
+        if not self._scanning():
             self._scanner = threading.Thread(
-                target=self._safety_scan, name="feedsvc-scan", daemon=True
+                target=self._safety_scan, args=(nice,), name="feedsvc-scan", daemon=True
             )
             self._scanner.start()
 
-    def _safety_scan(self) -> None:
+    def _safety_scan(self, nice: int) -> None:
         started = time.monotonic()
         found: list[str] = []
         failed = False
         try:
-            # In a process of its own at the lowest priority (rescan.py): as a thread of this
+            # In a process of its own at a low priority (rescan.py): as a thread of this
             # worker it held the interpreter lock and a full share of the CPU from serving.
-            found = scan_apart(self.store.seeds_dir, self.store.index_path, self._stop)
+            found = scan_apart(self.store.seeds_dir, self.store.index_path, self._stop, nice)
         except RescanStopped:
             return
         except RescanFailed:

@@ -698,13 +698,14 @@ def test_a_slow_safety_rescan_holds_up_no_reported_change(
     store = make_store(tmp_path, seeds)
     store.refresh()
     monkeypatch.setattr(watch, "SAFETY_RESCAN_SECONDS", 1.0)
-    scanning = threading.Event()
+    monkeypatch.setattr(watch, "SAFETY_RESCAN_MAX_SHARE", 1.0)  # not 60 s after a 3 s scan
+    scans: list[int] = []  # the priority of each scan begun
     real_scan = watch.scan_apart
 
-    def slow_scan(seeds_dir: Path, index_path: Path, stop: threading.Event) -> list[str]:
-        scanning.set()
+    def slow_scan(seeds_dir: Path, index_path: Path, stop: threading.Event, nice: int) -> list[str]:
+        scans.append(nice)
         time.sleep(3)
-        return real_scan(seeds_dir, index_path, stop)
+        return real_scan(seeds_dir, index_path, stop, nice)
 
     monkeypatch.setattr(watch, "scan_apart", slow_scan)
     watcher = Watcher(store, 0.1)
@@ -713,12 +714,13 @@ def test_a_slow_safety_rescan_holds_up_no_reported_change(
     real_names = watch.changed_names
     monkeypatch.setattr(watch, "changed_names", lambda folder, changes: {
         name for name in real_names(folder, changes) or () if name not in ignored})  # fmt: skip
-    # The watcher's first look indexes everything; once a safety rescan is under way, the
-    # missed file is rewritten unseen, and another document is written.
+    # The watcher's first look (a scan apart too) indexes everything; once a safety rescan is
+    # under way, the missed file is rewritten unseen, and another document is written.
     watcher.start()
     try:
         wait_for(lambda: store.get(hex_id(1)) is not None, 10)
-        assert scanning.wait(10)
+        wait_for(lambda: len(scans) == 2, 10)
+        assert scans == [rescan.START_SCAN_NICE, rescan.LOWEST_PRIORITY_NICE]
         missed.write_text(document_text(headline="Edited, and missed again"))
         reported = time.monotonic()
         write_document(seeds, 2, hex_id(2), headline="Reported at once")
@@ -771,6 +773,46 @@ def test_a_safety_rescan_runs_in_a_process_of_its_own_at_the_lowest_priority(
     assert rescan.LOWEST_PRIORITY_NICE in niceness
     assert found == [sorted([edited.name, gone.name, *added])]
     assert store.get(hex_id(2)) is not None  # it only read: the leader indexes what it names
+
+
+def test_what_changed_while_stopped_is_found_by_a_scan_apart_from_the_leader(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restart's first look at the folder: as a full refresh in the leading worker's thread it
+    # held the interpreter lock its first responses waited for (0.30 s against 0.08 s to the
+    # first feed at a million). Now a process scans, and the leader indexes what it names.
+    store = make_store(tmp_path, seeds)
+    edited = write_document(seeds, 1, hex_id(1), headline="Before the stop")
+    gone = write_document(seeds, 2, hex_id(2), headline="Removed while stopped")
+    store.refresh()
+    store.release()
+    edited.write_text(document_text(headline="Edited while stopped"))
+    gone.unlink()
+    added = write_document(seeds, 3, hex_id(3), headline="Written while stopped")
+    scans: list[int] = []
+    real_scan = watch.scan_apart
+
+    def scan(seeds_dir: Path, index_path: Path, stop: threading.Event, nice: int) -> list[str]:
+        scans.append(nice)
+        return real_scan(seeds_dir, index_path, stop, nice)
+
+    monkeypatch.setattr(watch, "scan_apart", scan)
+    leader = make_store(tmp_path, seeds)
+    asked: list[object] = []
+    real_refresh = leader.refresh
+    monkeypatch.setattr(
+        leader, "refresh", lambda **kw: asked.append(kw.get("names")) or real_refresh(**kw)
+    )
+    watcher = Watcher(leader, 0.1).start()
+    try:
+        wait_for(lambda: store.get(hex_id(3)) is not None, 10)
+        wait_for(lambda: store.get(hex_id(2)) is None, 10)
+        assert store.get(hex_id(1)).headline == "Edited while stopped"  # type: ignore[union-attr]
+    finally:
+        watcher.stop()
+    assert scans[:1] == [rescan.START_SCAN_NICE]
+    assert asked and None not in asked  # never the whole folder in the leader's own thread
+    assert set().union(*asked) == {edited.name, gone.name, added.name}  # type: ignore[arg-type]
 
 
 def test_a_safety_rescan_that_cannot_read_the_index_says_why_in_one_line(
