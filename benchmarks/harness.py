@@ -126,8 +126,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def child_pids(pid: int) -> list[int]:
-    children = []
+def _parents() -> dict[int, int]:
+    """Every process's parent (proc(5)), pid -> ppid."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -135,16 +136,31 @@ def child_pids(pid: int) -> list[int]:
             except OSError:
                 continue
             # The command name may contain spaces and parentheses; fields follow the last ')'.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return sorted(children)
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def child_pids(pid: int) -> list[int]:
+    return sorted(child for child, parent in _parents().items() if parent == pid)
+
+
+def descendant_pids(pid: int) -> list[int]:
+    """The children of ``pid``, theirs, and so on (granian's workers and what they start)."""
+    parents = _parents()
+    found: list[int] = []
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += frontier
+    return sorted(found)
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (nginx's or granian's workers),
-    as the kernel counts them so far (proc(5): utime, stime)."""
+    """User + system CPU seconds of a process and its descendants (nginx's or granian's workers,
+    and the processes feedsvc's workers start, such as its scans of the folder, rescan.py), as
+    the kernel counts them so far (proc(5): utime, stime)."""
     ticks = 0
-    for one in (pid, *child_pids(pid)):
+    for one in (pid, *descendant_pids(pid)):
         try:
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
