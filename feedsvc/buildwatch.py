@@ -25,7 +25,7 @@ from .build import Builder, BuildReport
 from .changes import log_report
 from .indexfile import explain
 from .store import EDIT_SETTLE_SECONDS, Report
-from .watch import EXPECTED, SAFETY_RESCAN_SECONDS, changed_names
+from .watch import EXPECTED, RECURSIVE, SAFETY_RESCAN_SECONDS, changed_names
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def watch(
         yield_on_timeout=True,
         stop_event=stop,
         raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
+        recursive=RECURSIVE,
     ):
         try:
             now = time.monotonic()

@@ -119,10 +119,16 @@ def _parser_process(command: int) -> None:
     without that (SIGTERM or SIGKILL to it alone, the OOM killer), its parsers die with it
     (Linux's PR_SET_PDEATHSIG, prctl(2)) instead of each finding its pipe closed mid-write."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with(command)  # elsewhere (not Linux), orphans end on their closed pipe
+
+
+def die_with(parent: int) -> None:
+    """Have this process killed (SIGKILL) when ``parent``, the process that started it, dies
+    (Linux's PR_SET_PDEATHSIG, prctl(2); nothing elsewhere); exits at once if it already has."""
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux: orphans end on their closed pipe
+    except (OSError, AttributeError):
         return
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != command:  # the command died before prctl: nobody will say so
+    if os.getppid() != parent:  # it died before prctl: nobody will say so
         os._exit(0)

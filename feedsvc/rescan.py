@@ -10,7 +10,7 @@ that serving leaves: the rescan is a safety net for missed notifications, and ma
 The leader's first scan (what changed while the service was stopped) runs the same way, beside
 the first requests of a restart, at a priority between: ``START_SCAN_NICE``.
 
-    python -m feedsvc.rescan SEEDS_DIR INDEX_PATH [NICE]
+    python -m feedsvc.rescan SEEDS_DIR INDEX_PATH NICE PARENT_PID
 
 prints the names ``Store.scan`` returns (files that differ from the index), each followed by a
 NUL (a file name can hold any other character). It only reads: the leader indexes what it
@@ -28,6 +28,7 @@ import threading
 from pathlib import Path
 
 from . import config, indexfile
+from .indexing import die_with
 from .store import Store
 
 # The lowest priority of the CPU scheduler (nice(2) values run from -20 to 19).
@@ -66,9 +67,11 @@ def scan_apart(
     started), RescanStopped when ``stop`` is set meanwhile, and RuntimeError (with the child's
     traceback) for a bug.
     """
-    command = [sys.executable, "-m", __name__, str(seeds_dir), str(index_path), str(nice)]
+    command = [
+        sys.executable, "-m", __name__, str(seeds_dir), str(index_path), str(nice), str(os.getpid())
+    ]  # fmt: skip
     try:
-        # The scan runs on after its parent dies only as long as it takes: it writes nothing.
+        # It dies with this process (main): it never outlives a stopped service.
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:  # no process to be had: file descriptors or memory running out
         raise RescanFailed(indexfile.explain(exc)) from exc
@@ -93,8 +96,13 @@ def scan_apart(
 
 
 def main(argv: list[str]) -> int:
-    seeds_dir, index_path, *priority = argv
-    wanted = int(priority[0]) if priority else LOWEST_PRIORITY_NICE
+    seeds_dir, index_path, priority, parent = argv
+    # Never outlive the worker that asked: a scan left running after the service stopped
+    # would close its connection after the record of the clean stop was written, changing
+    # the index's -wal file, and the next start would check the whole index (25 s at a
+    # million documents) for nothing.
+    die_with(int(parent))
+    wanted = int(priority)
     # By increment: a process may lower its own priority, and raising it back needs privilege
     # (a service started at nice 15 runs its scans at 15, not 10).
     os.nice(max(0, wanted - os.nice(0)))

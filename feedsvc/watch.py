@@ -80,6 +80,11 @@ BEHIND_WARNING_SECONDS = 10.0
 # Errors the watcher expects from the world (disks, permissions, file descriptors, the index);
 # anything else is a bug in feedsvc.
 EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnavailable)
+# Documents are the files of the folder itself (seedfiles.py): subfolders are never read, and
+# a recursive watch walks every entry to find them as it starts, holding the interpreter lock
+# all the while (2.5 s at a million files, every time a leader starts watching: its requests
+# wait). Not recursive, it starts in 0.2 s.
+RECURSIVE = False
 # A safety rescan stats every file: at a million files that is seconds of work. It runs every
 # SAFETY_RESCAN_SECONDS, or less often, so as to take at most this share of the leader's time.
 SAFETY_RESCAN_MAX_SHARE = 0.05
@@ -201,6 +206,7 @@ class Watcher:
                 yield_on_timeout=True,
                 stop_event=self._stop,
                 raise_interrupt=False,
+                recursive=RECURSIVE,
             ):
                 self._conditions.end("notifications")
                 # What changed before the kernel watched the folder (while the service was
