@@ -249,8 +249,10 @@ _worker: dict[str, Any] = {}
 def _start_worker(settings: Mapping[str, str], site_url: str, staging: str) -> None:
     from . import create_app
 
-    # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
+    # Ctrl-C, and a service manager's SIGTERM, reach the whole process group: the parent stops
+    # the pool (cli.build), and workers stay quiet meanwhile.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A build killed alone (kill -9, the OOM killer) leaves its workers behind. One that sends
     # a result to it then ends at once and quietly, as a pipeline's writer does when its reader
     # is gone, rather than with two BrokenPipe tracebacks; one still rendering notices within

@@ -493,34 +493,47 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
             f"{settings.site_url}; set it to the URL the files will be published at",
             err=True,
         )
-    with _index_errors(settings):
+    # A service manager's stop (SIGTERM: systemd, `docker stop`) ends a build as Ctrl-C does:
+    # a watch with its line and its render processes, which ignore both (the build stops them).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    builder = None
+    try:
         try:
-            builder = static_build.Builder(settings, out, jobs, keep_workers=watch)
-            _refresh(builder.svc.store)
-            if summary := summarise_problems(builder.svc.store.problems()):
-                click.echo(f"WARNING: {summary}", err=True)
-            with _progress("Building") as progress:
-                report = builder.build(progress)
-        except (static_build.BuildFolderError, static_build.BuildError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except (UndeclaredRoute, UnmappableURL) as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"Built {quantity(report.urls, 'URL')} into {out}: "
-        f"{quantity(len(report.written), 'file')} written, {len(report.removed):,} removed, "
-        f"in {report.seconds:.1f} s"
-    )
-    for failure in report.failed:
-        click.echo(f"NOT WRITTEN {failure}", err=True)
-    if hook and report.changed:
-        buildwatch.run_hook(hook, report, str(builder.tree.out))
-    if watch:
-        click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
-        try:
-            buildwatch.watch(builder, hook, next_change=report.next_change)
+            with _index_errors(settings):
+                try:
+                    builder = static_build.Builder(settings, out, jobs, keep_workers=watch)
+                    _refresh(builder.svc.store)
+                    if summary := summarise_problems(builder.svc.store.problems()):
+                        click.echo(f"WARNING: {summary}", err=True)
+                    with _progress("Building") as progress:
+                        report = builder.build(progress)
+                except (static_build.BuildFolderError, static_build.BuildError) as exc:
+                    raise click.ClickException(str(exc)) from None
+                except (UndeclaredRoute, UnmappableURL) as exc:
+                    raise click.ClickException(str(exc)) from None
+            click.echo(
+                f"Built {quantity(report.urls, 'URL')} into {out}: "
+                f"{quantity(len(report.written), 'file')} written, "
+                f"{len(report.removed):,} removed, in {report.seconds:.1f} s"
+            )
+            for failure in report.failed:
+                click.echo(f"NOT WRITTEN {failure}", err=True)
+            if hook and report.changed:
+                buildwatch.run_hook(hook, report, str(builder.tree.out))
         except KeyboardInterrupt:
-            # The way to stop a watch, not a failure: OUT holds its last whole build.
-            click.echo(f"Stopped watching; {out} holds the last build")
-    builder.close()
+            # Not click's bare "Aborted!": what matters is what OUT holds (builds are atomic).
+            click.echo(f"Stopped before the build was done; {out} is as the last build left it",
+                       err=True)  # fmt: skip
+            sys.exit(1)
+        if watch:
+            click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
+            try:
+                buildwatch.watch(builder, hook, next_change=report.next_change)
+            except KeyboardInterrupt:
+                # The way to stop a watch, not a failure: OUT holds its last whole build.
+                click.echo(f"Stopped watching; {out} holds the last build")
+    finally:
+        if builder is not None:
+            builder.close()
     if report.failed and not watch:
         sys.exit(1)

@@ -371,6 +371,51 @@ def test_a_build_killed_half_way_leaves_the_previous_output_whole(
     assert os.listdir(staging) == []
 
 
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGINT, True), (signal.SIGTERM, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "sigterm-to-the-group", "sigterm-to-the-command"],
+)
+def test_a_build_stopped_half_way_says_what_out_holds_and_leaves_no_process(
+    tmp_path: Path, many: Path, signum: int, to_group: bool
+) -> None:
+    # Ctrl-C (SIGINT to the group), a service manager's stop (SIGTERM to the group) or `kill`:
+    # one line that says what OUT holds, not click's bare "Aborted!" or a silent status 143;
+    # the previous output whole, and no render process left behind.
+    out = tmp_path / "out"
+    run_build(tmp_path, many, out)
+    before = tree_state(out)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "build", str(out), "--jobs", "2"],
+        env=build_env(tmp_path, many, TITLE="Another title"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        staging = tmp_path / "out.feedsvc" / "staging"
+        deadline = time.monotonic() + 60
+        while _count(staging) < 40 and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert process.poll() is None, "finished before the signal"
+        (os.killpg if to_group else os.kill)(process.pid, signum)
+        _, err = process.communicate(timeout=30)
+        time.sleep(0.2)
+        left = subprocess.run(["ps", "-o", "stat=", "-s", str(process.pid)],
+                              capture_output=True, text=True).stdout.split()  # fmt: skip
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the session this test started
+    assert process.returncode == 1, err
+    said = err.splitlines()
+    assert said[-1] == f"Stopped before the build was done; {out} is as the last build left it"
+    assert "Traceback" not in err and "Aborted" not in err, err
+    assert [state for state in left if not state.startswith("Z")] == [], "processes outlived it"
+    assert tree_state(out) == before
+
+
 # How long workers may outlive a killed build: the watch in build.py looks every fraction of a
 # second; generous, for a loaded machine.
 ORPHAN_EXIT_SECONDS = 10

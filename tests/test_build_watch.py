@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from benchmarks import corpus
 
 from .conftest import hex_id, write_document
@@ -117,7 +119,16 @@ def test_a_watched_change_leaves_out_as_a_fresh_full_build_would(tmp_path: Path)
     assert {name: state[0] for name, state in after.items()} == built
 
 
-def test_ctrl_c_stops_the_watch_in_one_line(tmp_path: Path, seeds: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGINT, True), (signal.SIGTERM, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "sigterm-to-the-group", "sigterm-to-the-command"],
+)
+def test_ctrl_c_or_a_service_managers_stop_ends_the_watch_in_one_line(
+    tmp_path: Path, seeds: Path, signum: int, to_group: bool
+) -> None:
+    # Ctrl-C in a terminal; SIGTERM from systemd (to the group) or `kill PID`: SIGTERM ended the
+    # watch with status 143 and not a word, its kept render processes left to notice alone.
     out = tmp_path / "out"
     log_path = tmp_path / "watch.log"
     with open(log_path, "wb") as log:
@@ -130,12 +141,16 @@ def test_ctrl_c_stops_the_watch_in_one_line(tmp_path: Path, seeds: Path) -> None
         )
     try:
         wait_for(lambda: "Watching" in log_path.read_text(), 60)
-        os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        (os.killpg if to_group else os.kill)(process.pid, signum)
         assert process.wait(timeout=15) == 0
+        time.sleep(0.2)
+        left = subprocess.run(["ps", "-o", "stat=", "-s", str(process.pid)],
+                              capture_output=True, text=True).stdout.split()  # fmt: skip
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    assert [state for state in left if not state.startswith("Z")] == [], "processes outlived it"
     said = log_path.read_text().splitlines()
     assert said[-1] == f"Stopped watching; {out} holds the last build", said
     assert not [line for line in said if "WARNING" in line or "Abort" in line], said
