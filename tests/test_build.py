@@ -356,11 +356,7 @@ def test_a_build_killed_half_way_leaves_the_previous_output_whole(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    staging = tmp_path / "out.feedsvc" / "staging"
-    deadline = time.monotonic() + 60
-    while _count(staging) < 40 and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    staging = _wait_while_rendering(tmp_path, process, 60)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert tree_state(out) == before
@@ -394,11 +390,7 @@ def test_a_build_stopped_half_way_says_what_out_holds_and_leaves_no_process(
         start_new_session=True,
     )
     try:
-        staging = tmp_path / "out.feedsvc" / "staging"
-        deadline = time.monotonic() + 60
-        while _count(staging) < 40 and process.poll() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        _wait_while_rendering(tmp_path, process, 60)
         assert process.poll() is None, "finished before the signal"
         (os.killpg if to_group else os.kill)(process.pid, signum)
         _, err = process.communicate(timeout=30)
@@ -437,11 +429,7 @@ def test_workers_of_a_killed_build_end_quietly(tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        staging = tmp_path / "out.feedsvc" / "staging"
-        deadline = time.monotonic() + 120
-        while _count(staging) < 40 and process.poll() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        _wait_while_rendering(tmp_path, process, 120)
         workers = _children(process.pid)
         assert len(workers) == 2, "the build renders in two worker processes"
         os.kill(process.pid, signal.SIGKILL)
@@ -471,6 +459,17 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_while_rendering(tmp_path: Path, process: subprocess.Popen, seconds: float) -> Path:
+    """Wait until the build ``process`` (OUT at ``tmp_path / "out"``) has staged 40 files, or
+    ended; its staging folder."""
+    staging = tmp_path / "out.feedsvc" / "staging"
+    deadline = time.monotonic() + seconds
+    while _count(staging) < 40 and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return staging
 
 
 def _count(folder: Path) -> int:
