@@ -45,3 +45,29 @@ def test_a_benchmark_run_without_matplotlib_says_the_plot_was_skipped(tmp_path: 
     assert "PASS" in finished.stdout or "FAIL" in finished.stdout  # the tables were printed
     assert f"wrote {out / 'results.json'}\n" in finished.stdout
     assert not (out / "performance.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (shutil.which("wrk") and (shutil.which("nginx") or Path("/usr/sbin/nginx").exists())),
+    reason="needs Debian's wrk and nginx-light (.ci/run installs them)",
+)
+def test_a_benchmark_run_of_the_static_build_checks_every_server_sends_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    # The run compares the bytes of every server before it times them; once the static build's
+    # pages lost their search box, the service's kept it, and `--static` stopped at that check
+    # ("permalink 200: static's body differs") with no run of its own to say so.
+    out = tmp_path / "results"
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--sizes", "60", "--rounds", "1",
+         "--seconds", "1", "--index-rounds", "1", "--no-ceiling", "--no-tier", "--static",
+         "--corpus-dir", str(tmp_path / "corpus"), "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert "Traceback" not in finished.stderr, finished.stderr
+    results = json.loads((out / "results.json").read_text())
+    [size] = results["sizes"]
+    assert size["static_build_s"] > 0
+    for name, case in size["cases"].items():  # every case timed on the built files too
+        assert [run["bad"] for run in case["runs"]["static"]] == [0], name
