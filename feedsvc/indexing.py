@@ -124,7 +124,9 @@ def _parser_process(command: int) -> None:
 
 def die_with(parent: int) -> None:
     """Have this process killed (SIGKILL) when ``parent``, the process that started it, dies
-    (Linux's PR_SET_PDEATHSIG, prctl(2); nothing elsewhere); exits at once if it already has."""
+    (Linux's PR_SET_PDEATHSIG, prctl(2); nothing elsewhere); exits at once if it already has.
+    Linux sends it when the *thread* that started this process ends: that thread must wait for
+    this process (as rescan.scan_apart's does)."""
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):

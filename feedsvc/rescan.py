@@ -37,8 +37,8 @@ LOWEST_PRIORITY_NICE = 19
 # machine it gets about a tenth of a core against serving (the scheduler's weights: 110 against
 # 1,024), where the lowest priority gets under 2 % and would leave those changes unseen for
 # minutes at a million files. A process of its own either way: as a thread of the leading
-# worker, it held the interpreter lock that worker's first responses wait for (a restart's first
-# /feed.atom at a million: 0.30 s against 0.08 s at N = 1,000).
+# worker, it shared that worker's interpreter lock with the requests it served for the first
+# 20 s of every restart at a million files.
 START_SCAN_NICE = 10
 # Errors that the folder, the disk or the index cause, not feedsvc.
 EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnavailable,
