@@ -495,7 +495,10 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         )
     # A service manager's stop (SIGTERM: systemd, `docker stop`) ends a build as Ctrl-C does:
     # a watch with its line and its render processes, which ignore both (the build stops them).
+    # Ctrl-C too when a shell started the build in the background with SIGINT ignored (as
+    # `serve` does).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     builder = None
     try:
         try:
@@ -535,5 +538,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     finally:
         if builder is not None:
             builder.close()
+            # As `feedsvc index` does: the next `serve` need not check the whole index.
+            _mark_clean_stop(settings)
     if report.failed and not watch:
         sys.exit(1)
