@@ -215,16 +215,14 @@ class Watcher:
                 # thread of its own held up the leader's first responses of a restart.
                 first_look = self._last_scan < watching_since
                 names = changed_names(self.store.seeds_dir, changes)
-                if first_look and names is not None and not self._scanning():
-                    self._scan_in_background(START_SCAN_NICE)
-                    self._hold(names)
-                    self._refresh_due()
-                elif names is None or first_look:
+                if names is None or (first_look and self._scanning()):
                     self._refresh()  # the folder replaced, or a scan begun before the watch
                 else:
-                    # Safety rescans run beside this thread (_scan_in_background): what they
-                    # find is held and refreshed like any reported change.
-                    if time.monotonic() - self._last_scan > self._rescan_interval():
+                    # Scans run beside this thread (_scan_in_background): what they find is
+                    # held and refreshed like any reported change.
+                    if first_look:
+                        self._scan_in_background(START_SCAN_NICE)
+                    elif time.monotonic() - self._last_scan > self._rescan_interval():
                         self._scan_in_background()
                     self._hold(names | self._scanned())
                     self._refresh_due()
