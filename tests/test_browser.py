@@ -28,12 +28,18 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -245,8 +251,26 @@ def follow(driver: WebDriver, act: Callable[[], object]) -> None:
     """Do ``act`` (a click, a key press) and wait until the page it leads to has loaded."""
     old = driver.find_element(By.TAG_NAME, "html")
     act()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 10).until(lambda _: is_stale(old))
     wait_loaded(driver)
+
+
+# chromedriver sometimes answers a look at an element of the page just left with this inspector
+# error instead of "stale element reference" (SeleniumHQ/selenium#15401); both mean the same.
+NODE_GONE = "Node with given id does not belong to the document"
+
+
+def is_stale(element: WebElement) -> bool:
+    """True once ``element``'s document is no longer the one shown (WebDriver, "is stale")."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if NODE_GONE in str(error.msg):
+            return True
+        raise
+    return False
 
 
 def path_of(driver: WebDriver) -> str:
