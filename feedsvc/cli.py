@@ -31,6 +31,8 @@ from .version import __version__
 
 if TYPE_CHECKING:  # the store and the parser are imported by the commands that use them, so
     # that a bad setting, --help and --version answer at once
+    import subprocess
+
     from .document import Article
     from .store import Report, Store
 
@@ -195,7 +197,7 @@ def serve(
 
     Without FEEDSVC_SITE_URL, links in feeds and pages use the --bind address.
     """
-    from . import serving
+    from . import indexcheck, serving
 
     # Ctrl-C stops the first index as it stops the server, even when the shell that started
     # `feedsvc serve` in the background set SIGINT to be ignored (granian handles it anyway).
@@ -215,7 +217,7 @@ def serve(
         raise click.ClickException(str(exc)) from None
     try:
         with _index_errors(settings):
-            _prepare_index(settings)
+            check_owed = _prepare_index(settings)
         if site_from_bind:
             log.info(
                 "FEEDSVC_SITE_URL is not set: links point to %s, the --bind address%s",
@@ -229,22 +231,29 @@ def serve(
             quantity(workers, "worker"),
             quantity(threads, "thread"),
         )
-        serving.serve(
-            address,
-            settings,
-            workers=workers,
-            threads=threads,
-            log_config=logs.dict_config(ctx.obj),
-            debug=ctx.obj == logging.DEBUG,
-        )
-        # Every worker has stopped: the next start need not read the whole index again.
-        _mark_clean_stop(settings)
+        check = _start_check(settings, ctx.obj) if check_owed else None
+        try:
+            serving.serve(
+                address,
+                settings,
+                workers=workers,
+                threads=threads,
+                log_config=logs.dict_config(ctx.obj),
+                debug=ctx.obj == logging.DEBUG,
+            )
+        finally:
+            checked = not check_owed or (check is not None and indexcheck.stop(check))
+        # Every worker has stopped: the next start need not read the whole index again (unless
+        # the check a crash left owed was not made: then the next start makes it).
+        if checked:
+            _mark_clean_stop(settings)
     finally:
         claim.release()
 
 
-def _prepare_index(settings: Config) -> None:
-    """Index before serving when needed, and say once what the index holds and skips."""
+def _prepare_index(settings: Config) -> bool:
+    """Index before serving when needed, and say once what the index holds and skips. Whether
+    the whole-index check is owed, to be made while serving (indexcheck.py)."""
     from .store import Store
 
     store = Store(settings)
@@ -252,7 +261,8 @@ def _prepare_index(settings: Config) -> None:
         # A damaged index (garbage in it, truncated) is rebuilt before serving: every worker
         # would otherwise start "healthy" and fail on the pages that read the damaged part.
         # PRAGMA quick_check reads the whole file (about 10 ms for 2,000 documents, 25 s for
-        # a million): left out when the index is as the last clean stop left it.
+        # a million): made here only when the index was written while the service was stopped;
+        # after a crash, while serving; not at all after a clean stop (indexfile.py).
         _verify(store)
         # A missing index (a first start, a deleted one, one of another version) is built
         # before serving: readers must never be shown an empty feed while the folder is full.
@@ -268,8 +278,22 @@ def _prepare_index(settings: Config) -> None:
             )
         if summary := summarise_problems(store.problems()):
             log.warning("%s", summary)
+        return store.check_owed
     finally:
         store.release()
+
+
+def _start_check(settings: Config, level: int) -> subprocess.Popen[bytes] | None:
+    """Start the whole-index check a crash left owed, beside the first requests; None (said)
+    when no process can be started: the next start makes it."""
+    from . import indexcheck
+
+    try:
+        return indexcheck.start(settings.seeds_dir, settings.index_path, level)
+    except OSError as exc:
+        log.warning("cannot check the index %s after the crash of the last service (%s); "
+                    "the next start checks it", settings.index_path, exc)  # fmt: skip
+        return None
 
 
 def _verify(store: Store) -> None:

@@ -267,6 +267,17 @@ def locked(path: Path) -> Iterator[None]:
 # file written, truncated, replaced or re-dated since does not match. Every writer deletes the
 # record when it takes the write lock, so the record never outlives a session that wrote; a
 # crash (kill -9) leaves none, nor does a stop that found another process still reading.
+#
+# So taking the record tells three things apart (take_clean_stop): CLEAN, the index as the
+# last clean stop left it; TOUCHED, a record the index no longer matches, so something wrote it
+# while feedsvc was stopped: checked before serving; UNRECORDED, no record: the last feedsvc
+# process to write it crashed, or stopped while another one read. A crash does not damage an
+# SQLite database (its journal makes every commit whole or absent, in WAL mode too:
+# https://www.sqlite.org/atomiccommit.html, https://www.sqlite.org/howtocorrupt.html), so that
+# check is owed only against a disk that lies, and is made while serving (indexcheck.py).
+CLEAN = "clean"
+TOUCHED = "touched"
+UNRECORDED = "unrecorded"
 
 CLEAN_STOP_VERSION = 1
 # File times tick with the kernel's clock (a few ms): a write in the same tick as the record
@@ -333,10 +344,11 @@ def mark_clean_stop(files: IndexFiles, schema: str) -> bool:
     return False
 
 
-def take_clean_stop(files: IndexFiles, schema: str) -> bool:
+def take_clean_stop(files: IndexFiles, schema: str) -> str:
     """Delete the record of a clean stop (call with the write lock held: whoever takes it may
-    write); whether there was one, and the current build and its ``-wal`` are still what it
-    recorded. False at any doubt: no record, an unreadable one, one of another version."""
+    write), and say what it told (see above): CLEAN when the current build and its ``-wal``
+    are still what it recorded; UNRECORDED when there was none; TOUCHED at any other doubt (an
+    unreadable record, one of another version or build, a file written since)."""
     mark = clean_stop_mark(files)
     recorded = None
     try:
@@ -347,14 +359,14 @@ def take_clean_stop(files: IndexFiles, schema: str) -> bool:
     try:
         mark.unlink()
     except FileNotFoundError:
-        return False
+        return UNRECORDED
     if not trusted:
-        return False
+        return TOUCHED
     try:
         build = files.current()
     except ForeignIndex:
-        return False
-    return build is not None and recorded == _record(build, schema)
+        return TOUCHED
+    return CLEAN if build is not None and recorded == _record(build, schema) else TOUCHED
 
 
 def clean_stop_mark(files: IndexFiles) -> Path:

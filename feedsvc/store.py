@@ -333,6 +333,8 @@ class Store:
         # The build last asked to be checked, and until when (monotonic) it is not asked again;
         # the build file's identity and size as last seen (check_file).
         self._repair_asked: tuple[Path | None, float] = (None, 0.0)
+        # Whether the last verify(starting=True) left the whole-file check owed (a crash).
+        self.check_owed = False
         self._file_seen: tuple[Path, int, int, int, int, int] | None = None
         self._unreadable_at = 0.0  # monotonic: when a read last failed
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -439,10 +441,10 @@ class Store:
             self._local.own = None
 
     @contextmanager
-    def _write_lock(self) -> Iterator[bool]:
+    def _write_lock(self) -> Iterator[str]:
         """One writer at a time across processes: an exclusive lock on a file beside the index.
         Whoever holds it may write, so it takes the record of a clean stop (indexfile.py):
-        yields whether the index is still as the last clean stop left it."""
+        yields what the record said (indexfile.CLEAN, TOUCHED or UNRECORDED)."""
         with indexfile.locked(Path(f"{self.index_path}.lock")):
             yield indexfile.take_clean_stop(self._files, SCHEMA_VERSION)
 
@@ -1121,20 +1123,19 @@ class Store:
     ) -> Report | None:
         """Check the whole index file (``PRAGMA quick_check``, which reads all of it) and
         rebuild it if it is damaged: at start-up, and when a reader found it damaged. When
-        ``starting``, the whole-file check is left out if the index is as the last clean stop
-        left it (indexfile.py), and said with its time when it is not. Returns the rebuild's
-        report, or None when the index is sound (or missing: ``refresh``)."""
-        with self._write_lock() as clean:
+        ``starting``, the whole-file check is made, and said with its time, only when the record
+        of the last clean stop says the index was written since (indexfile.TOUCHED). After a
+        crash (no record: indexfile.UNRECORDED) it is owed, but not made: ``check_owed`` is set,
+        and the caller has ``check_whole`` made while it serves. Returns the rebuild's report,
+        or None when the index is sound (or missing: ``refresh``)."""
+        with self._write_lock() as record:
             build = self._files.current()
-            thorough = not (starting and clean)
+            thorough = not starting or record == indexfile.TOUCHED
+            self.check_owed = starting and record == indexfile.UNRECORDED and build is not None
             started = time.monotonic()
             problem = None if build is None else self._problem_with(build, thorough=thorough)
             if starting and thorough and build is not None:
-                log.info(
-                    "checked the whole index %s, not known to be as a clean stop left it (%.1f s)",
-                    self.index_path,
-                    time.monotonic() - started,
-                )
+                self._said_checked(started)
             if problem is None and build is not None:
                 self._add_indexes(build)
             if problem in (None, OTHER_VERSION, OTHER_SETTINGS):  # refresh's business
@@ -1142,6 +1143,29 @@ class Store:
             report = self._rebuild(problem, progress, None, parallel, Settling())
         self.version()
         return report
+
+    def check_whole(self) -> Report | None:
+        """Make the whole-file check a start after a crash owes (``verify``, indexfile.py): read
+        the whole current build (``PRAGMA quick_check``) without the write lock, so that writers
+        go on meanwhile, and rebuild it (``verify``) if that finds it damaged. Returns the
+        rebuild's report, or None when the index is sound or there is none. Raises what
+        ``verify`` raises."""
+        build = self._files.current()
+        if build is None:
+            return None
+        started = time.monotonic()
+        problem = self._problem_with(build, thorough=True)
+        self._said_checked(started)
+        if problem is None or problem in (OTHER_VERSION, OTHER_SETTINGS):  # refresh's business
+            return None
+        return self.verify()  # checks again under the lock: another process may have rebuilt
+
+    def _said_checked(self, started: float) -> None:
+        log.info(
+            "checked the whole index %s, not known to be as a clean stop left it (%.1f s)",
+            self.index_path,
+            time.monotonic() - started,
+        )
 
     def _add_indexes(self, build: Path) -> None:
         """Add the ADDED_INDEXES that ``build`` lacks (call with the write lock held). One that

@@ -326,7 +326,8 @@ def test_a_start_after_a_clean_stop_skips_the_whole_index_check_and_one_after_a_
     tmp_path: Path, site: Path
 ) -> None:
     """Reading the whole index at start (PRAGMA quick_check) took 25 s at a million documents:
-    it is left out when nothing touched the index since a clean stop, never after a kill -9."""
+    it is left out when nothing touched the index since a clean stop, never after a kill -9:
+    then it is made beside the first requests, and the stop after it is a clean one again."""
     index = tmp_path / "live-index" / "index.sqlite3"
     first = start_server(tmp_path, site)
     stop_server(first)  # a first start builds the index: nothing to check
@@ -338,18 +339,51 @@ def test_a_start_after_a_clean_stop_skips_the_whole_index_check_and_one_after_a_
         # The record of the clean stop is gone while serving: the service may write.
         assert not index.with_name(f"{index.name}.clean").exists()
     finally:
-        os.killpg(after_a_clean_stop.process.pid, signal.SIGKILL)  # a crash
-        after_a_clean_stop.process.wait()
+        crash(after_a_clean_stop)
     assert WHOLE_INDEX_CHECKED not in after_a_clean_stop.log()
 
     after_a_crash = start_server(tmp_path, site)
     try:
         status, body = get(after_a_crash, "/sitemap.xml")
         assert status == 200 and sitemap_size(body) == DOCUMENTS
+        wait_for(lambda: WHOLE_INDEX_CHECKED in after_a_crash.log(), 20)
     finally:
         stop_server(after_a_crash)
-    assert WHOLE_INDEX_CHECKED in after_a_crash.log()
     assert_clean_log(after_a_crash)
+    assert index.with_name(f"{index.name}.clean").exists()  # checked, then stopped cleanly
+
+
+def crash(server: LiveServer) -> None:
+    """kill -9 the whole service, workers and all."""
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+
+
+def test_an_index_damaged_after_a_crash_is_served_at_once_and_rebuilt_from_the_check_behind(
+    tmp_path: Path, site: Path
+) -> None:
+    """No record of a clean stop (a crash) and garbage in the index that only a whole read
+    finds: the service starts without reading it all, and the check it makes while serving
+    finds the damage and rebuilds the index aside; the whole site is served again."""
+    index = tmp_path / "live-index" / "index.sqlite3"
+    crash(start_server(tmp_path, site))
+    damaged = build_of(index)
+    overwrite(damaged, damaged.stat().st_size // 2, 64 * 1024)
+    server = start_server(tmp_path, site)
+    try:
+        wait_for(lambda: os.readlink(index) != damaged.name, 30)
+        wait_for(lambda: get(server, "/sitemap.xml")[0] == 200, 10)
+        for _ in range(10):  # both workers, uncached and cached
+            status, body = get(server, "/sitemap.xml")
+            assert status == 200 and sitemap_size(body) == DOCUMENTS
+            assert get(server, "/search/feed.json?q=the&limit=150")[0] == 200
+    finally:
+        stop_server(server)
+    log = server.log()
+    assert WHOLE_INDEX_CHECKED in log
+    assert re.search(rf"the index {re.escape(str(index))} is damaged", log)
+    # Not checked before serving, as after a stop that left the index touched.
+    assert log.index(" workers of up to ") < log.index(WHOLE_INDEX_CHECKED)
 
 
 # -- a full disk, a read-only folder -----------------------------------------------------------

@@ -524,32 +524,71 @@ def test_the_record_of_a_clean_stop_spares_one_start_its_whole_check_and_no_writ
     index = tmp_path / "index" / "index.sqlite3"
     mark = index.with_name(f"{index.name}.clean")
 
-    def checked_at_start() -> bool:
+    def at_start() -> str:
+        """What a start does about the whole-file check: "skipped", "checked" (before serving)
+        or "owed" (made while serving, by check_whole)."""
         caplog.clear()
-        assert make_store(tmp_path, seeds).verify(starting=True) is None
-        return any(r.getMessage().startswith("checked the whole index") for r in caplog.records)
+        store = make_store(tmp_path, seeds)
+        assert store.verify(starting=True) is None
+        checked = any(r.getMessage().startswith("checked the whole index") for r in caplog.records)
+        assert not (checked and store.check_owed)
+        return "checked" if checked else "owed" if store.check_owed else "skipped"
 
     writer = make_store(tmp_path, seeds)
     writer.refresh()
     assert writer.mark_clean_stop() and mark.exists()
-    assert not checked_at_start()  # trusted once: the start that took it may write
+    assert at_start() == "skipped"  # trusted once: the start that took it may write
     assert not mark.exists()
-    assert checked_at_start()
+    # No record: the service that took it crashed. A crash leaves an SQLite file whole.
+    assert at_start() == "owed"
 
-    # A write after the record, even within the same clock tick, leaves none to trust.
+    # Written by feedsvc after the record, even within the same clock tick: no record either.
     assert writer.mark_clean_stop()
     write_document(seeds, 2, hex_id(2), headline="A story written after the stop")
     writer.refresh()
     assert not mark.exists()
-    assert checked_at_start()
+    assert at_start() == "owed"
 
-    # A record of another build (the index rebuilt by another version, then put back) or one
-    # that cannot be read is not trusted.
+    # A record the index no longer matches, one of another build (the index rebuilt by another
+    # version, then put back) or one that cannot be read: written while stopped, checked first.
+    assert writer.mark_clean_stop()
+    build = index.parent / os.readlink(index)
+    os.utime(build)  # its change time moves, as with any write
+    assert at_start() == "checked"
     assert writer.mark_clean_stop()
     mark.write_text(mark.read_text().replace('"schema": "', '"schema": "old-'))
-    assert checked_at_start()
+    assert at_start() == "checked"
     mark.write_text("{not json")
-    assert checked_at_start()
+    assert at_start() == "checked"
+
+
+def test_the_check_a_crash_left_owed_reads_the_whole_index_and_rebuilds_a_damaged_one(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedsvc")
+    for n in range(1, 200):
+        write_document(seeds, n, hex_id(n), headline=f"Story number {n}")
+    index = tmp_path / "index" / "index.sqlite3"
+    writer = make_store(tmp_path, seeds)
+    writer.refresh()
+    writer.close()
+    store = make_store(tmp_path, seeds)
+    assert store.verify(starting=True) is None and store.check_owed  # no record: a crash
+    assert store.check_whole() is None  # sound
+    assert "checked the whole index" in caplog.text
+
+    # Damaged after the crash, where only a whole read sees it (PRAGMA quick_check).
+    build = index.parent / os.readlink(index)
+    with open(build, "r+b") as out:
+        out.seek(build.stat().st_size // 2)
+        out.write(os.urandom(4096))
+    store = make_store(tmp_path, seeds)
+    assert store.verify(starting=True) is None and store.check_owed  # serving goes on
+    report = store.check_whole()
+    assert report is not None and report.rebuilt is not None
+    assert report.rebuilt.startswith("is damaged (")
+    assert os.readlink(index) != build.name
+    assert store.count() == 200 and store.get(hex_id(150)) is not None
 
 
 def test_a_watcher_whose_changes_keep_waiting_says_so_and_when_it_caught_up(

@@ -1,0 +1,82 @@
+"""The whole-index check a start after a crash owes, made beside the first requests.
+
+`feedsvc serve` reads the whole index file (PRAGMA quick_check) before serving when something
+wrote it while the service was stopped (indexfile.py, "a clean stop"). After a crash nothing
+did: SQLite keeps a database whole through the crash of a process writing it (every commit is
+whole or absent), so the check is owed only against a disk that lies. It took 7-19 s of a
+restart at a million documents, all of it before the first request; made here instead, in a
+process of its own at a low priority, it leaves the restart under a second. If it finds the
+index damaged, this process rebuilds it aside (Store.verify, as any process may) while the
+workers go on serving, the damaged parts answered with 503 as when a reader finds damage.
+
+    python -m feedsvc.indexcheck SEEDS_DIR INDEX_PATH NICE PARENT_PID
+
+Exit status 0 once the index is checked (and rebuilt if it had to be); 2, with the reason in
+the log, when it could not be. `serve` records a clean stop only after a check that ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from . import config, indexfile, logs
+from .indexing import die_with
+from .rescan import EXIT_EXPECTED, EXPECTED, START_SCAN_NICE
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def start(seeds_dir: Path, index_path: Path, level: int) -> subprocess.Popen[bytes]:
+    """Start the check of the index at ``index_path`` (of the folder ``seeds_dir``) in a
+    process of its own at the priority of the start-up scan (rescan.START_SCAN_NICE), logging
+    at ``level`` to this process's stderr. It dies with the calling thread (PR_SET_PDEATHSIG),
+    which must ``stop`` it. Raises OSError when no process can be started."""
+    command = [sys.executable, "-m", __name__, str(seeds_dir), str(index_path),
+               str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
+    return subprocess.Popen(command)
+
+
+def stop(check: subprocess.Popen[bytes]) -> bool:
+    """End the check if it still runs (a rebuild it began resumes at the next one); whether it
+    had checked the whole index."""
+    if check.poll() is None:
+        check.kill()
+    return check.wait() == 0
+
+
+def main(argv: list[str]) -> int:
+    seeds_dir, index_path, priority, parent, level = argv
+    die_with(int(parent))
+    # The service's stop is for `serve` to make (it ends this process): Ctrl-C and a stop sent
+    # to the whole group must not print a traceback from here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.configure(int(level))
+    # By increment, as rescan.py: raising a priority back needs privilege.
+    os.nice(max(0, int(priority) - os.nice(0)))
+    try:
+        settings = config.load({"SEEDS_DIR": seeds_dir, "INDEX_PATH": index_path})
+        store = Store(settings)
+        try:
+            store.check_whole()
+        finally:
+            store.release()
+    except EXPECTED as exc:
+        log.warning(
+            "could not check the index %s after the crash of the last service (%s); the next "
+            "start checks it",
+            index_path,
+            indexfile.explain(exc),
+        )
+        return EXIT_EXPECTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
