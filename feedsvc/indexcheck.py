@@ -9,7 +9,7 @@ process of its own at a low priority, it leaves the restart under a second. If i
 index damaged, this process rebuilds it aside (Store.verify, as any process may) while the
 workers go on serving, the damaged parts answered with 503 as when a reader finds damage.
 
-    python -m feedsvc.indexcheck SEEDS_DIR INDEX_PATH NICE PARENT_PID
+    python -m feedsvc.indexcheck SEEDS_DIR INDEX_PATH NICE PARENT_PID LOG_LEVEL
 
 Exit status 0 once the index is checked (and rebuilt if it had to be); 2, with the reason in
 the log, when it could not be. `serve` records a clean stop only after a check that ended.
