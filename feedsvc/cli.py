@@ -302,6 +302,19 @@ def _verify(store: Store) -> None:
         store.verify(progress, parallel=True, starting=True)
 
 
+def _verify_owing(store: Store) -> bool:
+    """For a command that ends by recording a clean stop (`index`, `build`): the check `serve`
+    makes before serving (``_verify``), then ``store`` released. Whether the check a crash
+    leaves owed is still owed: such a command does not make it (every `feedsvc index` that cron
+    runs beside `serve` would read the whole index), and must then record no clean stop, so
+    that the next start makes it."""
+    try:
+        _verify(store)
+        return store.check_owed
+    finally:
+        store.release()
+
+
 def _mark_clean_stop(settings: Config) -> None:
     """Record that the index is as a clean stop leaves it (store.mark_clean_stop); said only
     when debugging: without the record the next start checks the whole index, as always."""
@@ -331,11 +344,13 @@ def index(folder: Path | None) -> None:
     settings = _settings(SEEDS_DIR=folder)
     with _index_errors(settings):
         store = Store(settings)
+        owed = _verify_owing(store)
         report = _refresh(store)
         problems = store.problems()
         total = store.count()
         store.release()
-        _mark_clean_stop(settings)
+        if not owed:
+            _mark_clean_stop(settings)
     for problem in problems:
         click.echo(f"SKIPPED {problem.file_name}: {problem.reason}")
     for name in report.unsettled:
@@ -506,6 +521,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     from . import buildwatch
     from .inventory import UndeclaredRoute
     from .staticconf import UnmappableURL
+    from .store import Store
 
     values = _overrides(SEEDS_DIR=folder)
     settings = _load(values)
@@ -524,10 +540,14 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     builder = None
+    owed = True  # until the index is verified
     try:
         try:
             with _index_errors(settings):
                 try:
+                    # Before the builder: its app indexes a missing or unusable index at once,
+                    # and the record of a clean stop must be read before anything writes.
+                    owed = _verify_owing(Store(settings))
                     builder = static_build.Builder(settings, out, jobs, keep_workers=watch)
                     _refresh(builder.svc.store)
                     if summary := summarise_problems(builder.svc.store.problems()):
@@ -562,7 +582,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     finally:
         if builder is not None:
             builder.close()
-            # As `feedsvc index` does: the next `serve` need not check the whole index.
-            _mark_clean_stop(settings)
+            if not owed:  # as `feedsvc index` does: the next `serve` need not check the index
+                _mark_clean_stop(settings)
     if report.failed and not watch:
         sys.exit(1)

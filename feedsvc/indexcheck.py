@@ -39,7 +39,10 @@ def start(seeds_dir: Path, index_path: Path, level: int) -> subprocess.Popen[byt
     which must ``stop`` it. Raises OSError when no process can be started."""
     command = [sys.executable, "-m", __name__, str(seeds_dir), str(index_path),
                str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
-    return subprocess.Popen(command)
+    # A process group of its own: Ctrl-C at a terminal goes to the service's group, and would
+    # print this process's traceback if it came while it still imports (before main() ignores
+    # it). `stop` ends it, and it dies with `serve` if `serve` is killed.
+    return subprocess.Popen(command, process_group=0)
 
 
 def stop(check: subprocess.Popen[bytes]) -> bool:
@@ -53,8 +56,8 @@ def stop(check: subprocess.Popen[bytes]) -> bool:
 def main(argv: list[str]) -> int:
     seeds_dir, index_path, priority, parent, level = argv
     die_with(int(parent))
-    # The service's stop is for `serve` to make (it ends this process): Ctrl-C and a stop sent
-    # to the whole group must not print a traceback from here.
+    # The service's stop is for `serve` to make (it ends this process): a stop sent to every
+    # process of the service (systemd's) must not end a rebuild half-way with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logs.configure(int(level))

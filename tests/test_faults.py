@@ -359,6 +359,85 @@ def crash(server: LiveServer) -> None:
     server.process.wait()
 
 
+def test_ctrl_c_as_a_start_after_a_crash_begins_its_check_stops_it_without_a_traceback(
+    tmp_path: Path, site: Path
+) -> None:
+    """Ctrl-C at a terminal goes to the whole foreground process group. Sent as the check a
+    crash left owed starts (while its process still imports), it stops the service as at any
+    other moment: no traceback from that process, nothing left running, no clean stop recorded
+    (the check was not made), so the next start makes it."""
+    index = tmp_path / "live-index" / "index.sqlite3"
+    crash(start_server(tmp_path, site))
+    command = [sys.executable, "-m", "feedsvc", "serve", "--bind", f"127.0.0.1:{free_port()}"]
+    process = subprocess.Popen(
+        command, env=feedsvc_env(site, index), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    said: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the server is up; the check, begun before, imports
+            said.append(line)
+            if "Listening at" in line:
+                break
+        assert check_pids(process.pid) != [], "the check was over before the server was up"
+        os.killpg(process.pid, signal.SIGINT)
+        said.append(process.communicate(timeout=15)[0])
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    log = "".join(said)
+    # 0 once granian handles the signal; 1 with click's "Aborted!" while granian still starts.
+    assert process.returncode in (0, 1), log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
+    time.sleep(0.5)  # a process left behind would still be running
+    left = subprocess.run(["pgrep", "-f", f"feedsvc.indexcheck {site} "], capture_output=True)
+    assert left.stdout == b"", "the check outlived the service"
+    if WHOLE_INDEX_CHECKED not in log:
+        assert not index.with_name(f"{index.name}.clean").exists()
+        after = start_server(tmp_path, site)
+        try:
+            wait_for(lambda: WHOLE_INDEX_CHECKED in after.log(), 20)
+        finally:
+            stop_server(after)
+
+
+def check_pids(serve: int) -> list[int]:
+    """The whole-index check processes `serve` (its pid) started."""
+    found = subprocess.run(["pgrep", "-P", str(serve), "-f", "feedsvc.indexcheck"],
+                           capture_output=True, text=True)  # fmt: skip
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_feedsvc_index_after_a_crash_leaves_the_owed_check_to_the_next_start(
+    tmp_path: Path, site: Path
+) -> None:
+    """`feedsvc index` (cron, a script) after a crash does not read the whole index, and must
+    then record no clean stop: the next `serve` makes the check, and finds the damage."""
+    index = tmp_path / "live-index" / "index.sqlite3"
+    crash(start_server(tmp_path, site))
+    damaged = build_of(index)
+    overwrite(damaged, damaged.stat().st_size // 2, 64 * 1024)
+    command = [sys.executable, "-m", "feedsvc", "index"]
+    ran = subprocess.run(command, env=feedsvc_env(site, index), capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert not index.with_name(f"{index.name}.clean").exists()
+    server = start_server(tmp_path, site)
+    try:
+        wait_for(lambda: os.readlink(index) != damaged.name, 30)
+        wait_for(lambda: sitemap_size(get(server, "/sitemap.xml")[1]) == DOCUMENTS, 10)
+    finally:
+        stop_server(server)
+    assert WHOLE_INDEX_CHECKED in server.log()
+    # After a clean stop, `feedsvc index` leaves the record as it found it: nothing to check.
+    ran = subprocess.run(command, env=feedsvc_env(site, index), capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert index.with_name(f"{index.name}.clean").exists()
+
+
 def test_an_index_damaged_after_a_crash_is_served_at_once_and_rebuilt_from_the_check_behind(
     tmp_path: Path, site: Path
 ) -> None:
