@@ -122,15 +122,15 @@ def _parser_process(command: int) -> None:
     die_with(command)  # elsewhere (not Linux), orphans end on their closed pipe
 
 
-def die_with(parent: int) -> None:
-    """Have this process killed (SIGKILL) when ``parent``, the process that started it, dies
-    (Linux's PR_SET_PDEATHSIG, prctl(2); nothing elsewhere); exits at once if it already has.
-    Linux sends it when the *thread* that started this process ends: that thread must wait for
-    this process (as rescan.scan_apart's does)."""
+def die_with(parent: int, signum: int = signal.SIGKILL) -> None:
+    """Have this process sent ``signum`` (by default killed) when ``parent``, the process that
+    started it, dies (Linux's PR_SET_PDEATHSIG, prctl(2); nothing elsewhere); exits at once if
+    it already has. Linux sends it when the *thread* that started this process ends: that
+    thread must wait for this process (as rescan.scan_apart's does)."""
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_PDEATHSIG, signum)
     if os.getppid() != parent:  # it died before prctl: nobody will say so
         os._exit(0)

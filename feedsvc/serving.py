@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -19,6 +20,7 @@ from typing import Any
 from . import logs, stopsignals
 from .accesslog import AccessLog
 from .config import Config
+from .indexing import die_with
 from .listen import Address
 
 # A worker still running this long after SIGTERM is killed: shutdown takes at most this long
@@ -135,7 +137,14 @@ def load_app(settings: Config) -> WSGIApp:
     from . import create_app
 
     if threading.current_thread() is threading.main_thread():  # a process of its own
-        stopsignals.install(parent=os.getppid())
+        server = os.getppid()
+        stopsignals.install(parent=server)
+        # The server killed alone (kill -9 PID, the OOM killer) left its workers serving for
+        # ever, holding the port, so that no new `feedsvc serve` could start: they stop with it,
+        # as when it stops them (the stop-signal relay acts at once on a SIGTERM once the
+        # server is gone). granian starts and restarts workers from its main thread, which
+        # lives as long as the server (PR_SET_PDEATHSIG follows the thread that started us).
+        die_with(server, signal.SIGTERM)
     limit_malloc_arenas()
     app = create_app(settings)
     write = logs.access_writer(settings.access_log)

@@ -438,6 +438,37 @@ def test_feedsvc_index_after_a_crash_leaves_the_owed_check_to_the_next_start(
     assert index.with_name(f"{index.name}.clean").exists()
 
 
+def test_the_workers_of_a_server_killed_alone_stop_and_free_the_port(
+    tmp_path: Path, site: Path
+) -> None:
+    """kill -9 of the server process alone (an operator's `kill -9 PID`, the OOM killer): its
+    workers went on serving for ever, holding the port, and no new `feedsvc serve` could start
+    on it. They stop with the server now."""
+    server = start_server(tmp_path, site)
+    workers = list(worker_pids(server).values())
+    try:
+        assert len(workers) == 2 and all(running(pid) for pid in workers)
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        wait_for(lambda: not any(running(pid) for pid in workers), 15)
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ConnectionRefusedError):
+        get(server, "/feed.atom", timeout=2)
+    assert_clean_log(server)
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (not a zombie waiting for a parent to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
 def test_an_index_damaged_after_a_crash_is_served_at_once_and_rebuilt_from_the_check_behind(
     tmp_path: Path, site: Path
 ) -> None:
