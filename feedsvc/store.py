@@ -1295,9 +1295,10 @@ class Store:
         self._files.remove_leftovers()
         report.rebuilt = problem
         self._conditions.end("rebuild")
+        # What the index holds: a resumed build added only what the interrupted one had not.
         log.log(logging.DEBUG if starting and not resumed else logging.INFO,
                 "the index %s is built: %s in %.1f s",
-                self.index_path, changes.quantity(len(report.added), "article"),
+                self.index_path, changes.quantity(self.count(), "article"),
                 time.monotonic() - started)  # fmt: skip
         return report
 

@@ -936,6 +936,7 @@ def test_an_interrupted_first_index_keeps_its_batches(tmp_path: Path) -> None:
     counts = f"{documents - kept:,} added, 0 changed, 0 removed, {kept:,} files unchanged"
     assert counts in second.stdout
     assert f"{documents:,} articles" in second.stdout
+    assert f"is built: {documents:,} articles" in second.stderr  # all of them, not the rest
 
     # Served by `feedsvc serve` while `feedsvc index` (cron, FEEDSVC_WATCH=false) adds many
     # documents in place: every response shows whole batches.
