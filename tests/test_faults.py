@@ -302,16 +302,21 @@ def test_an_index_damaged_while_stopped_is_rebuilt_before_serving(
         server = start_server(tmp_path, site)
         try:
             record(f"start_with_index_{name}_s", time.monotonic() - started)
-            for _ in range(10):  # both workers, uncached and cached
-                status, body = get(server, "/sitemap.xml")
-                assert status == 200 and sitemap_size(body) == DOCUMENTS
-                assert get(server, "/search/feed.json?q=the&limit=150")[0] == 200
+            assert_whole_site(server)
         finally:
             stop_server(server)
         assert_clean_log(server)
         if name != "deleted":  # a missing index is built, as on a first start
             assert WHOLE_INDEX_CHECKED in server.log()
             assert re.search(rf"the index {re.escape(str(index))} is damaged", server.log())
+
+
+def assert_whole_site(server: LiveServer) -> None:
+    """Every article in the sitemap and in a search, from both workers, uncached and cached."""
+    for _ in range(10):
+        status, body = get(server, "/sitemap.xml")
+        assert status == 200 and sitemap_size(body) == DOCUMENTS
+        assert get(server, "/search/feed.json?q=the&limit=150")[0] == 200
 
 
 def garbage_keeping_size_and_time(build: Path) -> None:
@@ -483,10 +488,7 @@ def test_an_index_damaged_after_a_crash_is_served_at_once_and_rebuilt_from_the_c
     try:
         wait_for(lambda: os.readlink(index) != damaged.name, 30)
         wait_for(lambda: get(server, "/sitemap.xml")[0] == 200, 10)
-        for _ in range(10):  # both workers, uncached and cached
-            status, body = get(server, "/sitemap.xml")
-            assert status == 200 and sitemap_size(body) == DOCUMENTS
-            assert get(server, "/search/feed.json?q=the&limit=150")[0] == 200
+        assert_whole_site(server)
     finally:
         stop_server(server)
     log = server.log()
