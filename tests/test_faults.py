@@ -385,7 +385,7 @@ def test_ctrl_c_as_a_start_after_a_crash_begins_its_check_stops_it_without_a_tra
             said.append(line)
             if "Listening at" in line:
                 break
-        assert check_pids(process.pid) != [], "the check was over before the server was up"
+        assert check_pids(str(process.pid)) != [], "the check was over before the server was up"
         os.killpg(process.pid, signal.SIGINT)
         said.append(process.communicate(timeout=15)[0])
     finally:
@@ -397,8 +397,7 @@ def test_ctrl_c_as_a_start_after_a_crash_begins_its_check_stops_it_without_a_tra
     assert process.returncode in (0, 1), log
     assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
     time.sleep(0.5)  # a process left behind would still be running
-    left = subprocess.run(["pgrep", "-f", f"feedsvc.indexcheck {site} "], capture_output=True)
-    assert left.stdout == b"", "the check outlived the service"
+    assert check_pids(str(site)) == [], "the check outlived the service"
     if WHOLE_INDEX_CHECKED not in log:
         assert not index.with_name(f"{index.name}.clean").exists()
         after = start_server(tmp_path, site)
@@ -408,11 +407,22 @@ def test_ctrl_c_as_a_start_after_a_crash_begins_its_check_stops_it_without_a_tra
             stop_server(after)
 
 
-def check_pids(serve: int) -> list[int]:
-    """The whole-index check processes `serve` (its pid) started."""
-    found = subprocess.run(["pgrep", "-P", str(serve), "-f", "feedsvc.indexcheck"],
-                           capture_output=True, text=True)  # fmt: skip
-    return [int(pid) for pid in found.stdout.split()]
+def check_pids(*words: str) -> list[int]:
+    """The running whole-index check processes whose command line holds every one of ``words``
+    (read from /proc: a fresh machine may lack procps)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        said = [part.decode(errors="replace") for part in command]
+        wanted = "feedsvc.indexcheck" in said and all(w in said for w in words)
+        if wanted and running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 def test_feedsvc_index_after_a_crash_leaves_the_owed_check_to_the_next_start(
