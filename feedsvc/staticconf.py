@@ -164,6 +164,12 @@ class _Site:
         names.discard("Location")
         return sorted(names)
 
+    def _header_value(self, name: str) -> str:
+        """What the server's add_header sends as ``name``: the value itself when every file has
+        the same (no map to look up at every request), else its map's variable (nginx_http)."""
+        common, others = self._value_map(name)
+        return _variable(name) if others else _quote(common)
+
     def _value_map(self, name: str) -> tuple[str, list[tuple[str, str]]]:
         """(most common value, [(nginx $uri, value) for the others]) of one header."""
         by_uri = []
@@ -207,6 +213,8 @@ class _Site:
         ]
         for name in self.header_names():
             common, others = self._value_map(name)
+            if not others:  # one value for every file: add_header says it (nginx_server)
+                continue
             lines.append(f"map $uri {_variable(name)} {{")
             lines.append(f"    default {_quote(common)};")
             lines += [f"    {_key(uri)} {_quote(value)};" for uri, value in others]
@@ -298,7 +306,7 @@ class _Site:
             for extension, content_type in sorted(self.media_types().items())
         )
         add_headers = "\n".join(
-            f"add_header {name} {_variable(name)} always;" for name in self.header_names()
+            f"add_header {name} {self._header_value(name)} always;" for name in self.header_names()
         )
         moved = self._moved_locations()
         redirect_headers = "\n".join(
