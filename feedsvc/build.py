@@ -342,7 +342,9 @@ class Builder:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self.tree.close()
-        self.svc.store.close()
+        # Every connection, the renders' pooled ones too: one closed after the record of a
+        # clean stop (cli.py) would write the -wal file, and the next start would not trust it.
+        self.svc.store.release()
 
     def build(
         self, progress: Callable[[int, int], None] | None = None, follow: bool = True

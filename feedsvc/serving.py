@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -140,11 +139,13 @@ def load_app(settings: Config) -> WSGIApp:
         server = os.getppid()
         stopsignals.install(parent=server)
         # The server killed alone (kill -9 PID, the OOM killer) left its workers serving for
-        # ever, holding the port, so that no new `feedsvc serve` could start: they stop with it,
-        # as when it stops them (the stop-signal relay acts at once on a SIGTERM once the
-        # server is gone). granian starts and restarts workers from its main thread, which
-        # lives as long as the server (PR_SET_PDEATHSIG follows the thread that started us).
-        die_with(server, signal.SIGTERM)
+        # ever, holding the port, so that no new `feedsvc serve` could start: they die with it,
+        # as in any crash. Not SIGTERM: a graceful stop waits for a client still sending its
+        # request (up to HEADER_READ_TIMEOUT_SECONDS), where the server would have killed the
+        # worker after WORKERS_KILL_TIMEOUT_SECONDS. granian starts and restarts workers from
+        # its main thread, which lives as long as the server (PR_SET_PDEATHSIG follows the
+        # thread that started this process).
+        die_with(server)
     limit_malloc_arenas()
     app = create_app(settings)
     write = logs.access_writer(settings.access_log)

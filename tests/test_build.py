@@ -18,10 +18,11 @@ import brotli
 import pytest
 
 from benchmarks import corpus
-from feedsvc import config, inventory
+from feedsvc import config, indexfile, inventory
 from feedsvc.build import Builder, BuildError, _check_unique_files
 from feedsvc.outtree import Entry, OutTree
 from feedsvc.staticconf import UnmappableURL, file_path
+from feedsvc.store import SCHEMA_VERSION
 
 from .conftest import SITE_URL, hex_id, indexed_app, start_server, stop_server, write_document
 from .test_e2e import raw_get
@@ -420,7 +421,10 @@ def test_a_build_leaves_the_record_of_a_clean_stop_for_the_next_serve(
     # `feedsvc build` writes the index as `feedsvc index` does: without the record, the next
     # `feedsvc serve` checked the whole index before serving (25 s at a million documents).
     run_build(tmp_path, many, tmp_path / "out")
-    assert (tmp_path / "live-index" / "index.sqlite3.clean").exists()
+    index = tmp_path / "live-index" / "index.sqlite3"
+    assert index.with_name("index.sqlite3.clean").exists()
+    # And one the next start trusts: no connection wrote the index after it was made.
+    assert indexfile.take_clean_stop(indexfile.IndexFiles(index), SCHEMA_VERSION) == indexfile.CLEAN
 
 
 # How long workers may outlive a killed build: the watch in build.py looks every fraction of a
