@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import brotli
 from werkzeug.http import parse_date
 
-from . import config, inventory, staticconf
+from . import config, inventory, staticconf, stopsignals
 from .changes import quantity
 from .config import Config
 from .inventory import Snapshot, Target
@@ -246,20 +246,6 @@ def _mtime(headers: list, old: Entry | None) -> int:
 _worker: dict[str, Any] = {}
 
 
-@contextlib.contextmanager
-def _stops_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM held back while render processes are forked, and delivered after.
-    One that came during a fork ran its handler in the fork's after-fork hooks, where Python
-    ignores the KeyboardInterrupt raised ("Exception ignored in ... _releaseLock"): the build
-    went on and replaced OUT (1 stop in about 45, in a fresh user's trial)."""
-    stops = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _start_worker(settings: Mapping[str, str], site_url: str, staging: str) -> None:
     from . import create_app
 
@@ -267,6 +253,7 @@ def _start_worker(settings: Mapping[str, str], site_url: str, staging: str) -> N
     # the pool (cli.build), and workers stay quiet meanwhile.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stopsignals.released()  # forked with them held (Builder._render)
     # A build killed alone (kill -9, the OOM killer) leaves its workers behind. One that sends
     # a result to it then ends at once and quietly, as a pipeline's writer does when its reader
     # is gone, rather than with two BrokenPipe tracebacks; one still rendering notices within
@@ -475,12 +462,13 @@ class Builder:
         keep = self.keep_workers
         try:
             try:
-                with _stops_held():  # the first submit forks the render processes
+                # The first submit forks the render processes.
+                with stopsignals.held_while_forking():
                     futures = [pool.submit(_render_chunk, self._builds, chunk) for chunk in chunks]
             except BrokenProcessPool:  # a kept worker died between builds: start them again
                 pool.shutdown(wait=True)
                 pool = self._new_pool()
-                with _stops_held():
+                with stopsignals.held_while_forking():
                     futures = [pool.submit(_render_chunk, self._builds, chunk) for chunk in chunks]
             for future in as_completed(futures):
                 yield from future.result()

@@ -6,6 +6,7 @@ store, which applies the results. Nothing here touches SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -16,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from . import rows, seedfiles
+from . import rows, seedfiles, stopsignals
 from .document import DocumentError, ParseOptions, parse
 
 # Below this many files to parse, starting worker processes costs more than it saves.
@@ -100,7 +101,10 @@ def load_documents(
         yield from map(load, seeds)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(cores, initializer=_parser_process, initargs=(os.getpid(),)) as pool:
+    with contextlib.ExitStack() as stack:
+        with stopsignals.held_while_forking():  # the pool forks its parsers as it starts
+            pool = context.Pool(cores, initializer=_parser_process, initargs=(os.getpid(),))
+            stack.enter_context(pool)  # a Ctrl-C delivered as the hold ends terminates it
         windows = (
             seeds[start : start + WINDOW_FILES] for start in range(0, len(seeds), WINDOW_FILES)
         )
@@ -119,6 +123,7 @@ def _parser_process(command: int) -> None:
     without that (SIGTERM or SIGKILL to it alone, the OOM killer), its parsers die with it
     (Linux's PR_SET_PDEATHSIG, prctl(2)) instead of each finding its pipe closed mid-write."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stopsignals.released()  # forked with them held (load_documents)
     die_with(command)  # elsewhere (not Linux), orphans end on their closed pipe
 
 

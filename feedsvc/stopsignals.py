@@ -44,11 +44,13 @@ may respawn it, and exits with status 1.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -66,6 +68,35 @@ HANDLERS_WAIT_SECONDS = 30.0
 # enough for a server slowed by a loaded machine, short of the server's kill timeout (3 s), so
 # that a stop still takes under 5 s when the server's signal was merged with the first.
 SERVER_GRACE_SECONDS = 2.0
+
+
+# The signals a terminal or a service manager stops a command with.
+STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def held_while_forking() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while worker processes are forked, and delivered after.
+
+    A child inherits the blocked mask, so one sent to the process group as a child starts stays
+    pending there until the child has set its own handlers and unblocked (``released``): without
+    this, a child that took Ctrl-C before its initializer set SIGINT aside printed its
+    KeyboardInterrupt traceback (multiprocessing's bootstrap, 1 Ctrl-C of a first `feedsvc
+    index` in CI), and one taken in the parent during a fork ran in the fork's after-fork hooks,
+    where Python ignores the exception raised ("Exception ignored in ... _releaseLock"): a build
+    went on (1 stop in about 45). Threads started inside keep the signals blocked, which only
+    leaves them to the main thread."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def released() -> None:
+    """In a child forked under ``held_while_forking``, once its handlers are set: take the stop
+    signals again (one pending since the fork is acted on now, as the handlers say)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
 
 
 def install(parent: int | None = None) -> None:

@@ -905,6 +905,50 @@ def test_a_signal_stops_a_first_index_at_once_and_quietly(
     assert f"{documents:,} articles" in second.stdout
 
 
+@pytest.mark.parametrize("kind", ["parser", "render"])
+def test_a_ctrl_c_that_reaches_a_process_as_it_is_forked_waits_for_its_handler(
+    tmp_path: Path, kind: str
+) -> None:
+    """A Ctrl-C reaches the whole process group, the parser (or render) processes of `feedsvc
+    index` (`feedsvc build`) too, even one just forked, before it has set SIGINT aside: such a
+    process printed its KeyboardInterrupt traceback (a Ctrl-C of a first index in CI). Here each
+    forked process is sent SIGINT at once (an after-fork hook): it must wait for the process's
+    own handler, which ignores it, and the work must end whole and quiet."""
+    seeds = tmp_path / "seeds"
+    corpus.write(seeds, 420 if kind == "parser" else 30)
+    work = {
+        "parser": (
+            "from feedsvc import document, indexing, seedfiles\n"
+            "names = sorted(p.name for p in seeds.iterdir())\n"
+            "found = list(seedfiles.describe(seeds, names, 1 << 20).values())\n"
+            "loaded = list(indexing.load_documents(seeds, found, 1 << 20,"
+            " document.ParseOptions(), parallel=True))\n"
+            "print(sum(item.article is not None for item in loaded))\n"
+        ),
+        "render": (
+            "from feedsvc import build, config\n"
+            "settings = config.load({'SEEDS_DIR': str(seeds),"
+            " 'INDEX_PATH': str(seeds.parent / 'index.sqlite3')})\n"
+            "builder = build.Builder(settings, seeds.parent / 'out', jobs=2)\n"
+            "builder.svc.store.refresh()\n"
+            "report = builder.build()\n"
+            "builder.close()\n"
+            "print(len(report.failed), report.rendered > build.PARALLEL_MIN_URLS)\n"
+        ),
+    }[kind]
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "seeds = Path(sys.argv[1])\n"
+        "os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGINT))\n" + work
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    done = subprocess.run([sys.executable, "-c", script, str(seeds)], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.split() == (["420"] if kind == "parser" else ["0", "True"])
+
+
 def test_ctrl_c_stops_serve_during_its_first_index_even_started_in_the_background(
     tmp_path: Path,
 ) -> None:
