@@ -16,7 +16,9 @@ shared, so compare ratios, not seconds.
 With ``--followed-only`` (for large N, where each step of the above takes many minutes): after
 the full build, only the followed rebuilds, each change made and undone ``--rounds`` times (each
 undo is itself a followed rebuild of the same change), with the median of each; no rebuild with
-every URL listed and no baseline.
+every URL listed. Each round is made twice, alternated: writing every file at once (the
+baseline) and as ``build --watch`` does, putting off the listing pages a new or deleted document
+shifts (the time until the rest is in OUT, then the time to write those).
 """
 
 from __future__ import annotations
@@ -153,33 +155,52 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _followed_rounds(builder: Builder, changes: list, rounds: int) -> None:
-    """Each change and its undo, ``rounds`` times, each rebuilt as a kept builder follows it."""
+    """Each change and its undo, ``rounds`` times, each rebuilt as a kept builder follows it:
+    once writing every file at once (the baseline), once as ``build --watch`` does, with the
+    listing pages a change shifted put off (Builder.build's ``defer``) and written after, a
+    batch at a time, alternated round by round."""
     for label, name, change, undo in changes[:2]:  # the deletion is the new document's undo
-        walls: dict[str, list[float]] = {label: [], "undo": []}
-
-        def rebuild() -> BuildReport:
-            return _rebuild(builder, name)  # noqa: B023
+        walls: dict[tuple[str, str], list[float]] = {}
+        after: dict[str, list[float]] = {"change": [], "undo": []}
 
         for _ in range(rounds):
-            # Changes a second apart, as edits come: a file rewritten within the second it was
-            # last written is dated a second on, and its rebuild waits for that second
-            # (build.Builder._commit), which back-to-back rounds would time instead.
-            time.sleep(CHANGE_INTERVAL_SECONDS)
-            change()
-            walls[label].append(timed(f"after {label}, followed", rebuild))
-            time.sleep(CHANGE_INTERVAL_SECONDS)
-            undo()
-            walls["undo"].append(timed("  its undo, followed", rebuild))
-        print(
-            f"{label}: followed rebuild median {statistics.median(walls[label]):.2f} s wall, "
-            f"its undo {statistics.median(walls['undo']):.2f} s ({rounds} rounds)",
-            flush=True,
-        )
+            for mode in ("at once", "watched"):
+                for step, act in (("change", change), ("undo", undo)):
+                    # Changes a second apart, as edits come: a file rewritten within the second
+                    # it was last written is dated a second on, and its rebuild waits for that
+                    # second (build.Builder._commit), which back-to-back rounds would time.
+                    time.sleep(CHANGE_INTERVAL_SECONDS)
+                    act()
+                    defer = mode == "watched"
+                    shown = f"after {label if step == 'change' else 'its undo'}, {mode}"
+                    wall = timed(shown, lambda: _rebuild(builder, name, defer=defer))  # noqa: B023
+                    walls.setdefault((step, mode), []).append(wall)
+                    if defer:
+                        drained = timed("  then the pages put off", lambda: _drain(builder))
+                        after[step].append(drained)
+        for step in ("change", "undo"):
+            at_once = statistics.median(walls[step, "at once"])
+            watched = statistics.median(walls[step, "watched"])
+            print(
+                f"{label if step == 'change' else '  its undo'}: in OUT after {watched:.2f} s "
+                f"as build --watch writes it, against {at_once:.2f} s writing every file at once "
+                f"({watched / at_once:.2f}); the pages put off then written in "
+                f"{statistics.median(after[step]):.2f} s (medians of {rounds})",
+                flush=True,
+            )
 
 
-def _rebuild(builder: Builder, name: str, follow: bool = True) -> BuildReport:
+def _rebuild(builder: Builder, name: str, follow: bool = True, defer: bool = False) -> BuildReport:
     builder.svc.store.refresh(names=[name])
-    return builder.build(follow=follow)
+    return builder.build(follow=follow, defer=defer)
+
+
+def _drain(builder: Builder) -> int:
+    """Write what the last build put off, a batch at a time: the URLs rendered."""
+    rendered = 0
+    while builder.deferred:
+        rendered += builder.write_deferred().rendered
+    return rendered
 
 
 def _render_all(builder: Builder) -> int:

@@ -63,6 +63,10 @@ PARALLEL_MIN_URLS = 200
 # a URL to one costs a millisecond against about ten to render it.
 KEPT_PARALLEL_MIN_URLS = 8
 CHUNK_URLS = 100
+# Listing pages put off by a watching build (Builder.build's ``defer``) written per commit: about
+# half a second of rendering on two cores, so that a new change waits at most that long. So many
+# or fewer are not put off.
+DEFERRED_BATCH_URLS = 64
 # How often a worker looks whether the build that started it is still there (_end_with).
 PARENT_CHECK_SECONDS = 0.2
 # Response headers the server derives from the file itself or from the connection.
@@ -95,6 +99,8 @@ class BuildReport:
     seconds: float = 0.0
     next_change: datetime | None = None  # when the clock alone changes a page
     config_changed: bool = False  # the generated server configuration was written
+    # Listing pages whose new bytes are still to be written (Builder.build's ``defer``).
+    deferred: int = 0
     # How the URLs were listed: every one (and why), or only what the changed articles can
     # touch (inventory.follow).
     inventory: str = ""
@@ -323,6 +329,10 @@ class Builder:
         self._no_previous = "no earlier build in this process"  # why there is none
         self._next_change: datetime | None = None
         self._last: Snapshot | None = None  # the last snapshot taken, in step with OUT or not
+        # Listing pages a change shifted, put off by build(defer=True): URL -> the target as
+        # last listed. The snapshot that listed it stays right for it until a later listing
+        # lists it again (inventory.follow lists every URL whose inputs may differ).
+        self._deferred: dict[str, Target] = {}
 
     def close(self) -> None:
         if self._pool is not None:
@@ -333,8 +343,17 @@ class Builder:
         # clean stop (cli.py) would write the -wal file, and the next start would not trust it.
         self.svc.store.release()
 
+    @property
+    def deferred(self) -> int:
+        """How many listing pages ``build(defer=True)`` put off and ``write_deferred`` has not
+        written yet."""
+        return len(self._deferred)
+
     def build(
-        self, progress: Callable[[int, int], None] | None = None, follow: bool = True
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        follow: bool = True,
+        defer: bool = False,
     ) -> BuildReport:
         """Bring OUT in step with the index (refresh the index first: ``store.refresh``).
 
@@ -342,8 +361,34 @@ class Builder:
         (inventory.follow), unless ``follow`` is False or it cannot (``_scope`` says when): then
         it lists every URL. Either way OUT ends the same.
 
+        With ``defer`` (build --watch), when more than DEFERRED_BATCH_URLS listing pages
+        between the first and the last of their listing (inventory.Target.deferrable) changed,
+        those already in OUT are not written by this build but by ``write_deferred``: a new or
+        deleted article shifts every one of them (2,500 pages at 100,000 articles, 25 s), and
+        the feeds, the article's page and the first and last page of each listing must not wait
+        for them. Until then those pages show the listing as it was, which a reader's cache or
+        a CDN may show anyway for the max-age they are served with.
+
         ``progress(done, total)`` is called as URLs are rendered. Raises BuildError (and
-        inventory.UndeclaredRoute, staticconf.UnmappableURL) with a message naming the URL."""
+        inventory.UndeclaredRoute, staticconf.UnmappableURL) with a message naming the URL;
+        after any exception the next build lists every URL."""
+        try:
+            return self._build(progress, follow, defer)
+        except BaseException:
+            self._lost_step()
+            raise
+
+    def _lost_step(self) -> None:
+        """After a build or a batch that raised (a full disk, a render process killed): what
+        OUT holds is no longer known to match a snapshot, and pages put off by it, written
+        later from the index as it now is, would be recorded as of the wrong one. The next
+        build lists every URL (and puts off again what it shifts)."""
+        self._previous, self._no_previous = None, "the last build did not finish"
+        self._deferred.clear()
+
+    def _build(
+        self, progress: Callable[[int, int], None] | None, follow: bool, defer: bool
+    ) -> BuildReport:
         started = time.monotonic()
         self._builds += 1
         if not self.tree.out.is_dir():  # removed under a watching build: made again, whole
@@ -385,10 +430,13 @@ class Builder:
             gone = [entry for url, entry in entries.items() if url not in wanted]
             next_change = min(snapshot.expiries, default=None)
             report = BuildReport(urls=len(targets), inventory=f"listed every URL: {why}")
+            self._deferred.clear()  # each is listed again, as this snapshot has it
         else:
             assert self._previous is not None
             targets, gone_urls = inventory.followed(self.app, self._previous, snapshot, scope)
             gone = [entries[url] for url in gone_urls if url in entries]
+            for url in gone_urls:
+                self._deferred.pop(url, None)
             # Pages left out of this listing keep the expiries found when they were last listed.
             expiries = [*snapshot.expiries, *filter(None, [self._next_change])]
             next_change = min(expiries, default=None)
@@ -399,12 +447,69 @@ class Builder:
             )  # fmt: skip
         report.next_change = next_change
         todo: list[tuple[Target, Entry | None]] = []
+        shifted: list[Target] = []
         for target in targets:
             old = entries.get(target.url)
+            self._deferred.pop(target.url, None)  # listed again: as this snapshot has it
             if target.url in self._rewrite:
                 todo.append((target, None))  # its bytes as new, whatever the manifest says
             elif old is None or not same_renderer or old.inputs != target.inputs:
-                todo.append((target, old))
+                # A page new to OUT is written now: the page before it links to it.
+                if defer and target.deferrable and old is not None:
+                    shifted.append(target)
+                else:
+                    todo.append((target, old))
+        # A few are written at once, as the rest: an edit's page, a small site's listings.
+        if len(shifted) > DEFERRED_BATCH_URLS:
+            self._deferred.update((target.url, target) for target in shifted)
+        else:
+            todo += [(target, entries.get(target.url)) for target in shifted]
+        self._write(todo, gone, report, progress)
+        if not report.failed:
+            self._previous = snapshot
+        self._next_change = next_change
+        report.deferred = len(self._deferred)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def write_deferred(self, most: int = DEFERRED_BATCH_URLS) -> BuildReport:
+        """Write up to ``most`` of the listing pages ``build(defer=True)`` put off, in the order
+        they were listed (page 2 of a listing before page 3), committed together. Call it with
+        the index as the last build left it; a build in between lists again, as it then is,
+        those of them a further change touched. Raises as ``build`` does."""
+        started = time.monotonic()
+        report = BuildReport(inventory="pages put off by the last build")
+        if self._entries is None or not self._deferred:
+            return report
+        self._builds += 1
+        self.svc.cache.clear()
+        batch = list(self._deferred.values())[:most]
+        todo = [(target, self._entries.get(target.url)) for target in batch]
+        report.urls = len(batch)
+        previous = self._previous
+        try:
+            self._write(todo, [], report, None)
+        except BaseException:
+            self._lost_step()
+            raise
+        for target in batch:
+            del self._deferred[target.url]
+        if not report.failed:  # else the next build lists every URL, which retries it
+            self._previous = previous
+        report.deferred = len(self._deferred)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _write(
+        self,
+        todo: list[tuple[Target, Entry | None]],
+        gone: list[Entry],
+        report: BuildReport,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        """Render ``todo`` and commit it with the removal of ``gone``. Afterwards OUT is in step
+        with no snapshot (``_previous``) until the caller says which; after a failed URL, with
+        none (the next build lists everything, which retries it)."""
         report.rendered = len(todo)
         results = []
         for done, rendered in enumerate(self._render(todo), 1):
@@ -417,11 +522,6 @@ class Builder:
         # A URL that failed kept its old files: the next build lists everything, which retries it.
         if report.failed:
             self._no_previous = "a URL failed in the last build"
-        else:
-            self._previous = snapshot
-        self._next_change = next_change
-        report.seconds = time.monotonic() - started
-        return report
 
     def _scope(
         self, snapshot: Snapshot, same_renderer: bool, follow: bool

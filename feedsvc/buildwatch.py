@@ -29,16 +29,19 @@ from .watch import EXPECTED, RECURSIVE, SAFETY_RESCAN_SECONDS, changed_names
 
 log = logging.getLogger(__name__)
 
-# How often the loop wakes without a notification: to notice the clock and other processes.
-WAKE_MILLISECONDS = 250
+# How often the loop wakes without a notification: to notice the clock and other processes,
+# and to write the next batch of the listing pages a change shifted (_Shifted), which waits
+# this long after the last one (a wake costs a stat() of the index's generation file).
+WAKE_MILLISECONDS = 50
 
 
-def run_hook(hook: str, report: BuildReport, out: str) -> bool:
+def run_hook(hook: str, config_changed: bool, out: str) -> bool:
     """Run ``hook`` in a shell, in OUT's parent folder; False (and a log line) when it fails.
 
     It gets BUILD_OUT (the folder) and BUILD_CONFIG_CHANGED (1 when the generated server
-    configuration changed, so that a hook can reload nginx only then)."""
-    changed = "1" if report.config_changed else "0"
+    configuration changed since the hook last ran, so that a hook can reload nginx only
+    then)."""
+    changed = "1" if config_changed else "0"
     env = {**os.environ, "BUILD_OUT": out, "BUILD_CONFIG_CHANGED": changed}
     try:
         finished = subprocess.run(hook, shell=True, env=env, cwd=os.path.dirname(out), check=False)
@@ -68,6 +71,7 @@ def watch(
     # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
     # `feedsvc serve`'s watcher does (watch.Watcher._settle).
     held: dict[str, tuple[tuple[int, int], float]] = {}
+    shifted = _Shifted()
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -108,8 +112,10 @@ def watch(
             # for a document to change.
             gone = not builder.tree.out.is_dir()
             if not (indexed or due or gone):
+                if builder.deferred:  # nothing new: the listing pages the last change shifted
+                    shifted.write(builder, hook)
                 continue
-            built = builder.build()
+            built = builder.build(defer=True)
         except EXPECTED as exc:
             # A vanished seeds folder, a full disk, a locked index: a condition, not a bug; one
             # line, and the next change (or the safety rescan) tries again.
@@ -125,14 +131,51 @@ def watch(
         next_change = built.next_change
         if built.changed:
             log.info(
-                "%s: %d files written, %d removed in %.2f s (%d URLs listed: %s)",
+                "%s: %d files written, %d removed in %.2f s (%d URLs listed: %s)%s",
                 builder.tree.out, len(built.written), len(built.removed), built.seconds,
                 built.urls, built.inventory,
+                f"; {built.deferred} shifted listing pages follow" if built.deferred else "",
             )  # fmt: skip
             if hook:
-                run_hook(hook, built, str(builder.tree.out))
+                config_changed = shifted.config_changed or built.config_changed
+                if run_hook(hook, config_changed, str(builder.tree.out)):
+                    shifted.config_changed = False
+        shifted.started(built)
         if on_build is not None:
             on_build(built)
+
+
+class _Shifted:
+    """The listing pages a change shifted, written a batch at a time between changes
+    (Builder.write_deferred), so that the next change never waits for all of them; the hook
+    runs once they are all written (a build in between runs it for what is written by then)."""
+
+    def __init__(self) -> None:
+        self.since = 0.0  # when the build that put them off ended
+        self.written = 0
+        # The generated configuration changed since the hook last ran without failing.
+        self.config_changed = False
+
+    def started(self, built: BuildReport) -> None:
+        """After each build: what it put off, if anything, is written from now."""
+        if built.deferred:
+            self.since, self.written = time.monotonic(), 0
+
+    def write(self, builder: Builder, hook: str | None) -> None:
+        """One batch (Builder.write_deferred); raises as it does, and then the builder has
+        dropped the rest: the next change lists every URL, so a full disk is said once, not
+        at every wake."""
+        batch = builder.write_deferred()
+        self.written += len(batch.written)
+        self.config_changed = self.config_changed or batch.config_changed
+        if batch.deferred:
+            return
+        log.info(
+            "%s: the listing pages the last change shifted: %d files written in %.2f s",
+            builder.tree.out, self.written, time.monotonic() - self.since,
+        )  # fmt: skip
+        if hook and self.written and run_hook(hook, self.config_changed, str(builder.tree.out)):
+            self.config_changed = False
 
 
 def _hold(

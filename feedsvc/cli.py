@@ -566,7 +566,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
             for failure in report.failed:
                 click.echo(f"NOT WRITTEN {failure}", err=True)
             if hook and report.changed:
-                buildwatch.run_hook(hook, report, str(builder.tree.out))
+                buildwatch.run_hook(hook, report.config_changed, str(builder.tree.out))
         except KeyboardInterrupt:
             # Not click's bare "Aborted!": what matters is what OUT holds (builds are atomic).
             click.echo(f"Stopped before the build was done; {out} is as the last build left it",

@@ -53,6 +53,9 @@ class Target(NamedTuple):
     url: str
     inputs: str
     status: int = 200  # what the app must answer; anything else fails the build
+    # A listing page between the first and the last: a new or deleted article shifts every one
+    # of them by one place, and a watching build writes them after the rest (build.Builder).
+    deferrable: bool = False
 
 
 class Scope(NamedTuple):
@@ -436,7 +439,8 @@ def _listing(snap: Snapshot, channel: Channel, heading: object) -> Iterator[Targ
         if page == 1:
             yield Target(channel.html_path, inputs)
         separator = "&" if "?" in channel.html_path else "?"
-        yield Target(f"{channel.html_path}{separator}page={page}", inputs)
+        url = f"{channel.html_path}{separator}page={page}"
+        yield Target(url, inputs, deferrable=1 < page < pages)
 
 
 def front_pages(snap: Snapshot) -> Iterator[Target]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import html.parser
 import os
@@ -18,7 +19,7 @@ import brotli
 import pytest
 
 from benchmarks import corpus
-from feedsvc import config, indexfile, inventory
+from feedsvc import build, config, indexfile, inventory
 from feedsvc.build import Builder, BuildError, _check_unique_files
 from feedsvc.outtree import Entry, OutTree
 from feedsvc.staticconf import UnmappableURL, file_path
@@ -37,8 +38,8 @@ def build_env(tmp_path: Path, seeds: Path, **settings: str) -> dict[str, str]:
         FEEDSVC_INDEX_PATH=str(tmp_path / "live-index" / "index.sqlite3"),
         FEEDSVC_SITE_URL=SITE_URL,
         FEEDSVC_FEED_SIZE=FEED_SIZE,
-        **{f"FEEDSVC_{k}": v for k, v in settings.items()},
     )
+    env.update({f"FEEDSVC_{k}": v for k, v in settings.items()})
     return env
 
 
@@ -259,6 +260,98 @@ def test_a_rebuild_writes_exactly_the_files_whose_bytes_changed(
     for name in differs & set(before):
         assert after[name][1] > before[name][1], f"{name} changed but kept its time"
     assert differs, "the change changed nothing"
+
+
+@pytest.mark.parametrize("change", ["add", "delete"])
+def test_a_watching_build_writes_the_listing_pages_a_change_shifted_after_the_rest(
+    tmp_path: Path, many: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new or deleted article shifts every page of each listing it is in (2,500 pages at
+    100,000 articles): a watching build writes everything else at once (the feeds, the pages,
+    the first and last page of each listing) and those between after, a batch at a time."""
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)  # a small site has few such pages
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    before = tree_state(out)
+    if change == "add":
+        write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    else:
+        sorted(many.glob("*.txt"))[7].unlink()
+    made.svc.store.refresh()
+    first = made.build(defer=True)
+    at_once = {name: data for name, (data, _, _) in tree_state(out).items()}
+    fresh = _full_build(tmp_path, many, "fresh")
+    behind = {name for name in fresh if at_once.get(name) != fresh[name]}
+    # Behind: only pages between the first and the last of a listing, still as they were.
+    assert "index/page/2.html" in behind
+    for name in behind:
+        assert "/page/" in name and at_once[name] == before[name][0], name
+        assert not any(name.startswith(f"{last}.html") for last in _last_pages(fresh)), name
+    assert set(at_once) == set(fresh)
+    assert first.deferred == made.deferred == len({n.split(".html")[0] for n in behind})
+    batches = []
+    while made.deferred:
+        batches.append(made.write_deferred(most=1))
+    assert len(batches) == first.deferred >= 2 and all(batch.written for batch in batches)
+    assert {name: data for name, (data, _, _) in tree_state(out).items()} == fresh
+    # A second change before the first one's pages are all written: each page ends as the
+    # index has it, those the second change shifted again and those it left alone.
+    write_document(many, 990, hex_id(990), date="1 Jan 2026", headline="An older story")
+    made.svc.store.refresh()
+    made.build(defer=True)
+    made.write_deferred(most=1)
+    write_document(many, 991, hex_id(991), date="2 Jan 2026", headline="Newer still")
+    made.svc.store.refresh()
+    made.build(defer=True)
+    while made.deferred:
+        made.write_deferred(most=1)
+    made.close()
+    again = {name: data for name, (data, _, _) in tree_state(out).items()}
+    assert again == _full_build(tmp_path, many, "fresh-again")
+
+
+def test_a_watching_build_that_failed_lists_everything_next_and_puts_off_nothing_stale(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that raises half-way (a full disk, a render process killed) commits nothing: the
+    pages it meant to put off must not be written later as of the change it did not finish. A
+    reviewer's sequence: that build fails, the watch writes what was put off, the change is
+    undone; three listing pages showed the undone article for good."""
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    added = write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    made.svc.store.refresh()
+
+    def full_disk(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "render", full_disk)
+        with pytest.raises(OSError):
+            made.build(defer=True)
+    assert made.deferred == 0
+    added.unlink()
+    made.svc.store.refresh()
+    report = made.build(defer=True)
+    while made.deferred:
+        made.write_deferred()
+    made.close()
+    assert report.inventory == "listed every URL: the last build did not finish"
+    built = {name: data for name, (data, _, _) in tree_state(out).items()}
+    assert built == _full_build(tmp_path, many, "fresh")
+
+
+def _last_pages(files: dict[str, bytes]) -> set[str]:
+    """The last page of each paged listing among ``files`` (``index/page/4``)."""
+    pages: dict[str, int] = {}
+    for name in files:
+        folder, marker, number = name.partition("/page/")
+        if marker and number.endswith(".html"):
+            pages[folder] = max(pages.get(folder, 0), int(number.removesuffix(".html")))
+    return {f"{folder}/page/{number}" for folder, number in pages.items()}
 
 
 def test_a_file_rewritten_within_its_second_is_never_dated_after_it_appears(

@@ -22,12 +22,14 @@ from .test_e2e import wait_for
 
 
 @contextmanager
-def watching(tmp_path: Path, seeds: Path, out: Path, hook: str) -> Iterator[Callable[[], str]]:
+def watching(
+    tmp_path: Path, seeds: Path, out: Path, hook: str, **settings: str
+) -> Iterator[Callable[[], str]]:
     log_path = tmp_path / "watch.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "feedsvc", "build", str(out), "--watch", "--hook", hook],
-            env=build_env(tmp_path, seeds),
+            env=build_env(tmp_path, seeds, **settings),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -117,6 +119,34 @@ def test_a_watched_change_leaves_out_as_a_fresh_full_build_would(tmp_path: Path)
     run_build(tmp_path, many, fresh)
     built = {name: state[0] for name, state in tree_state(fresh).items()}
     assert {name: state[0] for name, state in after.items()} == built
+
+
+def test_a_new_document_is_in_the_feeds_before_the_listing_pages_it_shifts(
+    tmp_path: Path,
+) -> None:
+    """A new article shifts every page of the listings it joins (2,500 at 100,000 articles, one
+    per article here): the feeds, its page and each listing's first page do not wait for them.
+    They follow, and then the hook runs again and OUT is as a fresh full build."""
+    many = tmp_path / "many"
+    corpus.write(many, 80, seed=3)
+    out = tmp_path / "out"
+    runs = tmp_path / "hook-runs"
+    with watching(tmp_path, many, out, f"echo run >> {runs}", FEED_SIZE="1") as log:
+        wait_for(lambda: runs.exists(), 120)  # the first build, then its hook
+        second = out / "index" / "page" / "2.html"
+        shown = second.read_bytes()
+        write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Fresh from the wire")
+        wait_for(lambda: b"Fresh from the wire" in (out / "feed.atom").read_bytes(), 10)
+        assert b"Fresh from the wire" in (out / "index.html").read_bytes()
+        wait_for(lambda: "shifted listing pages follow" in log(), 5)
+        wait_for(lambda: "the listing pages the last change shifted" in log(), 30)
+        assert second.read_bytes() != shown
+        wait_for(lambda: len(runs.read_text().splitlines()) == 3, 10)
+        assert "Traceback" not in log()
+    fresh = tmp_path / "fresh"
+    run_build(tmp_path, many, fresh, FEED_SIZE="1")
+    built = {name: state[0] for name, state in tree_state(fresh).items()}
+    assert {name: state[0] for name, state in tree_state(out).items()} == built
 
 
 @pytest.mark.parametrize(
