@@ -67,6 +67,10 @@ CHUNK_URLS = 100
 # half a second of rendering on two cores, so that a new change waits at most that long. So many
 # or fewer are not put off.
 DEFERRED_BATCH_URLS = 64
+# What a watching build put off is written by the first build after this long, whatever it puts
+# off itself: changes that keep coming faster than the pages can be written (a new article
+# every 10 s at 100,000) must not leave them, or the configuration, behind for ever.
+DEFERRED_MAX_SECONDS = 60.0
 # How often a worker looks whether the build that started it is still there (_end_with).
 PARENT_CHECK_SECONDS = 0.2
 # Response headers the server derives from the file itself or from the connection.
@@ -99,7 +103,7 @@ class BuildReport:
     seconds: float = 0.0
     next_change: datetime | None = None  # when the clock alone changes a page
     config_changed: bool = False  # the generated server configuration was written
-    # Listing pages whose new bytes are still to be written (Builder.build's ``defer``).
+    # Writes still put off (Builder.deferred): listing pages, and the configuration.
     deferred: int = 0
     # How the URLs were listed: every one (and why), or only what the changed articles can
     # touch (inventory.follow).
@@ -333,6 +337,7 @@ class Builder:
         # last listed. The snapshot that listed it stays right for it until a later listing
         # lists it again (inventory.follow lists every URL whose inputs may differ).
         self._deferred: dict[str, Target] = {}
+        self._deferred_since: float | None = None  # monotonic: since when anything is put off
 
     def close(self) -> None:
         if self._pool is not None:
@@ -345,9 +350,9 @@ class Builder:
 
     @property
     def deferred(self) -> int:
-        """How many listing pages ``build(defer=True)`` put off and ``write_deferred`` has not
-        written yet."""
-        return len(self._deferred)
+        """How many writes ``build(defer=True)`` put off and ``write_deferred`` has not made
+        yet: a listing page each, and one for the server configuration."""
+        return len(self._deferred) + self.tree.config_owed()
 
     def build(
         self,
@@ -366,8 +371,10 @@ class Builder:
         those already in OUT are not written by this build but by ``write_deferred``: a new or
         deleted article shifts every one of them (2,500 pages at 100,000 articles, 25 s), and
         the feeds, the article's page and the first and last page of each listing must not wait
-        for them. Until then those pages show the listing as it was, which a reader's cache or
-        a CDN may show anyway for the max-age they are served with.
+        for them; nor for the server configuration, written after them (``_commit``). Until
+        then those pages show the listing as it was, which a reader's cache or a CDN may show
+        anyway for the max-age they are served with. What is put off is written by the first
+        build DEFERRED_MAX_SECONDS after, if ``write_deferred`` has not written it by then.
 
         ``progress(done, total)`` is called as URLs are rendered. Raises BuildError (and
         inventory.UndeclaredRoute, staticconf.UnmappableURL) with a message naming the URL;
@@ -384,7 +391,7 @@ class Builder:
         later from the index as it now is, would be recorded as of the wrong one. The next
         build lists every URL (and puts off again what it shifts)."""
         self._previous, self._no_previous = None, "the last build did not finish"
-        self._deferred.clear()
+        self._deferred.clear()  # (the configuration is made from the entries: it can wait)
 
     def _build(
         self, progress: Callable[[int, int], None] | None, follow: bool, defer: bool
@@ -459,36 +466,43 @@ class Builder:
                     shifted.append(target)
                 else:
                     todo.append((target, old))
+        put_off = defer and not self._overdue()
         # A few are written at once, as the rest: an edit's page, a small site's listings.
-        if len(shifted) > DEFERRED_BATCH_URLS:
+        if len(shifted) > DEFERRED_BATCH_URLS and put_off:
             self._deferred.update((target.url, target) for target in shifted)
         else:
             todo += [(target, entries.get(target.url)) for target in shifted]
-        self._write(todo, gone, report, progress)
+            todo += [(target, entries.get(url)) for url, target in self._deferred.items()]
+            self._deferred.clear()
+        # The configuration waits with the pages, and an edit does not write it if it waits.
+        self._write(todo, gone, report, progress, defer_config=put_off and bool(self.deferred))
+        self._since_deferred()
         if not report.failed:
             self._previous = snapshot
         self._next_change = next_change
-        report.deferred = len(self._deferred)
+        report.deferred = self.deferred
         report.seconds = time.monotonic() - started
         return report
 
     def write_deferred(self, most: int = DEFERRED_BATCH_URLS) -> BuildReport:
         """Write up to ``most`` of the listing pages ``build(defer=True)`` put off, in the order
-        they were listed (page 2 of a listing before page 3), committed together. Call it with
-        the index as the last build left it; a build in between lists again, as it then is,
-        those of them a further change touched. Raises as ``build`` does."""
+        they were listed (page 2 of a listing before page 3), committed together; once none is
+        left, the server configuration, if it waits. Call it with the index as the last build
+        left it; a build in between lists again, as it then is, those of them a further change
+        touched. Raises as ``build`` does."""
         started = time.monotonic()
         report = BuildReport(inventory="pages put off by the last build")
-        if self._entries is None or not self._deferred:
+        if self._entries is None or not self.deferred:
             return report
         self._builds += 1
         self.svc.cache.clear()
+        # The pages, then the configuration (alone, once no page is left).
         batch = list(self._deferred.values())[:most]
         todo = [(target, self._entries.get(target.url)) for target in batch]
         report.urls = len(batch)
         previous = self._previous
         try:
-            self._write(todo, [], report, None)
+            self._write(todo, [], report, None, defer_config=bool(batch))
         except BaseException:
             self._lost_step()
             raise
@@ -496,9 +510,22 @@ class Builder:
             del self._deferred[target.url]
         if not report.failed:  # else the next build lists every URL, which retries it
             self._previous = previous
-        report.deferred = len(self._deferred)
+        self._since_deferred()
+        report.deferred = self.deferred
         report.seconds = time.monotonic() - started
         return report
+
+    def _overdue(self) -> bool:
+        """Whether something was put off DEFERRED_MAX_SECONDS ago and is still not written."""
+        since = self._deferred_since
+        return since is not None and time.monotonic() - since > DEFERRED_MAX_SECONDS
+
+    def _since_deferred(self) -> None:
+        """Keep when the oldest write still put off was put off."""
+        if not self.deferred:
+            self._deferred_since = None
+        elif self._deferred_since is None:
+            self._deferred_since = time.monotonic()
 
     def _write(
         self,
@@ -506,10 +533,12 @@ class Builder:
         gone: list[Entry],
         report: BuildReport,
         progress: Callable[[int, int], None] | None,
+        defer_config: bool = False,
     ) -> None:
-        """Render ``todo`` and commit it with the removal of ``gone``. Afterwards OUT is in step
-        with no snapshot (``_previous``) until the caller says which; after a failed URL, with
-        none (the next build lists everything, which retries it)."""
+        """Render ``todo`` and commit it with the removal of ``gone`` (and the configuration,
+        unless ``defer_config``). Afterwards OUT is in step with no snapshot (``_previous``)
+        until the caller says which; after a failed URL, with none (the next build lists
+        everything, which retries it)."""
         report.rendered = len(todo)
         results = []
         for done, rendered in enumerate(self._render(todo), 1):
@@ -518,7 +547,7 @@ class Builder:
                 progress(done, len(todo))
         # Until the commit ends, OUT is in step with no snapshot.
         self._previous, self._no_previous = None, "the last build did not finish"
-        self._commit(results, gone, report)
+        self._commit(results, gone, report, defer_config)
         # A URL that failed kept its old files: the next build lists everything, which retries it.
         if report.failed:
             self._no_previous = "a URL failed in the last build"
@@ -605,7 +634,13 @@ class Builder:
             raise BuildError(f"{url} answered {status}; a static build expects 301")
         return tuple((k, v) for k, v in _kept_headers(headers) if k.lower() != "location")
 
-    def _commit(self, results: list[Rendered], gone: list[Entry], report: BuildReport) -> None:
+    def _commit(
+        self,
+        results: list[Rendered],
+        gone: list[Entry],
+        report: BuildReport,
+        defer_config: bool = False,
+    ) -> None:
         assert self._entries is not None
         entries = self._entries
         moves: list[tuple[str, Path]] = []
@@ -636,26 +671,31 @@ class Builder:
         for entry in gone:
             del updated[entry.url]
         # The configuration says what each file's URL, status and headers are: only a change
-        # of those (a new or removed URL, new headers) needs it written again.
-        if (
-            gone
-            or any(_served_as(entries.get(e.url)) != _served_as(e) for e in changed)
-            or self._rewrite  # OUT was damaged: its _headers and _redirects may be too
-            or not all((self.tree.out / name).is_file() for name in staticconf.HOST_FILES)
-        ):
+        # of those (a new or removed URL, new headers) needs it written again. It is made from
+        # every entry (9 s at 100,000 articles): a watching build that puts pages off writes it
+        # after them too (write_deferred); a new article's page is served meanwhile with the
+        # headers most pages share, and only its short address (/articles/<id>) waits.
+        served = bool(gone) or any(_served_as(entries.get(e.url)) != _served_as(e) for e in changed)
+        damaged = bool(self._rewrite) or not all(
+            (self.tree.out / name).is_file() for name in staticconf.HOST_FILES
+        )  # OUT was damaged: its _headers and _redirects may be too
+        owed = served or self.tree.config_owed()
+        if damaged or (owed and not defer_config):
             config_moves, config_written = staticconf.stage(
                 self.tree, updated.values(), self.settings.site_url, self._redirect_headers()
             )
             moves += config_moves
             report.written += config_written
             report.config_changed = bool(config_moves)
+            owed = False
         # A second change within a second is dated one second on (_mtime: nginx's ETag is made
         # of time and size): not shown before that second, or nginx would send a Last-Modified
         # later than its Date (RFC 9110 8.8.2.1). At most a second's wait, and only then.
         ahead = max((r.entry.mtime or 0 for r in results if r.staged), default=0) - time.time()
         if ahead > 0:
             time.sleep(ahead)
-        self.tree.commit(moves, removals, changed, [entry.url for entry in gone], self.stamp)
+        gone_urls = [entry.url for entry in gone]
+        self.tree.commit(moves, removals, changed, gone_urls, self.stamp, config_owed=owed)
         self._rewrite -= {entry.url for entry in changed} | {entry.url for entry in gone}
         self._entries = updated
         # Each gone or changed entry gives up its file and its article key; changed ones take

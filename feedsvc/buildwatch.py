@@ -11,8 +11,10 @@ lifting, an archive period ending, the news sitemap's window moving).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -30,28 +32,51 @@ from .watch import EXPECTED, RECURSIVE, SAFETY_RESCAN_SECONDS, changed_names
 log = logging.getLogger(__name__)
 
 # How often the loop wakes without a notification: to notice the clock and other processes,
-# and to write the next batch of the listing pages a change shifted (_Shifted), which waits
+# and to write the next batch of the listing pages a change shifted (_Owed), which waits
 # this long after the last one (a wake costs a stat() of the index's generation file).
 WAKE_MILLISECONDS = 50
+# How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
+HOOK_STOP_SECONDS = 5.0
 
 
 def run_hook(hook: str, config_changed: bool, out: str) -> bool:
     """Run ``hook`` in a shell, in OUT's parent folder; False (and a log line) when it fails.
 
     It gets BUILD_OUT (the folder) and BUILD_CONFIG_CHANGED (1 when the generated server
-    configuration changed since the hook last ran, so that a hook can reload nginx only
-    then)."""
+    configuration changed since the hook last succeeded, so that a hook can reload nginx only
+    then). It runs in a process group of its own: a stop (Ctrl-C, SIGTERM to feedsvc alone)
+    ends the whole hook, not only its shell, and then raises here as it came."""
     changed = "1" if config_changed else "0"
     env = {**os.environ, "BUILD_OUT": out, "BUILD_CONFIG_CHANGED": changed}
     try:
-        finished = subprocess.run(hook, shell=True, env=env, cwd=os.path.dirname(out), check=False)
+        process = subprocess.Popen(
+            hook, shell=True, env=env, cwd=os.path.dirname(out), start_new_session=True
+        )
     except OSError as exc:
         log.error("the hook %r could not run: %s", hook, exc)
         return False
-    if finished.returncode != 0:
-        log.error("the hook %r failed with exit status %d", hook, finished.returncode)
+    try:
+        returncode = process.wait()
+    except BaseException:
+        _end_group(process)
+        raise
+    if returncode != 0:
+        log.error("the hook %r failed with exit status %d", hook, returncode)
         return False
     return True
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the hook's process group, then SIGKILL if it is not gone within
+    HOOK_STOP_SECONDS."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+        try:
+            process.wait(timeout=HOOK_STOP_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def watch(
@@ -60,9 +85,11 @@ def watch(
     stop: threading.Event | None = None,
     on_build: Callable[[BuildReport], None] | None = None,
     next_change: datetime | None = None,
+    config_unsent: bool = False,
 ) -> None:
     """Rebuild OUT after every change until ``stop`` is set. Ctrl-C raises KeyboardInterrupt
-    to the caller, which says it stopped (OUT keeps its last whole build: see outtree)."""
+    to the caller, which says it stopped (OUT keeps its last whole build: see outtree).
+    ``config_unsent``: the configuration changed and the hook did not succeed since."""
     store = builder.svc.store
     last_scan = time.monotonic()
     seen = store.version()
@@ -71,7 +98,7 @@ def watch(
     # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
     # `feedsvc serve`'s watcher does (watch.Watcher._settle).
     held: dict[str, tuple[tuple[int, int], float]] = {}
-    shifted = _Shifted()
+    owed = _Owed(hook, str(builder.tree.out), config_unsent)
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -112,8 +139,8 @@ def watch(
             # for a document to change.
             gone = not builder.tree.out.is_dir()
             if not (indexed or due or gone):
-                if builder.deferred:  # nothing new: the listing pages the last change shifted
-                    shifted.write(builder, hook)
+                if builder.deferred:  # nothing new: what the last changes put off
+                    owed.write(builder)
                 continue
             built = builder.build(defer=True)
         except EXPECTED as exc:
@@ -134,48 +161,55 @@ def watch(
                 "%s: %d files written, %d removed in %.2f s (%d URLs listed: %s)%s",
                 builder.tree.out, len(built.written), len(built.removed), built.seconds,
                 built.urls, built.inventory,
-                f"; {built.deferred} shifted listing pages follow" if built.deferred else "",
+                f"; {built.deferred} writes put off follow: shifted listing pages, then the "
+                "server configuration" if built.deferred else "",
             )  # fmt: skip
-            if hook:
-                config_changed = shifted.config_changed or built.config_changed
-                if run_hook(hook, config_changed, str(builder.tree.out)):
-                    shifted.config_changed = False
-        shifted.started(built)
+            owed.run_hook(built.config_changed)
+        owed.started(built)
         if on_build is not None:
             on_build(built)
 
 
-class _Shifted:
-    """The listing pages a change shifted, written a batch at a time between changes
-    (Builder.write_deferred), so that the next change never waits for all of them; the hook
-    runs once they are all written (a build in between runs it for what is written by then)."""
+class _Owed:
+    """What the watch still owes: the writes a build put off, made a batch at a time between
+    changes (Builder.write_deferred) so that the next change never waits for all of them, and
+    the hook once they are all made (a build in between runs it for what is made by then);
+    and whether the hook still has to be told that the configuration changed (it failed since)."""
 
-    def __init__(self) -> None:
-        self.since = 0.0  # when the build that put them off ended
-        self.written = 0
-        # The generated configuration changed since the hook last ran without failing.
-        self.config_changed = False
+    def __init__(self, hook: str | None, out: str, config_unsent: bool):
+        self.hook, self.out = hook, out
+        self.config_unsent = config_unsent
+        self.since = 0.0  # when the oldest build whose put-off writes are not all made ended
+        self.pages = self.files = 0
 
     def started(self, built: BuildReport) -> None:
         """After each build: what it put off, if anything, is written from now."""
-        if built.deferred:
-            self.since, self.written = time.monotonic(), 0
+        if built.deferred and not self.since:
+            self.since = time.monotonic()
 
-    def write(self, builder: Builder, hook: str | None) -> None:
+    def write(self, builder: Builder) -> None:
         """One batch (Builder.write_deferred); raises as it does, and then the builder has
         dropped the rest: the next change lists every URL, so a full disk is said once, not
         at every wake."""
         batch = builder.write_deferred()
-        self.written += len(batch.written)
-        self.config_changed = self.config_changed or batch.config_changed
+        self.pages += batch.rendered
+        self.files += len(batch.written)
+        self.config_unsent = self.config_unsent or batch.config_changed
         if batch.deferred:
             return
         log.info(
-            "%s: the listing pages the last change shifted: %d files written in %.2f s",
-            builder.tree.out, self.written, time.monotonic() - self.since,
+            "%s: what the last changes put off is written: %d shifted listing pages and the "
+            "server configuration, %d files in %.2f s",
+            self.out, self.pages, self.files, time.monotonic() - self.since,
         )  # fmt: skip
-        if hook and self.written and run_hook(hook, self.config_changed, str(builder.tree.out)):
-            self.config_changed = False
+        self.since, self.pages, changed, self.files = 0.0, 0, bool(self.files), 0
+        if changed:
+            self.run_hook(False)
+
+    def run_hook(self, config_changed: bool) -> None:
+        self.config_unsent = self.config_unsent or config_changed
+        if self.hook and run_hook(self.hook, self.config_unsent, self.out):
+            self.config_unsent = False
 
 
 def _hold(

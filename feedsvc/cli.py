@@ -496,6 +496,16 @@ def _duration(span: timedelta) -> str:
     return " ".join(f"{n} {unit}" for n, unit in parts[:2] if n or unit == parts[0][1])
 
 
+def _stop_once(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: KeyboardInterrupt, once; the stop signals that follow are ignored.
+    A second Ctrl-C (impatient, or SIGTERM after it) interrupted the stop itself: the render
+    processes' shutdown was left half done and the command waited for them for ever, or it
+    ended with click's "Aborted!" (a fresh user's trial)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 @main.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @folder_argument
@@ -536,9 +546,9 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     # A service manager's stop (SIGTERM: systemd, `docker stop`) ends a build as Ctrl-C does:
     # a watch with its line and its render processes, which ignore both (the build stops them).
     # Ctrl-C too when a shell started the build in the background with SIGINT ignored (as
-    # `serve` does).
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # `serve` does). Only the first: the stop then takes its course.
+    signal.signal(signal.SIGTERM, _stop_once)
+    signal.signal(signal.SIGINT, _stop_once)
     builder = None
     owed = True  # until the index is verified
     try:
@@ -565,22 +575,36 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
             )
             for failure in report.failed:
                 click.echo(f"NOT WRITTEN {failure}", err=True)
-            if hook and report.changed:
-                buildwatch.run_hook(hook, report.config_changed, str(builder.tree.out))
         except KeyboardInterrupt:
             # Not click's bare "Aborted!": what matters is what OUT holds (builds are atomic).
             click.echo(f"Stopped before the build was done; {out} is as the last build left it",
                        err=True)  # fmt: skip
             sys.exit(1)
-        if watch:
-            click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
-            try:
-                buildwatch.watch(builder, hook, next_change=report.next_change)
-            except KeyboardInterrupt:
-                # The way to stop a watch, not a failure: OUT holds its last whole build.
-                click.echo(f"Stopped watching; {out} holds the last build")
+        try:
+            # Told again, by a watch, until a hook succeeds after the configuration changed.
+            config_unsent = report.config_changed
+            if (
+                hook
+                and report.changed
+                and buildwatch.run_hook(hook, config_unsent, str(builder.tree.out))
+            ):
+                config_unsent = False
+            if watch:
+                click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
+                buildwatch.watch(builder, hook, next_change=report.next_change,
+                                 config_unsent=config_unsent)  # fmt: skip
+        except KeyboardInterrupt:
+            # The way to stop a watch, not a failure: OUT holds its last whole build. A build
+            # stopped while its hook ran is built, but the command did not finish.
+            click.echo(f"Stopped {'watching' if watch else 'while the hook ran'}; "
+                       f"{out} holds the last build", err=not watch)  # fmt: skip
+            if not watch:
+                sys.exit(1)
     finally:
         if builder is not None:
+            # Nor may a stop that comes now cut this short (_stop_once).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             builder.close()
             if not owed:  # as `feedsvc index` does: the next `serve` need not check the index
                 _mark_clean_stop(settings)

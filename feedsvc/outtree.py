@@ -164,6 +164,12 @@ class OutTree:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
         return row[0] if row else None
 
+    def config_owed(self) -> bool:
+        """Whether the last commit left the server configuration behind its entries (a
+        watching build writes it after the pages: build.Builder.write_deferred)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        return row is not None and row[0] == "owed"
+
     def path(self, relative: str) -> Path:
         return self.out / relative
 
@@ -189,12 +195,14 @@ class OutTree:
         changed: Iterable[Entry],
         gone: Iterable[str],
         stamp: str,
+        config_owed: bool = False,
     ) -> None:
         """Put staged files in place, remove ``removals``, record ``changed`` entries and forget
-        the ``gone`` URLs, and record ``stamp``, all or nothing (see the module docstring).
+        the ``gone`` URLs, and record ``stamp`` and ``config_owed`` (``config_owed()``), all or
+        nothing (see the module docstring).
 
         ``moves`` are (name in the staging folder, absolute target path)."""
-        self.record(moves, removals, changed, gone, stamp)
+        self.record(moves, removals, changed, gone, stamp, config_owed)
         self._apply()
 
     def record(
@@ -204,6 +212,7 @@ class OutTree:
         changed: Iterable[Entry],
         gone: Iterable[str],
         stamp: str,
+        config_owed: bool = False,
     ) -> None:
         """The commit point alone: from here on the change happens, if not now then at the
         next ``recover()`` (what a build killed right after it leaves)."""
@@ -226,6 +235,8 @@ class OutTree:
                 ((url,) for url in gone),
             )
             db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('stamp', ?)", (stamp,))
+            config = "owed" if config_owed else "written"
+            db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('config', ?)", (config,))
             db.execute("COMMIT")  # the commit point
         except BaseException:
             db.execute("ROLLBACK")

@@ -19,7 +19,7 @@ import brotli
 import pytest
 
 from benchmarks import corpus
-from feedsvc import build, config, indexfile, inventory
+from feedsvc import build, config, indexfile, inventory, staticconf
 from feedsvc.build import Builder, BuildError, _check_unique_files
 from feedsvc.outtree import Entry, OutTree
 from feedsvc.staticconf import UnmappableURL, file_path
@@ -283,13 +283,16 @@ def test_a_watching_build_writes_the_listing_pages_a_change_shifted_after_the_re
     at_once = {name: data for name, (data, _, _) in tree_state(out).items()}
     fresh = _full_build(tmp_path, many, "fresh")
     behind = {name for name in fresh if at_once.get(name) != fresh[name]}
-    # Behind: only pages between the first and the last of a listing, still as they were.
+    # Behind: only pages between the first and the last of a listing, still as they were, and
+    # the configuration (Netlify's files here; nginx's beside OUT), written after them.
     assert "index/page/2.html" in behind
-    for name in behind:
+    assert set(staticconf.HOST_FILES) <= behind
+    for name in behind - set(staticconf.HOST_FILES):
         assert "/page/" in name and at_once[name] == before[name][0], name
         assert not any(name.startswith(f"{last}.html") for last in _last_pages(fresh)), name
     assert set(at_once) == set(fresh)
-    assert first.deferred == made.deferred == len({n.split(".html")[0] for n in behind})
+    pages = {name.split(".html")[0] for name in behind - set(staticconf.HOST_FILES)}
+    assert first.deferred == made.deferred == len(pages) + 1
     batches = []
     while made.deferred:
         batches.append(made.write_deferred(most=1))
@@ -340,6 +343,53 @@ def test_a_watching_build_that_failed_lists_everything_next_and_puts_off_nothing
         made.write_deferred()
     made.close()
     assert report.inventory == "listed every URL: the last build did not finish"
+    built = {name: data for name, (data, _, _) in tree_state(out).items()}
+    assert built == _full_build(tmp_path, many, "fresh")
+
+
+def test_what_a_stopped_watch_put_off_is_written_by_the_next_build(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped with shifted pages and the configuration still to write, OUT is finished by the
+    next `feedsvc build`: the manifest says the configuration waits (the pages' entries say
+    their old inputs)."""
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    made.svc.store.refresh()
+    made.build(defer=True)
+    permalinks = out.with_name("out.feedsvc") / "nginx" / "permalinks.map"
+    assert made.deferred > 1 and hex_id(999) not in permalinks.read_text()
+    made.close()  # as Ctrl-C ends a watch
+    again = builder(tmp_path, many, out)
+    report = again.build()
+    again.close()
+    assert set(staticconf.HOST_FILES) <= set(report.written)
+    assert hex_id(999) in permalinks.read_text()
+    built = {name: data for name, (data, _, _) in tree_state(out).items()}
+    assert built == _full_build(tmp_path, many, "fresh")
+
+
+def test_changes_that_keep_coming_do_not_put_pages_off_for_ever(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With changes faster than the pages they shift can be written, every build would put
+    them off again: the first build DEFERRED_MAX_SECONDS after writes them all."""
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    write_document(many, 998, hex_id(998), date="1 Jan 2026", headline="New story")
+    made.svc.store.refresh()
+    assert made.build(defer=True).deferred > 1
+    monkeypatch.setattr(build, "DEFERRED_MAX_SECONDS", 0.0)
+    write_document(many, 999, hex_id(999), date="2 Jan 2026", headline="Newer story")
+    made.svc.store.refresh()
+    report = made.build(defer=True)
+    assert report.deferred == made.deferred == 0
+    made.close()
     built = {name: data for name, (data, _, _) in tree_state(out).items()}
     assert built == _full_build(tmp_path, many, "fresh")
 

@@ -138,8 +138,8 @@ def test_a_new_document_is_in_the_feeds_before_the_listing_pages_it_shifts(
         write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Fresh from the wire")
         wait_for(lambda: b"Fresh from the wire" in (out / "feed.atom").read_bytes(), 10)
         assert b"Fresh from the wire" in (out / "index.html").read_bytes()
-        wait_for(lambda: "shifted listing pages follow" in log(), 5)
-        wait_for(lambda: "the listing pages the last change shifted" in log(), 30)
+        wait_for(lambda: "writes put off follow" in log(), 5)
+        wait_for(lambda: "what the last changes put off is written" in log(), 30)
         assert second.read_bytes() != shown
         wait_for(lambda: len(runs.read_text().splitlines()) == 3, 10)
         assert "Traceback" not in log()
@@ -185,6 +185,91 @@ def test_ctrl_c_or_a_service_managers_stop_ends_the_watch_in_one_line(
     assert said[-1] == f"Stopped watching; {out} holds the last build", said
     assert not [line for line in said if "WARNING" in line or "Abort" in line], said
     assert (out / "feed.atom").exists()
+
+
+def test_ctrl_c_again_and_again_while_shifted_pages_are_written_stops_the_watch_once(
+    tmp_path: Path,
+) -> None:
+    """A second Ctrl-C (impatient, or a service manager's SIGTERM after it) while the render
+    processes were busy interrupted their shutdown: the command printed click's "Aborted!" and
+    waited for them for ever (a fresh user's trial, 2 of 2)."""
+    many = tmp_path / "many"
+    corpus.write(many, 300, seed=3)
+    out = tmp_path / "out"
+    with watching(tmp_path, many, out, "true", FEED_SIZE="1") as log:
+        wait_for(lambda: "Watching" in log(), 120)
+        process = int(log().split("] INFO", 1)[0].rsplit("[", 1)[1])
+        write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Fresh from the wire")
+        wait_for(lambda: "writes put off follow" in log(), 20)
+        # Ctrl-C pressed again and again, until the command ends.
+        stopped = time.monotonic()
+        while _alive(process) and time.monotonic() - stopped < 15:
+            os.killpg(process, signal.SIGINT)
+            time.sleep(0.02)
+        assert not _alive(process), "still running 15 s after the first Ctrl-C"
+        said = log()
+    assert said.splitlines()[-1] == f"Stopped watching; {out} holds the last build", said
+    assert "Abort" not in said and "Traceback" not in said, said
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` (from /proc: procps may be missing)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def test_the_hook_is_told_of_a_configuration_change_until_it_succeeds(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """A hook that reloads nginx only when BUILD_CONFIG_CHANGED=1 and fails once (nginx busy)
+    must be told again next time, or the new permalinks map is never loaded."""
+    out = tmp_path / "out"
+    runs, once = tmp_path / "hook-runs", tmp_path / "failed-once"
+    hook = f'echo "$BUILD_CONFIG_CHANGED" >> {runs}; [ -e {once} ] || {{ touch {once}; exit 3; }}'
+    path = write_document(seeds, 7, hex_id(7), date="1 Jan 2026", headline="A story")
+    with watching(tmp_path, seeds, out, hook) as log:
+        wait_for(lambda: runs.exists(), 60)  # the first build wrote the configuration: 1, failed
+        for edit in range(2):
+            time.sleep(1.1)
+            # A paragraph more: the same addresses (a new headline would be a new slug).
+            path.write_text(path.read_text().rstrip() + f"\n\nOne more sentence ({edit}).\n")
+            wait_for(lambda: len(runs.read_text().split()) == edit + 2, 10)  # noqa: B023
+        assert "failed with exit status 3" in log()
+    # The first edit's hook is told of the earlier change, the second one's is not.
+    assert runs.read_text().split() == ["1", "1", "0"]
+
+
+def test_a_stopped_watch_ends_its_hook_with_it(tmp_path: Path, seeds: Path) -> None:
+    """`kill PID` (SIGTERM to feedsvc alone) while the hook ran left the hook's processes
+    running on their own, an rsync cut off from whoever stopped the watch."""
+    out = tmp_path / "out"
+    group = tmp_path / "hook-group"
+    with watching(tmp_path, seeds, out, f"echo $$ > {group}; sleep 60; true") as log:
+        wait_for(lambda: group.exists() and group.read_text().strip() != "", 60)
+        hook = int(group.read_text())
+        assert _group(hook), "the hook is not running"
+        process = int(log().split("] INFO", 1)[0].rsplit("[", 1)[1])
+        os.kill(process, signal.SIGTERM)
+        wait_for(lambda: not _alive(process), 15)
+        assert _group(hook) == []
+        assert log().splitlines()[-1] == f"Stopped watching; {out} holds the last build", log()
 
 
 def test_a_document_broken_while_watched_is_named_and_withdrawn(
