@@ -41,6 +41,10 @@ from .outtree import Entry, OutTree
 from .preview import NAVIGATION
 
 ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
+# An article page's file as nginx's $uri names it: the header maps give these one regex line
+# instead of a line each, so that a new article's page is served with its headers before the
+# configuration is written again (a watching build writes it last: build.Builder._commit).
+ARTICLE_FILE = r"/articles/[0-9a-f]{16}/[^/]+[.]html"
 NGINX_FOLDER = "nginx"
 HOST_FILES = ("_headers", "_redirects")
 # The one query parameter a file can stand for: ?page=N of a listing.
@@ -167,16 +171,24 @@ class _Site:
     def _header_value(self, name: str) -> str:
         """What the server's add_header sends as ``name``: the value itself when every file has
         the same (no map to look up at every request), else its map's variable (nginx_http)."""
-        common, others = self._value_map(name)
-        return _variable(name) if others else _quote(common)
+        common, articles, others = self._value_map(name)
+        return _variable(name) if others or articles not in (None, common) else _quote(common)
 
-    def _value_map(self, name: str) -> tuple[str, list[tuple[str, str]]]:
-        """(most common value, [(nginx $uri, value) for the others]) of one header."""
-        by_uri = []
+    def _value_map(self, name: str) -> tuple[str, str | None, list[tuple[str, str]]]:
+        """One header's (most common value of the files but article pages, most common value
+        of the article pages or None without any, [(nginx $uri, value) for each file whose
+        value is not the most common of its kind])."""
+        pages = re.compile(ARTICLE_FILE)
+        kinds: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
         for entry in self.files:
-            by_uri.append(("/" + str(entry.file), dict(entry.headers).get(name, "")))
-        common = Counter(value for _, value in by_uri).most_common(1)[0][0]
-        return common, [(uri, value) for uri, value in by_uri if value != common]
+            uri = "/" + str(entry.file)
+            kinds[bool(pages.fullmatch(uri))].append((uri, dict(entry.headers).get(name, "")))
+        rest, articles = kinds
+        common = _most_common(rest or articles)
+        article_common = _most_common(articles) if articles else None
+        others = [(uri, value) for uri, value in rest if value != common]
+        others += [(uri, value) for uri, value in articles if value != article_common]
+        return common, article_common, others
 
     # -- nginx ---------------------------------------------------------------------------------
 
@@ -212,11 +224,13 @@ class _Site:
             "# default, the others are listed.",
         ]
         for name in self.header_names():
-            common, others = self._value_map(name)
-            if not others:  # one value for every file: add_header says it (nginx_server)
+            common, articles, others = self._value_map(name)
+            if not others and articles in (None, common):  # add_header says it (nginx_server)
                 continue
             lines.append(f"map $uri {_variable(name)} {{")
             lines.append(f"    default {_quote(common)};")
+            if articles not in (None, common):  # exact addresses first, then this, in nginx
+                lines.append(f"    {_key(f'~^{ARTICLE_FILE}$')} {_quote(articles)};")
             lines += [f"    {_key(uri)} {_quote(value)};" for uri, value in others]
             lines.append("}")
         return "\n".join(lines) + "\n"
@@ -502,6 +516,10 @@ server {{
                 article = "/".join(entry.url.split("/")[:3])
                 lines.append(f"{base}{article} {self.site_url}{entry.url} 301")
         return "\n".join(lines) + "\n"
+
+
+def _most_common(pairs: list[tuple[str, str]]) -> str:
+    return Counter(value for _, value in pairs).most_common(1)[0][0]
 
 
 def _compress(

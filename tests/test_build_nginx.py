@@ -18,6 +18,7 @@ import pytest
 from werkzeug.http import http_date, parse_date
 
 from benchmarks import corpus
+from feedsvc import build
 from feedsvc.build import Builder, request
 from feedsvc.outtree import Entry
 from feedsvc.preview import NAVIGATION
@@ -267,6 +268,28 @@ def test_a_rebuild_keeps_validators_of_unchanged_files(site: Site) -> None:
     assert moved.status == 301 and moved.getheader("Location").endswith(f"{hex_id(999)}/new")
     modified = parse_date(raw_get(site.server, "/feed.atom").getheader("Last-Modified"))
     assert modified is not None
+
+
+def test_a_new_article_is_served_with_its_headers_before_the_configuration_is_rewritten(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watching build writes the configuration after the pages a new article shifts (and
+    nginx reads it only when reloaded): the article's page must already be served as the
+    service serves it. Its Cache-Control is not most files' (archive pages, a day), so the
+    maps give article pages one rule rather than a line each, which a new one would lack."""
+    http_conf = site.builder.tree.state / "nginx" / "http.conf"
+    assert '"/articles/' not in http_conf.read_text()
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    write_document(site.server.seeds, 999, hex_id(999), date="1 Jan 2026", headline="New")
+    site.builder.svc.store.refresh()
+    report = site.builder.build(defer=True)
+    assert report.deferred and not report.config_changed  # the configuration waits
+    entry = site.builder.tree.entries()[f"/articles/{hex_id(999)}/new"]
+    answer = raw_get(site.server, entry.url)
+    assert answer.status == 200
+    for name, value in entry.headers:
+        assert answer.getheader(name) == value, name
+    assert "max-age=86400" not in str(answer.getheader("Cache-Control"))
 
 
 def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
