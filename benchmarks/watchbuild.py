@@ -46,9 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, help="keep OUT and the index here (default: a "
+                        "folder removed at the end); a second run with the same feedsvc and "
+                        "corpus then only checks OUT instead of building it")  # fmt: skip
     args = parser.parse_args(argv)
     seeds = corpus.ensure(args.corpus_dir, args.n)
-    work = Path(tempfile.mkdtemp(prefix="feedsvc-watchbuild-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="feedsvc-watchbuild-"))
+    work.mkdir(parents=True, exist_ok=True)
     out, log_path = work / "out", work / "watch.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
     env.update(
@@ -75,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         for trial in range(args.trials):
             for step in ("new document", "its deletion"):
                 time.sleep(rng.uniform(*PAUSE_SECONDS))
-                said = log_path.read_text(errors="replace")
-                builds, done_before = said.count(BUILT), said.count(SHIFTED_DONE)
+                start = len(log_path.read_text(errors="replace"))
                 if step == "new document":
                     name, article_id = probe_document(seeds, args.n, trial, args.seed)
                 else:
@@ -87,11 +90,13 @@ def main(argv: list[str] | None = None) -> int:
                 in_feeds = _until(
                     lambda: all((needle in (out / f).read_bytes()) == present for f in FEEDS)  # noqa: B023
                 )
-                _until(lambda: _said(log_path, BUILT) > builds)  # noqa: B023
-                line = log_path.read_text(errors="replace").split(BUILT)[builds + 1]
+                # The build that took the change: the first one said after the line naming it
+                # (the watch may build for other reasons, a second on the clock among them).
+                line = _value(lambda: _build_after(log_path, start, name))  # noqa: B023
                 shifted = in_feeds  # unless that build put the shifted listing pages off
-                if PUT_OFF in line.split("\n", 1)[0]:
-                    shifted = _until(lambda: _said(log_path, SHIFTED_DONE) > done_before)  # noqa: B023
+                if PUT_OFF in line:
+                    done = start + _text(log_path, start).index(line)
+                    shifted = _until(lambda: SHIFTED_DONE in _text(log_path, done))  # noqa: B023
                 for label, at in (("in the feeds", in_feeds), ("shifted pages written", shifted)):
                     times.setdefault(f"{step}: {label}", []).append(at - changed)
                 print(
@@ -111,13 +116,36 @@ def main(argv: list[str] | None = None) -> int:
         for path in seeds.glob("*.txt"):  # probes, numbered from N on
             if int(path.name.split("_", 1)[0]) >= args.n:
                 path.unlink()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
-def _said(log_path: Path, words: str) -> int:
-    """How many times the watch's log says ``words``."""
-    return log_path.read_text(errors="replace").count(words)
+def _text(log_path: Path, start: int) -> str:
+    """The watch's log from character ``start`` on."""
+    return log_path.read_text(errors="replace")[start:]
+
+
+def _build_after(log_path: Path, start: int, name: str) -> str | None:
+    """The first build line logged after the line naming ``name`` (added, removed), if any."""
+    text = _text(log_path, start)
+    at = text.find(name)
+    hit = text.find(BUILT, at) if at >= 0 else -1
+    end = text.find("\n", hit)
+    if hit < 0 or end < 0:
+        return None
+    return text[text.rfind("\n", 0, hit) + 1 : end]
+
+
+def _value(get: Callable[[], str | None]) -> str:
+    """What ``get`` returns once it returns something; raises after TIMEOUT_SECONDS."""
+    deadline = time.perf_counter() + TIMEOUT_SECONDS
+    while time.perf_counter() < deadline:
+        found = get()
+        if found is not None:
+            return found
+        time.sleep(POLL_SECONDS)
+    raise SystemExit(f"not said within {TIMEOUT_SECONDS:.0f} s")
 
 
 def _until(condition: Callable[[], bool]) -> float:
