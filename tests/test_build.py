@@ -347,19 +347,27 @@ def test_a_watching_build_that_failed_lists_everything_next_and_puts_off_nothing
     assert built == _full_build(tmp_path, many, "fresh")
 
 
+def _new_story_put_off(
+    tmp_path: Path, folder: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Builder, build.BuildReport]:
+    """A watching build of ``folder`` into ``out`` after a new newest story (id 999), with
+    every shifted page put off (DEFERRED_BATCH_URLS 1): the builder and that build's report."""
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    made = builder(tmp_path, folder, out)
+    made.build()
+    write_document(folder, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    made.svc.store.refresh()
+    return made, made.build(defer=True)
+
+
 def test_what_a_stopped_watch_put_off_is_written_by_the_next_build(
     tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopped with shifted pages and the configuration still to write, OUT is finished by the
     next `feedsvc build`: the manifest says the configuration waits (the pages' entries say
     their old inputs)."""
-    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
     out = tmp_path / "out"
-    made = builder(tmp_path, many, out)
-    made.build()
-    write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
-    made.svc.store.refresh()
-    made.build(defer=True)
+    made, _ = _new_story_put_off(tmp_path, many, out, monkeypatch)
     permalinks = out.with_name("out.feedsvc") / "nginx" / "permalinks.map"
     assert made.deferred > 1 and hex_id(999) not in permalinks.read_text()
     made.close()  # as Ctrl-C ends a watch
@@ -377,15 +385,11 @@ def test_changes_that_keep_coming_do_not_put_pages_off_for_ever(
 ) -> None:
     """With changes faster than the pages they shift can be written, every build would put
     them off again: the first build DEFERRED_MAX_SECONDS after writes them all."""
-    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
     out = tmp_path / "out"
-    made = builder(tmp_path, many, out)
-    made.build()
-    write_document(many, 998, hex_id(998), date="1 Jan 2026", headline="New story")
-    made.svc.store.refresh()
-    assert made.build(defer=True).deferred > 1
+    made, first = _new_story_put_off(tmp_path, many, out, monkeypatch)
+    assert first.deferred > 1
     monkeypatch.setattr(build, "DEFERRED_MAX_SECONDS", 0.0)
-    write_document(many, 999, hex_id(999), date="2 Jan 2026", headline="Newer story")
+    write_document(many, 998, hex_id(998), date="2 Jan 2026", headline="Newer story")
     made.svc.store.refresh()
     report = made.build(defer=True)
     assert report.deferred == made.deferred == 0
