@@ -145,16 +145,25 @@ class _Site:
         self.article_redirect_headers = article_redirect_headers
         self.files = [e for e in entries if e.file is not None]
         self.redirects = [e for e in entries if e.file is None]
+        # Each file's headers by name, and its $uri split by kind (_value_map): read once, not
+        # once per header name and configuration file (200,000 files at 100,000 articles).
+        self._headers = [dict(e.headers) for e in self.files]
+        pages = re.compile(ARTICLE_FILE)
+        self._uris: tuple[list[tuple[str, int]], list[tuple[str, int]]] = ([], [])
+        for number, entry in enumerate(self.files):
+            uri = "/" + str(entry.file)
+            self._uris[bool(pages.fullmatch(uri))].append((uri, number))
+        self._value_maps: dict[str, tuple[str, str | None, list[tuple[str, str]]]] = {}
 
     # -- what the app said, per file ----------------------------------------------------------
 
     def media_types(self) -> dict[str, str]:
         """Extension -> the Content-Type the service sends for files with it."""
         found: dict[str, str] = {}
-        for entry in self.files:
+        for entry, headers in zip(self.files, self._headers, strict=True):
             assert entry.file is not None
             extension = PurePosixPath(entry.file).suffix.lstrip(".")
-            content_type = dict(entry.headers)["Content-Type"]
+            content_type = headers["Content-Type"]
             if found.setdefault(extension, content_type) != content_type:
                 raise UnmappableURL(
                     f"files ending .{extension} are served as {found[extension]} and as "
@@ -178,17 +187,17 @@ class _Site:
         """One header's (most common value of the files but article pages, most common value
         of the article pages or None without any, [(nginx $uri, value) for each file whose
         value is not the most common of its kind])."""
-        pages = re.compile(ARTICLE_FILE)
-        kinds: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
-        for entry in self.files:
-            uri = "/" + str(entry.file)
-            kinds[bool(pages.fullmatch(uri))].append((uri, dict(entry.headers).get(name, "")))
-        rest, articles = kinds
-        common = _most_common(rest or articles)
-        article_common = _most_common(articles) if articles else None
-        others = [(uri, value) for uri, value in rest if value != common]
-        others += [(uri, value) for uri, value in articles if value != article_common]
-        return common, article_common, others
+        if name not in self._value_maps:
+            rest, articles = (
+                [(uri, self._headers[number].get(name, "")) for uri, number in uris]
+                for uris in self._uris
+            )
+            common = _most_common(rest or articles)
+            article_common = _most_common(articles) if articles else None
+            others = [(uri, value) for uri, value in rest if value != common]
+            others += [(uri, value) for uri, value in articles if value != article_common]
+            self._value_maps[name] = (common, article_common, others)
+        return self._value_maps[name]
 
     # -- nginx ---------------------------------------------------------------------------------
 
