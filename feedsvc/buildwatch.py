@@ -181,6 +181,7 @@ class _Owed:
         self.config_unsent = config_unsent
         self.since = 0.0  # when the oldest build whose put-off writes are not all made ended
         self.pages = self.files = 0
+        self.config_written = False  # by the batches since
 
     def started(self, built: BuildReport) -> None:
         """After each build: what it put off, if anything, is written from now."""
@@ -194,17 +195,19 @@ class _Owed:
         batch = builder.write_deferred()
         self.pages += batch.rendered
         self.files += len(batch.written)
-        self.config_unsent = self.config_unsent or batch.config_changed
+        self.config_written = self.config_written or batch.config_changed
         if batch.deferred:
             return
         log.info(
-            "%s: what the last changes put off is written: %d shifted listing pages and the "
-            "server configuration, %d files in %.2f s",
-            self.out, self.pages, self.files, time.monotonic() - self.since,
+            "%s: what the last changes put off is written: %d shifted listing pages%s, "
+            "%d files in %.2f s",
+            self.out, self.pages, " and the server configuration" if self.config_written else "",
+            self.files, time.monotonic() - self.since,
         )  # fmt: skip
-        self.since, self.pages, changed, self.files = 0.0, 0, bool(self.files), 0
+        changed, config = bool(self.files), self.config_written
+        self.since, self.pages, self.files, self.config_written = 0.0, 0, 0, False
         if changed:
-            self.run_hook(False)
+            self.run_hook(config)
 
     def run_hook(self, config_changed: bool) -> None:
         self.config_unsent = self.config_unsent or config_changed
