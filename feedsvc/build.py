@@ -672,9 +672,10 @@ class Builder:
             del updated[entry.url]
         # The configuration says what each file's URL, status and headers are: only a change
         # of those (a new or removed URL, new headers) needs it written again. It is made from
-        # every entry (9 s at 100,000 articles): a watching build that puts pages off writes it
-        # after them too (write_deferred); a new article's page is served meanwhile with the
-        # headers most pages share, and only its short address (/articles/<id>) waits.
+        # every entry (4 s at 100,000 articles): a watching build that puts pages off writes it
+        # after them too (write_deferred); a new article's page is served meanwhile with article
+        # pages' headers (staticconf.ARTICLE_FILE), and only its short address (/articles/<id>)
+        # waits.
         served = bool(gone) or any(_served_as(entries.get(e.url)) != _served_as(e) for e in changed)
         damaged = bool(self._rewrite) or not all(
             (self.tree.out / name).is_file() for name in staticconf.HOST_FILES
