@@ -91,7 +91,10 @@ def watch(
     to the caller, which says it stopped (OUT keeps its last whole build: see outtree).
     ``config_unsent``: the configuration changed and the hook did not succeed since."""
     store = builder.svc.store
-    last_scan = time.monotonic()
+    # The first wake rescans the folder: what was written after the first build read it and
+    # before the watch began is in no notification (CI once wrote a document just then; the
+    # safety rescan found it 30 s later).
+    last_scan = time.monotonic() - SAFETY_RESCAN_SECONDS - 1
     seen = store.version()
     # Published documents found unreadable or unparseable (maybe being written): name ->
     # ((size, mtime_ns) then, since when). Their articles stay until the same state is looked

@@ -66,6 +66,22 @@ def test_a_new_document_reaches_the_built_feeds_within_a_second(
         assert "Traceback" not in log()
 
 
+def test_a_document_written_before_the_watch_began_is_built_at_once(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """Written after the first build read the folder and before the watch began (here by the
+    first build's own hook), a document is in no notification: it waited for the safety rescan,
+    30 s (CI wrote one just then)."""
+    out = tmp_path / "out"
+    waiting = write_document(tmp_path, 7, hex_id(7), date="1 Jan 2026", headline="Came early")
+    once = tmp_path / "copied"
+    hook = f"[ -e {once} ] || {{ touch {once}; cp {waiting} {seeds / waiting.name}; }}"
+    with watching(tmp_path, seeds, out, hook) as log:
+        wait_for(lambda: once.exists(), 60)
+        wait_for(lambda: b"Came early" in (out / "feed.atom").read_bytes(), 10)
+        assert "Traceback" not in log()
+
+
 def test_a_failing_hook_is_logged_and_the_watch_goes_on(tmp_path: Path, seeds: Path) -> None:
     out = tmp_path / "out"
     with watching(tmp_path, seeds, out, "exit 3") as log:
