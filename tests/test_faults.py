@@ -601,6 +601,10 @@ def test_a_full_disk_and_a_read_only_folder_keep_the_last_good_state(
         rebuilt = time.monotonic()
         record("read_only_folder_rebuilt_after_writable_s", rebuilt - writable)
         wait_for(lambda: readers.whole_since(rebuilt, 10), 20)
+        # Both recoveries are said, by the watcher's next try, which may come after the index
+        # was rebuilt (a retry waits up to 30 s; CI once stopped the server before).
+        again = f"the index is in step with {site} again"
+        wait_for(lambda: server.log().count(again) >= 2, 35)
     finally:
         readers.stop()
         with_suppressed(lambda: seen.chmod(0o755))
