@@ -19,6 +19,7 @@ from benchmarks import corpus
 from .conftest import hex_id, write_document
 from .test_build import build_env, run_build, tree_state
 from .test_e2e import wait_for
+from .test_faults import running
 
 
 @contextmanager
@@ -220,22 +221,13 @@ def test_ctrl_c_again_and_again_while_shifted_pages_are_written_stops_the_watch_
         wait_for(lambda: "writes put off follow" in log(), 20)
         # Ctrl-C pressed again and again, until the command ends.
         stopped = time.monotonic()
-        while _alive(process) and time.monotonic() - stopped < 15:
+        while running(process) and time.monotonic() - stopped < 15:
             os.killpg(process, signal.SIGINT)
             time.sleep(0.02)
-        assert not _alive(process), "still running 15 s after the first Ctrl-C"
+        assert not running(process), "still running 15 s after the first Ctrl-C"
         said = log()
     assert said.splitlines()[-1] == f"Stopped watching; {out} holds the last build", said
     assert "Abort" not in said and "Traceback" not in said, said
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not ended (a zombie has)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _group(pgid: int) -> list[int]:
@@ -284,7 +276,7 @@ def test_a_stopped_watch_ends_its_hook_with_it(tmp_path: Path, seeds: Path) -> N
         assert _group(hook), "the hook is not running"
         process = int(log().split("] INFO", 1)[0].rsplit("[", 1)[1])
         os.kill(process, signal.SIGTERM)
-        wait_for(lambda: not _alive(process), 15)
+        wait_for(lambda: not running(process), 15)
         assert _group(hook) == []
         assert log().splitlines()[-1] == f"Stopped watching; {out} holds the last build", log()
 
