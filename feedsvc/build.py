@@ -392,6 +392,9 @@ class Builder:
         build lists every URL (and puts off again what it shifts)."""
         self._previous, self._no_previous = None, "the last build did not finish"
         self._deferred.clear()  # (the configuration is made from the entries: it can wait)
+        # Nor is what this process holds of the manifest: a commit finished before a stop was
+        # acted on (OutTree.commit) is in the manifest and not yet here. Read again.
+        self._entries = None
 
     def _build(
         self, progress: Callable[[int, int], None] | None, follow: bool, defer: bool

@@ -522,8 +522,9 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     Every URL `feedsvc serve` answers (but search) becomes a file rendered by the service itself,
     with .gz and .br copies; OUT.feedsvc/nginx/ holds an nginx configuration, OUT/_headers and
     OUT/_redirects the same for Netlify and Cloudflare Pages. A rebuild writes only what changed,
-    and a build stopped half-way leaves the previous OUT whole; one killed during its final
-    renames leaves OUT a mix of old and new files until the next build finishes them. Exits with
+    and a build stopped half-way leaves the previous OUT whole (Ctrl-C during its final renames
+    waits for them); one killed during them leaves OUT a mix of old and new files until the next
+    build finishes them. Exits with
     status 1 when the service could not answer some URL (each is named; the rest of OUT is
     written).
     """
@@ -577,8 +578,11 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
                 click.echo(f"NOT WRITTEN {failure}", err=True)
         except KeyboardInterrupt:
             # Not click's bare "Aborted!": what matters is what OUT holds (builds are atomic).
-            click.echo(f"Stopped before the build was done; {out} is as the last build left it",
-                       err=True)  # fmt: skip
+            if builder is not None and builder.tree.stopped_in_commit:
+                click.echo(f"Stopped once the build was in place; {out} holds it", err=True)
+            else:
+                click.echo(f"Stopped before the build was done; {out} is as the last build "
+                           "left it", err=True)  # fmt: skip
             sys.exit(1)
         try:
             # Told again, by a watch, until a hook succeeds after the configuration changed.

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -33,6 +34,10 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
+
+from . import stopsignals
+
+log = logging.getLogger(__name__)
 
 STATE_SUFFIX = ".feedsvc"
 MANIFEST_SCHEMA = """
@@ -118,11 +123,19 @@ class OutTree:
             raise BuildFolderError(
                 f"another `feedsvc build` is writing {self.out} (a --watch perhaps); stop it first"
             ) from None
+        # A stop arrived during a commit, which was finished first (``commit``).
+        self.stopped_in_commit = False
         self._db = sqlite3.connect(self.state / "manifest.sqlite3", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(MANIFEST_SCHEMA)
 
     def close(self) -> None:
+        """Drop what was staged and never committed (a stopped build's, up to gigabytes for a
+        first build at 100,000 articles), unless a commit left half applied needs it
+        (``recover``), and let another build have OUT. Call once the build's render processes
+        have ended: they write into the staging folder."""
+        if not self._pending():
+            self._clear_staging()
         self._db.close()
         self._lock.close()
 
@@ -178,15 +191,24 @@ class OutTree:
     def recover(self) -> bool:
         """Finish a commit that a killed build left half applied, and drop staged files that
         were never committed. True when a commit was finished."""
-        pending = self._db.execute(
-            "SELECT (SELECT count(*) FROM journal_entries) + (SELECT count(*) FROM journal_meta)"
-        ).fetchone()[0]
-        moves = self._db.execute("SELECT count(*) FROM journal_moves").fetchone()[0]
-        if pending or moves:
+        pending = self._pending()
+        if pending:
             self._apply()
+        self._clear_staging()
+        return pending
+
+    def _clear_staging(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True, exist_ok=True)
-        return bool(pending or moves)
+
+    def _pending(self) -> bool:
+        """Whether a commit was recorded and not yet applied in full."""
+        return bool(
+            self._db.execute(
+                "SELECT (SELECT count(*) FROM journal_entries) + (SELECT count(*) FROM "
+                "journal_meta) + (SELECT count(*) FROM journal_moves)"
+            ).fetchone()[0]
+        )
 
     def commit(
         self,
@@ -201,9 +223,22 @@ class OutTree:
         the ``gone`` URLs, and record ``stamp`` and ``config_owed`` (``config_owed()``), all or
         nothing (see the module docstring).
 
-        ``moves`` are (name in the staging folder, absolute target path)."""
-        self.record(moves, removals, changed, gone, stamp, config_owed)
-        self._apply()
+        ``moves`` are (name in the staging folder, absolute target path).
+
+        A Ctrl-C or SIGTERM that arrives meanwhile is acted on once the commit is applied
+        (``stopped_in_commit`` then says so): stopped during the renames, which take seconds
+        for a first build at 100,000 articles, it left OUT part old and part new until the
+        next build."""
+        moves = list(moves)
+
+        def notice() -> None:
+            self.stopped_in_commit = True
+            log.warning("Stopping once the %s staged files are in place, so that %s is not "
+                        "left half built", f"{len(moves):,}", self.out)  # fmt: skip
+
+        with stopsignals.deferred(notice):
+            self.record(moves, removals, changed, gone, stamp, config_owed)
+            self._apply()
 
     def record(
         self,

@@ -50,7 +50,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -91,6 +91,38 @@ def held_while_forking() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def deferred(notice: Callable[[], None] | None = None) -> Iterator[None]:
+    """Ctrl-C and SIGTERM that arrive inside acted on at its end, by the handlers set before.
+
+    For work that must not stop half done once begun: a static build's commit (outtree.py),
+    which a Ctrl-C during its renames left part old and part new. Unlike ``held_while_forking``
+    the signals are not blocked but taken by a handler of this context's: a signal the kernel
+    delivers to another thread (a watcher's) still runs its Python handler in the main thread,
+    whatever the main thread's mask. ``notice`` is called when the first one arrives, so that
+    the operator knows why the command goes on. Does nothing outside the main thread, where
+    Python runs no signal handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        if not arrived and notice is not None:
+            notice()
+        arrived.append(signum)
+
+    previous = {number: signal.signal(number, note) for number in STOPS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            # None: a handler not set from Python, which cannot be set again; the default.
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)  # the handler restored acts on it now
 
 
 def released() -> None:

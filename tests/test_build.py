@@ -17,10 +17,12 @@ from pathlib import Path
 
 import brotli
 import pytest
+from click.testing import CliRunner
 
 from benchmarks import corpus
 from feedsvc import build, config, indexfile, inventory, staticconf
 from feedsvc.build import Builder, BuildError, _check_unique_files
+from feedsvc.cli import main
 from feedsvc.outtree import Entry, OutTree
 from feedsvc.staticconf import UnmappableURL, file_path
 from feedsvc.store import SCHEMA_VERSION
@@ -544,7 +546,7 @@ def test_a_build_stopped_half_way_says_what_out_holds_and_leaves_no_process(
         else None,
     )
     try:
-        _wait_while_rendering(tmp_path, process, 60)
+        staging = _wait_while_rendering(tmp_path, process, 60)
         assert process.poll() is None, "finished before the signal"
         (os.killpg if to_group else os.kill)(process.pid, signum)
         _, err = process.communicate(timeout=30)
@@ -560,6 +562,7 @@ def test_a_build_stopped_half_way_says_what_out_holds_and_leaves_no_process(
     assert "Traceback" not in err and "Aborted" not in err, err
     assert [state for state in left if not state.startswith("Z")] == [], "processes outlived it"
     assert tree_state(out) == before
+    assert _count(staging) == 0, "what it had staged is left on the disk"
 
 
 def test_a_build_leaves_the_record_of_a_clean_stop_for_the_next_serve(
@@ -699,7 +702,8 @@ def test_help_lists_the_build_command() -> None:
         assert word in finished.stdout
     # What a kill at the worst moment leaves (test_a_build_killed_after_its_commit_point...).
     text = " ".join(finished.stdout.split())  # help text is wrapped
-    assert "killed during its final renames leaves OUT a mix of old and new files" in text
+    assert "Ctrl-C during its final renames waits for them" in text
+    assert "one killed during them leaves OUT a mix of old and new files" in text
     assert "until the next build finishes them" in text
 
 
@@ -830,6 +834,87 @@ def test_a_build_killed_after_its_commit_point_is_finished_by_the_next(
     assert again.entries() == {"/a": entry} and again.stamp() == "stamp"
     assert not again.recover()  # done once, and only once
     again.close()
+
+
+def test_a_stop_during_a_commit_is_acted_on_once_the_commit_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Ctrl-C while a build puts its files in place (seconds for a first build at 100,000
+    # articles) left OUT part old, part new, while the command said it was as the last build
+    # left it. The signal arrives here after the third of ten renames, as cli.py takes it.
+    out = tmp_path / "out"
+    tree = OutTree(out)
+    for n in range(10):
+        (tree.staging / f"s{n}").write_bytes(b"new %d" % n)
+        (out / f"{n}.html").write_bytes(b"old")
+    entries = [Entry(f"/{n}", "inputs", 200, f"{n}.html", "digest", 0, "", ()) for n in range(10)]
+    renamed = []
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        os.rename(source, target)
+        renamed.append(target)
+        if len(renamed) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            moves = [(f"s{n}", out / f"{n}.html") for n in range(10)]
+            tree.commit(moves, [], entries, [], "stamp")
+        assert signal.getsignal(signal.SIGINT) is stop  # the command's own handler, again
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    new = [b"new %d" % n for n in range(10)]
+    assert [(out / f"{n}.html").read_bytes() for n in range(10)] == new
+    assert tree.stopped_in_commit
+    assert "Stopping once the 10 staged files are in place" in caplog.text
+    assert tree.entries() == {e.url: e for e in entries}
+    assert not tree.recover()  # nothing was left for the next build to finish
+    tree.close()
+
+
+def test_ctrl_c_during_the_renames_of_a_build_says_the_build_is_in_place(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command in this process (its handlers are the command's), the Ctrl-C at a rename.
+    out = tmp_path / "out"
+    run_build(tmp_path, many, out)
+    renamed = []
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        os.rename(source, target)
+        renamed.append(target)
+        if len(renamed) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = CliRunner().invoke(
+            main, ["build", str(out), "--jobs", "1"],
+            env=build_env(tmp_path, many, TITLE="Another title"),
+        )  # fmt: skip
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1] == f"Stopped once the build was in place; {out} holds it"
+    assert len(renamed) > 5  # every file, not the five before the stop
+    assert "Another title" in (out / "index.html").read_text()
+    assert "feedsvc news" not in (out / "feed.atom").read_text()
+    assert list((tmp_path / "out.feedsvc").glob("staging/*")) == []
+
+
+def test_closing_a_tree_drops_what_was_staged_and_never_committed(tmp_path: Path) -> None:
+    # A stopped first build at 100,000 articles leaves gigabytes there; they are of no use.
+    tree = OutTree(tmp_path / "out")
+    (tree.staging / "never-committed").write_bytes(b"x" * 1000)
+    tree.close()
+    assert list((tmp_path / "out.feedsvc").glob("staging/*")) == []
 
 
 def test_build_names_skipped_documents_and_a_missing_site_url(tmp_path: Path, seeds: Path) -> None:
