@@ -69,13 +69,35 @@ def cache_control(max_age_seconds: int, *, immutable: bool = False) -> str:
 
 @functools.lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding value accepts gzip: by name in any case, as x-gzip, or as
-    ``*``, with a quality above 0 (RFC 9110 12.5.3, 8.4.1). Read by Werkzeug; a client's value
-    is one of few, so the answers are kept (this runs for every cached response)."""
-    if not accept_encoding:
-        return False
-    accepted = _parse_accept(accept_encoding)
-    return max(accepted["gzip"], accepted["x-gzip"]) > 0
+    """Whether an Accept-Encoding value accepts gzip, with a quality above 0 (RFC 9110 12.5.3):
+    named in any case, or as x-gzip (8.4.1.3); else through ``*``, which stands only for the
+    codings not named, so ``gzip;q=0, *`` refuses it. Of names that disagree, a refusal wins.
+    Read by Werkzeug; a client's value is one of few, so the answers are kept (this runs for
+    every cached response)."""
+    named: list[float] = []
+    anything = 0.0
+    for coding, quality in _parse_accept(accept_encoding):
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named.append(quality)
+        elif coding == "*":
+            anything = quality
+    return min(named) > 0 if named else anything > 0
+
+
+# RFC 9110 5.6.7: an HTTP-date is an IMF-fixdate, or one of the obsolete RFC 850 and asctime
+# forms, always in GMT. Werkzeug reads other zones and several dates in one value, which a
+# recipient of If-Modified-Since or If-Unmodified-Since MUST ignore (13.1.3, 13.1.4).
+_HTTP_DATE = re.compile(
+    r"[A-Za-z]{3,9}, \d{2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT"
+    r"|[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}"
+)
+
+
+def http_date_value(value: str) -> datetime | None:
+    """The time an HTTP-date field value names (UTC), or None for anything else."""
+    value = value.strip()
+    return parse_date(value) if _HTTP_DATE.fullmatch(value) else None
 
 
 class _Variant:
@@ -146,7 +168,6 @@ class Prepared:
         self.size = sum(map(len, bodies.values()))  # variants share their bodies
         self.recently_used = False
         self._compresses = packed is not None
-        self._etags = {variant.etag for variant in self._variants.values()}
 
     @staticmethod
     def _variant(body: bytes, etag: str, common: list, entity: list) -> _Variant:
@@ -167,35 +188,61 @@ class Prepared:
         return self.expires_at is None or time.monotonic() < self.expires_at
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer a GET or HEAD: 200, or as its preconditions say (RFC 9110 13.2.2)."""
         compressed = self._compresses and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         variant = self._variants[compressed]
         dated = time.time() >= self.dated_from
-        if self._not_modified(environ, dated):
+        if not self._unchanged(environ, variant, dated):
+            start_response("412 Precondition Failed", [("Content-Length", "0")])
+            return []
+        if self._not_modified(environ, variant, dated):
             start_response("304 Not Modified", variant.not_modified_headers)
             return []
         start_response("200 OK", variant.headers if dated else variant.undated_headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [variant.body]
 
-    def _not_modified(self, environ: dict, dated: bool) -> bool:
+    def _unchanged(self, environ: dict, variant: _Variant, dated: bool) -> bool:
+        """Steps 1 and 2 of RFC 9110 13.2.2, which an origin server MUST evaluate: If-Match
+        holds when it names the representation to be sent, compared strongly (13.1.1: ``*``, or
+        its tag without W/); else If-Unmodified-Since when the representation was last changed
+        no later than its date (13.1.4), ignored without a Last-Modified to compare."""
+        if_match = environ.get("HTTP_IF_MATCH")
+        if if_match is not None:
+            return if_match.strip() == "*" or variant.etag.strip('"') in _strong_tags(if_match)
+        since = environ.get("HTTP_IF_UNMODIFIED_SINCE")
+        if since and dated and self.last_modified:
+            when = http_date_value(since)
+            return when is None or self.last_modified <= when
+        return True
+
+    def _not_modified(self, environ: dict, variant: _Variant, dated: bool) -> bool:
         # If-None-Match wins: a recipient MUST ignore If-Modified-Since when it is present
-        # (RFC 9110 13.1.3, 13.2.2). Any of our representations' tags matches, so a client
-        # switching Accept-Encoding still gets 304 (weak comparison, 13.1.2).
+        # (RFC 9110 13.1.3, 13.2.2). It is compared with the tag of the representation this
+        # response would carry (13.1.2), weakly: the gzip body's tag does not stand for the
+        # identity body, nor the other way round (a cache told 304 with a tag it does not hold
+        # cannot use it: RFC 9111 4.3.4).
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match is not None:
-            return if_none_match in self._etags or matches_any(if_none_match, self._etags)
+            return if_none_match == variant.etag or matches_any(if_none_match, (variant.etag,))
         # 13.1.3: not modified when the representation's last modification is no later than
         # the date given; only once that time has settled, else a change in the same second
         # could hide behind it.
         since = environ.get("HTTP_IF_MODIFIED_SINCE")
-        if since and dated and self.last_modified and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
-            when = parse_date(since)
+        if since and dated and self.last_modified:
+            when = http_date_value(since)
             return when is not None and self.last_modified <= when
         return False
 
 
 # RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE. Unquoted tags, which some
 # clients send, are taken as they are, as Werkzeug's parser did.
-_ENTITY_TAGS = re.compile(r'\s*(?:W/)?("[^"]*"|[^,\s]+)\s*(?:,|$)')
+_ENTITY_TAGS = re.compile(r'\s*(W/)?("[^"]*"|[^,\s]+)\s*(?:,|$)')
+
+
+def _strong_tags(field_value: str) -> set[str]:
+    """The strong entity tags of an If-Match value, unquoted (RFC 9110 8.8.3.2: a weak tag
+    never matches strongly)."""
+    return {tag.strip('"') for weak, tag in _ENTITY_TAGS.findall(field_value) if not weak}
 
 
 def matches_any(if_none_match: str, etags: Iterable[str]) -> bool:
@@ -207,7 +254,7 @@ def matches_any(if_none_match: str, etags: Iterable[str]) -> bool:
     if if_none_match.strip() == "*":
         return True
     ours = {tag.removeprefix("W/").strip('"') for tag in etags}
-    return any(tag.strip('"') in ours for tag in _ENTITY_TAGS.findall(if_none_match))
+    return any(tag.strip('"') in ours for _, tag in _ENTITY_TAGS.findall(if_none_match))
 
 
 class ResponseCache:

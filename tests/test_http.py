@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,51 @@ def test_conditional_get_answers_304(client, path: str) -> None:
     assert client.get(path, headers=both).status_code == 200
 
 
+def test_if_match_and_if_unmodified_since_are_evaluated_first(client) -> None:
+    # RFC 9110 13.1.1 and 13.1.4: an origin server MUST evaluate them, before If-None-Match
+    # and If-Modified-Since (13.2.2); a false one is 412, with nothing that a cache may keep.
+    first = client.get("/feed.atom")
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+    earlier = "Sat, 01 Jan 2000 00:00:00 GMT"
+
+    def status(**headers: str) -> int:
+        named = {name.replace("_", "-"): value for name, value in headers.items()}
+        return client.get("/feed.atom", headers=named).status_code
+
+    assert status(If_Match=etag) == 200
+    assert status(If_Match=f'"other", {etag}') == 200
+    assert status(If_Match="*") == 200
+    assert status(If_Match=f"W/{etag}") == 412  # a weak tag never matches strongly (8.8.3.2)
+    failed = client.get("/feed.atom", headers={"If-Match": '"other"'})
+    assert failed.status_code == 412 and failed.data == b""
+    assert "Cache-Control" not in failed.headers and "ETag" not in failed.headers
+    # The gzip body is another representation, with its own tag.
+    assert status(If_Match=etag, Accept_Encoding="gzip") == 412
+    # If-Match before If-None-Match: 412, not 304.
+    assert status(If_Match='"other"', If_None_Match=etag) == 412
+    assert status(If_Match=etag, If_None_Match=etag) == 304
+    assert status(If_Unmodified_Since=last_modified) == 200
+    assert status(If_Unmodified_Since=earlier) == 412
+    assert status(If_Match=etag, If_Unmodified_Since=earlier) == 200  # ignored after If-Match
+    assert status(If_Unmodified_Since="yesterday") == 200  # not an HTTP-date: ignored
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["{lm}, {lm}",  # two members (13.1.3)
+     "{day}, 06 Mar 2022 13:00:00 +0100",  # an HTTP-date is in GMT (5.6.7)
+     "2022-03-06T12:00:00Z"],
+)  # fmt: skip
+def test_a_date_that_is_not_one_http_date_is_ignored(client, since: str) -> None:
+    last_modified = client.get("/feed.atom").headers["Last-Modified"]
+    value = since.format(lm=last_modified, day=last_modified[:3])
+    assert client.get("/feed.atom", headers={"If-Modified-Since": value}).status_code == 200
+    # The obsolete forms are HTTP-dates still.
+    when = parsedate_to_datetime(last_modified)
+    for old in (when.strftime("%A, %d-%b-%y %H:%M:%S GMT"), when.strftime("%a %b %e %H:%M:%S %Y")):
+        assert client.get("/feed.atom", headers={"If-Modified-Since": old}).status_code == 304, old
+
+
 def test_feed_cache_headers(client) -> None:
     response = client.get("/feed.atom")
     # The content time: when the bundled document was written (conftest), not its dateline.
@@ -54,20 +100,32 @@ def test_gzip_when_accepted_only(client) -> None:
     assert gzip.decompress(packed.data) == plain.data
     assert packed.headers["ETag"] != plain.headers["ETag"]  # a different representation
     assert "Content-Encoding" not in refused.headers
-    # Either representation's ETag revalidates.
+    # Each tag revalidates its own representation (RFC 9110 13.1.2), and a 304 names the one a
+    # cache holds: told 304 with a tag it does not hold, a cache cannot use it (RFC 9111 4.3.4).
+    headers = {"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+    revalidated = client.get("/feed.atom", headers=headers)
+    assert revalidated.status_code == 304
+    assert revalidated.headers["ETag"] == packed.headers["ETag"]
     headers = {"Accept-Encoding": "gzip", "If-None-Match": plain.headers["ETag"]}
-    assert client.get("/feed.atom", headers=headers).status_code == 304
+    other = client.get("/feed.atom", headers=headers)
+    assert other.status_code == 200 and other.headers["ETag"] == packed.headers["ETag"]
+    assert gzip.decompress(other.data) == plain.data
+    headers = {"If-None-Match": f"{packed.headers['ETag']}, {plain.headers['ETag']}"}
+    both = client.get("/feed.atom", headers=headers)  # a cache holding both variants
+    assert both.status_code == 304 and both.headers["ETag"] == plain.headers["ETag"]
 
 
 @pytest.mark.parametrize(
     ("accept_encoding", "compressed"),
     [("GZIP", True), ("x-gzip", True), ("*", True), ("br, *;q=0.1", True),
-     ("identity", False), ("*;q=0", False), ("gzip; q=0", False)],
+     ("identity", False), ("*;q=0", False), ("gzip; q=0", False), ("gzip;q=0, *", False),
+     ("*, X-GZIP;q=0", False), ("*;q=0, gzip", True), ("gzip;q=0, x-gzip", False)],
 )  # fmt: skip
 def test_accept_encoding_is_read_as_rfc_9110_says(
     client, accept_encoding: str, compressed: bool
 ) -> None:
-    # Content codings are case-insensitive (8.4.1) and "*" is any coding (12.5.3).
+    # Content codings are case-insensitive (8.4.1) and "*" is any coding not named (12.5.3):
+    # "gzip;q=0, *" refuses gzip. Of two names for gzip that disagree, the refusal wins.
     response = client.get("/feed.atom", headers={"Accept-Encoding": accept_encoding})
     assert (response.headers.get("Content-Encoding") == "gzip") is compressed
 
