@@ -683,7 +683,8 @@ class Builder:
         damaged = bool(self._rewrite) or not all(
             (self.tree.out / name).is_file() for name in staticconf.HOST_FILES
         )  # OUT was damaged: its _headers and _redirects may be too
-        owed = served or self.tree.config_owed()
+        # Another renderer (an upgrade of feedsvc, other settings) may write it otherwise.
+        owed = served or self.tree.stamp() != self.stamp or self.tree.config_owed()
         if damaged or (owed and not defer_config):
             config_moves, config_written = staticconf.stage(
                 self.tree, updated.values(), self.settings.site_url, self._redirect_headers()

@@ -64,6 +64,14 @@ MOVED_BODY = (
     "<p>This address has moved permanently to the one in the Location header.\n"
 )
 
+# What the service allows on every address (Flask adds HEAD and OPTIONS to GET), and the body
+# of nginx's 405 for any other method.
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+NOT_ALLOWED_BODY = (
+    "<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n"
+    "<h1>Method Not Allowed</h1>\n<p>This address answers GET and HEAD.\n"
+)
+
 
 class UnmappableURL(ValueError):
     """A URL with no place in a static tree (a query other than ?page=N, a dot segment)."""
@@ -328,20 +336,27 @@ class _Site:
             f"    {_key(content_type)} {extension};"
             for extension, content_type in sorted(self.media_types().items())
         )
+        # The headers the service sends with its error pages (the security headers) go with
+        # every status nginx answers ("always"); the others (Cache-Control, Vary, Link) only
+        # with its 2xx and 3xx, as the service sends none with an error: else a 412, 416 or
+        # 405 of nginx's own would carry a file's max-age, for a CDN to keep.
+        not_found = next((e.headers for e in self.files if e.url == NOT_FOUND_URL), ())
+        on_errors = {name for name, _ in not_found}
         add_headers = "\n".join(
-            f"add_header {name} {self._header_value(name)} always;" for name in self.header_names()
+            f"add_header {name} {self._header_value(name)}{' always' if name in on_errors else ''};"
+            for name in self.header_names()
         )
         moved = self._moved_locations()
         redirect_headers = "\n".join(
             f"    {line}" for line in _moved_lines(moved, self.article_redirect_headers, 301)
         )
-        not_found = next((e.headers for e in self.files if e.url == NOT_FOUND_URL), ())
         bad_page = (
             '    if ($feedsvc_page_file = "bad") {\n'
             + "".join(f"        {line}\n" for line in _add_headers(not_found))
             + "        charset utf-8;  # nginx's own text/html body, labelled as the service's\n"
             + "        return 400;\n    }\n"
         )
+        not_allowed_headers = "".join(f"    {line}\n" for line in _add_headers(not_found))
         moved_locations = "\n".join(
             f"location {name} {{\n"
             "    types { }\n"
@@ -381,10 +396,24 @@ gzip_static on;
 brotli_static on;
 gzip_vary off;  # Vary comes with the service's own headers below
 etag on;
+max_ranges 0;  # the whole body for a Range, as the service sends it (RFC 9110 14.2 allows it)
 {add_headers}
 
+# Methods as the service answers them: GET and HEAD; OPTIONS is told which (200), any other
+# is 405, both with the Allow header RFC 9110 15.5.6 requires (nginx's own 405 has none, and
+# its redirects would answer a POST with a 301).
+if ($request_method !~ ^(?:GET|HEAD)$) {{ return 405; }}
+error_page 405 = @feedsvc_methods;
+location @feedsvc_methods {{
+    types {{ }}
+    default_type {_key(MOVED_CONTENT_TYPE)};
+    add_header Allow {_quote(ALLOWED_METHODS)} always;
+{not_allowed_headers}    if ($request_method = OPTIONS) {{ return 200; }}
+    return 405 {_quote(NOT_ALLOWED_BODY)};
+}}
+
 {NOT_FOUND_PAGE}
-location = {NOT_FOUND_URL} {{ internal; }}
+location = {NOT_FOUND_URL} {{ internal; etag off; }}  # the service's 404 has no ETag
 location = /_headers {{ return 404; }}
 location = /_redirects {{ return 404; }}
 # The compressed copies are for gzip_static / brotli_static (which open them without a lookup).

@@ -203,10 +203,12 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> float:
     raise AssertionError(f"not true within {seconds} s")
 
 
-def raw_get(server: LiveServer, path: str, **headers: str) -> http.client.HTTPResponse:
+def raw_get(
+    server: LiveServer, path: str, method: str = "GET", **headers: str
+) -> http.client.HTTPResponse:
     host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    connection.request("GET", path, headers=headers)
+    connection.request(method, path, headers=headers)
     response = connection.getresponse()
     response.body = response.read()  # type: ignore[attr-defined]
     connection.close()

@@ -747,6 +747,27 @@ def test_headers_and_redirects_files_say_what_the_service_sends(tmp_path: Path, 
     assert "/ page=:page /index/page/:page.html 200!" in redirects
 
 
+def test_a_build_by_another_feedsvc_writes_the_server_configuration_again(
+    tmp_path: Path, many: Path
+) -> None:
+    # An upgrade that changes only the generated configuration (a fix to it) must reach the
+    # operator's nginx: the first build of the new version writes it, though no page changed.
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    server_conf = made.tree.state / "nginx" / "server.conf"
+    current = server_conf.read_text()
+    server_conf.write_text("# written by an older feedsvc\n")
+    made.close()
+    rebuilt = builder(tmp_path, many, out)
+    assert rebuilt.build().config_changed is False  # the same feedsvc: nothing to write
+    rebuilt.tree._db.execute("UPDATE meta SET value = 'older' WHERE key = 'stamp'")
+    report = rebuilt.build()
+    rebuilt.close()
+    assert report.config_changed and report.written == ["../out.feedsvc/nginx/server.conf"]
+    assert server_conf.read_text() == current
+
+
 def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Path) -> None:
     out = tmp_path / "out"
     first = builder(tmp_path, seeds, out)

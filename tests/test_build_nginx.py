@@ -249,6 +249,42 @@ def test_nginx_answers_odd_addresses_as_the_service_does(site: Site) -> None:
     assert raw_get(site.server, f"/articles/{hex_id(12345)}/").status == 404
 
 
+def test_nginx_answers_other_methods_failed_conditions_and_ranges_as_the_service_does(
+    site: Site,
+) -> None:
+    # An HTTP audit: nginx's own 405 had no Allow (RFC 9110 15.5.6 requires it), a POST to a
+    # redirect was redirected, and its 405, 412 and 416 carried a file's Cache-Control, for a
+    # CDN to keep. The service sends no Cache-Control or Vary with an error, and a Range gets
+    # the whole body from it.
+    page = next(e.url for e in site.entries.values() if e.url.startswith("/articles/"))
+    client = site.builder.app.test_client()
+
+    def allowed(value: str | None) -> set[str]:
+        return {method.strip() for method in (value or "").split(",") if method.strip()}
+
+    asked = [
+        (method, url, {})
+        for method in ("POST", "PUT", "DELETE", "OPTIONS")
+        for url in ("/feed.atom", "/rss.xml", page, f"/articles/{page.split('/')[2]}")
+    ]
+    asked += [("GET", "/feed.atom", {"If-Match": '"x"'}), ("GET", "/nothing", {}),
+              ("GET", "/feed.atom", {"Range": "bytes=abc"}),
+              ("GET", "/feed.atom", {"Range": "bytes=0-9"})]  # fmt: skip
+    for method, url, headers in asked:
+        served = client.open(url, method=method, headers=headers)
+        answer = raw_get(site.server, url, method, **headers)
+        what = (method, url, headers)
+        assert answer.status == served.status_code, what
+        assert allowed(answer.getheader("Allow")) == allowed(served.headers.get("Allow")), what
+        if answer.status >= 400:
+            for name in ("Cache-Control", "Vary", "ETag", "Last-Modified"):
+                assert answer.getheader(name) is None and name not in served.headers, (what, name)
+            assert answer.getheader("Content-Security-Policy"), what
+    whole = raw_get(site.server, "/feed.atom", Range="bytes=0-9")
+    assert whole.body == (site.out / "feed.atom").read_bytes()  # type: ignore[attr-defined]
+    assert whole.getheader("Accept-Ranges") is None
+
+
 def test_a_rebuild_keeps_validators_of_unchanged_files(site: Site) -> None:
     article = next(e for e in site.entries.values() if e.url.startswith("/articles/"))
     urls = ("/feed.atom", article.url)
