@@ -353,6 +353,8 @@ def test_a_start_after_a_clean_stop_skips_the_whole_index_check_and_one_after_a_
         status, body = get(after_a_crash, "/sitemap.xml")
         assert status == 200 and sitemap_size(body) == DOCUMENTS
         wait_for(lambda: WHOLE_INDEX_CHECKED in after_a_crash.log(), 20)
+        # The check's process has said it, and ends: a stop before it ended owes it again.
+        wait_for(lambda: not checks_running(index), 20)
     finally:
         stop_server(after_a_crash)
     assert_clean_log(after_a_crash)
@@ -479,6 +481,18 @@ def test_the_workers_of_a_server_killed_alone_stop_and_free_the_port(
     with pytest.raises((ConnectionRefusedError, ConnectionResetError)):  # nobody answers
         get(server, "/feed.atom", timeout=2)
     assert_clean_log(server)
+
+
+def checks_running(index: Path) -> bool:
+    """Whether a whole-index check (indexcheck.py) of ``index`` runs."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if b"feedsvc.indexcheck" in words and str(index).encode() in words:
+            return running(int(cmdline.parent.name))
+    return False
 
 
 def running(pid: int) -> bool:

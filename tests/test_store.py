@@ -779,7 +779,11 @@ def _rescans_niceness() -> set[int]:
     """The nice values of this process's children that are safety rescans (from /proc)."""
     found = set()
     for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        for pid in children.read_text().split():
+        try:
+            pids = children.read_text().split()
+        except FileNotFoundError:
+            continue  # a thread that ended since the listing
+        for pid in pids:
             try:
                 if b"feedsvc.rescan" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     # Field 19 of stat, the 17th after the command's closing parenthesis.
