@@ -392,9 +392,11 @@ class Builder:
         build lists every URL (and puts off again what it shifts)."""
         self._previous, self._no_previous = None, "the last build did not finish"
         self._deferred.clear()  # (the configuration is made from the entries: it can wait)
-        # Nor is what this process holds of the manifest: a commit finished before a stop was
-        # acted on (OutTree.commit) is in the manifest and not yet here. Read again.
-        self._entries = None
+        # A commit finished before the stop that came during it was acted on (OutTree.commit)
+        # is in the manifest and not in what this process holds of it: read it again. (Not
+        # after any other failure: it costs a stat() of every file.)
+        if self.tree.stopped_in_commit:
+            self._entries = None
 
     def _build(
         self, progress: Callable[[int, int], None] | None, follow: bool, defer: bool

@@ -579,7 +579,9 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         except KeyboardInterrupt:
             # Not click's bare "Aborted!": what matters is what OUT holds (builds are atomic).
             if builder is not None and builder.tree.stopped_in_commit:
-                click.echo(f"Stopped once the build was in place; {out} holds it", err=True)
+                unhooked = "; the hook did not run" if hook else ""
+                click.echo(f"Stopped once the build was in place; {out} holds it{unhooked}",
+                           err=True)  # fmt: skip
             else:
                 click.echo(f"Stopped before the build was done; {out} is as the last build "
                            "left it", err=True)  # fmt: skip
@@ -600,8 +602,12 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         except KeyboardInterrupt:
             # The way to stop a watch, not a failure: OUT holds its last whole build. A build
             # stopped while its hook ran is built, but the command did not finish.
+            # A stop during a commit is acted on once it is in place, before its hook.
+            unhooked = ""
+            if hook and builder.tree.stopped_in_commit:
+                unhooked = "; the hook did not run after it"
             click.echo(f"Stopped {'watching' if watch else 'while the hook ran'}; "
-                       f"{out} holds the last build", err=not watch)  # fmt: skip
+                       f"{out} holds the last build{unhooked}", err=not watch)  # fmt: skip
             if not watch:
                 sys.exit(1)
     finally:

@@ -88,9 +88,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
 # RFC 9110 5.6.7: an HTTP-date is an IMF-fixdate, or one of the obsolete RFC 850 and asctime
 # forms, always in GMT. Werkzeug reads other zones and several dates in one value, which a
 # recipient of If-Modified-Since or If-Unmodified-Since MUST ignore (13.1.3, 13.1.4).
+_DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_TIME = r"\d\d:\d\d:\d\d"
 _HTTP_DATE = re.compile(
-    r"[A-Za-z]{3,9}, \d{2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT"
-    r"|[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}"
+    rf"{_DAY}, \d\d {_MONTH} \d{{4}} {_TIME} GMT"  # IMF-fixdate
+    rf"|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \d\d-{_MONTH}-\d\d {_TIME} GMT"  # RFC 850
+    rf"|{_DAY} {_MONTH} [ \d]\d {_TIME} \d{{4}}"  # asctime
 )
 
 

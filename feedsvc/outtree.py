@@ -123,7 +123,7 @@ class OutTree:
             raise BuildFolderError(
                 f"another `feedsvc build` is writing {self.out} (a --watch perhaps); stop it first"
             ) from None
-        # A stop arrived during a commit, which was finished first (``commit``).
+        # A stop arrived during the last commit, which was applied first (``commit``).
         self.stopped_in_commit = False
         self._db = sqlite3.connect(self.state / "manifest.sqlite3", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -134,10 +134,12 @@ class OutTree:
         first build at 100,000 articles), unless a commit left half applied needs it
         (``recover``), and let another build have OUT. Call once the build's render processes
         have ended: they write into the staging folder."""
-        if not self._pending():
-            self._clear_staging()
-        self._db.close()
-        self._lock.close()
+        try:
+            if not self._pending():
+                self._clear_staging()
+        finally:
+            self._db.close()
+            self._lock.close()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -230,15 +232,17 @@ class OutTree:
         for a first build at 100,000 articles, it left OUT part old and part new until the
         next build."""
         moves = list(moves)
+        stopped = []
 
         def notice() -> None:
-            self.stopped_in_commit = True
+            stopped.append(True)
             log.warning("Stopping once the %s staged files are in place, so that %s is not "
                         "left half built", f"{len(moves):,}", self.out)  # fmt: skip
 
         with stopsignals.deferred(notice):
             self.record(moves, removals, changed, gone, stamp, config_owed)
             self._apply()
+            self.stopped_in_commit = bool(stopped)  # (not when the commit failed)
 
     def record(
         self,

@@ -385,6 +385,10 @@ class _Site:
 # answers. Include inside a server block; include http.conf in the http block. Needs nginx's
 # gzip_static (built in) and brotli_static (Debian: libnginx-mod-http-brotli-static).
 root {_quote(self.root)};
+# Methods as the service answers them: GET and HEAD; OPTIONS is told which (200), any other
+# is 405, both with the Allow header RFC 9110 15.5.6 requires (nginx's own 405 has none, and
+# its redirects would answer a POST with a 301). First: a rewrite below ends this phase.
+if ($request_method !~ ^(?:GET|HEAD)$) {{ return 405; }}
 {prefix}
 # Media types as the service sends them, charset included.
 types {{
@@ -399,10 +403,7 @@ etag on;
 max_ranges 0;  # the whole body for a Range, as the service sends it (RFC 9110 14.2 allows it)
 {add_headers}
 
-# Methods as the service answers them: GET and HEAD; OPTIONS is told which (200), any other
-# is 405, both with the Allow header RFC 9110 15.5.6 requires (nginx's own 405 has none, and
-# its redirects would answer a POST with a 301).
-if ($request_method !~ ^(?:GET|HEAD)$) {{ return 405; }}
+# The 405 of the method check above, and of the static files: with Allow.
 error_page 405 = @feedsvc_methods;
 location @feedsvc_methods {{
     types {{ }}

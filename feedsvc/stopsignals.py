@@ -118,9 +118,14 @@ def deferred(notice: Callable[[], None] | None = None) -> Iterator[None]:
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            # None: a handler not set from Python, which cannot be set again; the default.
-            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        # All restored before one that arrives now is acted on (it waits, blocked).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+        try:
+            for number, handler in previous.items():
+                # None: a handler not set from Python, which cannot be set again; the default.
+                signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for signum in dict.fromkeys(arrived):
             signal.raise_signal(signum)  # the handler restored acts on it now
 

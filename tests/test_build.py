@@ -349,6 +349,32 @@ def test_a_watching_build_that_failed_lists_everything_next_and_puts_off_nothing
     assert built == _full_build(tmp_path, many, "fresh")
 
 
+def test_the_configuration_put_off_is_written_after_a_build_that_failed(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review: after a failed build the watch's writes of what was put off did nothing, and
+    # said so 20 times a second, while the configuration stayed owed.
+    out = tmp_path / "out"
+    made, _ = _new_story_put_off(tmp_path, many, out, monkeypatch)
+    sorted(many.glob("*.txt"))[3].unlink()
+    made.svc.store.refresh()
+
+    def full_disk(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "render", full_disk)
+        with pytest.raises(OSError):
+            made.build(defer=True)
+    assert made.deferred == 1  # the configuration, owed since the first change
+    report = made.write_deferred()
+    assert made.deferred == 0 and report.config_changed
+    made.close()
+    assert "out.feedsvc/nginx/permalinks.map" in [
+        Path(name).as_posix().removeprefix("../") for name in report.written
+    ]
+
+
 def _new_story_put_off(
     tmp_path: Path, folder: Path, out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Builder, build.BuildReport]:
@@ -898,6 +924,44 @@ def test_a_stop_during_a_commit_is_acted_on_once_the_commit_is_in_place(
     tree.close()
 
 
+def test_a_commit_that_fails_after_a_stop_is_not_said_to_be_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review: the stop was noted as it came, so a commit that then failed was said to be in
+    # place while OUT was half old, half new (the next build finishes it).
+    out = tmp_path / "out"
+    tree = OutTree(out)
+    for n in range(10):
+        (tree.staging / f"s{n}").write_bytes(b"new")
+    renamed = []
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        renamed.append(target)
+        if len(renamed) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        if len(renamed) == 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        os.rename(source, target)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            tree.commit([(f"s{n}", out / f"{n}.html") for n in range(10)], [], [], [], "stamp")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert isinstance(stopped.value.__context__, OSError)  # the failure, kept with the stop
+    assert not tree.stopped_in_commit
+    tree.close()  # keeps what the commit still needs
+    monkeypatch.undo()
+    again = OutTree(out)
+    assert again.recover() and len(list(out.glob("*.html"))) == 10
+    again.close()
+
+
 def test_ctrl_c_during_the_renames_of_a_build_says_the_build_is_in_place(
     tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -915,15 +979,18 @@ def test_ctrl_c_during_the_renames_of_a_build_says_the_build_is_in_place(
     monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
+        marker = tmp_path / "hook-ran"
         result = CliRunner().invoke(
-            main, ["build", str(out), "--jobs", "1"],
+            main, ["build", str(out), "--jobs", "1", "--hook", f"touch {marker}"],
             env=build_env(tmp_path, many, TITLE="Another title"),
         )  # fmt: skip
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
     assert result.exit_code == 1, result.output
-    assert result.output.splitlines()[-1] == f"Stopped once the build was in place; {out} holds it"
+    said = f"Stopped once the build was in place; {out} holds it; the hook did not run"
+    assert result.output.splitlines()[-1] == said
+    assert not marker.exists()
     assert len(renamed) > 5  # every file, not the five before the stop
     assert "Another title" in (out / "index.html").read_text()
     assert "feedsvc news" not in (out / "feed.atom").read_text()

@@ -347,6 +347,11 @@ def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
         assert moved.getheader("Location") == f"{site_url}/articles/{hex_id(3)}/story-3"
         slashed = raw_get(server, "/news/sources/")
         assert (slashed.status, slashed.getheader("Location")) == (301, f"{site_url}/sources")
+        # Other methods too, before the rewrite of the path ends the checks (a review).
+        for path in ("/news/feed.atom", "/news/atom.xml", f"/news/articles/{hex_id(3)}"):
+            refused = raw_get(server, path, "POST")
+            assert refused.status == 405 and refused.getheader("Allow"), path
+            assert refused.getheader("Cache-Control") is None, path
     finally:
         process.terminate()
         process.wait(timeout=10)
