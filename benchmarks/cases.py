@@ -56,10 +56,14 @@ class CaseResult:
         return [a.p99_ms / b.p99_ms for a, b in pairs]
 
 
-def build_cases(port: int, nginx_root: Path, ceiling: Path | None, gzip_static: bool) -> list[Case]:
+def build_cases(
+    port: int, nginx_root: Path, ceiling: Path | None, gzip_static: bool
+) -> tuple[list[Case], dict[str, list[tuple[str, str]]]]:
     """Copy what feedsvc serves into nginx's root (and the ceiling's folder) and describe
-    the requests; nginx's If-None-Match is filled in by ``finish_cases`` once it is up."""
+    the requests; nginx's If-None-Match is filled in by ``finish_cases`` once it is up. Also
+    the header fields feedsvc sent with each path (for nginx.start_nginx_with_headers)."""
     cases = []
+    served: dict[str, list[tuple[str, str]]] = {}
     gz = ("Accept-Encoding: gzip",)
     for fmt in ("atom", "rss"):
         path = f"/feed.{fmt}"
@@ -67,6 +71,7 @@ def build_cases(port: int, nginx_root: Path, ceiling: Path | None, gzip_static: 
         _expect(plain.status == 200 and packed.headers.get("content-encoding") == "gzip", path)
         inm = (f"If-None-Match: {plain.headers['etag']}",)
         publish_static(nginx_root, path, plain.body, packed.body)
+        served[path] = plain.fields
         if ceiling:
             not_modified = fetch(port, path, _headers(inm))
             for variant, reply in (("identity", plain), ("gzip", packed), ("304", not_modified)):
@@ -81,21 +86,22 @@ def build_cases(port: int, nginx_root: Path, ceiling: Path | None, gzip_static: 
     page = fetch(port, page_path)
     _expect(page.status == 200, page_path)
     publish_static(nginx_root, page_path, page.body, None)
+    served[page_path] = page.fields
     if ceiling:
         save_response(ceiling, page_path, "identity", page.status, page.headers, page.body)
     cases.append(_case("permalink 200", PERMALINK, Request(page_path), Request(page_path)))
-    return cases
+    return cases, served
 
 
 def _case(name: str, target: float, ours: Request, static: Request) -> Case:
     # The cache tier is asked exactly what feedsvc is; the static build by its own path, with
     # its own ETag for 304s (finish_cases), like the baseline; the tier's ceiling, the cache in
-    # front of the baseline, exactly what the baseline is.
+    # front of the baseline, and nginx with feedsvc's headers, exactly what the baseline is.
     built = Request(ours.path, tuple(h for h in ours.headers if not h.startswith("If-None-Match")))
     return Case(
         name, target,
         {"feedsvc": ours, "ceiling": ours, "nginx": static, "tier": ours, "static": built,
-         "tiercap": static},
+         "tiercap": static, "headers": static},
     )  # fmt: skip
 
 
@@ -111,7 +117,7 @@ def finish_cases(cases: list[Case], ports: dict[str, int]) -> list[Case]:
     for case in cases:
         requests = {who: r for who, r in case.requests.items() if who in ports}
         if case.name.endswith("304"):
-            for who in ("nginx", "static", "tiercap"):  # servers with nginx's ETags
+            for who in ("nginx", "static", "tiercap", "headers"):  # servers with nginx's ETags
                 if who in requests:
                     etag = fetch(ports[who], requests[who].path).headers["etag"]
                     requests[who] = Request(requests[who].path, (f"If-None-Match: {etag}",))
@@ -154,8 +160,12 @@ def case_json(case: Case, result: CaseResult) -> dict[str, Any]:
     if "ceiling" in result.runs:
         data["ceiling_ratio"] = result.ratios("ceiling")
         data["feedsvc_vs_ceiling"] = result.ratios("feedsvc", "ceiling")
-    for who in ("tier", "static", "tiercap"):
+    for who in ("tier", "static", "tiercap", "headers"):
         if who in result.runs:
             data[f"{who}_ratio"] = result.ratios(who)
             data[f"{who}_cpu_ratio"] = result.cpu_ratios(who)
+    if "static" in result.runs and "headers" in result.runs:
+        # The generated configuration against the least nginx does to send the same responses.
+        data["static_vs_headers"] = result.ratios("static", "headers")
+        data["static_vs_headers_cpu"] = result.cpu_ratios("static", "headers")
     return data

@@ -184,6 +184,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
+    fields: list[tuple[str, str]]  # every header line as sent, repeated ones too
 
 
 def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> Reply:
@@ -193,7 +194,8 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> Reply:
         conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         body = response.read()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+        fields = response.getheaders()
+        return Reply(response.status, {k.lower(): v for k, v in fields}, body, fields)
     finally:
         conn.close()
 

@@ -95,16 +95,26 @@ def _serving_rows(size: dict[str, Any], n: str) -> list[Verdict]:
                 ratios = case[f"{who}_ratio"]
                 rows.append(Verdict(f"{name}: {label} vs nginx", n, ratios, f">= {BEYOND}",
                                     _median(ratios) >= BEYOND, "beyond"))  # fmt: skip
+        if "static_vs_headers" in case:  # the same responses, headers included
+            ratios = case["static_vs_headers"]
+            rows.append(Verdict(f"{name}: static build vs nginx sending the service's headers",
+                                n, ratios, f">= {BEYOND}", _median(ratios) >= BEYOND,
+                                "beyond"))  # fmt: skip
         if "tiercap_ratio" in case:  # what nginx's proxy_cache allows any origin: information
             rows.append(Verdict(f"{name}: cache tier over plain files vs nginx", n,
                                 case["tiercap_ratio"], "-", None, "beyond"))  # fmt: skip
         # Server CPU per request over nginx's (> 1: costlier): steadier than req/s on a busy
         # machine, for information.
         for who, label in (("tier", "cache tier"), ("tiercap", "cache tier over plain files"),
-                           ("static", "static build")):  # fmt: skip
+                           ("static", "static build"),
+                           ("headers", "nginx sending the service's headers")):  # fmt: skip
             if case.get(f"{who}_cpu_ratio"):
                 rows.append(Verdict(f"{name}: {label}, CPU per request / nginx's", n,
                                     case[f"{who}_cpu_ratio"], "-", None, "beyond cpu"))  # fmt: skip
+        if case.get("static_vs_headers_cpu"):
+            rows.append(Verdict(f"{name}: static build, CPU per request / nginx sending the "
+                                "service's headers", n, case["static_vs_headers_cpu"], "-", None,
+                                "beyond cpu"))  # fmt: skip
     for name, case in size["cases"].items():
         if "ceiling_ratio" in case:
             rows.append(
@@ -233,7 +243,7 @@ def markdown(results: dict[str, Any]) -> str:
         chosen = [r for r in rows if r.group == group]
         if chosen:
             parts.append(f"### {title}\n\n{_markdown_table(chosen)}")
-    servers = ("feedsvc", "nginx", "ceiling", "tier", "tiercap", "static")
+    servers = ("feedsvc", "nginx", "ceiling", "tier", "tiercap", "static", "headers")
     raw = ["| N | case | " + " | ".join(f"{who} req/s" for who in servers) + " |",
            "|---|---|" + "---|" * len(servers)]  # fmt: skip
     for size in sizes:

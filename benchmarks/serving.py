@@ -27,7 +27,7 @@ from .harness import (
     wait_until_up,
 )
 from .harness import wrk as run_wrk
-from .nginx import nginx_has_gzip_static, start_nginx
+from .nginx import nginx_has_gzip_static, start_nginx, start_nginx_with_headers
 from .service import serve_options, start_feedsvc
 from .settings import Settings
 from .tier import build_static, start_static, start_tier, start_tier_ceiling
@@ -48,7 +48,7 @@ def measure_servers(
         ports["ceiling"] = free_port()
     server, ready_s = start_feedsvc(procs, settings, work, seeds, index, ports["feedsvc"])
     gzip_static = nginx_has_gzip_static()
-    cases = build_cases(ports["feedsvc"], work / "nginx" / "root", ceiling, gzip_static)
+    cases, served = build_cases(ports["feedsvc"], work / "nginx" / "root", ceiling, gzip_static)
     started = {"nginx": start_nginx(procs, work / "nginx", ports["nginx"], gzip_static)}
     wait_until_up(ports["nginx"], "/feed.atom", started["nginx"], NGINX_START_TIMEOUT_SECONDS)
     build_s = None
@@ -73,6 +73,15 @@ def measure_servers(
         )
         started["static"] = start_static(procs, work / "static" / "nginx", ports["static"], state)
         wait_until_up(ports["static"], "/feed.atom", started["static"], NGINX_START_TIMEOUT_SECONDS)
+        # And the baseline's files with the service's headers: what the built configuration
+        # costs beyond sending them.
+        ports["headers"] = free_port()
+        started["headers"] = start_nginx_with_headers(
+            procs, work / "headers", ports["headers"], work / "nginx" / "root", served
+        )
+        wait_until_up(
+            ports["headers"], "/feed.atom", started["headers"], NGINX_START_TIMEOUT_SECONDS
+        )
     if ceiling:
         started["ceiling"] = start_ceiling(procs, settings, ceiling, ports["ceiling"])
         wait_until_up(

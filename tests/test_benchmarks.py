@@ -71,3 +71,6 @@ def test_a_benchmark_run_of_the_static_build_checks_every_server_sends_the_same_
     assert size["static_build_s"] > 0
     for name, case in size["cases"].items():  # every case timed on the built files too
         assert [run["bad"] for run in case["runs"]["static"]] == [0], name
+        # and on nginx sending the baseline's files with the service's headers
+        assert [run["bad"] for run in case["runs"]["headers"]] == [0], name
+        assert len(case["static_vs_headers"]) == 1, name
