@@ -218,8 +218,12 @@ def explain(exc: BaseException) -> str:
 
 def try_lock(path: Path, *, wait: bool) -> IO[str] | None:
     """The open lock file at ``path``, locked exclusively (released when closed); None if
-    another process holds it and not ``wait``. Raises OSError when it cannot be opened."""
+    another process holds it and not ``wait``. Raises OSError when it cannot be opened.
+
+    Its folder, the index's, is made if missing: removed while serving (`rm -rf .feedsvc`),
+    nothing else would make it again, and no process could lead and rebuild the index."""
     while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
         lock_file = open(path, "a")  # noqa: SIM115 - held by the caller
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

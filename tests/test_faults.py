@@ -244,6 +244,8 @@ def test_the_index_deleted_truncated_or_damaged_while_serving_is_rebuilt(
 
         faults: dict[str, Callable[[], None]] = {
             "deleted": lambda: delete_index(index),
+            # `rm -rf .feedsvc`, the default index's folder: nothing made it again (a trial).
+            "its_folder_removed": lambda: shutil.rmtree(index.parent),
             "deleted_and_the_leader_killed": kill_the_leader,
             "truncated": lambda: os.truncate(build_of(index), build_of(index).stat().st_size // 2),
             "garbage_in_the_middle": lambda: overwrite(
