@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 WAKE_MILLISECONDS = 50
 # How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
 HOOK_STOP_SECONDS = 5.0
+HOOK_POLL_SECONDS = 0.05
 
 
 def run_hook(hook: str, config_changed: bool, out: str) -> bool:
@@ -67,16 +68,28 @@ def run_hook(hook: str, config_changed: bool, out: str) -> bool:
 
 
 def _end_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the hook's process group, then SIGKILL if it is not gone within
-    HOOK_STOP_SECONDS."""
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signum)
-        try:
-            process.wait(timeout=HOOK_STOP_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM to the hook's process group, then SIGKILL to what is left of it after
+    HOOK_STOP_SECONDS. The whole group, not the shell alone: a shell that ends at SIGTERM may
+    leave a command of the hook that ignores it (a trial: `sh script.sh`, whose script set
+    `trap '' TERM`, outlived the watch)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + HOOK_STOP_SECONDS
+    while _group_alive(process) and time.monotonic() < deadline:
+        time.sleep(HOOK_POLL_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _group_alive(process: subprocess.Popen[bytes]) -> bool:
+    """Whether a process of the hook's group is left (its shell reaped, if it ended)."""
+    process.poll()
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def watch(

@@ -265,19 +265,26 @@ def test_the_hook_is_told_of_a_configuration_change_until_it_succeeds(
     assert runs.read_text().split() == ["1", "1", "0"]
 
 
-def test_a_stopped_watch_ends_its_hook_with_it(tmp_path: Path, seeds: Path) -> None:
+@pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["plain", "ignoring-sigterm"])
+def test_a_stopped_watch_ends_its_hook_with_it(
+    tmp_path: Path, seeds: Path, ignores_sigterm: bool
+) -> None:
     """`kill PID` (SIGTERM to feedsvc alone) while the hook ran left the hook's processes
-    running on their own, an rsync cut off from whoever stopped the watch."""
+    running on their own, an rsync cut off from whoever stopped the watch. So did a script
+    that ignores SIGTERM, run by the hook's shell, which does not (a trial)."""
     out = tmp_path / "out"
     group = tmp_path / "hook-group"
-    with watching(tmp_path, seeds, out, f"echo $$ > {group}; sleep 60; true") as log:
+    script = tmp_path / "stubborn.sh"
+    trap = "trap '' TERM INT HUP\n" if ignores_sigterm else ""
+    script.write_text(f"{trap}sleep 60\n")
+    with watching(tmp_path, seeds, out, f"echo $$ > {group}; sh {script}; true") as log:
         wait_for(lambda: group.exists() and group.read_text().strip() != "", 60)
         hook = int(group.read_text())
         assert _group(hook), "the hook is not running"
         process = int(log().split("] INFO", 1)[0].rsplit("[", 1)[1])
         os.kill(process, signal.SIGTERM)
         wait_for(lambda: not running(process), 15)
-        assert _group(hook) == []
+        assert _group(hook) == []  # within HOOK_STOP_SECONDS of the stop, by SIGKILL
         assert log().splitlines()[-1] == f"Stopped watching; {out} holds the last build", log()
 
 
