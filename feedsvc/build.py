@@ -702,7 +702,8 @@ class Builder:
         if ahead > 0:
             time.sleep(ahead)
         gone_urls = [entry.url for entry in gone]
-        self.tree.commit(moves, removals, changed, gone_urls, self.stamp, config_owed=owed)
+        self.tree.commit(moves, removals, changed, gone_urls, self.stamp, config_owed=owed,
+                         config_changed=report.config_changed)  # fmt: skip
         self._rewrite -= {entry.url for entry in changed} | {entry.url for entry in gone}
         self._entries = updated
         # Each gone or changed entry gives up its file and its article key; changed ones take

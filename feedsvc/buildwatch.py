@@ -26,6 +26,7 @@ import watchfiles
 from .build import Builder, BuildReport
 from .changes import log_report
 from .indexfile import explain
+from .outtree import OutTree
 from .store import EDIT_SETTLE_SECONDS, Report
 from .watch import EXPECTED, RECURSIVE, SAFETY_RESCAN_SECONDS, changed_names
 
@@ -38,6 +39,10 @@ WAKE_MILLISECONDS = 50
 # How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
 HOOK_STOP_SECONDS = 5.0
 HOOK_POLL_SECONDS = 0.05
+# A failed hook (a sync cut off, nginx busy) is run again after this long, then twice as long
+# after each failure, up to the maximum; and after every change meanwhile.
+HOOK_RETRY_SECONDS = 30.0
+HOOK_RETRY_MAX_SECONDS = 300.0
 
 
 def run_hook(hook: str, config_changed: bool, out: str) -> bool:
@@ -64,6 +69,20 @@ def run_hook(hook: str, config_changed: bool, out: str) -> bool:
     if returncode != 0:
         log.error("the hook %r failed with exit status %d", hook, returncode)
         return False
+    return True
+
+
+def publish(hook: str, tree: OutTree) -> bool:
+    """Run ``hook`` if OUT changed since a hook last succeeded (OutTree.unpublished: also
+    across runs, so a hook that failed, or a build without one, is made up for by the next
+    build with one); whether OUT is now published. BUILD_CONFIG_CHANGED says whether the
+    configuration changed since then."""
+    unpublished = tree.unpublished()
+    if not unpublished:
+        return True
+    if not run_hook(hook, unpublished == "config", str(tree.out)):
+        return False
+    tree.published()
     return True
 
 
@@ -98,11 +117,12 @@ def watch(
     stop: threading.Event | None = None,
     on_build: Callable[[BuildReport], None] | None = None,
     next_change: datetime | None = None,
-    config_unsent: bool = False,
 ) -> None:
-    """Rebuild OUT after every change until ``stop`` is set. Ctrl-C raises KeyboardInterrupt
-    to the caller, which says it stopped (OUT keeps its last whole build: see outtree).
-    ``config_unsent``: the configuration changed and the hook did not succeed since."""
+    """Rebuild OUT after every change until ``stop`` is set, and publish it with ``hook``
+    after each (``publish``); a hook that failed is run again HOOK_RETRY_SECONDS later (twice
+    that after another failure, up to HOOK_RETRY_MAX_SECONDS), changes or not. Ctrl-C raises
+    KeyboardInterrupt to the caller, which says it stopped (OUT keeps its last whole build:
+    see outtree)."""
     store = builder.svc.store
     # The first wake rescans the folder: what was written after the first build read it and
     # before the watch began is in no notification (CI once wrote a document just then; the
@@ -114,7 +134,7 @@ def watch(
     # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
     # `feedsvc serve`'s watcher does (watch.Watcher._settle).
     held: dict[str, tuple[tuple[int, int], float]] = {}
-    owed = _Owed(hook, str(builder.tree.out), config_unsent)
+    owed = _Owed(hook, builder.tree)
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -157,6 +177,8 @@ def watch(
             if not (indexed or due or gone):
                 if builder.deferred:  # nothing new: what the last changes put off
                     owed.write(builder)
+                elif owed.retry_due():  # or a hook that failed
+                    owed.publish()
                 continue
             built = builder.build(defer=True)
         except EXPECTED as exc:
@@ -180,7 +202,7 @@ def watch(
                 f"; {built.deferred} writes put off follow: shifted listing pages, then the "
                 "server configuration" if built.deferred else "",
             )  # fmt: skip
-            owed.run_hook(built.config_changed)
+            owed.publish()
         owed.started(built)
         if on_build is not None:
             on_build(built)
@@ -189,12 +211,13 @@ def watch(
 class _Owed:
     """What the watch still owes: the writes a build put off, made a batch at a time between
     changes (Builder.write_deferred) so that the next change never waits for all of them, and
-    the hook once they are all made (a build in between runs it for what is made by then);
-    and whether the hook still has to be told that the configuration changed (it failed since)."""
+    the hook once they are all made (a build in between runs it for what is made by then),
+    or again after it failed."""
 
-    def __init__(self, hook: str | None, out: str, config_unsent: bool):
-        self.hook, self.out = hook, out
-        self.config_unsent = config_unsent
+    def __init__(self, hook: str | None, tree: OutTree):
+        self.hook, self.tree, self.out = hook, tree, str(tree.out)
+        self.retry_at: float | None = None  # monotonic: when a failed hook is run again
+        self.retry_seconds = HOOK_RETRY_SECONDS
         self.since = 0.0  # when the oldest build whose put-off writes are not all made ended
         self.pages = self.files = 0
         self.config_written = False  # by the batches since
@@ -220,15 +243,25 @@ class _Owed:
             self.out, self.pages, " and the server configuration" if self.config_written else "",
             self.files, time.monotonic() - self.since,
         )  # fmt: skip
-        changed, config = bool(self.files), self.config_written
         self.since, self.pages, self.files, self.config_written = 0.0, 0, 0, False
-        if changed:
-            self.run_hook(config)
+        self.publish()
 
-    def run_hook(self, config_changed: bool) -> None:
-        self.config_unsent = self.config_unsent or config_changed
-        if self.hook and run_hook(self.hook, self.config_unsent, self.out):
-            self.config_unsent = False
+    def publish(self) -> None:
+        """Run the hook if OUT is not published as it is (``publish``)."""
+        if not self.hook:
+            return
+        if self.retry_at is not None:
+            log.info("running the hook again: %s changed since it last succeeded", self.out)
+        if publish(self.hook, self.tree):
+            self.retry_at, self.retry_seconds = None, HOOK_RETRY_SECONDS
+            return
+        if self.retry_at is not None:
+            self.retry_seconds = min(2 * self.retry_seconds, HOOK_RETRY_MAX_SECONDS)
+        self.retry_at = time.monotonic() + self.retry_seconds
+        log.info("the hook runs again in %d s, or after the next change", self.retry_seconds)
+
+    def retry_due(self) -> bool:
+        return self.retry_at is not None and time.monotonic() >= self.retry_at
 
 
 def _hold(

@@ -511,8 +511,9 @@ def _stop_once(signum: int, frame: object) -> None:
 @folder_argument
 @click.option("--watch", is_flag=True, help="Keep OUT current as documents change (until Ctrl-C).")
 @click.option("--hook", metavar="COMMAND",
-              help="Shell command run after each build that changed OUT (rsync, a bucket sync); "
-              "a failure is logged and the watch goes on.")  # fmt: skip
+              help="Shell command run after each build that changed OUT (rsync, a bucket sync), "
+              "and by the next build after one that failed; a failure is logged and the "
+              "watch goes on (a build without --watch exits with status 1).")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Processes rendering at once (default: one per core).")  # fmt: skip
 def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: int | None) -> None:
@@ -579,33 +580,28 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         except KeyboardInterrupt:
             # Not click's bare "Aborted!": what matters is what OUT holds (builds are atomic).
             if builder is not None and builder.tree.stopped_in_commit:
-                unhooked = "; the hook did not run" if hook else ""
+                unhooked = "; the hook runs with the next build" if hook else ""
                 click.echo(f"Stopped once the build was in place; {out} holds it{unhooked}",
                            err=True)  # fmt: skip
             else:
                 click.echo(f"Stopped before the build was done; {out} is as the last build "
                            "left it", err=True)  # fmt: skip
             sys.exit(1)
+        published = True
         try:
-            # Told again, by a watch, until a hook succeeds after the configuration changed.
-            config_unsent = report.config_changed
-            if (
-                hook
-                and report.changed
-                and buildwatch.run_hook(hook, config_unsent, str(builder.tree.out))
-            ):
-                config_unsent = False
+            # What this build changed, or an earlier one whose hook failed or that had none.
+            if hook:
+                published = buildwatch.publish(hook, builder.tree)
             if watch:
                 click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")
-                buildwatch.watch(builder, hook, next_change=report.next_change,
-                                 config_unsent=config_unsent)  # fmt: skip
+                buildwatch.watch(builder, hook, next_change=report.next_change)
         except KeyboardInterrupt:
             # The way to stop a watch, not a failure: OUT holds its last whole build. A build
             # stopped while its hook ran is built, but the command did not finish.
             # A stop during a commit is acted on once it is in place, before its hook.
             unhooked = ""
             if hook and builder.tree.stopped_in_commit:
-                unhooked = "; the hook did not run after it"
+                unhooked = "; the hook runs with the next build"
             click.echo(f"Stopped {'watching' if watch else 'while the hook ran'}; "
                        f"{out} holds the last build{unhooked}", err=not watch)  # fmt: skip
             if not watch:
@@ -618,5 +614,5 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
             builder.close()
             if not owed:  # as `feedsvc index` does: the next `serve` need not check the index
                 _mark_clean_stop(settings)
-    if report.failed and not watch:
-        sys.exit(1)
+    if (report.failed or not published) and not watch:
+        sys.exit(1)  # a URL not written, or OUT not published: not for a cron job to miss

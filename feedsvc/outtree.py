@@ -179,6 +179,16 @@ class OutTree:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
         return row[0] if row else None
 
+    def unpublished(self) -> str:
+        """What changed in OUT since a hook last published it (the manifest says so across
+        runs): "" nothing, "files", or "config" when the server configuration changed too."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'unpublished'").fetchone()
+        return row[0] if row else ""
+
+    def published(self) -> None:
+        """A hook published OUT as it is."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('unpublished', '')")
+
     def config_owed(self) -> bool:
         """Whether the last commit left the server configuration behind its entries (a
         watching build writes it after the pages: build.Builder.write_deferred)."""
@@ -220,10 +230,12 @@ class OutTree:
         gone: Iterable[str],
         stamp: str,
         config_owed: bool = False,
+        config_changed: bool = False,
     ) -> None:
         """Put staged files in place, remove ``removals``, record ``changed`` entries and forget
-        the ``gone`` URLs, and record ``stamp`` and ``config_owed`` (``config_owed()``), all or
-        nothing (see the module docstring).
+        the ``gone`` URLs, and record ``stamp``, ``config_owed`` (``config_owed()``) and, when
+        files move, that OUT is to be published again (``unpublished()``; ``config_changed``:
+        some of them are the server configuration), all or nothing (see the module docstring).
 
         ``moves`` are (name in the staging folder, absolute target path).
 
@@ -240,7 +252,7 @@ class OutTree:
                         "left half built", f"{len(moves):,}", self.out)  # fmt: skip
 
         with stopsignals.deferred(notice):
-            self.record(moves, removals, changed, gone, stamp, config_owed)
+            self.record(moves, removals, changed, gone, stamp, config_owed, config_changed)
             self._apply()
             self.stopped_in_commit = bool(stopped)  # (not when the commit failed)
 
@@ -252,9 +264,14 @@ class OutTree:
         gone: Iterable[str],
         stamp: str,
         config_owed: bool = False,
+        config_changed: bool = False,
     ) -> None:
         """The commit point alone: from here on the change happens, if not now then at the
         next ``recover()`` (what a build killed right after it leaves)."""
+        moves, removals = list(moves), list(removals)
+        unpublished = self.unpublished()
+        if moves or removals:
+            unpublished = "config" if config_changed or unpublished == "config" else "files"
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -276,6 +293,9 @@ class OutTree:
             db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('stamp', ?)", (stamp,))
             config = "owed" if config_owed else "written"
             db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('config', ?)", (config,))
+            db.execute(
+                "INSERT OR REPLACE INTO journal_meta VALUES ('unpublished', ?)", (unpublished,)
+            )
             db.execute("COMMIT")  # the commit point
         except BaseException:
             db.execute("ROLLBACK")

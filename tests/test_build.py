@@ -794,6 +794,53 @@ def test_a_build_by_another_feedsvc_writes_the_server_configuration_again(
     assert server_conf.read_text() == current
 
 
+def test_a_hook_that_failed_or_was_not_given_is_run_by_the_next_build_with_one(
+    tmp_path: Path, many: Path
+) -> None:
+    # A trial: a hook that failed (a sync cut off) was never run again while nothing changed,
+    # and the mirror stayed behind; nor did the first build with --hook after builds without.
+    out, runs = tmp_path / "out", tmp_path / "hook-runs"
+    hook = f'echo "$BUILD_CONFIG_CHANGED" >> {runs}'
+    run_build(tmp_path, many, out)  # no hook: OUT is not published
+    failed = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(out), "--hook", "exit 7"],
+        env=build_env(tmp_path, many), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr  # not for a cron job to miss
+    assert "failed with exit status 7" in failed.stderr
+    run_build(tmp_path, many, out, "--hook", hook)  # nothing changed: the hook is owed
+    run_build(tmp_path, many, out, "--hook", hook)  # published: nothing to do
+    assert runs.read_text().split() == ["1"]  # the configuration was never published
+    write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    run_build(tmp_path, many, out, "--hook", hook)
+    assert runs.read_text().split() == ["1", "1"]  # a new permalink in the configuration
+
+
+def test_a_watch_runs_a_failed_hook_again_without_a_change(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsvc import buildwatch
+
+    monkeypatch.setattr(buildwatch, "HOOK_RETRY_SECONDS", 0.2)
+    out, tries = tmp_path / "out", tmp_path / "tries"
+    made = builder(tmp_path, many, out)
+    made.build()
+    # Fails twice: run again 0.2 s later, then 0.4 s after that, when it succeeds.
+    owed = buildwatch._Owed(f"echo x >> {tries}; [ $(wc -l < {tries}) -ge 3 ]", made.tree)
+    owed.publish()
+    waited = []
+    while made.tree.unpublished():
+        started = time.monotonic()
+        while not owed.retry_due():
+            assert time.monotonic() - started < 5
+            time.sleep(0.01)
+        waited.append(time.monotonic() - started)
+        owed.publish()
+    made.close()
+    assert len(tries.read_text().split()) == 3 and owed.retry_at is None
+    assert waited[1] > waited[0] * 1.5  # backing off
+
+
 def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Path) -> None:
     out = tmp_path / "out"
     first = builder(tmp_path, seeds, out)
@@ -988,7 +1035,7 @@ def test_ctrl_c_during_the_renames_of_a_build_says_the_build_is_in_place(
         for number, handler in handlers.items():
             signal.signal(number, handler)
     assert result.exit_code == 1, result.output
-    said = f"Stopped once the build was in place; {out} holds it; the hook did not run"
+    said = f"Stopped once the build was in place; {out} holds it; the hook runs with the next build"
     assert result.output.splitlines()[-1] == said
     assert not marker.exists()
     assert len(renamed) > 5  # every file, not the five before the stop
