@@ -230,6 +230,11 @@ class Report:
     # The seeds folder's own modification time moved (a file added, removed or renamed, hidden
     # ones included): the content time moved even when no article did.
     folder_changed: bool = False
+    # The content time's facts moved (lastmod.py): the folder's time, or a file's, even one
+    # that is no article (a note, a broken document): every response is made again, so that
+    # every URL, worker and node sends the same Last-Modified (a trial's touched notes.md
+    # moved it for the URLs rendered after, not for those cached).
+    times_changed: bool = False
     # Article id -> file name, for every id added or changed, and for every id removed (its
     # last file name: a renamed document is removed under its old name, added under its new).
     names: dict[str, str] = field(default_factory=dict)
@@ -259,6 +264,7 @@ class Report:
             unchanged=self.unchanged,
             touched=[*self.touched, *later.touched],
             folder_changed=self.folder_changed or later.folder_changed,
+            times_changed=self.times_changed or later.times_changed,
             names={**self.names, **later.names},
             removed_names={**self.removed_names, **later.removed_names},
             held={**self.held, **later.held},
@@ -603,12 +609,7 @@ class Store:
     def _read_times(self, db: sqlite3.Connection, now: float) -> tuple[lastmod.SiteTimes, float]:
         """The facts of the content time, and when (epoch seconds) they next change by the
         clock alone: the next release, or a file or the folder dated in the future."""
-        now_ns = math.floor(now * 1e9)
-        newest_file, next_file = db.execute(
-            "SELECT (SELECT max(mtime_ns) FROM files WHERE mtime_ns <= ?),"
-            " (SELECT min(mtime_ns) FROM files WHERE mtime_ns > ?)",
-            (now_ns, now_ns),
-        ).fetchone()
+        newest_file, next_file = _file_times(db, math.floor(now * 1e9))
         latest, upcoming = db.execute(
             "SELECT (SELECT max(published_ts) FROM articles WHERE published_ts <= ?),"
             " (SELECT min(published_ts) FROM articles WHERE published_ts > ?)",
@@ -1437,6 +1438,8 @@ class Store:
         else:
             loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, self.parse_options))
             index = IndexState.read(db, [*todo, *gone], loaded)
+        now_ns = time.time_ns()
+        files_before = _file_times(db, now_ns)
         batches = _Batches(db, report, self._announce if announce else None)
         with self._page_cache(BULK_CACHE_KIB if len(todo) > SMALL_REFRESH else None):
             db.execute("BEGIN IMMEDIATE")
@@ -1455,6 +1458,9 @@ class Store:
                         db.execute("BEGIN IMMEDIATE")
                 db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'folder_mtime_ns'", (str(folder_ns),)
+                )
+                report.times_changed = report.folder_changed or (
+                    _file_times(db, now_ns) != files_before
                 )
                 batches.commit(final=True)
             except BaseException:
@@ -1598,6 +1604,17 @@ class Store:
         return old
 
 
+def _file_times(db: sqlite3.Connection, now_ns: int) -> tuple[int | None, int | None]:
+    """The content time's facts from the files (lastmod.py): the newest modification time no
+    later than ``now_ns``, and the earliest one after it (a file dated in the future)."""
+    newest, upcoming = db.execute(
+        "SELECT (SELECT max(mtime_ns) FROM files WHERE mtime_ns <= ?),"
+        " (SELECT min(mtime_ns) FROM files WHERE mtime_ns > ?)",
+        (now_ns, now_ns),
+    ).fetchone()
+    return newest, upcoming
+
+
 class _Batches:
     """The commits of one refresh. Each that changed what readers see is a generation of its
     own, announced at once when the refresh writes the index being served."""
@@ -1615,7 +1632,7 @@ class _Batches:
         report = self._report
         lists = (report.added, report.changed, report.removed)
         counted = (len(report.added), len(report.changed), len(report.removed))
-        moved = counted != self._counted or (final and report.folder_changed)
+        moved = counted != self._counted or (final and report.times_changed)
         if moved:
             self._db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"

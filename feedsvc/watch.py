@@ -421,7 +421,7 @@ class Watcher:
             since = held[name][1] if held.get(name, ((), 0.0))[0] == signature else now
             self._held[name] = (signature, since)
             self._pending[name] = (first, since + EDIT_SETTLE_SECONDS)
-        if report.any_change or report.folder_changed or report.rebuilt:
+        if report.any_change or report.times_changed or report.rebuilt:
             self._quiet_until = now + MIN_COMMIT_INTERVAL_SECONDS
 
     def _say_if_behind(self) -> None:

@@ -87,3 +87,23 @@ def test_every_kind_of_change_moves_the_content_time(tmp_path: Path, seeds: Path
         time.sleep(0.05)
     assert store.content_time() == release
     assert (seeds / SEED_FILE).exists()
+
+
+def test_every_url_sends_the_same_time_after_a_file_that_is_no_article_changes(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # A trial: touching notes.md in the folder moved Last-Modified for the URLs rendered after,
+    # not for those cached, so URLs (and the workers and nodes that had them cached or not)
+    # disagreed about one state of the site.
+    notes = seeds / "notes.md"
+    notes.write_text("not a document\n")
+    set_mtime(notes, datetime(2023, 1, 1, tzinfo=UTC))
+    set_mtime(seeds, datetime(2023, 1, 1, tzinfo=UTC))
+    app = indexed_app(tmp_path, seeds)
+    client = app.test_client()
+    store = app.extensions["feedsvc"].store
+    assert client.get("/feed.atom").headers["Last-Modified"] == http_date(datetime(2023, 1, 1))
+    set_mtime(notes, datetime(2024, 6, 1, tzinfo=UTC))  # edited in place: the folder's time stays
+    store.refresh()
+    times = {url: client.get(url).headers["Last-Modified"] for url in ("/feed.atom", "/feed.json")}
+    assert set(times.values()) == {http_date(datetime(2024, 6, 1))}, times
