@@ -300,7 +300,7 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
     warnings.extend(date.warnings)
 
     head = _split_head(_body_blocks(blocks, lines[0], date_line), headline)
-    paragraphs, removed = _clean(head.body, headline)
+    paragraphs, removed = _clean(head.body, headline, head.lead)
     removed = [Removed(label, "label before the dateline") for label in head.labels] + removed
     if not paragraphs:
         raise DocumentError(file_name, "no body text after the headline and date")
@@ -424,6 +424,9 @@ class _Head:
     # A kicker or section label on a line of its own before the dateline ("By the numbers",
     # "Analysis"): page furniture, listed as removed.
     labels: list[str] = field(default_factory=list)
+    # Index in ``body`` of the paragraph the dateline opened: the story's lead, never junk,
+    # however much it looks like a related headline ("Spain Wins World Cup Final.").
+    lead: int | None = None
 
 
 def _split_head(body: list[str], headline: str) -> _Head:
@@ -458,6 +461,8 @@ def _split_head(body: list[str], headline: str) -> _Head:
         if story_at is None:
             story_at = len(head.body)
         head.body.append(paragraph)
+    if head.dateline is not None:
+        head.lead = story_at
     return head
 
 
@@ -493,10 +498,12 @@ def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
     return bool(match.group("dash")) or not rest[:1].islower()
 
 
-def _clean(body: list[str], headline: str) -> tuple[list[str], list[Removed]]:
+def _clean(body: list[str], headline: str, lead: int | None) -> tuple[list[str], list[Removed]]:
+    """The paragraphs of ``body`` that are not junk, and those that are, with why; the
+    ``lead`` (an index, the paragraph the dateline opened) is kept whatever it looks like."""
     paragraphs, removed = [], []
-    for paragraph in body:
-        reason = junk_reason(paragraph, headline)
+    for index, paragraph in enumerate(body):
+        reason = None if index == lead else junk_reason(paragraph, headline)
         if reason:
             removed.append(Removed(paragraph, reason))
         else:
