@@ -341,6 +341,8 @@ def index(folder: Path | None) -> None:
     """
     from .store import Store
 
+    # Stopped as `serve` and `build` are, even started in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = _settings(SEEDS_DIR=folder)
     with _index_errors(settings):
         store = Store(settings)
@@ -376,6 +378,9 @@ def check(path: Path | None, problems: bool) -> None:
     """
     from .store import Store
 
+    # SIGTERM ends it as it ends any command (status 143), but through the clean-up: the
+    # throw-away index (34 MB for 20,000 documents) was left in the temporary folder.
+    signal.signal(signal.SIGTERM, _exit_as_terminated)
     one_file = path is not None and not path.is_dir()
     folder = path.parent if one_file and path is not None else path
     settings = _settings(SEEDS_DIR=folder)
@@ -414,6 +419,12 @@ def check(path: Path | None, problems: bool) -> None:
     click.echo(f"{read} read{held_note}{warned}, {len(report.skipped):,} skipped")
     if report.skipped:
         sys.exit(1)
+
+
+def _exit_as_terminated(signum: int, frame: object) -> None:
+    """SIGTERM: the exit status of a command it killed (128 + 15), after the ``finally``s."""
+    signal.signal(signum, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
 
 
 def _dated_ahead(folder: Path, names: list[str], now: datetime) -> dict[str, str]:

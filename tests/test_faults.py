@@ -1141,3 +1141,25 @@ def answers_whole(server: LiveServer) -> bool:
     except OSError:
         return False
     return status == 200 and sitemap_size(body) == DOCUMENTS
+
+
+def test_sigterm_ends_feedsvc_check_and_removes_its_throwaway_index(tmp_path: Path) -> None:
+    # A trial: `kill PID` of a check left its scratch index (34 MB at 20,000 documents).
+    seeds, scratch = tmp_path / "seeds", tmp_path / "tmp"
+    corpus.write(seeds, 6 * BATCH_DOCUMENTS)  # a few seconds of parsing
+    scratch.mkdir()
+    env = {**feedsvc_env(seeds, tmp_path / "unused" / "index.sqlite3"), "TMPDIR": str(scratch)}
+    process = subprocess.Popen([sys.executable, "-m", "feedsvc", "check"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: any(scratch.glob("feedsvc-check-*/*")) or process.poll() is not None, 60)
+        assert process.poll() is None, "finished before the signal"
+        os.kill(process.pid, signal.SIGTERM)
+        _, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 143 and "Traceback" not in err, err
+    assert list(scratch.iterdir()) == []
