@@ -223,17 +223,58 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
 def _drop_undecodable(
     escaped: str, codec: str, offset: int, warnings: list[str]
 ) -> tuple[str, list[str]]:
-    places: list[str] = []
-    dropped = 0
+    """``escaped`` without its undecodable bytes, each said where. In a UTF-8 file, one that
+    stands alone in a word is a Windows-1252 letter pasted in (a scraper's mix): it is read as
+    one ("Jos\xe9" is "José", not "Jos"), as is a lone Windows-1252 quotation mark or dash;
+    the rest (what is left of a cut UTF-8 sequence, stray binary) is dropped."""
+    kept: list[tuple[int, str]] = []  # (index in escaped, the character read)
+    dropped: list[int] = []
     for match in _UNDECODABLE.finditer(escaped):
-        dropped += 1
-        if len(places) < SHOWN_POSITIONS:
-            byte = offset + len(escaped[: match.start()].encode(codec, "surrogateescape"))
-            places.append(f"byte {byte} (line {escaped.count(chr(10), 0, match.start()) + 1})")
-    more = f" and {dropped - len(places)} more" if dropped > len(places) else ""
+        at = match.start()
+        char = _pasted_cp1252(escaped, at) if codec == "utf-8" else None
+        if char is None:
+            dropped.append(at)
+        else:
+            kept.append((at, char))
     name = "UTF-8" if codec == "utf-8" else "Windows-1252"
-    warnings.append(f"dropped {dropped} byte(s) that are not {name}: {', '.join(places)}{more}")
-    return _UNDECODABLE.sub("", escaped), warnings
+    if kept:
+        where = _places(escaped, [at for at, _ in kept], codec, offset)
+        warnings.append(f"read {len(kept)} byte(s) that are not UTF-8 as Windows-1252: {where}")
+    if dropped:
+        where = _places(escaped, dropped, codec, offset)
+        warnings.append(f"dropped {len(dropped)} byte(s) that are not {name}: {where}")
+    read = dict(kept)
+    return _UNDECODABLE.sub(lambda m: read.get(m.start(), ""), escaped), warnings
+
+
+# Windows-1252's quotation marks and dashes (0x91-0x94, 0x96, 0x97), as Word pastes them.
+_PASTED_PUNCTUATION = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
+
+
+def _pasted_cp1252(escaped: str, at: int) -> str | None:
+    """The Windows-1252 character of the undecodable byte at ``at``, if it stands alone (no
+    undecodable byte beside it) and is a letter beside a letter, or a quotation mark or dash."""
+    before = escaped[at - 1] if at else " "
+    after = escaped[at + 1] if at + 1 < len(escaped) else " "
+    if _UNDECODABLE.match(before) or _UNDECODABLE.match(after):
+        return None
+    try:
+        char = bytes([ord(escaped[at]) - 0xDC00]).decode("cp1252")
+    except UnicodeDecodeError:  # one of its five undefined bytes
+        return None
+    if char in _PASTED_PUNCTUATION or (char.isalpha() and (before.isalpha() or after.isalpha())):
+        return char
+    return None
+
+
+def _places(escaped: str, found: list[int], codec: str, offset: int) -> str:
+    """Where the characters at ``found`` (indexes) came from: byte offsets and lines."""
+    places = []
+    for at in found[:SHOWN_POSITIONS]:
+        byte = offset + len(escaped[:at].encode(codec, "surrogateescape"))
+        places.append(f"byte {byte} (line {escaped.count(chr(10), 0, at) + 1})")
+    more = f" and {len(found) - len(places)} more" if len(found) > len(places) else ""
+    return ", ".join(places) + more
 
 
 def _lines_of(text: str, char: str) -> list[int]:

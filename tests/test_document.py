@@ -254,6 +254,30 @@ def test_undecodable_bytes_are_dropped_and_each_place_is_named() -> None:
     )
 
 
+def test_a_windows_1252_letter_or_dash_pasted_into_utf_8_is_read_as_one() -> None:
+    # A trial: a stray Latin-1 byte in a UTF-8 file was dropped, and "Zürich" was published as
+    # "Zrich". Alone in a word, it is the Windows-1252 letter; a cut UTF-8 sequence (two
+    # undecodable bytes side by side) and a lone byte between spaces are still dropped.
+    body = "Café crème, déjà vu, Bogotá, Medellín, São Paulo, Malmö, Kraków and Córdoba. ".encode()
+    body += b"In Z\xfcrich, a na\xefve plan \x96 it failed, \x93so\x94 they said."
+    body += b"\n\nA \xc3 cut \xe2\x80 dash."
+    article = parse(b"Storm hits coast\n\n12 Apr 2021\n\n" + body, NAME)
+    assert article.paragraphs == (
+        "Café crème, déjà vu, Bogotá, Medellín, São Paulo, Malmö, Kraków and Córdoba. In Zürich, "
+        "a naïve plan \u2013 it failed, \u201cso\u201d they said.",
+        "A cut dash.",
+    )
+    read, dropped = article.warnings
+    assert read == (
+        "read 5 byte(s) that are not UTF-8 as Windows-1252: byte 122 (line 5), byte 133 (line 5), "
+        "byte 142 (line 5), byte 155 (line 5), byte 158 (line 5)"
+    )
+    assert dropped == (
+        "dropped 3 byte(s) that are not UTF-8: byte 174 (line 7), byte 180 (line 7), "
+        "byte 181 (line 7)"
+    )
+
+
 def test_replacement_characters_an_earlier_step_left_are_removed_and_located() -> None:
     article = _one("Caf\ufffd owners counted.\n\nThey \ufffd\ufffdsaid so.")
     assert article.paragraphs == ("Caf owners counted.", "They said so.")
