@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import watchfiles
 
 from .build import Builder, BuildReport
-from .changes import log_report
+from .changes import log_report, quantity
 from .indexfile import explain
 from .outtree import OutTree
 from .store import EDIT_SETTLE_SECONDS, Report
@@ -196,10 +196,10 @@ def watch(
         next_change = built.next_change
         if built.changed:
             log.info(
-                "%s: %d files written, %d removed in %.2f s (%d URLs listed: %s)%s",
-                builder.tree.out, len(built.written), len(built.removed), built.seconds,
-                built.urls, built.inventory,
-                f"; {built.deferred} writes put off follow: shifted listing pages, then the "
+                "%s: %s written, %s removed in %.2f s (%s listed: %s)%s",
+                builder.tree.out, quantity(len(built.written), "file"), f"{len(built.removed):,}",
+                built.seconds, quantity(built.urls, "URL"), built.inventory,
+                f"; {built.deferred:,} writes put off follow: shifted listing pages, then the "
                 "server configuration" if built.deferred else "",
             )  # fmt: skip
             owed.publish()
@@ -238,10 +238,10 @@ class _Owed:
         if batch.deferred:
             return
         log.info(
-            "%s: what the last changes put off is written: %d shifted listing pages%s, "
-            "%d files in %.2f s",
-            self.out, self.pages, " and the server configuration" if self.config_written else "",
-            self.files, time.monotonic() - self.since,
+            "%s: what the last changes put off is written: %s shifted listing pages%s, "
+            "%s in %.2f s",
+            self.out, f"{self.pages:,}", " and the server configuration" if self.config_written
+            else "", quantity(self.files, "file"), time.monotonic() - self.since,
         )  # fmt: skip
         self.since, self.pages, self.files, self.config_written = 0.0, 0, 0, False
         self.publish()

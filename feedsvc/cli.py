@@ -594,6 +594,9 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
                 unhooked = "; the hook runs with the next build" if hook else ""
                 click.echo(f"Stopped once the build was in place; {out} holds it{unhooked}",
                            err=True)  # fmt: skip
+            elif builder is not None and builder.tree.stamp() is None:  # no build committed
+                click.echo(f"Stopped before the first build of {out} was done; it holds none",
+                           err=True)  # fmt: skip
             else:
                 click.echo(f"Stopped before the build was done; {out} is as the last build "
                            "left it", err=True)  # fmt: skip

@@ -591,6 +591,31 @@ def test_a_build_stopped_half_way_says_what_out_holds_and_leaves_no_process(
     assert _count(staging) == 0, "what it had staged is left on the disk"
 
 
+def test_a_first_build_stopped_half_way_says_out_holds_none_and_leaves_nothing_staged(
+    tmp_path: Path, many: Path
+) -> None:
+    # A trial: "is as the last build left it" when there was none, and 94 MB left staged.
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "build", str(out), "--jobs", "1"],
+        env=build_env(tmp_path, many), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        staging = _wait_while_rendering(tmp_path, process, 60)
+        assert process.poll() is None, "finished before the signal"
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1, err
+    assert (
+        err.splitlines()[-1] == f"Stopped before the first build of {out} was done; it holds none"
+    )
+    assert _count(staging) == 0 and tree_state(out) == {}
+
+
 def test_a_build_leaves_the_record_of_a_clean_stop_for_the_next_serve(
     tmp_path: Path, many: Path
 ) -> None:
