@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     from .assets import Assets
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
+    from .framing import Framing
     from .httpcache import FastPath, ResponseCache
     from .params import CacheKeys, FeedRequest
     from .preview import NavigationPreviews
@@ -84,11 +85,12 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     # Many request threads render in turn (admission.py): none keeps an index connection, and
     # with it a page cache of its own, once its render is done.
     app.teardown_appcontext(lambda _error: store.close())
-    # Outermost first: security headers on every response; navigations to a feed URL become
-    # requests for its preview before the cache is asked; the cache; admission to Flask.
+    # Outermost first: security headers on every response; requests HTTP refuses (framing.py);
+    # navigations to a feed URL become requests for its preview before the cache is asked; the
+    # cache; admission to Flask.
     fast_path = FastPath(app.wsgi_app, cache, cache_keys, RenderSlots())
     app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
-        NavigationPreviews(fast_path, app.url_map), SecurityPolicy(settings.site_url)
+        Framing(NavigationPreviews(fast_path, app.url_map)), SecurityPolicy(settings.site_url)
     )
     if settings.watch:
         notifier = Notifier(settings.websub_hub, site).start() if settings.websub_hub else None

@@ -527,3 +527,34 @@ def test_requests_for_a_response_being_rendered_wait_for_it(tmp_path: Path, seed
         thread.join()
         for other in others:
             other.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "headers", "version", "status"),
+    [("GET", "/feed.atom", {}, "HTTP/1.1", 400),  # no Host (RFC 9112 3.2)
+     ("GET", "/feed.atom", {"Host": "a.example", "host": "b.example"}, "HTTP/1.1", 400),
+     ("GET", "/feed.atom", {}, "HTTP/1.0", 200),  # HTTP/1.0 has no Host to require
+     ("head", "/feed.atom", {"Host": "news.example.test"}, "HTTP/1.1", 405),  # RFC 9110 9.1
+     ("get", "/", {"Host": "news.example.test"}, "HTTP/1.1", 405),
+     ("GET", "//feed.atom", {"Host": "news.example.test"}, "HTTP/1.1", 404),
+     ("GET", "///sources/reuters", {"Host": "news.example.test"}, "HTTP/1.1", 404)],
+    ids=["no-host", "two-hosts", "http-1.0", "lower-case-head", "lower-case-get",
+         "leading-doubled-slash", "leading-tripled-slash"],
+)  # fmt: skip
+def test_what_http_refuses_is_refused_with_its_status(
+    server: LiveServer,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    version: str,
+    status: int,
+) -> None:
+    # An HTTP audit: granian served all but the HTTP/1.0 one with 200 (Werkzeug upper-cases a
+    # method and strips leading slashes).
+    reply = request(server, method, target, headers, version=version)
+    assert reply.status == status, reply.status
+    assert reply.header("Content-Security-Policy")  # the security headers, as on every answer
+    if status == 405:
+        assert reply.header("Allow") == "GET, HEAD, OPTIONS"
+    if status != 200:
+        assert reply.header("Cache-Control") is None

@@ -220,8 +220,9 @@ def test_fast_path_serves_exactly_what_flask_serves(app, path: str, request_head
     headers = dict(request_headers)
     method = headers.pop("__method", "GET")
     overrides = {"method": method, "headers": headers}
-    # Behind the security headers and the preview rewrite (which leaves these requests alone).
-    fast_path = app.wsgi_app.app.app
+    # Behind the security headers, framing.py and the preview rewrite (which leave these
+    # requests alone).
+    fast_path = app.wsgi_app.app.app.app
     # Flask alone, with the same outermost layer as the whole stack.
     flask_only = SecurityHeaders(fast_path.app, app.wsgi_app.policy)
     via_flask = _through(flask_only, overrides, path)
