@@ -6,9 +6,6 @@ request message that lacks a Host header field and to any request message that c
 than one Host header field line"), and a method in another case than its name (RFC 9110 9.1:
 "The method token is case-sensitive"; Werkzeug upper-cases it, so ``head`` was answered as HEAD,
 with a body). An HTTP audit found both; nginx in front (docs/exposure.md) refuses them itself.
-Also ``//feed.atom``: Werkzeug's router strips the leading slashes and answered the feed, where a
-doubled slash anywhere else is not found (docs/exposure.md), and each spelling was an entry of
-its own in the response cache.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 _BAD_REQUEST = b"Bad request: HTTP/1.1 needs one Host header field.\n"
-_NOT_FOUND = b"Not found: an address starts with one slash.\n"
 _NOT_ALLOWED = b"Method not allowed: method names are case-sensitive (GET, HEAD, OPTIONS).\n"
 # What every route allows (Flask adds HEAD and OPTIONS to GET).
 ALLOWED = "GET, HEAD, OPTIONS"
@@ -28,7 +24,7 @@ ALLOWED = "GET, HEAD, OPTIONS"
 
 class Framing:
     """WSGI middleware: 400 for a missing (in HTTP/1.1) or repeated Host, 405 for a method not
-    in upper case, 404 for a path that starts with two slashes; else the app."""
+    in upper case; else the app."""
 
     def __init__(self, app: WSGIApp):
         self.app = app
@@ -43,8 +39,6 @@ class Framing:
         if not method.isupper():
             return _answer(environ, start_response, "405 Method Not Allowed", _NOT_ALLOWED,
                            ("Allow", ALLOWED))  # fmt: skip
-        if environ.get("PATH_INFO", "").startswith("//"):
-            return _answer(environ, start_response, "404 Not Found", _NOT_FOUND)
         return self.app(environ, start_response)
 
 

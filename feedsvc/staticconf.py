@@ -389,6 +389,9 @@ root {_quote(self.root)};
 # is 405, both with the Allow header RFC 9110 15.5.6 requires (nginx's own 405 has none, and
 # its redirects would answer a POST with a 301). First: a rewrite below ends this phase.
 if ($request_method !~ ^(?:GET|HEAD)$) {{ return 405; }}
+# Doubled slashes are not merged, as the service does not (merge_slashes off, below): a file's
+# path would find the file all the same.
+if ($uri ~ //) {{ return 404; }}
 {prefix}
 # Media types as the service sends them, charset included.
 types {{
@@ -401,6 +404,7 @@ brotli_static on;
 gzip_vary off;  # Vary comes with the service's own headers below
 etag on;
 max_ranges 0;  # the whole body for a Range, as the service sends it (RFC 9110 14.2 allows it)
+merge_slashes off;  # //feed.atom and /sources//reuters are not found, as from the service
 {add_headers}
 
 # The 405 of the method check above, and of the static files: with Allow.

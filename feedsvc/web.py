@@ -468,6 +468,15 @@ def redirect_from_the_site_url() -> Response | None:
 
 
 @bp.before_app_request
+def leading_slashes_are_not_merged() -> None:
+    """Werkzeug's router strips a path's leading slashes, so //feed.atom was the feed, where a
+    doubled slash anywhere else is not found (merge_slashes is off), and each spelling was an
+    entry of its own in the response cache (an HTTP audit): not found either."""
+    if request.environ.get("PATH_INFO", "").startswith("//"):
+        abort(404)
+
+
+@bp.before_app_request
 def options_for_the_whole_server() -> Response | None:
     """``OPTIONS *`` asks what the server supports in general (RFC 9110 9.3.7): the methods
     every route allows."""
