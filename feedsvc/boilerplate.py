@@ -115,8 +115,11 @@ _TERMINAL = tuple(".!?:;\"”’')]…")
 _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 
 
-def junk_reason(paragraph: str, headline: str = "") -> str | None:
-    """Why ``paragraph`` is scraped junk rather than article text, or None to keep it."""
+def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str | None:
+    """Why ``paragraph`` is scraped junk rather than article text, or None to keep it. A
+    ``lead`` (the paragraph a dateline opens) that ends as a sentence is not judged by its
+    capitals: "MADRID (AFP) - Spain Wins World Cup Final." is a story, though its words read
+    like a related headline ("Subscribe Now For Our Newsletter" is still an ad)."""
     text = paragraph.strip()
     if is_photo_caption(text):
         return "photo caption"
@@ -153,6 +156,8 @@ def junk_reason(paragraph: str, headline: str = "") -> str | None:
         return "widget text"
     if len(words) <= 25 and _COPYRIGHT.search(text):
         return "copyright notice"
+    if lead and text.endswith(_TERMINAL):
+        return None
     if _is_title_case_headline(words):
         return "related headline"
     if len(words) <= 8 and not text.endswith(_TERMINAL) and _mostly_capitalised(words):

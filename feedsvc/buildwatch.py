@@ -94,10 +94,11 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + HOOK_STOP_SECONDS
-    while _group_alive(process) and time.monotonic() < deadline:
+    while (alive := _group_alive(process)) and time.monotonic() < deadline:
         time.sleep(HOOK_POLL_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    if alive:  # (once gone, its number may be another group's)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
 
@@ -178,7 +179,7 @@ def watch(
                 if builder.deferred:  # nothing new: what the last changes put off
                     owed.write(builder)
                 elif owed.retry_due():  # or a hook that failed
-                    owed.publish()
+                    owed.publish(again=True)
                 continue
             built = builder.build(defer=True)
         except EXPECTED as exc:
@@ -216,8 +217,12 @@ class _Owed:
 
     def __init__(self, hook: str | None, tree: OutTree):
         self.hook, self.tree, self.out = hook, tree, str(tree.out)
-        self.retry_at: float | None = None  # monotonic: when a failed hook is run again
         self.retry_seconds = HOOK_RETRY_SECONDS
+        # Monotonic: when a failed hook is run again; already due in a while if the command's
+        # own run of it, before the watch, failed.
+        self.retry_at: float | None = None
+        if hook and tree.unpublished():
+            self.retry_at = time.monotonic() + self.retry_seconds
         self.since = 0.0  # when the oldest build whose put-off writes are not all made ended
         self.pages = self.files = 0
         self.config_written = False  # by the batches since
@@ -246,16 +251,22 @@ class _Owed:
         self.since, self.pages, self.files, self.config_written = 0.0, 0, 0, False
         self.publish()
 
-    def publish(self) -> None:
-        """Run the hook if OUT is not published as it is (``publish``)."""
+    def publish(self, again: bool = False) -> None:
+        """Run the hook if OUT is not published as it is (``publish``); ``again``: the retry
+        of one that failed (``retry_due``), whose next wait is twice as long if it fails too."""
         if not self.hook:
             return
-        if self.retry_at is not None:
+        if again:
             log.info("running the hook again: %s changed since it last succeeded", self.out)
-        if publish(self.hook, self.tree):
+        try:
+            published = publish(self.hook, self.tree)
+        except EXPECTED as exc:  # the manifest unreadable (a full disk): as a failed hook
+            log.error("cannot tell whether %s is published: %s", self.out, explain(exc))
+            published = False
+        if published:
             self.retry_at, self.retry_seconds = None, HOOK_RETRY_SECONDS
             return
-        if self.retry_at is not None:
+        if again:
             self.retry_seconds = min(2 * self.retry_seconds, HOOK_RETRY_MAX_SECONDS)
         self.retry_at = time.monotonic() + self.retry_seconds
         log.info("the hook runs again in %d s, or after the next change", self.retry_seconds)

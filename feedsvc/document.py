@@ -225,7 +225,7 @@ def _drop_undecodable(
 ) -> tuple[str, list[str]]:
     """``escaped`` without its undecodable bytes, each said where. In a UTF-8 file, one that
     stands alone in a word is a Windows-1252 letter pasted in (a scraper's mix): it is read as
-    one ("Jos\xe9" is "José", not "Jos"), as is a lone Windows-1252 quotation mark or dash;
+    one ("Jos\xe9" is "José", not "Jos"), as is a lone quotation mark, dash, €, £ or °;
     the rest (what is left of a cut UTF-8 sequence, stray binary) is dropped."""
     kept: list[tuple[int, str]] = []  # (index in escaped, the character read)
     dropped: list[int] = []
@@ -247,8 +247,12 @@ def _drop_undecodable(
     return _UNDECODABLE.sub(lambda m: read.get(m.start(), ""), escaped), warnings
 
 
-# Windows-1252's quotation marks and dashes (0x91-0x94, 0x96, 0x97), as Word pastes them.
-_PASTED_PUNCTUATION = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
+# The first bytes of most cut UTF-8 sequences (accented Latin letters, punctuation): read as
+# Windows-1252 (Â, Ã, â) only inside a word, as in "S\xc3O PAULO".
+_CUT_UTF8_LEADS = frozenset({0xC2, 0xC3, 0xE2})
+# Windows-1252's quotation marks, dashes, ellipsis and the signs news text holds (€, £, °), as
+# Word pastes them.
+_PASTED_PUNCTUATION = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u20ac\u00a3\u00b0")
 
 
 def _pasted_cp1252(escaped: str, at: int) -> str | None:
@@ -262,9 +266,11 @@ def _pasted_cp1252(escaped: str, at: int) -> str | None:
         char = bytes([ord(escaped[at]) - 0xDC00]).decode("cp1252")
     except UnicodeDecodeError:  # one of its five undefined bytes
         return None
-    if char in _PASTED_PUNCTUATION or (char.isalpha() and (before.isalpha() or after.isalpha())):
+    if char in _PASTED_PUNCTUATION:
         return char
-    return None
+    if ord(escaped[at]) - 0xDC00 in _CUT_UTF8_LEADS:  # "caf\xc3" is "café" cut short
+        return char if before.isalpha() and after.isalpha() else None
+    return char if char.isalpha() and (before.isalpha() or after.isalpha()) else None
 
 
 def _places(escaped: str, found: list[int], codec: str, offset: int) -> str:
@@ -465,8 +471,8 @@ class _Head:
     # A kicker or section label on a line of its own before the dateline ("By the numbers",
     # "Analysis"): page furniture, listed as removed.
     labels: list[str] = field(default_factory=list)
-    # Index in ``body`` of the paragraph the dateline opened: the story's lead, never junk,
-    # however much it looks like a related headline ("Spain Wins World Cup Final.").
+    # Index in ``body`` of the paragraph the dateline opened: the story's lead, not judged by
+    # its capitals (boilerplate.junk_reason).
     lead: int | None = None
 
 
@@ -496,7 +502,7 @@ def _split_head(body: list[str], headline: str) -> _Head:
             paragraph = paragraph[match.end() :].strip()
             if not paragraph:
                 continue  # a dateline on a line of its own; the story follows
-        elif story_at is None and junk_reason(paragraph, headline):
+        elif story_at is None and junk_reason(paragraph, headline, lead=head.dateline is not None):
             head.body.append(paragraph)
             continue
         if story_at is None:
@@ -540,11 +546,11 @@ def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
 
 
 def _clean(body: list[str], headline: str, lead: int | None) -> tuple[list[str], list[Removed]]:
-    """The paragraphs of ``body`` that are not junk, and those that are, with why; the
-    ``lead`` (an index, the paragraph the dateline opened) is kept whatever it looks like."""
+    """The paragraphs of ``body`` that are not junk, and those that are, with why; ``lead``
+    (an index, the paragraph the dateline opened) is not judged by its capitals."""
     paragraphs, removed = [], []
     for index, paragraph in enumerate(body):
-        reason = None if index == lead else junk_reason(paragraph, headline)
+        reason = junk_reason(paragraph, headline, lead=index == lead)
         if reason:
             removed.append(Removed(paragraph, reason))
         else:

@@ -37,7 +37,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -221,9 +221,11 @@ def try_lock(path: Path, *, wait: bool) -> IO[str] | None:
     another process holds it and not ``wait``. Raises OSError when it cannot be opened.
 
     Its folder, the index's, is made if missing: removed while serving (`rm -rf .feedsvc`),
-    nothing else would make it again, and no process could lead and rebuild the index."""
+    nothing else would make it again, and no process could lead and rebuild the index. Not the
+    folders above it: a volume not mounted is not written beneath."""
     while True:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with suppress(FileExistsError):
+            path.parent.mkdir()
         lock_file = open(path, "a")  # noqa: SIM115 - held by the caller
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
