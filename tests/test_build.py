@@ -329,14 +329,7 @@ def test_a_watching_build_that_failed_lists_everything_next_and_puts_off_nothing
     made.build()
     added = write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
     made.svc.store.refresh()
-
-    def full_disk(*args: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(build, "render", full_disk)
-        with pytest.raises(OSError):
-            made.build(defer=True)
+    _build_on_a_full_disk(made, monkeypatch)
     assert made.deferred == 0
     added.unlink()
     made.svc.store.refresh()
@@ -358,6 +351,18 @@ def test_the_configuration_put_off_is_written_after_a_build_that_failed(
     made, _ = _new_story_put_off(tmp_path, many, out, monkeypatch)
     sorted(many.glob("*.txt"))[3].unlink()
     made.svc.store.refresh()
+    _build_on_a_full_disk(made, monkeypatch)
+    assert made.deferred == 1  # the configuration, owed since the first change
+    report = made.write_deferred()
+    assert made.deferred == 0 and report.config_changed
+    made.close()
+    assert "out.feedsvc/nginx/permalinks.map" in [
+        Path(name).as_posix().removeprefix("../") for name in report.written
+    ]
+
+
+def _build_on_a_full_disk(made: Builder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watching build of ``made`` that fails as a full disk fails it (each render raises)."""
 
     def full_disk(*args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -366,13 +371,6 @@ def test_the_configuration_put_off_is_written_after_a_build_that_failed(
         patch.setattr(build, "render", full_disk)
         with pytest.raises(OSError):
             made.build(defer=True)
-    assert made.deferred == 1  # the configuration, owed since the first change
-    report = made.write_deferred()
-    assert made.deferred == 0 and report.config_changed
-    made.close()
-    assert "out.feedsvc/nginx/permalinks.map" in [
-        Path(name).as_posix().removeprefix("../") for name in report.written
-    ]
 
 
 def _new_story_put_off(
@@ -957,6 +955,21 @@ def test_a_build_killed_after_its_commit_point_is_finished_by_the_next(
     again.close()
 
 
+def _ctrl_c_at_rename(number: int, monkeypatch: pytest.MonkeyPatch) -> list[str | Path]:
+    """Have outtree's renames send this process SIGINT at the ``number``-th: the list of the
+    renames made, as they are made."""
+    renamed: list[str | Path] = []
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        os.rename(source, target)
+        renamed.append(target)
+        if len(renamed) == number:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
+    return renamed
+
+
 def test_a_stop_during_a_commit_is_acted_on_once_the_commit_is_in_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -969,18 +982,11 @@ def test_a_stop_during_a_commit_is_acted_on_once_the_commit_is_in_place(
         (tree.staging / f"s{n}").write_bytes(b"new %d" % n)
         (out / f"{n}.html").write_bytes(b"old")
     entries = [Entry(f"/{n}", "inputs", 200, f"{n}.html", "digest", 0, "", ()) for n in range(10)]
-    renamed = []
-
-    def replace(source: str | Path, target: str | Path) -> None:
-        os.rename(source, target)
-        renamed.append(target)
-        if len(renamed) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+    _ctrl_c_at_rename(3, monkeypatch)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
     previous = signal.signal(signal.SIGINT, stop)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -1042,15 +1048,7 @@ def test_ctrl_c_during_the_renames_of_a_build_says_the_build_is_in_place(
     # The command in this process (its handlers are the command's), the Ctrl-C at a rename.
     out = tmp_path / "out"
     run_build(tmp_path, many, out)
-    renamed = []
-
-    def replace(source: str | Path, target: str | Path) -> None:
-        os.rename(source, target)
-        renamed.append(target)
-        if len(renamed) == 5:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr("feedsvc.outtree.os.replace", replace)
+    renamed = _ctrl_c_at_rename(5, monkeypatch)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         marker = tmp_path / "hook-ran"

@@ -880,6 +880,21 @@ def committed(index: Path) -> int:
         return 0
 
 
+def signalled(
+    process: subprocess.Popen[str], signum: int, to_group: bool
+) -> tuple[str, list[str], float]:
+    """Send ``signum`` to ``process`` (or to its process group) and wait for it to end: its
+    stderr, the states of the processes left in its session (from ps), and the seconds it took."""
+    sent = time.monotonic()
+    (os.killpg if to_group else os.kill)(process.pid, signum)
+    _, err = process.communicate(timeout=15)
+    took = time.monotonic() - sent
+    time.sleep(0.2)
+    states = subprocess.run(["ps", "-o", "stat=", "-s", str(process.pid)],
+                            capture_output=True, text=True).stdout.split()  # fmt: skip
+    return err, states, took
+
+
 @pytest.mark.parametrize(
     ("signum", "to_group"),
     [(signal.SIGINT, True), (signal.SIGTERM, True), (signal.SIGTERM, False)],
@@ -904,13 +919,7 @@ def test_a_signal_stops_a_first_index_at_once_and_quietly(
         building = index.with_name(index.name + ".next")
         wait_for(lambda: os.path.lexists(building) or process.poll() is not None, 60)
         assert process.poll() is None, "finished before the signal"
-        sent = time.monotonic()
-        (os.killpg if to_group else os.kill)(process.pid, signum)
-        _, err = process.communicate(timeout=15)
-        took = time.monotonic() - sent
-        time.sleep(0.2)
-        states = subprocess.run(["ps", "-o", "stat=", "-s", str(process.pid)],
-                                capture_output=True, text=True).stdout.split()  # fmt: skip
+        err, states, took = signalled(process, signum, to_group)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -1160,11 +1169,7 @@ def test_sigterm_ends_feedsvc_check_and_removes_its_throwaway_index(
     try:
         wait_for(lambda: any(scratch.glob("feedsvc-check-*/*")) or process.poll() is not None, 60)
         assert process.poll() is None, "finished before the signal"
-        (os.killpg if to_group else os.kill)(process.pid, signal.SIGTERM)
-        _, err = process.communicate(timeout=15)
-        time.sleep(0.2)
-        states = subprocess.run(["ps", "-o", "stat=", "-s", str(process.pid)],
-                                capture_output=True, text=True).stdout.split()  # fmt: skip
+        err, states, _ = signalled(process, signal.SIGTERM, to_group)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
