@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .web import SERVER_METHODS
+
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 _BAD_REQUEST = b"Bad request: HTTP/1.1 needs one Host header field.\n"
 _NOT_ALLOWED = b"Method not allowed: method names are case-sensitive (GET, HEAD, OPTIONS).\n"
-# What every route allows (Flask adds HEAD and OPTIONS to GET).
-ALLOWED = "GET, HEAD, OPTIONS"
 
 
 class Framing:
@@ -38,7 +38,7 @@ class Framing:
             return _answer(environ, start_response, "400 Bad Request", _BAD_REQUEST)
         if not method.isupper():
             return _answer(environ, start_response, "405 Method Not Allowed", _NOT_ALLOWED,
-                           ("Allow", ALLOWED))  # fmt: skip
+                           ("Allow", ", ".join(SERVER_METHODS)))  # fmt: skip
         return self.app(environ, start_response)
 
 

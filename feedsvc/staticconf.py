@@ -39,6 +39,7 @@ from .channels import PREVIEW_SUFFIX, PREVIEWED_SUFFIXES
 from .inventory import NOT_FOUND_URL
 from .outtree import Entry, OutTree
 from .preview import NAVIGATION
+from .web import SERVER_METHODS
 
 ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
 # An article page's file as nginx's $uri names it: the header maps give these one regex line
@@ -64,9 +65,7 @@ MOVED_BODY = (
     "<p>This address has moved permanently to the one in the Location header.\n"
 )
 
-# What the service allows on every address (Flask adds HEAD and OPTIONS to GET), and the body
-# of nginx's 405 for any other method.
-ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+# The body of nginx's 405 for a method the service does not allow (web.SERVER_METHODS).
 NOT_ALLOWED_BODY = (
     "<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n"
     "<h1>Method Not Allowed</h1>\n<p>This address answers GET and HEAD.\n"
@@ -412,7 +411,7 @@ error_page 405 = @feedsvc_methods;
 location @feedsvc_methods {{
     types {{ }}
     default_type {_key(MOVED_CONTENT_TYPE)};
-    add_header Allow {_quote(ALLOWED_METHODS)} always;
+    add_header Allow {_quote(", ".join(SERVER_METHODS))} always;
 {not_allowed_headers}    if ($request_method = OPTIONS) {{ return 200; }}
     return 405 {_quote(NOT_ALLOWED_BODY)};
 }}
