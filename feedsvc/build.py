@@ -117,7 +117,7 @@ class BuildReport:
 def settings_mapping(settings: Config) -> dict[str, str]:
     """The settings as a mapping for ``create_app``, with the app's own watcher off, and
     search off: static files cannot answer it, and a page must not offer what its host lacks."""
-    values = {s.name: str(getattr(settings, s.name.lower())) for s in config.SETTINGS}
+    values = config.overrides_of(settings)
     values["WATCH"] = "false"
     values["SEARCH"] = "false"
     return values

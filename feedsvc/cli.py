@@ -291,7 +291,7 @@ def _start_check(settings: Config, level: int) -> subprocess.Popen[bytes] | None
     from . import indexcheck
 
     try:
-        return indexcheck.start(settings.seeds_dir, settings.index_path, level)
+        return indexcheck.start(settings, level)
     except OSError as exc:
         log.warning("cannot check the index %s after the crash of the last service (%s); "
                     "the next start checks it", settings.index_path, exc)  # fmt: skip

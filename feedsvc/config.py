@@ -422,6 +422,13 @@ def load(overrides: Mapping[str, Any] | None = None) -> Config:
     return Config(**values)
 
 
+def overrides_of(settings: Config) -> dict[str, str]:
+    """``settings`` as the overrides (setting name -> text) that ``load`` turns back into them:
+    for a process of feedsvc's own, which must read documents as the one that started it
+    (a setting given only to that one, not in the environment, would be lost)."""
+    return {s.name: str(getattr(settings, s.name.lower())) for s in SETTINGS}
+
+
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``FEEDSVC_*`` variables of ``environ`` as setting overrides; unknown names are errors."""
     environ = os.environ if environ is None else environ

@@ -9,7 +9,10 @@ process of its own at a low priority, it leaves the restart under a second. If i
 index damaged, this process rebuilds it aside (Store.verify, as any process may) while the
 workers go on serving, the damaged parts answered with 503 as when a reader finds damage.
 
-    python -m feedsvc.indexcheck SEEDS_DIR INDEX_PATH NICE PARENT_PID LOG_LEVEL
+    python -m feedsvc.indexcheck SETTINGS NICE PARENT_PID LOG_LEVEL
+
+SETTINGS is the service's settings as JSON (config.overrides_of): a rebuild must read the
+documents with the service's date settings and size limit, not the defaults.
 
 Exit status 0 once the index is checked (and rebuilt if it had to be); 2, with the reason in
 the log, when it could not be. `serve` records a clean stop only after a check that ended.
@@ -17,12 +20,12 @@ the log, when it could not be. `serve` records a clean stop only after a check t
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from . import config, indexfile, logs
 from .indexing import die_with
@@ -32,12 +35,12 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 
-def start(seeds_dir: Path, index_path: Path, level: int) -> subprocess.Popen[bytes]:
-    """Start the check of the index at ``index_path`` (of the folder ``seeds_dir``) in a
-    process of its own at the priority of the start-up scan (rescan.START_SCAN_NICE), logging
-    at ``level`` to this process's stderr. It dies with the calling thread (PR_SET_PDEATHSIG),
-    which must ``stop`` it. Raises OSError when no process can be started."""
-    command = [sys.executable, "-m", __name__, str(seeds_dir), str(index_path),
+def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
+    """Start the check of the index of ``settings`` in a process of its own at the priority
+    of the start-up scan (rescan.START_SCAN_NICE), logging at ``level`` to this process's
+    stderr. It dies with the calling thread (PR_SET_PDEATHSIG), which must ``stop`` it.
+    Raises OSError when no process can be started."""
+    command = [sys.executable, "-m", __name__, json.dumps(config.overrides_of(settings)),
                str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
     # A process group of its own: Ctrl-C at a terminal goes to the service's group, and would
     # print this process's traceback if it came while it still imports (before main() ignores
@@ -54,7 +57,7 @@ def stop(check: subprocess.Popen[bytes]) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    seeds_dir, index_path, priority, parent, level = argv
+    overrides, priority, parent, level = argv
     die_with(int(parent))
     # The service's stop is for `serve` to make (it ends this process): a stop sent to every
     # process of the service (systemd's) must not end a rebuild half-way with a traceback.
@@ -63,8 +66,8 @@ def main(argv: list[str]) -> int:
     logs.configure(int(level))
     # By increment, as rescan.py: raising a priority back needs privilege.
     os.nice(max(0, int(priority) - os.nice(0)))
+    settings = config.load(json.loads(overrides))  # the service's own, valid
     try:
-        settings = config.load({"SEEDS_DIR": seeds_dir, "INDEX_PATH": index_path})
         store = Store(settings)
         try:
             store.check_whole()
@@ -74,7 +77,7 @@ def main(argv: list[str]) -> int:
         log.warning(
             "could not check the index %s after the crash of the last service (%s); the next "
             "start checks it",
-            index_path,
+            settings.index_path,
             indexfile.explain(exc),
         )
         return EXIT_EXPECTED

@@ -413,8 +413,9 @@ def test_ctrl_c_as_a_start_after_a_crash_begins_its_check_stops_it_without_a_tra
 
 
 def check_pids(*words: str) -> list[int]:
-    """The running whole-index check processes whose command line holds every one of ``words``
-    (read from /proc: a fresh machine may lack procps)."""
+    """The running whole-index check processes whose command line holds every one of ``words``,
+    as an argument or as the value of a setting it was given (read from /proc: a fresh machine
+    may lack procps)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -424,8 +425,11 @@ def check_pids(*words: str) -> list[int]:
         except OSError:  # ended meanwhile
             continue
         said = [part.decode(errors="replace") for part in command]
-        wanted = "feedsvc.indexcheck" in said and all(w in said for w in words)
-        if wanted and running(int(entry.name)):
+        if "feedsvc.indexcheck" not in said:
+            continue
+        # python -m feedsvc.indexcheck SETTINGS NICE PARENT_PID LOG_LEVEL
+        settings = json.loads(said[said.index("feedsvc.indexcheck") + 1])
+        if all(w in said or w in settings.values() for w in words) and running(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -487,14 +491,7 @@ def test_the_workers_of_a_server_killed_alone_stop_and_free_the_port(
 
 def checks_running(index: Path) -> bool:
     """Whether a whole-index check (indexcheck.py) of ``index`` runs."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            words = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue  # ended meanwhile
-        if b"feedsvc.indexcheck" in words and str(index).encode() in words:
-            return running(int(cmdline.parent.name))
-    return False
+    return check_pids(str(index)) != []
 
 
 def running(pid: int) -> bool:
@@ -511,19 +508,26 @@ def test_an_index_damaged_after_a_crash_is_served_at_once_and_rebuilt_from_the_c
 ) -> None:
     """No record of a clean stop (a crash) and garbage in the index that only a whole read
     finds: the service starts without reading it all, and the check it makes while serving
-    finds the damage and rebuilds the index aside; the whole site is served again."""
+    finds the damage and rebuilds the index aside; the whole site is served again. With the
+    service's own settings: the date settings given to `serve` (here, a time zone), not the
+    defaults, or every document's time would change and the index be built once more."""
     index = tmp_path / "live-index" / "index.sqlite3"
-    crash(start_server(tmp_path, site))
+    crash(start_server(tmp_path, site, TIMEZONE="America/New_York"))
     damaged = build_of(index)
     overwrite(damaged, damaged.stat().st_size // 2, 64 * 1024)
-    server = start_server(tmp_path, site)
+    server = start_server(tmp_path, site, TIMEZONE="America/New_York")
     try:
         wait_for(lambda: os.readlink(index) != damaged.name, 30)
         wait_for(lambda: get(server, "/sitemap.xml")[0] == 200, 10)
         assert_whole_site(server)
+        time.sleep(1.0)  # for the watcher's next look at the index
     finally:
         stop_server(server)
     log = server.log()
+    with contextlib.closing(sqlite3.connect(index)) as db:
+        parsing = db.execute("SELECT value FROM meta WHERE key = 'parsing'").fetchone()[0]
+    assert json.loads(parsing)["timezone"] == "America/New_York"
+    assert "other date settings" not in log
     assert WHOLE_INDEX_CHECKED in log
     assert re.search(rf"the index {re.escape(str(index))} is damaged", log)
     # Not checked before serving, as after a stop that left the index touched.
