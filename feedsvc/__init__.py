@@ -41,7 +41,10 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
         settings = test_config  # checked once by the command that starts the workers
     else:
         settings = config.load(config.from_environ() if test_config is None else test_config)
-    store = Store(settings)
+    # A service that watches its folder serves an index made by an earlier document parser
+    # while its leader has it built again (renewal.py); without a watcher (a build's app), the
+    # first refresh builds it again.
+    store = Store(settings, renew=not settings.watch)
     # A worker never serves an empty site while the folder is full: without a complete index
     # (deleted while the service ran, and this worker just started), it builds one first, or
     # waits for the process already building it (the write lock).

@@ -274,8 +274,11 @@ def _prepare_index(settings: Config) -> bool:
         else:
             # Serve the existing index at once; the watcher reconciles it with the folder.
             log.info(
-                "serving %s from the index; checking %s for changes",
+                "serving %s from the index%s; checking %s for changes",
                 quantity(store.count(), "indexed article"),
+                " (made by an earlier document parser: built again beside serving)"
+                if store.renewal_owed()
+                else "",
                 settings.seeds_dir,
             )
         if summary := summarise_problems(store.problems()):

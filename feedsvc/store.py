@@ -41,7 +41,7 @@ from typing import NamedTuple
 from . import changes, indexfile, lastmod, rows, seedfiles
 from .conditions import Conditions
 from .config import Config
-from .document import Article, ParseOptions
+from .document import PARSER_VERSION, Article, ParseOptions
 from .indexfile import ForeignIndex, IndexFiles, IndexUnavailable
 from .indexing import Filed, Loaded, load_documents
 
@@ -78,6 +78,11 @@ OTHER_VERSION = "was made by another version of feedsvc"
 # The settings a document's parse depends on (document.ParseOptions): an index made under other
 # values holds other times, which no change of a file would ever correct.
 OTHER_SETTINGS = "was made with other date settings (FEEDSVC_TIMEZONE, FEEDSVC_DATE_ORDER)"
+# Likewise for an index made by an earlier document parser (document.PARSER_VERSION): an upgrade
+# that reads some documents better must reach the documents indexed before it.
+OTHER_PARSER = "was made by an earlier version of the document parser"
+# Indexes built again by refresh (aside, while the old one is served), as an expected step.
+RENEWED = (OTHER_VERSION, OTHER_SETTINGS, OTHER_PARSER)
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
 # 8: an entry's time from its file, the folder's time; indexes for the content time.
@@ -310,12 +315,18 @@ class Snapshot:
 
 
 class Store:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, renew: bool = True):
+        """The index of ``config``'s seeds folder. With ``renew`` (commands), a refresh builds
+        again an index made by an earlier document parser (OTHER_PARSER) before anything else;
+        without (the service's workers), it refreshes that index in place and leaves the
+        renewal to a process of its own (indexcheck.py), so that readers are served meanwhile."""
+        self.settings = config  # for a process of its own to read documents as this one
         self.seeds_dir = config.seeds_dir
         self.index_path = config.index_path
         self.max_bytes = config.max_document_bytes
         self.parse_options = ParseOptions(timezone=config.timezone, date_order=config.date_order)
         self._parsing = json.dumps(dataclasses.asdict(self.parse_options), sort_keys=True)
+        self._renews = renew
         self._files = IndexFiles(self.index_path)
         self._local = threading.local()
         # The build this process reads, and idle connections to it for renders: any request
@@ -1067,12 +1078,19 @@ class Store:
 
     def ready(self) -> bool:
         """Whether there is a complete index of this version to serve (else ``refresh`` makes
-        one before anything is served from it)."""
+        one before anything is served from it). One made by an earlier document parser is:
+        it holds every document, most of them read as now (``renewal_owed``)."""
         try:
             build = self._files.current()
-            return build is not None and self._problem_with(build) is None
+            return build is not None and self._problem_with(build) in (None, OTHER_PARSER)
         except (sqlite3.Error, OSError, ForeignIndex):
             return False
+
+    def renewal_owed(self) -> bool:
+        """Whether the index was made by an earlier document parser, and a refresh by a
+        Store that renews must build it again (OTHER_PARSER). Raises sqlite3.Error, OSError."""
+        build = self._files.current()
+        return build is not None and self._problem_with(build) == OTHER_PARSER
 
     def refresh(
         self,
@@ -1139,7 +1157,7 @@ class Store:
                 self._said_checked(started)
             if problem is None and build is not None:
                 self._add_indexes(build)
-            if problem in (None, OTHER_VERSION, OTHER_SETTINGS):  # refresh's business
+            if problem is None or problem in RENEWED:  # refresh's business
                 return None
             report = self._rebuild(problem, progress, None, parallel, Settling())
         self.version()
@@ -1157,7 +1175,7 @@ class Store:
         started = time.monotonic()
         problem = self._problem_with(build, thorough=True)
         self._said_checked(started)
-        if problem is None or problem in (OTHER_VERSION, OTHER_SETTINGS):  # refresh's business
+        if problem is None or problem in RENEWED:  # refresh's business
             return None
         return self.verify()  # checks again under the lock: another process may have rebuilt
 
@@ -1202,6 +1220,8 @@ class Store:
             self._publish(self._stored_generation())
         build = self._files.current()
         problem = MISSING if build is None else self._problem_with(build)
+        if problem == OTHER_PARSER and not self._renews:
+            problem = None  # kept up to date, by this parser, until the renewal replaces it
         if build is not None and problem is None:
             with self._state_lock:
                 self._follow()
@@ -1224,6 +1244,7 @@ class Store:
                 found = conn.execute("PRAGMA quick_check").fetchone()[0] if thorough else "ok"
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 parsing = conn.execute("SELECT value FROM meta WHERE key = 'parsing'").fetchone()
+                parser = conn.execute("SELECT value FROM meta WHERE key = 'parser'").fetchone()
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
@@ -1238,6 +1259,9 @@ class Store:
             return OTHER_VERSION
         if parsing is None or parsing[0] != self._parsing:
             return OTHER_SETTINGS
+        # An index without the record was made before parsers were numbered.
+        if parser is None or parser[0] != str(PARSER_VERSION):
+            return OTHER_PARSER
         return None
 
     def _rebuild(
@@ -1266,7 +1290,7 @@ class Store:
         # summary, the start line); a new version's is expected; an index that went missing or
         # bad while in use, or found damaged, is a fault.
         starting = problem == MISSING and self._build is None
-        expected = problem in (OTHER_VERSION, OTHER_SETTINGS)  # an upgrade, a changed setting
+        expected = problem in RENEWED  # an upgrade, a changed setting
         level = logging.WARNING if not starting and not expected else logging.INFO
         level = logging.DEBUG if starting and not resumed else level
         # Said once, however often a failing rebuild is tried again (a full disk).
@@ -1314,8 +1338,8 @@ class Store:
         db.executescript(SCHEMA)
         db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', ?),"
-            " ('folder_mtime_ns', '0'), ('parsing', ?)",
-            (SCHEMA_VERSION, str(first), self._parsing),
+            " ('folder_mtime_ns', '0'), ('parsing', ?), ('parser', ?)",
+            (SCHEMA_VERSION, str(first), self._parsing, str(PARSER_VERSION)),
         )
 
     def scan(self) -> list[str]:

@@ -30,6 +30,10 @@ opened for a moment, file descriptors running out) is one line when it starts an
 ends, and is retried with back-off; a bug is logged once with its traceback and retried the
 same way. A leader whose changes keep waiting says so (``BEHIND_WARNING_SECONDS``).
 
+An index made by an earlier document parser (an upgrade of feedsvc) is served as it is, and the
+leader has it built again beside serving, by a process of its own (renewal.py). Until that is
+in place, changes wait, held as while the index is busy: the renewal reads the whole folder.
+
 The leader also tells ``on_change`` (the WebSub notifier) about every change it commits and
 about every embargo that lifts, once the change is what every worker serves.
 """
@@ -39,6 +43,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -47,7 +52,7 @@ from typing import IO
 
 import watchfiles
 
-from . import indexfile
+from . import indexfile, renewal
 from .changes import log_report
 from .conditions import Conditions
 from .rescan import (
@@ -88,6 +93,8 @@ RECURSIVE = False
 # A safety rescan stats every file: at a million files that is seconds of work. It runs every
 # SAFETY_RESCAN_SECONDS, or less often, so as to take at most this share of the leader's time.
 SAFETY_RESCAN_MAX_SHARE = 0.05
+# After a renewal of the index failed (renewal.py said why), it is started again this much later.
+RENEWAL_RETRY_SECONDS = 60.0
 
 
 class Watcher:
@@ -119,6 +126,10 @@ class Watcher:
         self._scan_owed_since: float | None = None
         self._retry_delay = RETRY_FIRST_SECONDS
         self._next_tick = 0.0
+        # The process building the index again for this parser (renewal.py), and when to look
+        # whether one is owed (monotonic; infinity: looked, none owed).
+        self._renewal: subprocess.Popen[bytes] | None = None
+        self._renewal_due = 0.0
         self._conditions = Conditions(log)
         self._thread = threading.Thread(target=self._run, name="feedsvc-watcher", daemon=True)
 
@@ -133,6 +144,10 @@ class Watcher:
             self._thread.join(timeout=10)
         if self._scanner is not None and self._scanner.is_alive():
             self._scanner.join(timeout=10)  # a safety rescan under way is ended (rescan.py)
+        if self._renewal is not None:  # the next leader's renewal resumes its build
+            self._renewal.kill()
+            self._renewal.wait()
+            self._renewal = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -178,6 +193,7 @@ class Watcher:
             if self._missing_folder():
                 self._stop.wait(self.interval)
                 continue
+            self._renew_if_owed()  # before the first scan, which then waits for it
             self._watch()  # which scans the whole folder first
 
     def _missing_folder(self) -> bool:
@@ -255,12 +271,42 @@ class Watcher:
             return True
         self._next_tick = now + TICK_SECONDS
         self._announce_releases()
+        self._renew_if_owed()
         if not self.store.index_present():
             self._refresh()  # the index was deleted: rebuilt from the whole folder
         else:
             self.store.check_file()
         self._say_if_behind()
         return not self._missing_folder() and self._still_leading()
+
+    def _renew_if_owed(self) -> None:
+        """Start the renewal of an index made by an earlier document parser (renewal.py), once
+        it is known to be owed; and again after a failed one, RENEWAL_RETRY_SECONDS later."""
+        if self._renewing() or time.monotonic() < self._renewal_due:
+            return
+        try:
+            owed = self.store.renewal_owed()
+            if owed:
+                level = logging.getLogger("feedsvc").getEffectiveLevel()
+                self._renewal = renewal.start(self.store.settings, level)
+        except EXPECTED as exc:
+            log.warning("cannot have the index %s built again for this version's document "
+                        "parser (%s); trying again in %.0f s", self.store.index_path,
+                        indexfile.explain(exc), RENEWAL_RETRY_SECONDS)  # fmt: skip
+            self._renewal_due = time.monotonic() + RENEWAL_RETRY_SECONDS
+            return
+        self._renewal_due = float("inf")  # looked at again only if the renewal fails
+
+    def _renewing(self) -> bool:
+        """Whether the renewal runs; once it has ended, whether it failed decides when to try
+        again (its process said why)."""
+        if self._renewal is None or self._renewal.poll() is None:
+            return self._renewal is not None
+        if self._renewal.returncode != 0:
+            self._renewal_due = time.monotonic() + RENEWAL_RETRY_SECONDS
+        self._renewal.wait()
+        self._renewal = None
+        return False
 
     def _try_to_lead(self) -> bool:
         lock_file = indexfile.try_lock(self._lock_path, wait=False)
@@ -357,7 +403,11 @@ class Watcher:
             self._refresh(due)
 
     def _refresh(self, names: set[str] | None = None) -> None:
-        """Refresh ``names``, or the whole folder; on failure, say so once and retry later."""
+        """Refresh ``names``, or the whole folder; on failure, say so once and retry later.
+        Not while the index is being renewed: what changed stays held, and is refreshed in
+        the renewed index (which may have read it already)."""
+        if self._renewing():
+            return
         now = time.monotonic()
         if names is None:
             if now < self._retry_at:

@@ -16,6 +16,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from benchmarks import corpus
+
 from .conftest import (
     SITE_URL,
     LiveServer,
@@ -188,6 +190,47 @@ def test_a_restart_serves_at_once_and_catches_up(tmp_path: Path, seeds: Path) ->
     try:
         assert "checking" in server.log()
         wait_for(lambda: entry_ids(server) == [hex_id(1)], 3.0)
+    finally:
+        stop_server(server)
+
+
+def test_an_index_of_an_earlier_parser_is_served_at_once_and_built_again_beside(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """An upgrade of feedsvc that reads documents better reaches the documents indexed before
+    it (document.PARSER_VERSION), without keeping the restart from serving: the old index is
+    served, and built again by a process of its own (renewal.py)."""
+    corpus.write(seeds, 2000)  # a renewal of seconds: the first answers come before its end
+    server = start_server(tmp_path, seeds)
+    try:
+        newest = feedparser.parse(server.url + "/feed.atom").entries[0]
+    finally:
+        stop_server(server)
+    with sqlite3.connect(tmp_path / "live-index" / "index.sqlite3") as db:
+        # As an earlier parser left it: its record, and one headline it read otherwise.
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")
+        db.execute("UPDATE articles SET headline = 'As Read Before' WHERE id = ?",
+                   (newest.id.rsplit("/", 1)[-1],))  # fmt: skip
+
+    def newest_title() -> str:
+        return str(feedparser.parse(server.url + "/feed.atom").entries[0].title)
+
+    server = start_server(tmp_path, seeds)
+    try:
+        assert newest_title() == "As Read Before"  # the old index, served at once
+        wait_for(lambda: newest_title() == newest.title, 60.0)
+        log = server.log()
+        assert "serving 2,001 indexed articles from the index" in log
+        renewed = [line for line in log.splitlines() if "earlier version of the document" in line]
+        assert len(renewed) == 1 and f"[{server.process.pid}]" not in renewed[0]
+        assert "is built: 2,001 articles" in log
+    finally:
+        stop_server(server)
+    # Built once: the next start serves it as it is.
+    server = start_server(tmp_path, seeds)
+    try:
+        time.sleep(1.0)
+        assert "earlier version of the document parser" not in server.log()
     finally:
         stop_server(server)
 

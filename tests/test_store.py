@@ -127,6 +127,37 @@ def test_a_changed_date_setting_rebuilds_the_index_with_it(
     assert not any("other date settings" in r.getMessage() for r in caplog.records)
 
 
+def test_an_index_of_an_earlier_parser_is_kept_in_step_until_a_command_builds_it_again(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fix of the parser reaches the documents indexed before it (document.PARSER_VERSION):
+    a command's refresh builds such an index again; the service's (``renew=False``) keeps it
+    in step with the folder, read as it is, until then (renewal.py does it beside serving)."""
+    write_document(seeds, 1, hex_id(1), headline="Talks resume in Geneva")
+    make_store(tmp_path, seeds).refresh()
+    settings = config.load(settings_for(tmp_path, seeds))
+    with contextlib.closing(sqlite3.connect(settings.index_path)) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")  # as an earlier one left
+        db.execute("UPDATE articles SET headline = 'As Read Before' WHERE id = ?", (hex_id(1),))
+        db.commit()
+
+    serving = Store(settings, renew=False)
+    assert serving.ready() and serving.renewal_owed()
+    write_document(seeds, 2, hex_id(2), date="13 Apr 2021", headline="Second")
+    serving.refresh()
+    headlines = {a.id: a.headline for a in serving.latest(10)}
+    assert headlines[hex_id(1)] == "As Read Before" and headlines[hex_id(2)] == "Second"
+    assert serving.renewal_owed()
+
+    with caplog.at_level(logging.INFO, logger="feedsvc.store"):
+        Store(settings).refresh()
+    assert any("earlier version of the document parser" in r.getMessage() for r in caplog.records)
+    serving.version()  # as every request does: the reader follows the renewed index
+    headlines = {a.id: a.headline for a in serving.latest(10)}
+    assert headlines[hex_id(1)] == "Talks resume in Geneva" and headlines[hex_id(2)] == "Second"
+    assert not serving.renewal_owed()
+
+
 def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
     path = write_document(seeds, 1, hex_id(1))
     report = store.refresh()

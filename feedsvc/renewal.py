@@ -1,0 +1,80 @@
+"""Building the index again for a new document parser, beside serving.
+
+An upgrade of feedsvc that reads some documents better (document.PARSER_VERSION) must reach the
+documents indexed before it, not only those edited since: an index made by an earlier parser
+(store.OTHER_PARSER) is built again from the whole folder. It is complete and nearly right
+meanwhile, so the service serves it at once, and the worker that leads the watch (watch.py)
+has it built aside (indexfile.py) by this process, at the priority of the start-up scan, and
+put in place when complete; every worker then reads the new one. Made before serving, the
+rebuild kept a restart from serving for as long (16 s at 20,000 documents, minutes at a
+million); made by the worker itself, it would hold that worker's interpreter lock as long.
+
+    python -m feedsvc.renewal SETTINGS NICE PARENT_PID LOG_LEVEL
+
+SETTINGS is the service's settings as JSON (config.overrides_of): the parse settings and the
+document size limit must be the service's, or the new index would be made with others. Exit
+status 0 once the index is renewed (or was not owed any more), 2, with the reason in the log,
+when it could not be: the leader starts it again later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+from . import config, indexfile, logs
+from .indexing import die_with
+from .rescan import EXIT_EXPECTED, EXPECTED, START_SCAN_NICE
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
+    """Start the renewal of the index of ``settings`` in a process of its own at the priority
+    of the start-up scan (rescan.START_SCAN_NICE), logging at ``level`` to this process's
+    stderr. It dies with the calling thread (PR_SET_PDEATHSIG), which must stop it with
+    ``kill`` when it stops. Raises OSError when no process can be started."""
+    command = [sys.executable, "-m", __name__, json.dumps(config.overrides_of(settings)),
+               str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
+    # A process group of its own: Ctrl-C at a terminal goes to the service's group, and would
+    # print this process's traceback if it came while it still imports.
+    return subprocess.Popen(command, process_group=0)
+
+
+def main(argv: list[str]) -> int:
+    overrides, priority, parent, level = argv
+    die_with(int(parent))
+    # The service's stop is the leader's to pass on (it kills this process): a stop sent to
+    # every process of the service must not end the rebuild with a traceback. A rebuild ended
+    # half-way is resumed by the next one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.configure(int(level))
+    # By increment, as rescan.py: raising a priority back needs privilege.
+    os.nice(max(0, int(priority) - os.nice(0)))
+    settings = config.load(json.loads(overrides))  # the leader's own, valid
+    try:
+        store = Store(settings)
+        try:
+            if store.renewal_owed():  # not if another process renewed it meanwhile
+                store.refresh(parallel=True)  # says what it does, in two lines (Store._rebuild)
+        finally:
+            store.release()
+    except EXPECTED as exc:
+        log.warning(
+            "could not build the index %s again for this version's document parser (%s); "
+            "serving the one it has, and trying again later",
+            settings.index_path,
+            indexfile.explain(exc),
+        )
+        return EXIT_EXPECTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
