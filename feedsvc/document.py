@@ -26,7 +26,8 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 # built again (store.OTHER_PARSER) and the fix reaches the documents already indexed, not only
 # those edited since. tests/test_parser_version.py fails when the test documents' outputs
 # change under the same number.
-PARSER_VERSION = 1
+# 2: a file neither UTF-8 nor Windows-1252 text is skipped, not published as mojibake.
+PARSER_VERSION = 2
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
 # The longest line that may be only emoticon words ("heart heart heart").
@@ -50,6 +51,11 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 # passes over the whole text (most documents, and a tenth of the cost of parsing them).
 _PLAIN_ASCII = b"\t\n" + bytes(range(0x20, 0x7F))
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Read as Windows-1252, text of a language written in Latin letters has a few letters beyond
+# ASCII (French, Portuguese, Czech: 2-15 % of them); one in another legacy encoding (Russian in
+# Windows-1251, Greek in ISO-8859-7) has nearly all its letters there, and would be published
+# as mojibake ("Ìîñêâà"), as would random bytes. Beyond this share it is refused.
+MAX_LEGACY_NON_ASCII_SHARE = 0.3
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _DATELINE = re.compile(
     r"""^(?P<city>[^\W\d_][^\n(),]{0,40}?)       # city, in capitals (checked below)
@@ -171,7 +177,7 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
     UTF-8 (with or without BOM) is expected. Bytes that are not UTF-8 are read as Windows-1252
     when nothing in the file looks like UTF-8; in a file that is mostly UTF-8, the bytes that
     cannot be decoded are dropped, and the warning says at which byte offsets and lines. Raises
-    ValueError for a binary file.
+    ValueError for a binary file, or one in a legacy encoding other than Windows-1252.
     """
     warnings = []
     if b"\x00" in raw[:8192] and not raw.startswith(_UTF16_BOMS):
@@ -221,6 +227,14 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
     if intact <= damaged:  # no sign of UTF-8 at all: a legacy single-byte file
         codec, warnings = "cp1252", ["not UTF-8; read as Windows-1252"]
         escaped = raw.decode("cp1252", errors="surrogateescape")
+        printed = len(escaped) - sum(escaped.count(space) for space in " \t\r\n")
+        beyond = sum(1 for char in escaped if char > "\x7f")
+        if beyond > MAX_LEGACY_NON_ASCII_SHARE * printed:
+            raise ValueError(
+                f"neither UTF-8 nor Windows-1252 text: read as Windows-1252, {beyond:,} of its "
+                f"{printed:,} characters are beyond ASCII (another legacy encoding, or not "
+                "text at all); convert it to UTF-8"
+            )
     if _UNDECODABLE.search(escaped) is None:
         return escaped, warnings
     return _drop_undecodable(escaped, codec, offset, warnings)
