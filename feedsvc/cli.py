@@ -381,6 +381,7 @@ def check(path: Path | None, problems: bool) -> None:
     machine's now, ...) leave it 0. Uses a throw-away index, so the service's own index is not
     touched.
     """
+    from . import seedfiles
     from .store import Store
 
     one_file = path is not None and not path.is_dir()
@@ -415,7 +416,10 @@ def check(path: Path | None, problems: bool) -> None:
             _print_article(article, click.echo, now, ahead)
     for problem in report.skipped:
         click.echo(f"== {problem.file_name}\n  SKIPPED: {problem.reason}\n")
-    read = quantity(len(articles) + len(report.skipped), "document")
+    # A README or a folder beside the documents is said above, but is not a document read.
+    others = sum(1 for problem in report.skipped if problem.reason in seedfiles.NOT_DOCUMENTS)
+    skipped = len(report.skipped) - others
+    read = quantity(len(articles) + skipped, "document")
     held_note = f" ({len(held):,} held until their time)" if held else ""
     warned = f", {len(shown):,} with warnings" if problems else ""
     folder_ahead = _dated_ahead(seeds_dir.parent, [seeds_dir.name], now)
@@ -424,7 +428,9 @@ def check(path: Path | None, problems: bool) -> None:
             f"WARNING: the folder {seeds_dir} is modified at {when} (a writer's clock "
             "ahead?): until then the site sends no Last-Modified\n"
         )
-    click.echo(f"{read} read{held_note}{warned}, {len(report.skipped):,} skipped")
+    entries = "entry" if others == 1 else "entries"
+    not_read = f"; {others:,} other {entries} not read" if others else ""
+    click.echo(f"{read} read{held_note}{warned}, {skipped:,} skipped{not_read}")
     if report.skipped:
         sys.exit(1)
 

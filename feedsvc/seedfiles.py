@@ -29,6 +29,9 @@ class SeedFile:
 
 Signature = tuple[str, int, int]  # name, size, mtime_ns
 SUB_FOLDER = "a folder: documents are read only directly in the seeds folder, not in sub-folders"
+NOT_TXT = "not a .txt file; only *.txt files are documents"
+# Entries of the folder that are not documents at all (said, but not counted as documents).
+NOT_DOCUMENTS = (SUB_FOLDER, NOT_TXT)
 
 
 def signature_batches(folder: Path, batch_size: int) -> Iterator[list[Signature]]:
@@ -117,7 +120,7 @@ def _describe(root: Path, name: str, max_bytes: int) -> SeedFile | None:
         return SeedFile(name, 0, info.st_mtime_ns, SUB_FOLDER)
     problem = None
     if not name.lower().endswith(".txt"):
-        problem = "not a .txt file; only *.txt files are documents"
+        problem = NOT_TXT
     elif is_link and not _inside(root, Path(path)):
         problem = "symbolic link to a file outside the seeds folder"
     elif not stat.S_ISREG(info.st_mode):

@@ -77,11 +77,14 @@ def test_check_shows_the_authors_it_found(tmp_path: Path, seeds: Path) -> None:
 def test_check_reports_skips_and_exits_1(tmp_path: Path, seeds: Path) -> None:
     (seeds / "bad.txt").write_bytes(b"Headline only\n")
     write_document(seeds, 1, hex_id(1), date="09/06/2022")
+    (seeds / "README.md").write_text("How we file stories\n\n12 Apr 2021\n\nBy noon.\n")
     result = run("check", str(seeds), cwd=tmp_path)
     assert result.returncode == 1
     assert "SKIPPED:" in result.stdout and "bad.txt" in result.stdout
     assert "WARNING: ambiguous numeric date '09/06/2022'" in result.stdout
-    assert "3 documents read, 1 skipped" in result.stdout
+    assert "== README.md\n  SKIPPED: not a .txt file" in result.stdout
+    # The README is said, but it is no document read.
+    assert "3 documents read, 1 skipped; 1 other entry not read\n" in result.stdout
     assert result.stderr == ""  # each skip is said once, in the report
 
 
