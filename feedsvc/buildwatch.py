@@ -27,8 +27,8 @@ from .build import Builder, BuildReport
 from .changes import log_report, quantity
 from .indexfile import explain
 from .outtree import OutTree
-from .store import EDIT_SETTLE_SECONDS, Report
-from .watch import EXPECTED, RECURSIVE, SAFETY_RESCAN_SECONDS, changed_names
+from .store import EDIT_SETTLE_SECONDS
+from .watch import EXPECTED, RECURSIVE, SAFETY_RESCAN_SECONDS, changed_names, held_after
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def watch(
     # Published documents found unreadable or unparseable (maybe being written): name ->
     # ((size, mtime_ns) then, since when). Their articles stay until the same state is looked
     # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
-    # `feedsvc serve`'s watcher does (watch.Watcher._settle).
+    # `feedsvc serve`'s watcher does (watch.held_after).
     held: dict[str, tuple[tuple[int, int], float]] = {}
     owed = _Owed(hook, builder.tree)
     for changes in watchfiles.watch(
@@ -164,7 +164,7 @@ def watch(
             indexed = False
             if names is None or names:
                 report = store.refresh(names=names, settled=settled)
-                held = _hold(held, names, report, now)
+                held = held_after(held, names, report, now)
                 if report.rebuilt is None:  # a rebuild is said in two lines by the store
                     log_report(report)  # each document added, changed, removed or skipped
                 indexed = report.any_change
@@ -273,19 +273,3 @@ class _Owed:
 
     def retry_due(self) -> bool:
         return self.retry_at is not None and time.monotonic() >= self.retry_at
-
-
-def _hold(
-    held: dict[str, tuple[tuple[int, int], float]],
-    names: set[str] | None,
-    report: Report,
-    now: float,
-) -> dict[str, tuple[tuple[int, int], float]]:
-    """``held`` after a refresh of ``names`` (None: the whole folder): the documents it looked
-    at are forgotten, but those it found unsettled, each held since it was first seen in the
-    state it has now."""
-    kept = {} if names is None else {n: h for n, h in held.items() if n not in names}
-    for name, signature in report.unsettled.items():
-        previous = held.get(name)
-        kept[name] = (signature, previous[1] if previous and previous[0] == signature else now)
-    return kept

@@ -457,20 +457,14 @@ class Watcher:
         # A document being written keeps the time of its first change: one that is rewritten
         # without pause, and always found half-written, is still read within MAX_WAIT_SECONDS.
         firsts = {name: self._pending.get(name, (now,))[0] for name in report.unsettled}
-        held = self._held
-        looked_at = set(held) if names is None else names
-        self._held = {name: held[name] for name in held if name not in looked_at}
+        self._held = held_after(self._held, names, report, now)
         if names is None:
             self._pending.clear()
         else:
             for name in names:
                 self._pending.pop(name, None)
         for name, first in firsts.items():
-            signature = report.unsettled[name]
-            # Held since the first look at this very state, however often looked at since.
-            since = held[name][1] if held.get(name, ((), 0.0))[0] == signature else now
-            self._held[name] = (signature, since)
-            self._pending[name] = (first, since + EDIT_SETTLE_SECONDS)
+            self._pending[name] = (first, self._held[name][1] + EDIT_SETTLE_SECONDS)
         if report.any_change or report.times_changed or report.rebuilt:
             self._quiet_until = now + MIN_COMMIT_INTERVAL_SECONDS
 
@@ -510,6 +504,24 @@ class Watcher:
                 "released articles are told to the hub again",
                 bug=not isinstance(exc, EXPECTED),
             )
+
+
+def held_after(
+    held: dict[str, tuple[tuple[int, int], float]],
+    names: set[str] | None,
+    report: Report,
+    now: float,
+) -> dict[str, tuple[tuple[int, int], float]]:
+    """The documents held as maybe being written (name -> ((size, mtime_ns), since when,
+    monotonic)) after a refresh of ``names`` (None: the whole folder) that ``report`` tells:
+    those it looked at are forgotten, but those it found unsettled, each held since the first
+    look at the state it has now, however often looked at since (one that keeps changing
+    starts again)."""
+    kept = {} if names is None else {n: h for n, h in held.items() if n not in names}
+    for name, signature in report.unsettled.items():
+        previous = held.get(name)
+        kept[name] = (signature, previous[1] if previous and previous[0] == signature else now)
+    return kept
 
 
 def changed_names(
