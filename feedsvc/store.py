@@ -319,7 +319,7 @@ class Store:
         """The index of ``config``'s seeds folder. With ``renew`` (commands), a refresh builds
         again an index made by an earlier document parser (OTHER_PARSER) before anything else;
         without (the service's workers), it refreshes that index in place and leaves the
-        renewal to a process of its own (indexcheck.py), so that readers are served meanwhile."""
+        renewal to a process of its own (renewal.py), so that readers are served meanwhile."""
         self.settings = config  # for a process of its own to read documents as this one
         self.seeds_dir = config.seeds_dir
         self.index_path = config.index_path
