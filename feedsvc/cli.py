@@ -258,7 +258,9 @@ def _prepare_index(settings: Config) -> bool:
     the whole-index check is owed, to be made while serving (indexcheck.py)."""
     from .store import Store
 
-    store = Store(settings)
+    # An index made by an earlier document parser is served at once, and built again beside
+    # serving, when the folder is watched (renewal.py); without a watcher, it is built first.
+    store = Store(settings, renew=not settings.watch)
     try:
         # A damaged index (garbage in it, truncated) is rebuilt before serving: every worker
         # would otherwise start "healthy" and fail on the pages that read the damaged part.

@@ -51,10 +51,12 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 # passes over the whole text (most documents, and a tenth of the cost of parsing them).
 _PLAIN_ASCII = b"\t\n" + bytes(range(0x20, 0x7F))
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-# Read as Windows-1252, text of a language written in Latin letters has a few letters beyond
-# ASCII (French, Portuguese, Czech: 2-15 % of them); one in another legacy encoding (Russian in
-# Windows-1251, Greek in ISO-8859-7) has nearly all its letters there, and would be published
-# as mojibake ("Ìîñêâà"), as would random bytes. Beyond this share it is refused.
+# Read as Windows-1252, Western European text has a few letters beyond ASCII (French,
+# Portuguese, German: 2-10 % of them); text in another legacy encoding of a non-Latin script
+# (Russian in Windows-1251, Greek in ISO-8859-7) has nearly all its letters there, and would be
+# published as mojibake ("Ìîñêâà"), as would random bytes. Beyond this share it is refused.
+# Central European text in Windows-1250 (Czech, Polish) has too few such letters to be told
+# apart this way: it is still read as Windows-1252, with the warning that says so.
 MAX_LEGACY_NON_ASCII_SHARE = 0.3
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _DATELINE = re.compile(

@@ -101,6 +101,18 @@ class IndexFiles:
         self._link(self.next_link, build)
         return build
 
+    def adopt(self, index: Path) -> Path:
+        """Make ``index``, a finished SQLite index file in this folder that no connection has
+        open (another IndexFiles' build: a renewal's), a build of this index: renamed to a new
+        build's name, with what SQLite keeps beside it. Returns the new name; ``put_in_place``
+        makes it the index."""
+        build = self.folder / f"{self.path.name}.{time.time_ns():016x}"
+        os.replace(index, build)
+        for suffix in COMPANIONS:  # none, normally: the last connection's close removes them
+            with suppress(FileNotFoundError):
+                os.replace(f"{index}{suffix}", f"{build}{suffix}")
+        return build
+
     def put_in_place(self, build: Path) -> Path | None:
         """Make ``build`` the index, atomically; returns the build it replaces (None if none)."""
         try:

@@ -3,18 +3,21 @@
 An upgrade of feedsvc that reads some documents better (document.PARSER_VERSION) must reach the
 documents indexed before it, not only those edited since: an index made by an earlier parser
 (store.OTHER_PARSER) is built again from the whole folder. It is complete and nearly right
-meanwhile, so the service serves it at once, and the worker that leads the watch (watch.py)
-has it built aside (indexfile.py) by this process, at the priority of the start-up scan, and
-put in place when complete; every worker then reads the new one. Made before serving, the
-rebuild kept a restart from serving for as long (16 s at 20,000 documents, minutes at a
-million); made by the worker itself, it would hold that worker's interpreter lock as long.
+meanwhile, so the service serves it at once and keeps it in step with the folder, and the
+worker that leads the watch (watch.py) has it built again by this process, at the priority of
+the start-up scan (Store.renew: beside the index, then brought in step and put in place; every
+worker then reads the new one). Made before serving, the rebuild kept a restart from serving for
+as long (16 s at 20,000 documents, minutes at a million); made by the worker itself, it would
+hold that worker's interpreter lock as long; made under the index's write lock, it kept every
+change waiting as long.
 
     python -m feedsvc.renewal SETTINGS NICE PARENT_PID LOG_LEVEL
 
 SETTINGS is the service's settings as JSON (config.overrides_of): the parse settings and the
 document size limit must be the service's, or the new index would be made with others. Exit
 status 0 once the index is renewed (or was not owed any more), 2, with the reason in the log,
-when it could not be: the leader starts it again later.
+when it could not be: the leader starts it again RETRY_SECONDS later, logging at a level that
+says only errors, so that a lasting cause (a full disk) is said once.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from .rescan import EXIT_EXPECTED, EXPECTED, START_SCAN_NICE
 from .store import Store
 
 log = logging.getLogger(__name__)
+# After a failed renewal, the leader starts the next this much later (watch.py).
+RETRY_SECONDS = 60.0
 
 
 def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
@@ -49,11 +54,11 @@ def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
 def main(argv: list[str]) -> int:
     overrides, priority, parent, level = argv
     die_with(int(parent))
-    # The service's stop is the leader's to pass on (it kills this process): a stop sent to
-    # every process of the service must not end the rebuild with a traceback. A rebuild ended
-    # half-way is resumed by the next one.
+    # Ctrl-C at a terminal is the service's to take (this process has a group of its own, but
+    # a signal sent to every process of the service must not print a traceback here). SIGTERM
+    # keeps its default, silent end: the parser processes inherit it, and the pool ends them
+    # with it when the renewal fails (ignored, the pool waited for them for ever).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logs.configure(int(level))
     # By increment, as rescan.py: raising a priority back needs privilege.
     os.nice(max(0, int(priority) - os.nice(0)))
@@ -61,16 +66,16 @@ def main(argv: list[str]) -> int:
     try:
         store = Store(settings)
         try:
-            if store.renewal_owed():  # not if another process renewed it meanwhile
-                store.refresh(parallel=True)  # says what it does, in two lines (Store._rebuild)
+            store.renew()  # says what it does, in two lines
         finally:
             store.release()
     except EXPECTED as exc:
         log.warning(
             "could not build the index %s again for this version's document parser (%s); "
-            "serving the one it has, and trying again later",
+            "serving the one it has, and trying again every %.0f s",
             settings.index_path,
             indexfile.explain(exc),
+            RETRY_SECONDS,
         )
         return EXIT_EXPECTED
     return 0

@@ -83,6 +83,14 @@ OTHER_SETTINGS = "was made with other date settings (FEEDSVC_TIMEZONE, FEEDSVC_D
 OTHER_PARSER = "was made by an earlier version of the document parser"
 # Indexes built again by refresh (aside, while the old one is served), as an expected step.
 RENEWED = (OTHER_VERSION, OTHER_SETTINGS, OTHER_PARSER)
+
+
+def renewal_path(index_path: Path) -> Path:
+    """Where Store.renew builds the index again beside ``index_path``: an index of its own, with
+    its own builds and lock, none of whose files the index's own rules take for theirs."""
+    return index_path.with_name(f"{index_path.name}.renewal")
+
+
 # 6: authors, dateline and zone_label; slugs in every script (python-slugify).
 # 7: agency and city in the full-text index, which folds accents (remove_diacritics 2).
 # 8: an entry's time from its file, the folder's time; indexes for the content time.
@@ -1078,11 +1086,14 @@ class Store:
 
     def ready(self) -> bool:
         """Whether there is a complete index of this version to serve (else ``refresh`` makes
-        one before anything is served from it). One made by an earlier document parser is:
-        it holds every document, most of them read as now (``renewal_owed``)."""
+        one before anything is read from it). One made by an earlier document parser is, for
+        a Store that does not renew (the service's: it holds every document, most of them read
+        as now, until ``renew`` replaces it); one that does must build it again first."""
         try:
             build = self._files.current()
-            return build is not None and self._problem_with(build) in (None, OTHER_PARSER)
+            problem = None if build is None else self._problem_with(build)
+            servable = problem is None or (problem == OTHER_PARSER and not self._renews)
+            return build is not None and servable
         except (sqlite3.Error, OSError, ForeignIndex):
             return False
 
@@ -1327,20 +1338,85 @@ class Store:
                 time.monotonic() - started)  # fmt: skip
         return report
 
-    def _create_schema(self, db: sqlite3.Connection) -> None:
-        # A new build's generation follows the last one announced, so that a token a process
-        # kept from the old build is never taken for one of the new build.
+    def _first_generation(self) -> int:
+        """A new build's generation: it follows the last one announced, so that a token a
+        process kept from the old build is never taken for one of the new build."""
         try:
             with open(self._generation_path) as announced:
-                first = int(announced.read().strip() or 0) + 1
+                return int(announced.read().strip() or 0) + 1
         except (OSError, ValueError):
-            first = 1
+            return 1
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        first = self._first_generation()
         db.executescript(SCHEMA)
         db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', ?),"
             " ('folder_mtime_ns', '0'), ('parsing', ?), ('parser', ?)",
             (SCHEMA_VERSION, str(first), self._parsing, str(PARSER_VERSION)),
         )
+
+    def renew(self) -> Report | None:
+        """Build the index again for this version's document parser (OTHER_PARSER) while the
+        old one is served and kept in step: the whole folder is read into an index of its own
+        (``renewal_path``), under that index's own lock; then, under this index's write lock,
+        that one is brought in step with what changed meanwhile, and put in place. Writers wait
+        only for that catch-up (a scan of the folder): the renewal made under the write lock
+        kept every change waiting for as long as it took (minutes at a million documents).
+        Returns the catch-up's report, or None when no renewal is owed (any more). Raises
+        sqlite3.Error, OSError (a full disk): the renewal's index is kept, and the next
+        renewal goes on from it."""
+        if not self.renewal_owed():
+            return None
+        started = time.monotonic()
+        log.info("the index %s %s; building it again from %s beside it",
+                 self.index_path, OTHER_PARSER, self.seeds_dir)  # fmt: skip
+        aside = Store(self.settings.replace(index_path=renewal_path(self.index_path)))
+        try:
+            aside.refresh(parallel=True)
+            with self._write_lock():
+                if not self.renewal_owed():  # another process built it meanwhile
+                    return None
+                caught_up = time.monotonic()
+                report = aside.refresh(parallel=True)
+                renewed = aside._files.current()
+                aside.release()
+                if renewed is None:  # removed under it: the next renewal starts again
+                    raise FileNotFoundError(f"{aside.index_path} went missing")
+                build = self._files.adopt(renewed)
+                generation = self._first_generation()
+                conn = indexfile.connect(build)
+                try:
+                    with conn:
+                        conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'",
+                                     (str(generation),))  # fmt: skip
+                finally:
+                    conn.close()
+                previous = self._files.put_in_place(build)
+                self._publish(generation)
+                if previous is not None:
+                    self._files.remove(previous)
+                self._files.remove_leftovers()
+                aside.discard()
+        finally:
+            aside.release()
+        log.info("the index %s is built again: %s in %.1f s, of which %.1f s catching up "
+                 "with the changes made meanwhile", self.index_path,
+                 changes.quantity(self.count(), "article"), time.monotonic() - started,
+                 time.monotonic() - caught_up)  # fmt: skip
+        self.release()
+        return report
+
+    def discard(self) -> None:
+        """Remove this index and the files beside it (a renewal's, once adopted). Closes this
+        process's connections to it first."""
+        self.release()
+        build = self._files.current()
+        if build is not None:
+            self._files.remove(build)
+        self.index_path.unlink(missing_ok=True)
+        for suffix in (".generation", ".clean", ".next", ".lock"):
+            Path(f"{self.index_path}{suffix}").unlink(missing_ok=True)
 
     def scan(self) -> list[str]:
         """The names of files that differ from the index's record (new, changed or gone), and

@@ -30,9 +30,8 @@ opened for a moment, file descriptors running out) is one line when it starts an
 ends, and is retried with back-off; a bug is logged once with its traceback and retried the
 same way. A leader whose changes keep waiting says so (``BEHIND_WARNING_SECONDS``).
 
-An index made by an earlier document parser (an upgrade of feedsvc) is served as it is, and the
-leader has it built again beside serving, by a process of its own (renewal.py). Until that is
-in place, changes wait, held as while the index is busy: the renewal reads the whole folder.
+An index made by an earlier document parser (an upgrade of feedsvc) is served and kept in step
+as any, and the leader has it built again beside it, by a process of its own (renewal.py).
 
 The leader also tells ``on_change`` (the WebSub notifier) about every change it commits and
 about every embargo that lifts, once the change is what every worker serves.
@@ -52,7 +51,7 @@ from typing import IO
 
 import watchfiles
 
-from . import indexfile, renewal
+from . import changes, indexfile, renewal
 from .changes import log_report
 from .conditions import Conditions
 from .rescan import (
@@ -93,8 +92,6 @@ RECURSIVE = False
 # A safety rescan stats every file: at a million files that is seconds of work. It runs every
 # SAFETY_RESCAN_SECONDS, or less often, so as to take at most this share of the leader's time.
 SAFETY_RESCAN_MAX_SHARE = 0.05
-# After a renewal of the index failed (renewal.py said why), it is started again this much later.
-RENEWAL_RETRY_SECONDS = 60.0
 
 
 class Watcher:
@@ -130,6 +127,7 @@ class Watcher:
         # whether one is owed (monotonic; infinity: looked, none owed).
         self._renewal: subprocess.Popen[bytes] | None = None
         self._renewal_due = 0.0
+        self._renewal_failures = 0  # in a row: the later ones are not said again
         self._conditions = Conditions(log)
         self._thread = threading.Thread(target=self._run, name="feedsvc-watcher", daemon=True)
 
@@ -144,10 +142,10 @@ class Watcher:
             self._thread.join(timeout=10)
         if self._scanner is not None and self._scanner.is_alive():
             self._scanner.join(timeout=10)  # a safety rescan under way is ended (rescan.py)
-        if self._renewal is not None:  # the next leader's renewal resumes its build
-            self._renewal.kill()
-            self._renewal.wait()
-            self._renewal = None
+        renewing = self._renewal  # not cleared: the watcher's thread may not have ended
+        if renewing is not None:  # the next leader's renewal goes on from its index
+            renewing.kill()
+            renewing.wait()
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -281,32 +279,42 @@ class Watcher:
 
     def _renew_if_owed(self) -> None:
         """Start the renewal of an index made by an earlier document parser (renewal.py), once
-        it is known to be owed; and again after a failed one, RENEWAL_RETRY_SECONDS later."""
+        it is known to be owed; and again after a failed one, renewal.RETRY_SECONDS later,
+        saying only errors then: the first said why it failed."""
         if self._renewing() or time.monotonic() < self._renewal_due:
             return
+        self._renewal_due = float("inf")  # looked at again only if the renewal fails
         try:
-            owed = self.store.renewal_owed()
-            if owed:
+            if self.store.renewal_owed():
                 level = logging.getLogger("feedsvc").getEffectiveLevel()
+                level = level if self._renewal_failures == 0 else max(level, logging.ERROR)
                 self._renewal = renewal.start(self.store.settings, level)
         except EXPECTED as exc:
-            log.warning("cannot have the index %s built again for this version's document "
-                        "parser (%s); trying again in %.0f s", self.store.index_path,
-                        indexfile.explain(exc), RENEWAL_RETRY_SECONDS)  # fmt: skip
-            self._renewal_due = time.monotonic() + RENEWAL_RETRY_SECONDS
-            return
-        self._renewal_due = float("inf")  # looked at again only if the renewal fails
+            what = f"the index {self.store.index_path} for this version's document parser"
+            self._renewal_failed(f"cannot have {what} built ({indexfile.explain(exc)})")
 
     def _renewing(self) -> bool:
         """Whether the renewal runs; once it has ended, whether it failed decides when to try
         again (its process said why)."""
-        if self._renewal is None or self._renewal.poll() is None:
-            return self._renewal is not None
-        if self._renewal.returncode != 0:
-            self._renewal_due = time.monotonic() + RENEWAL_RETRY_SECONDS
-        self._renewal.wait()
+        renewing = self._renewal
+        if renewing is None or renewing.poll() is None:
+            return renewing is not None
         self._renewal = None
+        if renewing.returncode != 0:
+            self._renewal_failed(None)
+        elif self._renewal_failures:
+            log.info("the index %s is built again for this version's document parser, after "
+                     "%s", self.store.index_path,
+                     changes.quantity(self._renewal_failures, "failed attempt"))  # fmt: skip
+            self._renewal_failures = 0
         return False
+
+    def _renewal_failed(self, why: str | None) -> None:
+        """Try again later; ``why`` is said the first time (None: the renewal said it)."""
+        if why is not None and self._renewal_failures == 0:
+            log.warning("%s; trying again every %.0f s", why, renewal.RETRY_SECONDS)
+        self._renewal_failures += 1
+        self._renewal_due = time.monotonic() + renewal.RETRY_SECONDS
 
     def _try_to_lead(self) -> bool:
         lock_file = indexfile.try_lock(self._lock_path, wait=False)
@@ -403,11 +411,7 @@ class Watcher:
             self._refresh(due)
 
     def _refresh(self, names: set[str] | None = None) -> None:
-        """Refresh ``names``, or the whole folder; on failure, say so once and retry later.
-        Not while the index is being renewed: what changed stays held, and is refreshed in
-        the renewed index (which may have read it already)."""
-        if self._renewing():
-            return
+        """Refresh ``names``, or the whole folder; on failure, say so once and retry later."""
         now = time.monotonic()
         if names is None:
             if now < self._retry_at:

@@ -9,6 +9,7 @@ import html.parser
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,6 +90,23 @@ def tree_state(out: Path) -> dict[str, tuple[bytes, int, int]]:
 
 
 # -- the URL list ------------------------------------------------------------------------------
+
+
+def test_a_build_on_an_index_of_an_earlier_parser_builds_the_index_again_first(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """A build reads documents as this version's parser does (document.PARSER_VERSION): an
+    index an earlier one made is built again before anything is rendered (a review found the
+    build rebuilding it under its own reads, then failing with "unable to open database")."""
+    out = tmp_path / "site"
+    run_build(tmp_path, seeds, out)
+    with contextlib.closing(sqlite3.connect(tmp_path / "live-index" / "index.sqlite3")) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")
+        db.execute("UPDATE articles SET headline = 'As Read Before'")
+        db.commit()
+    run_build(tmp_path, seeds, out)
+    feed = (out / "feed.atom").read_text(encoding="utf-8")
+    assert "As Read Before" not in feed and "U.S. officials travel to Venezuela" in feed
 
 
 def test_every_get_route_declares_how_its_urls_are_listed(tmp_path: Path, seeds: Path) -> None:

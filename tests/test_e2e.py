@@ -17,6 +17,8 @@ import feedparser
 import pytest
 
 from benchmarks import corpus
+from feedsvc import indexfile
+from feedsvc.store import renewal_path
 
 from .conftest import (
     SITE_URL,
@@ -198,36 +200,46 @@ def test_an_index_of_an_earlier_parser_is_served_at_once_and_built_again_beside(
     tmp_path: Path, seeds: Path
 ) -> None:
     """An upgrade of feedsvc that reads documents better reaches the documents indexed before
-    it (document.PARSER_VERSION), without keeping the restart from serving: the old index is
-    served, and built again by a process of its own (renewal.py)."""
-    corpus.write(seeds, 2000)  # a renewal of seconds: the first answers come before its end
+    it (document.PARSER_VERSION), without keeping the restart from serving or changes from
+    being indexed: the old index is served and kept in step, and built again by a process of
+    its own beside it (renewal.py, Store.renew)."""
+    corpus.write(seeds, 2000)
     server = start_server(tmp_path, seeds)
     try:
         newest = feedparser.parse(server.url + "/feed.atom").entries[0]
     finally:
         stop_server(server)
-    with sqlite3.connect(tmp_path / "live-index" / "index.sqlite3") as db:
+    index = tmp_path / "live-index" / "index.sqlite3"
+    with sqlite3.connect(index) as db:
         # As an earlier parser left it: its record, and one headline it read otherwise.
         db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")
         db.execute("UPDATE articles SET headline = 'As Read Before' WHERE id = ?",
                    (newest.id.rsplit("/", 1)[-1],))  # fmt: skip
 
-    def newest_title() -> str:
-        return str(feedparser.parse(server.url + "/feed.atom").entries[0].title)
+    def titles() -> list[str]:
+        return [str(e.title) for e in feedparser.parse(server.url + "/feed.atom").entries]
 
-    server = start_server(tmp_path, seeds)
+    # The renewal's own index is held (as a renewal of a million documents takes minutes).
+    with indexfile.locked(Path(f"{renewal_path(index)}.lock")):
+        server = start_server(tmp_path, seeds)
+        try:
+            assert titles()[0] == "As Read Before"  # the old index, served at once
+            write_document(seeds, 9999, hex_id(9999), date="1 Jan 2026", headline="Filed now")
+            wait_for(lambda: titles()[0] == "Filed now", 5.0)  # indexed meanwhile
+        except BaseException:
+            stop_server(server)
+            raise
     try:
-        assert newest_title() == "As Read Before"  # the old index, served at once
-        wait_for(lambda: newest_title() == newest.title, 60.0)
+        wait_for(lambda: titles()[1] == newest.title, 60.0)
+        assert titles()[0] == "Filed now"  # caught up with
         log = server.log()
-        assert "serving 2,001 indexed articles from the index" in log
-        renewed = [line for line in log.splitlines() if "earlier version of the document" in line]
+        assert "serving 2,001 indexed articles from the index (made by an earlier" in log
+        renewed = [line for line in log.splitlines() if "is built again: 2,002 articles" in line]
         assert len(renewed) == 1 and f"[{server.process.pid}]" not in renewed[0]
-        assert "is built: 2,001 articles" in log
     finally:
         stop_server(server)
-    # Built once: the next start serves it as it is.
-    server = start_server(tmp_path, seeds)
+    assert sorted(p.name for p in index.parent.glob("*renewal*")) == []  # nothing left beside
+    server = start_server(tmp_path, seeds)  # built once: the next start serves it as it is
     try:
         time.sleep(1.0)
         assert "earlier version of the document parser" not in server.log()

@@ -565,6 +565,53 @@ def on_a_small_disk(folder: Path, size_mib: int) -> list[str]:
     return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(folder)]
 
 
+# In a jail whose index folder is a small disk: index the folder, have the index look made by
+# an earlier document parser, fill the disk to a quarter of the index's size, and renew it.
+RENEWAL_ON_A_FULL_DISK = """
+import json, os, sqlite3, subprocess, sys, time
+from feedsvc import config
+from feedsvc.store import Store
+settings = config.load(json.loads(sys.argv[1]))
+Store(settings).refresh(parallel=True)
+with sqlite3.connect(settings.index_path) as db:
+    db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")
+left = os.path.getsize(os.path.realpath(settings.index_path)) // 4
+with open(settings.index_path.parent / "filler", "wb") as out:
+    while os.statvfs(out.name).f_bavail * os.statvfs(out.name).f_frsize > left:
+        out.write(bytes(65536))
+        out.flush()
+started = time.monotonic()
+renewal = [sys.executable, "-m", "feedsvc.renewal", sys.argv[1], "10", str(os.getpid()), "20"]
+ended = subprocess.run(renewal, capture_output=True, text=True, timeout=120)
+print(json.dumps({"status": ended.returncode, "seconds": time.monotonic() - started,
+                  "said": ended.stderr, "parser": str(Store(settings).renewal_owed())}))
+"""
+
+
+@needs_jail
+def test_a_renewal_that_fails_on_a_full_disk_ends_and_says_why(tmp_path: Path) -> None:
+    """The renewal (renewal.py) of an index made by an earlier parser, failing half-way through
+    reading the folder in parallel (the disk fills up), ends with status 2 and one line that
+    says why: the leader then tries again later, and indexes changes meanwhile. Its parser
+    processes ignored the SIGTERM the pool ends them with, and it waited for them for ever."""
+    seeds = tmp_path / "seeds"
+    corpus.write(seeds, 1500)  # parsed in parallel (indexing.PARALLEL_THRESHOLD)
+    folder = tmp_path / "index"
+    folder.mkdir()
+    settings = {"SEEDS_DIR": str(seeds), "INDEX_PATH": str(folder / "index.sqlite3")}
+    command = [*on_a_small_disk(folder, 64), sys.executable, "-c", RENEWAL_ON_A_FULL_DISK,
+               json.dumps(settings)]  # fmt: skip
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["status"] == 2, result
+    assert result["seconds"] < 60, result
+    said = result["said"]
+    assert "could not build the index" in said and "the disk is full" in said, said
+    assert "Traceback" not in said, said
+    assert result["parser"] == "True"  # the old index, still in place
+
+
 def edit_headline(path: Path, headline: str) -> None:
     lines = path.read_text(encoding="utf-8").split("\n")
     path.write_text("\n".join([headline, *lines[1:]]), encoding="utf-8")
