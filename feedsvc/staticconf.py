@@ -92,7 +92,9 @@ def file_path(url: str) -> str:
         return f"{stem}/{PAGE_PARAMETER}/{int(query[0][1])}.html".lstrip("/")
     if path.endswith("/"):
         return (path + "index.html").lstrip("/")
-    if "." in PurePosixPath(path).name:
+    # The last segment: the checks above leave no empty or dot segment for a PurePosixPath
+    # to tidy away, and a build calls this for every URL.
+    if "." in path.rpartition("/")[2]:
         return path.lstrip("/")
     return path.lstrip("/") + ".html"
 
