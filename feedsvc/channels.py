@@ -31,6 +31,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import date as date_type
+from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
 from .config import Config
@@ -236,6 +237,11 @@ class FeedDocument:
 
 # Archive plans kept per channel (each is a few hundred small objects at most).
 MAX_CACHED_PLANS = 256
+# Archive pages kept with their articles: every page is served as three feeds and three
+# previews, each of which read the same articles from the index (6 % of a full build's time);
+# a static build asks for the three feeds in a row, then for the three previews in a row. A
+# few only: each holds a feed's worth of full texts (FEEDSVC_FEED_SIZE, up to 1,000).
+MAX_CACHED_ARCHIVE_PAGES = 4
 
 
 def republished_max(feed_size: int) -> int:
@@ -253,6 +259,8 @@ class Channels:
         self.site = site
         self._plans: OrderedDict[Channel, tuple[Hashable, ArchivePlan]] = OrderedDict()
         self._plans_lock = threading.Lock()
+        self._pages: OrderedDict[tuple[Channel, str], tuple[Hashable, _ArchiveRead]] = OrderedDict()
+        self._pages_lock = threading.Lock()
 
     def title(self, channel: Channel) -> str | None:
         """The channel's title, or None when it does not exist (an unknown agency or city)."""
@@ -321,21 +329,12 @@ class Channels:
 
     def archive(self, channel: Channel, key: str, fmt: str) -> FeedDocument | None:
         """Archive page ``key`` of ``channel``, or None when there is no such page."""
-        title = self.title(channel) if channel.has_archives else None
-        if title is None:
+        read = self._archive_read(channel, key)
+        if read is None:
             return None
-        plan = self.plan(channel)
-        position = plan.find(key)
-        if position is None:
-            return None
+        title, plan, position, articles = read
         page = plan.pages[position]
-        entries = list(
-            reversed(
-                self.store.published_between(
-                    page.start, page.end, page.count, page.offset, facet=self._facet(channel)
-                )
-            )
-        )
+        entries = list(articles)
         # RFC 5005 4: current, prev-archive (MUST unless the first) and next-archive.
         links = {**self._hub_links(), "current": self.site.url(channel.feed_path(fmt))}
         if position > 0:
@@ -356,6 +355,39 @@ class Channels:
             links,
             page,
         )
+
+    def _archive_read(self, channel: Channel, key: str) -> _ArchiveRead | None:
+        """What archive page ``key`` of ``channel`` reads from the store, whatever the format:
+        kept until what the store shows changes, as plans are (``plan``). Not kept while a
+        document file is dated after now: an article's update time then depends on the moment
+        of reading (lastmod.entry_updated_at), which the store's visible state does not say."""
+        state = self.store.visible_state()
+        lasting = self.store.content_time_determinable()
+        if lasting:
+            with self._pages_lock:
+                cached = self._pages.get((channel, key))
+                if cached is not None and cached[0] == state:
+                    self._pages.move_to_end((channel, key))
+                    return cached[1]
+        title = self.title(channel) if channel.has_archives else None
+        if title is None:
+            return None
+        plan = self.plan(channel)
+        position = plan.find(key)
+        if position is None:
+            return None
+        page = plan.pages[position]
+        articles = self.store.published_between(
+            page.start, page.end, page.count, page.offset, facet=self._facet(channel)
+        )
+        read = _ArchiveRead(title, plan, position, tuple(reversed(articles)))
+        if lasting:
+            with self._pages_lock:
+                self._pages[(channel, key)] = (state, read)
+                self._pages.move_to_end((channel, key))
+                while len(self._pages) > MAX_CACHED_ARCHIVE_PAGES:
+                    self._pages.popitem(last=False)
+        return read
 
     def plan(self, channel: Channel) -> ArchivePlan:
         """``channel``'s archive pages as the store is now (kept until what it shows changes)."""
@@ -404,6 +436,13 @@ class Channels:
         # prev-archive for Atom and RSS readers (RFC 5005); next for JSON Feed's next_url.
         url = self.site.url(channel.archive_path(page.key, fmt))
         return {"prev-archive": url, "next": url}
+
+
+class _ArchiveRead(NamedTuple):
+    title: str
+    plan: ArchivePlan
+    position: int  # of the page in the plan
+    articles: tuple[Article, ...]  # oldest first
 
 
 def _newest_first(article: Article) -> tuple[float, int, str]:
