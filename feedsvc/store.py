@@ -661,10 +661,18 @@ class Store:
 
     def visible_state(self) -> tuple[str, int, float | None]:
         """What reads see, as a key: the build, its generation and the latest release (the
-        articles published by now are the same for as long as all three are)."""
+        articles published by now are the same for as long as all three are). Within a
+        ``reading()``, read once from its snapshot (a render asks for it several times)."""
+        local = self._local
+        within = getattr(local, "now", None) is not None
+        if within and local.state is not None:
+            return local.state
         generation = int(self._meta("generation"))
-        build = getattr(self._local, "build", None) or self._build
-        return str(build), generation, self._site_times().latest_release_ts
+        build = getattr(local, "build", None) or self._build
+        state = str(build), generation, self._site_times().latest_release_ts
+        if within:
+            local.state = state
+        return state
 
     def next_event(self) -> float:
         """When (epoch seconds) the store next changes by the clock alone (inf: never)."""
@@ -683,7 +691,7 @@ class Store:
             yield local.snapshot
             return
         snapshot = Snapshot()
-        local.now, local.times, local.snapshot = time.time(), None, snapshot
+        local.now, local.times, local.state, local.snapshot = time.time(), None, None, snapshot
         failed = False
         try:
             yield snapshot
@@ -692,7 +700,8 @@ class Store:
             raise self._unavailable(exc) from exc
         finally:
             conn, build = getattr(local, "conn", None), getattr(local, "build", None)
-            local.now = local.times = local.snapshot = local.conn = local.build = None
+            local.now = local.times = local.state = local.snapshot = None
+            local.conn = local.build = None
             if conn is not None and build is not None:
                 self._end_snapshot(build, conn, failed)
 
