@@ -303,14 +303,16 @@ class OutTree:
 
     def _apply(self) -> None:
         db = self._db
-        made: set[Path] = set()
+        made: set[str] = set()
+        # Strings, not Path objects: a first build moves three files a URL.
+        staging = str(self.staging)
         for source, target in db.execute("SELECT source, target FROM journal_moves").fetchall():
-            staged = self.staging / source
-            if not staged.exists():
+            staged = os.path.join(staging, source)
+            if not os.path.exists(staged):
                 continue  # renamed before a kill
-            parent = Path(target).parent
+            parent = os.path.dirname(target)
             if parent not in made:
-                parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(parent, exist_ok=True)
                 made.add(parent)
             os.replace(staged, target)
         emptied: set[Path] = set()
