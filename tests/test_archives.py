@@ -10,6 +10,8 @@ pages of the article's own period.
 from __future__ import annotations
 
 import json
+import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,6 +221,29 @@ def test_a_period_that_is_over_is_cached_longer(archive_app, seeds: Path) -> Non
     current = client.get(f"/archives/{today:%Y-%m}/feed.atom")
     assert current.status_code == 200
     assert current.headers["Cache-Control"] == "public, max-age=300"  # still filling
+
+
+def test_an_archive_page_follows_a_file_dated_ahead_of_the_clock(archive_app, seeds: Path) -> None:
+    """A file dated after now dates its entry by its publication until the clock reaches the
+    file's time (lastmod.entry_updated_at); from then on the page shows the file's time, with
+    nothing indexed in between: what a read of the page in any format saw before is not
+    reused (Channels._archive_read)."""
+    client = archive_app.test_client()
+    url = "/archives/2023-02-01/feed.atom"
+    ahead = datetime.fromtimestamp(math.ceil(time.time()) + 2, UTC)
+    story = seeds / f"003_{hex_id(3)}.txt"
+    change(archive_app, seeds, ahead, lambda: story)
+
+    def updated() -> datetime:
+        feed = feedparser.parse(client.get(url).data)
+        entry = next(e for e in feed.entries if e.title == "Story 3")
+        return datetime(*entry.updated_parsed[:6], tzinfo=UTC)
+
+    assert updated() < ahead
+    for fmt in ("rss", "json"):
+        assert client.get(url.replace(".atom", f".{fmt}")).status_code == 200
+    time.sleep(max(0.0, ahead.timestamp() - time.time()) + 0.2)
+    assert updated() == ahead
 
 
 @pytest.mark.parametrize(
