@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -151,39 +150,27 @@ class Rendered:
     error: str | None = None  # the app did not answer as expected: nothing staged
 
 
-@functools.lru_cache(maxsize=4)  # one site URL per build
-def _site_environ(site_url: str) -> Mapping[str, Any]:
-    """What every request to ``site_url`` carries, whatever its path: parsed once, not twice
-    for each of a build's URLs."""
-    parts = urlsplit(site_url)
-    return MappingProxyType(
-        {
-            "REQUEST_METHOD": "GET",
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": parts.hostname or "localhost",
-            "SERVER_PORT": str(parts.port or (443 if parts.scheme == "https" else 80)),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": parts.netloc,
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": parts.scheme,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-    )
-
-
 def request(app: Any, url: str, site_url: str, **headers: str) -> tuple[int, list, bytes]:
     """GET ``url`` from a WSGI app: (status, headers, body)."""
     path, _, query = url.partition("?")
-    # A new dict each time: the app and its middleware write into the environ.
+    parts = urlsplit(site_url)
     environ = {
-        **_site_environ(site_url),
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
         "PATH_INFO": path,
         "QUERY_STRING": query,
+        "SERVER_NAME": parts.hostname or "localhost",
+        "SERVER_PORT": str(parts.port or (443 if parts.scheme == "https" else 80)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": parts.netloc,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme,
         "wsgi.input": io.BytesIO(),
         "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
         **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
     }
     answer: dict[str, Any] = {}
