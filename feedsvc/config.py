@@ -256,7 +256,12 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLite index: a link to the current build, `<index>.<16 hex digits>`, beside it. Safe to"
         " delete, even while serving: it is rebuilt from the documents, and a damaged one is found"
         " and rebuilt (docs/faults.md). Rebuilt at the next start after `FEEDSVC_TIMEZONE` or"
-        " `FEEDSVC_DATE_ORDER` changes, which change the times of documents already indexed.",
+        " `FEEDSVC_DATE_ORDER` changes, which change the times of documents already indexed."
+        " Rebuilt too after an upgrade of feedsvc that reads documents otherwise (a parser fix"
+        " must reach the documents indexed before it): `serve` serves the old index meanwhile,"
+        " keeps indexing changes into it, and builds the new one beside it (`<index>.renewal`,"
+        " as much disk again) at a low priority, putting it in place when it is complete;"
+        " `index`, `build` and an unwatched `serve` rebuild it first.",
     ),
     Setting(
         "SITE_URL",
