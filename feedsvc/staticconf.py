@@ -65,6 +65,9 @@ MOVED_BODY = (
     "<p>This address has moved permanently to the one in the Location header.\n"
 )
 
+# The methods a file is sent for; any other is 405, but OPTIONS, 200 (both with Allow).
+SERVED_METHODS = ("GET", "HEAD")
+
 # The body of nginx's 405 for a method the service does not allow (web.SERVER_METHODS).
 NOT_ALLOWED_BODY = (
     "<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n"
@@ -218,6 +221,15 @@ class _Site:
             "map_hash_bucket_size 256;",
             "# A literal $ inside a value (nginx interpolates variables in values).",
             'geo $feedsvc_dollar { default "$"; }',
+            "",
+            "# The methods the service answers (web.SERVER_METHODS but OPTIONS, which is told",
+            "# which with the 405's Allow): a hash lookup rather than a regular expression for",
+            "# every request. A map matches strings ignoring case (nginx.org/r/map), and nginx",
+            "# refuses a method with a lower-case letter (400) before reading any configuration.",
+            "map $request_method $feedsvc_method_refused {",
+            '    default "1";',
+            *(f'    {_key(method)} "";' for method in SERVED_METHODS),
+            "}",
             "",
             *self._nginx_page_maps(),
             "# A browser's navigation to a feed gets the feed's preview page (preview.py); only",
@@ -389,7 +401,7 @@ root {_quote(self.root)};
 # Methods as the service answers them: GET and HEAD; OPTIONS is told which (200), any other
 # is 405, both with the Allow header RFC 9110 15.5.6 requires (nginx's own 405 has none, and
 # its redirects would answer a POST with a 301). First: a rewrite below ends this phase.
-if ($request_method !~ ^(?:GET|HEAD)$) {{ return 405; }}
+if ($feedsvc_method_refused) {{ return 405; }}
 # Doubled slashes are not merged, as the service does not (merge_slashes off, below): a file's
 # path would find the file all the same.
 if ($uri ~ //) {{ return 404; }}
