@@ -42,9 +42,12 @@ from .preview import NAVIGATION
 from .web import SERVER_METHODS
 
 ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
-# An article page's file as nginx's $uri names it: the header maps give these one regex line
-# instead of a line each, so that a new article's page is served with its headers before the
-# configuration is written again (a watching build writes it last: build.Builder._commit).
+# Where article pages live. nginx serves them from a location of their own, which sends the
+# headers of article pages (nginx_server), so that a new article's page is served with its
+# headers before the configuration is written again (a watching build writes it last:
+# build.Builder._commit). Every file under it must be an article page (ARTICLE_FILE).
+ARTICLES_FOLDER = "/articles/"
+# An article page's file as nginx's $uri names it.
 ARTICLE_FILE = r"/articles/[0-9a-f]{16}/[^/]+[.]html"
 NGINX_FOLDER = "nginx"
 HOST_FILES = ("_headers", "_redirects")
@@ -73,6 +76,10 @@ NOT_ALLOWED_BODY = (
     "<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n"
     "<h1>Method Not Allowed</h1>\n<p>This address answers GET and HEAD.\n"
 )
+
+
+# One header's values (_Site._value_map).
+_ValueMap = tuple[str, list[tuple[str, str]], str | None, list[tuple[str, str]]]
 
 
 class UnmappableURL(ValueError):
@@ -164,8 +171,14 @@ class _Site:
         self._uris: tuple[list[tuple[str, int]], list[tuple[str, int]]] = ([], [])
         for number, entry in enumerate(self.files):
             uri = "/" + str(entry.file)
-            self._uris[bool(pages.fullmatch(uri))].append((uri, number))
-        self._value_maps: dict[str, tuple[str, str | None, list[tuple[str, str]]]] = {}
+            is_article = bool(pages.fullmatch(uri))
+            if uri.startswith(ARTICLES_FOLDER) and not is_article:
+                raise UnmappableURL(
+                    f"{entry.url}: its file {uri} is under {ARTICLES_FOLDER} but no article's "
+                    "page (the generated nginx configuration sends it an article's headers)"
+                )
+            self._uris[is_article].append((uri, number))
+        self._value_maps: dict[str, _ValueMap] = {}
 
     # -- what the app said, per file ----------------------------------------------------------
 
@@ -189,16 +202,20 @@ class _Site:
         names.discard("Location")
         return sorted(names)
 
-    def _header_value(self, name: str) -> str:
-        """What the server's add_header sends as ``name``: the value itself when every file has
-        the same (no map to look up at every request), else its map's variable (nginx_http)."""
-        common, articles, others = self._value_map(name)
-        return _variable(name) if others or articles not in (None, common) else _quote(common)
+    def _header_value(self, name: str, articles: bool = False) -> str:
+        """What an add_header sends as ``name``, for the files but article pages or for the
+        article pages: the value itself when every such file has the same (no map to look up
+        at every request), else its map's variable (nginx_http)."""
+        common, others, article_common, article_others = self._value_map(name)
+        if articles:
+            assert article_common is not None
+            common, others = article_common, article_others
+        return _variable(name, articles) if others else _quote(common)
 
-    def _value_map(self, name: str) -> tuple[str, str | None, list[tuple[str, str]]]:
-        """One header's (most common value of the files but article pages, most common value
-        of the article pages or None without any, [(nginx $uri, value) for each file whose
-        value is not the most common of its kind])."""
+    def _value_map(self, name: str) -> _ValueMap:
+        """One header's (most common value of the files but article pages, [(nginx $uri, value)
+        for each of those files with another], the same two for the article pages: None and []
+        without any)."""
         if name not in self._value_maps:
             rest, articles = (
                 [(uri, self._headers[number].get(name, "")) for uri, number in uris]
@@ -206,9 +223,12 @@ class _Site:
             )
             common = _most_common(rest or articles)
             article_common = _most_common(articles) if articles else None
-            others = [(uri, value) for uri, value in rest if value != common]
-            others += [(uri, value) for uri, value in articles if value != article_common]
-            self._value_maps[name] = (common, article_common, others)
+            self._value_maps[name] = (
+                common,
+                [(uri, value) for uri, value in rest if value != common],
+                article_common,
+                [(uri, value) for uri, value in articles if value != article_common],
+            )
         return self._value_maps[name]
 
     # -- nginx ---------------------------------------------------------------------------------
@@ -251,18 +271,19 @@ class _Site:
             "}",
             "",
             "# Headers the service sends, per file ($uri after try_files); most files share the",
-            "# default, the others are listed.",
+            "# default, the others are listed: a hash lookup each, no regular expression.",
+            f"# Those of article pages ({ARTICLES_FOLDER}, a location of their own) apart. A",
+            "# header with one value for every file has no map (its add_header says it).",
         ]
         for name in self.header_names():
-            common, articles, others = self._value_map(name)
-            if not others and articles in (None, common):  # add_header says it (nginx_server)
-                continue
-            lines.append(f"map $uri {_variable(name)} {{")
-            lines.append(f"    default {_quote(common)};")
-            if articles not in (None, common):  # exact addresses first, then this, in nginx
-                lines.append(f"    {_key(f'~^{ARTICLE_FILE}$')} {_quote(articles)};")
-            lines += [f"    {_key(uri)} {_quote(value)};" for uri, value in others]
-            lines.append("}")
+            common, others, article_common, article_others = self._value_map(name)
+            for articles, default, listed in ((False, common, others),
+                                              (True, article_common, article_others)):  # fmt: skip
+                if listed:
+                    lines.append(f"map $uri {_variable(name, articles)} {{")
+                    lines.append(f"    default {_quote(str(default))};")
+                    lines += [f"    {_key(uri)} {_quote(value)};" for uri, value in listed]
+                    lines.append("}")
         return "\n".join(lines) + "\n"
 
     def _nginx_page_maps(self) -> list[str]:
@@ -355,10 +376,16 @@ class _Site:
         # 405 of nginx's own would carry a file's max-age, for a CDN to keep.
         not_found = next((e.headers for e in self.files if e.url == NOT_FOUND_URL), ())
         on_errors = {name for name, _ in not_found}
-        add_headers = "\n".join(
-            f"add_header {name} {self._header_value(name)}{' always' if name in on_errors else ''};"
-            for name in self.header_names()
+        add_headers, article_headers = (
+            "\n".join(
+                f"{indent}add_header {name} {self._header_value(name, articles)}"
+                f"{' always' if name in on_errors else ''};"
+                for name in self.header_names()
+            )
+            for indent, articles in (("", False), ("    ", True))
         )
+        if not self._uris[True]:  # no article page: nothing to say, the server's headers apply
+            article_headers = ""
         moved = self._moved_locations()
         redirect_headers = "\n".join(
             f"    {line}" for line in _moved_lines(moved, self.article_redirect_headers, 301)
@@ -393,6 +420,17 @@ class _Site:
             else ""
         )
         site = _quote(self.site_url)[1:-1]  # inside a quoted string, before a path
+        trailing_slash = f"""\
+# An address with a trailing slash, as other tools write them (/sources/): 301 to the one
+# without it when that one is a page, a file or an article (the service's same 301,
+# pages._without_trailing_slash), the query kept; else not found.
+location ~ ^(?<feedsvc_bare>/.+?)/+$ {{
+{redirect_headers}
+    if ($feedsvc_page_kind) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
+    if (-f $document_root$feedsvc_own_file) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
+    if ($feedsvc_permalink != "") {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
+    return 404;
+}}"""
         return f"""\
 # Generated by `feedsvc build` for {self.site_url}: the static copy of what `feedsvc serve`
 # answers. Include inside a server block; include http.conf in the http block. Needs nginx's
@@ -449,24 +487,22 @@ location = / {{
 location / {{
 {bad_page}    try_files $feedsvc_own_file$feedsvc_preview $feedsvc_own_file$feedsvc_page_file =404;
 }}
-location /articles/ {{
+# Article pages: a prefix location after which nginx tries no regular expression location
+# (^~, nginx.org/r/location), so the server's (below) are repeated inside; and the headers of
+# article pages written in (a block with add_header of its own inherits none of the server's),
+# where a map on $uri for every file would try a regular expression for article pages.
+location ^~ {ARTICLES_FOLDER} {{
+{article_headers}
     try_files $uri.html @feedsvc_article;
+    location ~ \\.(gz|br)$ {{ return 404; }}
+{_indent(trailing_slash)}
 }}
 location @feedsvc_article {{
 {redirect_headers}
     if ($feedsvc_permalink = "") {{ return 404; }}
     return 301 $feedsvc_permalink;
 }}
-# An address with a trailing slash, as other tools write them (/sources/): 301 to the one
-# without it when that one is a page, a file or an article (the service's same 301,
-# pages._without_trailing_slash), the query kept; else not found.
-location ~ ^(?<feedsvc_bare>/.+?)/+$ {{
-{redirect_headers}
-    if ($feedsvc_page_kind) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
-    if (-f $document_root$feedsvc_own_file) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
-    if ($feedsvc_permalink != "") {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
-    return 404;
-}}
+{trailing_slash}
 
 # Redirects the service answers (301 from the common feed addresses and the like).
 {redirects}
@@ -658,8 +694,12 @@ def _preview_address() -> str:
     return f"~[.]({extensions}){re.escape(PREVIEW_SUFFIX)}$"
 
 
-def _variable(header: str) -> str:
-    return "$feedsvc_" + re.sub(r"[^a-z0-9]", "_", header.lower())
+def _variable(header: str, articles: bool = False) -> str:
+    return f"$feedsvc_{'article_' if articles else ''}" + re.sub(r"[^a-z0-9]", "_", header.lower())
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" if line else line for line in text.split("\n"))
 
 
 def _key(text: str) -> str:
