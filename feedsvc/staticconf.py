@@ -254,9 +254,21 @@ class _Site:
             *self._nginx_page_maps(),
             "# A browser's navigation to a feed gets the feed's preview page (preview.py); only",
             "# to a feed or the OPML list: a page's own file also ends in .html, and its ?page=N",
-            "# is another file.",
-            f"map {_navigation_source()} $feedsvc_preview {{",
+            "# is another file. $feedsvc_navigation is the preview's suffix for a navigation (the",
+            "# request headers alone; without them, as from feed readers, a hash lookup and no",
+            "# regular expression), $feedsvc_preview the same only for a path with a previewed",
+            "# extension, read only for a navigation.",
+            f"map {_navigation_source()} $feedsvc_navigation {{",
+            f'    {_key(":" * len(NAVIGATION))} "";',
             f"    {_key(_navigation_value())} {_key(PREVIEW_SUFFIX)};",
+            '    default "";',
+            "}",
+            "map $feedsvc_navigation $feedsvc_preview {",
+            '    "" "";',
+            "    default $feedsvc_previewed;",
+            "}",
+            "map $uri $feedsvc_previewed {",
+            f"    {_key(_previewed_path())} {_key(PREVIEW_SUFFIX)};",
             '    default "";',
             "}",
             "",
@@ -305,10 +317,13 @@ class _Site:
             '    default "bad";',
             "}",
             "",
-            "# The path without the trailing slashes other tools write (/sources/ is /sources).",
-            "map $uri $feedsvc_path {",
-            '    "~^(?<feedsvc_path_bare>/.*?)/+$" $feedsvc_path_bare;',
-            "    default $uri;",
+            "# $feedsvc_path is the address's path without the trailing slash other tools write",
+            "# (/sources/ is /sources): each location that reads the maps below sets it, to $uri",
+            "# where no address ends in a slash (nginx_server), else to this, which is read only",
+            "# there: no regular expression for the others.",
+            "map $uri $feedsvc_slashless {",
+            '    "~^(?<feedsvc_slashless_path>/.+?)/+$" $feedsvc_slashless_path;',
+            '    default "";',
             "}",
             "# The pages but articles' (an address without an extension: its file adds .html):",
             '# a "listing" reads ?page=N (its file <path>/page/N.html); a "page" reads no query,',
@@ -319,20 +334,24 @@ class _Site:
             "}",
             "# What the path of a page's address is followed by in its file's name; \"bad\" when",
             '# a listing cannot read its ?page= (400); "" for an address that is not a page.',
-            'map "$feedsvc_page_kind:$feedsvc_page" $feedsvc_page_file {',
+            "# Hash lookups only: ?page= is read (a regular expression) for a listing alone.",
+            "map $feedsvc_page_kind $feedsvc_page_file {",
             '    default "";',
-            '    "~^page:" ".html";',
-            '    "listing:" ".html";',
-            '    "listing:bad" "bad";',
-            '    "~^listing:(?<feedsvc_page_path>/page/[0-9]+)$" "$feedsvc_page_path.html";',
+            '    "page" ".html";',
+            '    "listing" $feedsvc_listing_file;',
+            "}",
+            "map $feedsvc_page $feedsvc_listing_file {",
+            '    "" ".html";',
+            '    "bad" "bad";',
+            '    default "$feedsvc_page.html";  # /page/N',
             "}",
             '# The path as a file\'s own name, or "" (no file): no address ends in .html but a',
             "# feed's preview (/sources/reuters.html is the file of /sources/reuters, index.html",
-            "# the front page's), and the not-found page's file is no address either.",
+            "# the front page's), and the not-found page's file is no address either. One",
+            "# regular expression: an .html not preceded by a previewed extension.",
             "map $feedsvc_path $feedsvc_own_file {",
             f'    {_key(NOT_FOUND_URL)} "";',
-            f"    {_key(_preview_address())} $feedsvc_path;",
-            f'    {_key("~[.]html$")} "";',
+            f'    {_key(_not_a_preview())} "";',
             "    default $feedsvc_path;",
             "}",
             "",
@@ -420,15 +439,23 @@ class _Site:
             else ""
         )
         site = _quote(self.site_url)[1:-1]  # inside a quoted string, before a path
-        trailing_slash = f"""\
-# An address with a trailing slash, as other tools write them (/sources/): 301 to the one
-# without it when that one is a page, a file or an article (the service's same 301,
-# pages._without_trailing_slash), the query kept; else not found.
-location ~ ^(?<feedsvc_bare>/.+?)/+$ {{
+        moved_to_path = f'return 301 "{site}$feedsvc_path$is_args$args";'
+        odd_addresses = f"""\
+# Odd addresses, in one regular expression (tried for any address no exact location takes),
+# each told apart inside. Doubled slashes are not merged, as the service does not
+# (merge_slashes off, above: a file's path would find the file all the same): not found. The
+# compressed copies are for gzip_static / brotli_static (which open them without a lookup): not
+# found. An address with a trailing slash, as other tools write them (/sources/): 301 to the
+# one without it when that one is a page, a file or an article (the service's same 301,
+# pages._without_trailing_slash), the query kept; else not found. (With no doubled slash, the
+# last alternative is ^(/.+?)/+$, which $feedsvc_slashless captures.)
+location ~ "//|[.](?:gz|br)$|^/.+/$" {{
 {redirect_headers}
-    if ($feedsvc_page_kind) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
-    if (-f $document_root$feedsvc_own_file) {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
-    if ($feedsvc_permalink != "") {{ return 301 "{site}$feedsvc_bare$is_args$args"; }}
+    if ($uri ~ "//|[.](?:gz|br)$") {{ return 404; }}
+    set $feedsvc_path $feedsvc_slashless;
+    if ($feedsvc_page_kind) {{ {moved_to_path} }}
+    if (-f $document_root$feedsvc_own_file) {{ {moved_to_path} }}
+    if ($feedsvc_permalink != "") {{ {moved_to_path} }}
     return 404;
 }}"""
         return f"""\
@@ -440,9 +467,6 @@ root {_quote(self.root)};
 # is 405, both with the Allow header RFC 9110 15.5.6 requires (nginx's own 405 has none, and
 # its redirects would answer a POST with a 301). First: a rewrite below ends this phase.
 if ($feedsvc_method_refused) {{ return 405; }}
-# Doubled slashes are not merged, as the service does not (merge_slashes off, below): a file's
-# path would find the file all the same.
-if ($uri ~ //) {{ return 404; }}
 {prefix}
 # Media types as the service sends them, charset included.
 types {{
@@ -472,19 +496,19 @@ location @feedsvc_methods {{
 location = {NOT_FOUND_URL} {{ internal; etag off; }}  # the service's 404 has no ETag
 location = /_headers {{ return 404; }}
 location = /_redirects {{ return 404; }}
-# The compressed copies are for gzip_static / brotli_static (which open them without a lookup).
-location ~ \\.(gz|br)$ {{ return 404; }}
 
 # Listings: /?page=N -> index/page/N.html; /sources/x?page=N -> sources/x/page/N.html. A
 # ?page= that is no page number is refused as the service refuses it (400), with the headers
 # it sends with its error pages.
 location = / {{
+    set $feedsvc_path $uri;
 {front_redirects}{bad_page}    try_files /index$feedsvc_page_file =404;
 }}
 # A feed FEED answers a browser's navigation with FEED.html, its preview; other paths have no
 # such file, or it is the page itself (/sources/reuters -> sources/reuters.html). The files of
 # other addresses (/index.html, /sources/reuters.html, /index/page/2) are not found.
 location / {{
+    set $feedsvc_path $uri;  # no address here ends in a slash: those are odd (below)
 {bad_page}    try_files $feedsvc_own_file$feedsvc_preview $feedsvc_own_file$feedsvc_page_file =404;
 }}
 # Article pages: a prefix location after which nginx tries no regular expression location
@@ -494,15 +518,14 @@ location / {{
 location ^~ {ARTICLES_FOLDER} {{
 {article_headers}
     try_files $uri.html @feedsvc_article;
-    location ~ \\.(gz|br)$ {{ return 404; }}
-{_indent(trailing_slash)}
+{_indent(odd_addresses)}
 }}
 location @feedsvc_article {{
 {redirect_headers}
     if ($feedsvc_permalink = "") {{ return 404; }}
     return 301 $feedsvc_permalink;
 }}
-{trailing_slash}
+{odd_addresses}
 
 # Redirects the service answers (301 from the common feed addresses and the like).
 {redirects}
@@ -675,17 +698,34 @@ def _location(entry: Entry) -> str:
 
 
 def _navigation_source() -> str:
-    """The nginx string a navigation to a previewed address is told by: the request headers
-    of a navigation, then the path: "$http_a:$http_b:$uri"."""
-    names = (f"$http_{name.lower().replace('-', '_')}" for name in NAVIGATION)
-    return '"' + ":".join([*names, "$uri"]) + '"'
+    """The nginx string a navigation is told by: the request headers of a navigation, each
+    followed by a colon: "$http_a:$http_b:" ("::" without them)."""
+    return '"' + "".join(f"$http_{name.lower().replace('-', '_')}:" for name in NAVIGATION) + '"'
 
 
 def _navigation_value() -> str:
-    """A regular expression for _navigation_source's value when it asks for a preview: the
-    headers' values, then a path with a previewed extension (channels.PREVIEWED_SUFFIXES)."""
+    """A regular expression for _navigation_source's value when it asks for a preview.
+
+    With _previewed_path, the same test as the one expression nginx tried before on
+    "$http_a:$http_b:$uri", ``^document:navigate:.*[.](rss|atom|json|opml)$``: headers hold
+    no line feed, and a path with one before its extension was no navigation's."""
+    return "~^" + "".join(f"{re.escape(value)}:" for value in NAVIGATION.values())
+
+
+def _previewed_path() -> str:
+    """A regular expression for a path with a previewed extension (channels.PREVIEWED_SUFFIXES):
+    no line feed before it, as ``.`` matches none (see _navigation_value)."""
     extensions = "|".join(re.escape(suffix.removeprefix(".")) for suffix in PREVIEWED_SUFFIXES)
-    return "~^" + ":".join(NAVIGATION.values()) + f":.*[.]({extensions})$"
+    return f"~^[^\\n]*[.]({extensions})$"
+
+
+def _not_a_preview() -> str:
+    """A regular expression for a path ending in .html but a feed's preview: what was two
+    expressions tried in turn (a preview's path, else any .html) as one lookbehind."""
+    previews = "|".join(
+        f"[.]{re.escape(suffix.removeprefix('.'))}" for suffix in PREVIEWED_SUFFIXES
+    )
+    return f"~(?<!{previews})[.]{re.escape(PREVIEW_SUFFIX.removeprefix('.'))}$"
 
 
 def _preview_address() -> str:
