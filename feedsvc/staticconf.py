@@ -358,6 +358,22 @@ class _Site:
         ]
         return lines
 
+    def _feed_locations(self) -> str:
+        """An exact location for each previewed file at the top of the site (/feed.atom,
+        /feeds.opml): the most requested addresses. Others are served by ``location /``."""
+        paths = sorted(
+            path
+            for entry in self.files
+            if entry.status == 200
+            and (path := urlsplit(entry.url).path).count("/") == 1
+            and path.endswith(PREVIEWED_SUFFIXES)
+            and path == "/" + str(entry.file)
+        )
+        return "\n".join(
+            f"location = {_key(path)} {{ try_files $uri$feedsvc_navigation $uri =404; }}"
+            for path in paths
+        )
+
     def pages(self) -> dict[str, str]:
         """Path -> "listing" (reads ?page=N) or "page", for every page's address outside
         /articles/ (those have a location of their own). A listing is a path the app answered
@@ -511,6 +527,10 @@ location / {{
     set $feedsvc_path $uri;  # no address here ends in a slash: those are odd (below)
 {bad_page}    try_files $feedsvc_own_file$feedsvc_preview $feedsvc_own_file$feedsvc_page_file =404;
 }}
+# The site's own feeds and feed list, which every subscriber polls: an exact location each, so
+# that nginx tries no regular expression location for them (nginx.org/r/location), and what
+# `location /` does for them without its maps (no page, their own file, a previewed extension).
+{self._feed_locations()}
 # Article pages: a prefix location after which nginx tries no regular expression location
 # (^~, nginx.org/r/location), so the server's (below) are repeated inside; and the headers of
 # article pages written in (a block with add_header of its own inherits none of the server's),
