@@ -1333,11 +1333,7 @@ class Store:
                 generation = self._stored_generation()
         finally:
             conn.close()
-        previous = self._files.put_in_place(build)
-        self._publish(generation)
-        if previous is not None:
-            self._files.remove(previous)
-        self._files.remove_leftovers()
+        self._put_in_place(build, generation)
         report.rebuilt = problem
         self._conditions.end("rebuild")
         # What the index holds: a resumed build added only what the interrupted one had not.
@@ -1346,6 +1342,15 @@ class Store:
                 self.index_path, changes.quantity(self.count(), "article"),
                 time.monotonic() - started)  # fmt: skip
         return report
+
+    def _put_in_place(self, build: Path, generation: int) -> None:
+        """Make the finished ``build`` the index and announce its ``generation``; remove the
+        build it replaces and what interrupted builds left. Call with the write lock held."""
+        previous = self._files.put_in_place(build)
+        self._publish(generation)
+        if previous is not None:
+            self._files.remove(previous)
+        self._files.remove_leftovers()
 
     def _first_generation(self) -> int:
         """A new build's generation: it follows the last one announced, so that a token a
@@ -1401,11 +1406,7 @@ class Store:
                                      (str(generation),))  # fmt: skip
                 finally:
                     conn.close()
-                previous = self._files.put_in_place(build)
-                self._publish(generation)
-                if previous is not None:
-                    self._files.remove(previous)
-                self._files.remove_leftovers()
+                self._put_in_place(build, generation)
                 aside.discard()
         finally:
             aside.release()
