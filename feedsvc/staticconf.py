@@ -301,6 +301,7 @@ class _Site:
     def _nginx_page_maps(self) -> list[str]:
         """The maps that find the file of an address the way file_path does, and only for an
         address the service answers (see the module's table and ``pages``)."""
+        pages = self.pages()
         lines = [
             "# ?page= as the service reads it (params.CacheKeys, web.whole_number): the first one,",
             '# "page" alone being an empty one; "" when absent, "/page/N" for a whole number of',
@@ -328,9 +329,23 @@ class _Site:
             "# The pages but articles' (an address without an extension: its file adds .html):",
             '# a "listing" reads ?page=N (its file <path>/page/N.html); a "page" reads no query,',
             "# so the service ignores ?page= there, as any parameter a route does not read.",
-            "map $feedsvc_path $feedsvc_page_kind {",
+            "# A map matches strings ignoring case (nginx.org/r/map) where paths, the service's",
+            "# and the disk's, do not: /Sources/ is no page. So the lookup gives the path as",
+            '# listed and its kind, "" for most addresses at once, and a page\'s kind is the one',
+            "# listed only when the path is the listed one, letter for letter (a regular",
+            "# expression, for pages only).",
+            "map $feedsvc_path $feedsvc_page_listed {",
             '    default "";',
-            *(f"    {_key(path)} {kind};" for path, kind in self.pages().items()),
+            *(f"    {_key(path)} {_quote(f'{path} {kind}')};" for path, kind in pages.items()),
+            "}",
+            "map $feedsvc_page_listed $feedsvc_page_kind {",
+            '    "" "";',
+            "    default $feedsvc_page_same_case;",
+            "}",
+            'map "$feedsvc_path $feedsvc_page_listed" $feedsvc_page_same_case {',
+            '    "~^(?<feedsvc_listed_path>[^ ]+) \\k<feedsvc_listed_path>'
+            ' (?<feedsvc_listed_kind>page|listing)$" $feedsvc_listed_kind;',
+            '    default "";',
             "}",
             "# What the path of a page's address is followed by in its file's name; \"bad\" when",
             '# a listing cannot read its ?page= (400); "" for an address that is not a page.',
@@ -390,6 +405,8 @@ class _Site:
                     "generated nginx configuration answers any other such address with 404)"
                 )
             if "." not in PurePosixPath(path).name:
+                if " " in path:  # the page maps put a space after it
+                    raise UnmappableURL(f"{entry.url!r}: a page's address has no space")
                 found[path] = "listing" if path in paged else "page"
         return found
 
@@ -588,9 +605,11 @@ location @feedsvc_article {{
             if len(query) != 1 or not re.fullmatch(r"[a-z0-9_]+", query[0][0]):
                 raise UnmappableURL(f"{entry.url!r}: one simple query parameter per redirect")
             name, value = query[0]
-            lines.setdefault(parts.path, []).append(
-                f"if ($arg_{name} = {_key(value)}) {{ {answer} }}"
-            )
+            # The parameter's first value, its name letter for letter: $arg_NAME matches the
+            # name ignoring case (nginx.org/r/var_arg_), where the service reads ?FEED=rss2
+            # as no feed parameter at all.
+            first = rf"^(?:(?!{name}(?:[=&]|$))[^&]*&)*{name}={re.escape(value)}(?:&|$)"
+            lines.setdefault(parts.path, []).append(f"if ($args ~ {_key(first)}) {{ {answer} }}")
         for path, answer in plain.items():
             lines.setdefault(path, []).append(answer)
         for path in lines:
