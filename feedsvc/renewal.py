@@ -16,8 +16,8 @@ change waiting as long.
 SETTINGS is the service's settings as JSON (config.overrides_of): the parse settings and the
 document size limit must be the service's, or the new index would be made with others. Exit
 status 0 once the index is renewed (or was not owed any more), 2, with the reason in the log,
-when it could not be: the leader starts it again RETRY_SECONDS later, logging at a level that
-says only errors, so that a lasting cause (a full disk) is said once.
+when it could not be: the leader starts it again later (``retry_after``), logging at a level
+that says only errors, so that a lasting cause (a full disk) is said once.
 """
 
 from __future__ import annotations
@@ -35,8 +35,17 @@ from .rescan import EXIT_EXPECTED, EXPECTED, START_SCAN_NICE
 from .store import Store
 
 log = logging.getLogger(__name__)
-# After a failed renewal, the leader starts the next this much later (watch.py).
+# After a failed renewal, the leader starts the next this much later (watch.py), twice as
+# long after each failure in a row, up to RETRY_MAX_SECONDS: each attempt reads the whole
+# folder (minutes at a million documents) before a lasting cause such as a full disk stops it.
 RETRY_SECONDS = 60.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+def retry_after(failures: int) -> float:
+    """Seconds from the ``failures``-th failed renewal in a row (1 or more) to the next try:
+    60, 120, 240... up to an hour."""
+    return min(RETRY_SECONDS * 2.0 ** min(failures - 1, 32), RETRY_MAX_SECONDS)
 
 
 def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
@@ -72,7 +81,7 @@ def main(argv: list[str]) -> int:
     except EXPECTED as exc:
         log.warning(
             "could not build the index %s again for this version's document parser (%s); "
-            "serving the one it has, and trying again every %.0f s",
+            "serving the one it has, and trying again in %.0f s, then less often",
             settings.index_path,
             indexfile.explain(exc),
             RETRY_SECONDS,

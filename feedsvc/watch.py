@@ -279,7 +279,7 @@ class Watcher:
 
     def _renew_if_owed(self) -> None:
         """Start the renewal of an index made by an earlier document parser (renewal.py), once
-        it is known to be owed; and again after a failed one, renewal.RETRY_SECONDS later,
+        it is known to be owed; and again after a failed one, renewal.retry_after later,
         saying only errors then: the first said why it failed."""
         if self._renewing() or time.monotonic() < self._renewal_due:
             return
@@ -312,9 +312,9 @@ class Watcher:
     def _renewal_failed(self, why: str | None) -> None:
         """Try again later; ``why`` is said the first time (None: the renewal said it)."""
         if why is not None and self._renewal_failures == 0:
-            log.warning("%s; trying again every %.0f s", why, renewal.RETRY_SECONDS)
+            log.warning("%s; trying again in %.0f s, then less often", why, renewal.RETRY_SECONDS)
         self._renewal_failures += 1
-        self._renewal_due = time.monotonic() + renewal.RETRY_SECONDS
+        self._renewal_due = time.monotonic() + renewal.retry_after(self._renewal_failures)
 
     def _try_to_lead(self) -> bool:
         lock_file = indexfile.try_lock(self._lock_path, wait=False)

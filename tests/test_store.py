@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import config, lastmod, rescan, watch
+from feedsvc import config, lastmod, renewal, rescan, watch
 from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
-from feedsvc.store import BATCH_DOCUMENTS, Facet, Store
+from feedsvc.store import BATCH_DOCUMENTS, Facet, Store, renewal_path
 from feedsvc.watch import Watcher
 
 from .conftest import document_text, hex_id, set_mtime, settings_for, wait_for, write_document
@@ -156,6 +156,39 @@ def test_an_index_of_an_earlier_parser_is_kept_in_step_until_a_command_builds_it
     headlines = {a.id: a.headline for a in serving.latest(10)}
     assert headlines[hex_id(1)] == "Talks resume in Geneva" and headlines[hex_id(2)] == "Second"
     assert not serving.renewal_owed()
+
+
+def test_a_renewal_that_keeps_failing_is_tried_less_and_less_often(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Each renewal reads the whole folder (minutes at a million documents) before a lasting
+    cause stops it: after each failure in a row the leader waits twice as long, up to an hour,
+    and says why once. It started one every 60 s, for ever."""
+    assert [renewal.retry_after(n) for n in (1, 2, 3, 7, 8, 200)] == [
+        60, 120, 240, 3600, 3600, 3600]  # fmt: skip
+    write_document(seeds, 1, hex_id(1))
+    make_store(tmp_path, seeds).refresh()
+    settings = config.load(settings_for(tmp_path, seeds))
+    with contextlib.closing(sqlite3.connect(settings.index_path)) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")  # as an earlier one left
+        db.commit()
+    # The renewal cannot take its own index's lock: it fails, as it would on a full disk.
+    Path(f"{renewal_path(settings.index_path)}.lock").mkdir()
+    waits: list[int] = []  # the failures in a row each wait was asked for
+
+    def retry_after(failures: int) -> float:
+        waits.append(failures)
+        return failures * 0.2
+
+    monkeypatch.setattr(renewal, "retry_after", retry_after)
+    watcher = Watcher(Store(settings, renew=False), 0.05).start()
+    try:
+        wait_for(lambda: len(waits) >= 3, 30)
+    finally:
+        watcher.stop()
+    assert waits[:3] == [1, 2, 3]
+    said = capfd.readouterr().err  # the renewal processes write to the service's stderr
+    assert said.count("could not build the index") == 1, said
 
 
 def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
