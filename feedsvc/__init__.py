@@ -6,10 +6,12 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # Flask is imported by the factory, so `feedsvc index` starts quickly
+if TYPE_CHECKING:  # imported by the factory, so that the command starts quickly (and a
+    # Ctrl-C as it starts is taken by __main__.py, not by an import of the package)
     from flask import Flask
 
-from . import config
+    from . import config
+
 from .version import __version__
 
 __all__ = ["__version__", "create_app"]
@@ -21,7 +23,7 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     # Imported here so that importing the package stays cheap and cycle-free.
     from flask import Flask
 
-    from . import pages, templating, web
+    from . import config, pages, templating, web
     from .admission import RenderSlots
     from .assets import Assets
     from .channels import Channels

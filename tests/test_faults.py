@@ -1054,6 +1054,36 @@ def test_ctrl_c_stops_serve_during_its_first_index_even_started_in_the_backgroun
     assert "Traceback" not in err and "Listening" not in err, err
 
 
+@pytest.mark.parametrize("how", ["command", "module"])
+def test_ctrl_c_while_the_command_still_imports_ends_it_quietly(tmp_path: Path, how: str) -> None:
+    """Ctrl-C right after Enter reaches `feedsvc` while it imports its modules, before it has set
+    its own handlers: it printed a KeyboardInterrupt traceback from inside some import. Now it
+    ends as SIGINT ends a program, which tells the shell so. The signal is sent once the
+    command's module has begun to import (sqlite3 is among its first imports, and loads a
+    library of its own), a tenth of a second before it is done."""
+    script = Path(sys.executable).with_name("feedsvc")  # what the install puts on PATH
+    if how == "command" and not script.exists():
+        pytest.skip(f"no {script}: feedsvc is not installed in this environment")
+    command = [str(script)] if how == "command" else [sys.executable, "-m", "feedsvc"]
+    seeds, index = tmp_path / "seeds", tmp_path / "index.sqlite3"
+    corpus.write(seeds, 3)
+    process = subprocess.Popen(
+        [*command, "serve", "--bind", f"127.0.0.1:{free_port()}"], env=feedsvc_env(seeds, index),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        maps = Path(f"/proc/{process.pid}/maps")
+        wait_for(lambda: process.poll() is not None or "_sqlite3" in maps.read_text(), 30)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == -signal.SIGINT, (process.returncode, err)
+    assert err == "", err
+
+
 def test_an_interrupted_first_index_keeps_its_batches(tmp_path: Path) -> None:
     documents = 6 * BATCH_DOCUMENTS
     seeds, index = tmp_path / "seeds", tmp_path / "index" / "index.sqlite3"
