@@ -476,6 +476,20 @@ def leading_slashes_are_not_merged() -> None:
         abort(404)
 
 
+@bp.after_app_request
+def methods_in_one_order(response: Response) -> Response:
+    """Allow (a 405's, an OPTIONS answer's) lists the methods in one order, SERVER_METHODS's
+    and then by name: Werkzeug lists a route's from a set, whose order changed from one start
+    to the next, so two nodes (or one node after a restart) sent different bytes."""
+    allow = response.headers.get("Allow")
+    if allow:
+        methods = {method.strip() for method in allow.split(",") if method.strip()}
+        order = {method: n for n, method in enumerate(SERVER_METHODS)}
+        ranked = sorted(methods, key=lambda method: (order.get(method, len(order)), method))
+        response.headers["Allow"] = ", ".join(ranked)
+    return response
+
+
 @bp.before_app_request
 def options_for_the_whole_server() -> Response | None:
     """``OPTIONS *`` asks what the server supports in general (RFC 9110 9.3.7): the methods

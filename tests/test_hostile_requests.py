@@ -8,9 +8,12 @@ Every route is taken from the app's own URL map, so a route added later is attac
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -293,6 +296,31 @@ def test_every_route_answers_other_methods_with_405_and_allow(
         options = request(server, "OPTIONS", path, {"Host": "news.example.test"})
         assert options.status == 200 and options.body == b""
         assert allowed(options) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_allow_lists_the_methods_in_one_order_whatever_the_process(tmp_path: Path) -> None:
+    """Two nodes, or one node after a restart, send the same bytes (issue 14): Werkzeug listed
+    a route's methods in Allow from a set, in an order that changed with each process's hash
+    seed (a fresh-user trial saw three orders in three starts)."""
+    script = (
+        "import sys\n"
+        "from feedsvc import create_app\n"
+        "settings = {'SEEDS_DIR': sys.argv[1], 'INDEX_PATH': sys.argv[2], 'WATCH': 'false'}\n"
+        "app = create_app(settings)\n"
+        "client = app.test_client()\n"
+        "for method, path in [('POST', '/feed.atom'), ('OPTIONS', '/feed.atom'),\n"
+        "                     ('DELETE', '/'), ('OPTIONS', '/sources')]:\n"
+        "    print(client.open(path, method=method).headers.get('Allow'))\n"
+    )
+    sent = set()
+    for seed in range(4):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        index = tmp_path / f"index-{seed}.sqlite3"
+        ran = subprocess.run([sys.executable, "-c", script, str(BUNDLED_SEEDS), str(index)],
+                             env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        sent.add(ran.stdout)
+    assert sent == {"GET, HEAD, OPTIONS\n" * 4}
 
 
 def test_options_asterisk_describes_the_server(server: LiveServer, rules: list[Rule]) -> None:
