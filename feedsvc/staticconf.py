@@ -511,6 +511,9 @@ gzip_static on;
 brotli_static on;
 gzip_vary off;  # Vary comes with the service's own headers below
 etag on;
+# Not modified since a date at or after the file's time (RFC 9110 13.1.3), as the service
+# answers; nginx's default compares the two dates for equality.
+if_modified_since before;
 max_ranges 0;  # the whole body for a Range, as the service sends it (RFC 9110 14.2 allows it)
 merge_slashes off;  # //feed.atom and /sources//reuters are not found, as from the service
 {add_headers}

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import brotli
@@ -152,6 +153,12 @@ def test_nginx_answers_304_to_etag_and_last_modified(site: Site) -> None:
         again = raw_get(site.server, url, **{"If-Modified-Since": modified})
         assert again.status == 304
         assert again.getheader("Cache-Control") == first.getheader("Cache-Control")
+        # Not modified since a later date either (RFC 9110 13.1.3), as from the service; an
+        # earlier one gets the body.
+        later = http_date(parse_date(modified) + timedelta(days=1))  # type: ignore[operator]
+        assert raw_get(site.server, url, **{"If-Modified-Since": later}).status == 304, url
+        earlier = http_date(parse_date(modified) - timedelta(days=1))  # type: ignore[operator]
+        assert raw_get(site.server, url, **{"If-Modified-Since": earlier}).status == 200, url
 
 
 def test_nginx_pages_listings_by_query(site: Site) -> None:

@@ -23,9 +23,11 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from werkzeug.http import http_date, parse_date
 
 from benchmarks import corpus
 from feedsvc import create_app, inventory, lastmod
@@ -314,6 +316,13 @@ def test_last_modified_reaches_the_cache_once_its_time_is_settled(tier: Tier) ->
     assert ours.headers.get("last-modified") == node.headers["last-modified"]
     since = ours.headers["last-modified"]
     assert get(tier.port, path, If_Modified_Since=since).status == 304
+    # Not modified since a later date either (RFC 9110 13.1.3), as a node answers it; nginx's
+    # default compares the dates for equality (if_modified_since exact).
+    later = http_date(parse_date(since) + timedelta(days=1))
+    assert get(node_port(tier.nodes[0]), path, If_Modified_Since=later).status == 304
+    assert get(tier.port, path, If_Modified_Since=later).status == 304
+    earlier = http_date(parse_date(since) - timedelta(days=1))
+    assert get(tier.port, path, If_Modified_Since=earlier).status == 200
 
 
 # Cycled through by every wrk connection: feeds with and without gzip, a 304, pages.
