@@ -566,7 +566,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
     from . import build as static_build
     from . import buildwatch
     from .inventory import UndeclaredRoute
-    from .staticconf import UnmappableURL
+    from .staticconf import NGINX_FOLDER, UnmappableURL
     from .store import Store
 
     values = _overrides(SEEDS_DIR=folder)
@@ -609,6 +609,12 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
                 f"{quantity(len(report.written), 'file')} written, "
                 f"{len(report.removed):,} removed, in {report.seconds:.1f} s"
             )
+            if report.config_changed:
+                # nginx reads it when reloaded: until then, new articles' short addresses and
+                # renamed ones' old addresses are not found.
+                nginx = builder.tree.state / NGINX_FOLDER
+                click.echo(f"The server configuration in {nginx} changed: reload nginx if it "
+                           f"serves {out} (nginx -s reload)")  # fmt: skip
             for failure in report.failed:
                 click.echo(f"NOT WRITTEN {failure}", err=True)
         except KeyboardInterrupt:

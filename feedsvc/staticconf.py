@@ -563,6 +563,9 @@ location ^~ {ARTICLES_FOLDER} {{
 location @feedsvc_article {{
 {redirect_headers}
     if ($feedsvc_permalink = "") {{ return 404; }}
+    # permalinks.map is read when nginx is (re)loaded: after a build renamed or removed an
+    # article, until then, its old page is the one the map names, and has no file any more.
+    if ($feedsvc_permalink = "{site}$uri") {{ return 404; }}
     return 301 $feedsvc_permalink;
 }}
 {odd_addresses}

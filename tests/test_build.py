@@ -109,6 +109,19 @@ def test_a_build_on_an_index_of_an_earlier_parser_builds_the_index_again_first(
     assert "As Read Before" not in feed and "U.S. officials travel to Venezuela" in feed
 
 
+def test_a_build_that_changes_the_server_configuration_says_to_reload_nginx(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """nginx reads the generated configuration when reloaded: a new article's short address,
+    a renamed one's old addresses need it. A fresh-user trial's plain build said nothing."""
+    out = tmp_path / "site"
+    reload = f"The server configuration in {tmp_path / 'site.feedsvc' / 'nginx'} changed"
+    assert reload in run_build(tmp_path, seeds, out)
+    assert reload not in run_build(tmp_path, seeds, out)  # nothing changed
+    write_document(seeds, 2, hex_id(2), date="1 Jan 2026", headline="A second story")
+    assert reload in run_build(tmp_path, seeds, out)
+
+
 def test_every_get_route_declares_how_its_urls_are_listed(tmp_path: Path, seeds: Path) -> None:
     app = indexed_app(tmp_path, seeds)
     assert inventory.undeclared_rules(app) == []
