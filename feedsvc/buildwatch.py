@@ -3,10 +3,13 @@
 The seeds folder is watched through the kernel's file notifications (as ``feedsvc serve`` does,
 with a full rescan every ``watch.SAFETY_RESCAN_SECONDS``); each change is indexed, OUT is rebuilt
 incrementally (build.py), and the hook, a shell command such as an ``rsync`` or an object-store
-sync, runs after every build that changed OUT. A failing hook is logged and the next change runs
-it again; it never stops the watch. The loop also rebuilds when another process changed the
-index, and when the clock alone changes a page (build.BuildReport.next_change: an embargo
-lifting, an archive period ending, the news sitemap's window moving).
+sync, runs after every build that changed OUT. The hook runs beside the watch: OUT keeps
+following the documents while it runs, however long it takes (a sync cut off on a dead network
+can hang for ever), and it runs again once it ends if OUT changed meanwhile. A failing hook is
+logged and run again later; it never stops the watch. The loop also rebuilds when another
+process changed the index, and when the clock alone changes a page
+(build.BuildReport.next_change: an embargo lifting, an archive period ending, the news
+sitemap's window moving).
 """
 
 from __future__ import annotations
@@ -43,33 +46,47 @@ HOOK_POLL_SECONDS = 0.05
 # after each failure, up to the maximum; and after every change meanwhile.
 HOOK_RETRY_SECONDS = 30.0
 HOOK_RETRY_MAX_SECONDS = 300.0
+# A hook still running after this long is said once (the watch goes on beside it).
+HOOK_SLOW_SECONDS = 300.0
 
 
-def run_hook(hook: str, config_changed: bool, out: str) -> bool:
-    """Run ``hook`` in a shell, in OUT's parent folder; False (and a log line) when it fails.
+def start_hook(hook: str, config_changed: bool, out: str) -> subprocess.Popen[bytes] | None:
+    """Start ``hook`` in a shell, in OUT's parent folder; None (and a log line) when it cannot.
 
     It gets BUILD_OUT (the folder) and BUILD_CONFIG_CHANGED (1 when the generated server
     configuration changed since the hook last succeeded, so that a hook can reload nginx only
     then). It runs in a process group of its own: a stop (Ctrl-C, SIGTERM to feedsvc alone)
-    ends the whole hook, not only its shell, and then raises here as it came."""
+    ends the whole hook (``_end_group``), not only its shell."""
     changed = "1" if config_changed else "0"
     env = {**os.environ, "BUILD_OUT": out, "BUILD_CONFIG_CHANGED": changed}
     try:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             hook, shell=True, env=env, cwd=os.path.dirname(out), start_new_session=True
         )
     except OSError as exc:
         log.error("the hook %r could not run: %s", hook, exc)
+        return None
+
+
+def _succeeded(hook: str, returncode: int) -> bool:
+    if returncode != 0:
+        log.error("the hook %r failed with exit status %d", hook, returncode)
+        return False
+    return True
+
+
+def run_hook(hook: str, config_changed: bool, out: str) -> bool:
+    """Run ``hook`` (``start_hook``) and wait for it; False (and a log line) when it fails. A
+    stop while it runs ends the hook's whole group, then raises here as it came."""
+    process = start_hook(hook, config_changed, out)
+    if process is None:
         return False
     try:
         returncode = process.wait()
     except BaseException:
         _end_group(process)
         raise
-    if returncode != 0:
-        log.error("the hook %r failed with exit status %d", hook, returncode)
-        return False
-    return True
+    return _succeeded(hook, returncode)
 
 
 def publish(hook: str, tree: OutTree) -> bool:
@@ -119,11 +136,29 @@ def watch(
     on_build: Callable[[BuildReport], None] | None = None,
     next_change: datetime | None = None,
 ) -> None:
-    """Rebuild OUT after every change until ``stop`` is set, and publish it with ``hook``
-    after each (``publish``); a hook that failed is run again HOOK_RETRY_SECONDS later (twice
-    that after another failure, up to HOOK_RETRY_MAX_SECONDS), changes or not. Ctrl-C raises
-    KeyboardInterrupt to the caller, which says it stopped (OUT keeps its last whole build:
-    see outtree)."""
+    """Rebuild OUT after every change until ``stop`` is set, and publish it with ``hook``,
+    first as the watch begins (what the first build, or an earlier run, left unpublished) and
+    then after each change (``_Owed``: beside the watch, one hook at a time); a hook that failed
+    is run again HOOK_RETRY_SECONDS later (twice that after another failure, up to
+    HOOK_RETRY_MAX_SECONDS), changes or not. Ctrl-C raises KeyboardInterrupt to the caller,
+    which says it stopped (OUT keeps its last whole build: see outtree); a hook that runs is
+    ended first."""
+    owed = _Owed(hook, builder.tree)
+    try:
+        owed.publish()
+        _follow(builder, owed, stop, on_build, next_change)
+    finally:
+        owed.stop()
+
+
+def _follow(
+    builder: Builder,
+    owed: _Owed,
+    stop: threading.Event | None,
+    on_build: Callable[[BuildReport], None] | None,
+    next_change: datetime | None,
+) -> None:
+    """The watch's loop (``watch``)."""
     store = builder.svc.store
     # The first wake rescans the folder: what was written after the first build read it and
     # before the watch began is in no notification (CI once wrote a document just then; the
@@ -135,7 +170,6 @@ def watch(
     # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
     # `feedsvc serve`'s watcher does (watch.held_after).
     held: dict[str, tuple[tuple[int, int], float]] = {}
-    owed = _Owed(hook, builder.tree)
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -147,6 +181,7 @@ def watch(
         raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
         recursive=RECURSIVE,
     ):
+        owed.poll()  # a hook that ended: published, failed, or to run again
         try:
             now = time.monotonic()
             settled = {
@@ -203,6 +238,7 @@ def watch(
                 f"; {built.deferred:,} writes put off follow: shifted listing pages, then the "
                 "server configuration" if built.deferred else "",
             )  # fmt: skip
+            owed.changed()
             owed.publish()
         owed.started(built)
         if on_build is not None:
@@ -213,16 +249,20 @@ class _Owed:
     """What the watch still owes: the writes a build put off, made a batch at a time between
     changes (Builder.write_deferred) so that the next change never waits for all of them, and
     the hook once they are all made (a build in between runs it for what is made by then),
-    or again after it failed."""
+    or again after it failed. The hook runs beside the watch, one at a time: a change while it
+    runs has it run again once it ends."""
 
     def __init__(self, hook: str | None, tree: OutTree):
         self.hook, self.tree, self.out = hook, tree, str(tree.out)
         self.retry_seconds = HOOK_RETRY_SECONDS
-        # Monotonic: when a failed hook is run again; already due in a while if the command's
-        # own run of it, before the watch, failed.
-        self.retry_at: float | None = None
-        if hook and tree.unpublished():
-            self.retry_at = time.monotonic() + self.retry_seconds
+        self.retry_at: float | None = None  # monotonic: when a failed hook is run again
+        self.running: subprocess.Popen[bytes] | None = None
+        self.running_since = 0.0  # monotonic
+        self.running_again = False  # the one running is the retry of a failed one
+        self.said_slow = False  # that the one running runs long
+        # Commits that moved files into OUT, counted: a hook that succeeded published OUT as
+        # it is only if none came while it ran.
+        self.commits = self.commits_then = 0
         self.since = 0.0  # when the oldest build whose put-off writes are not all made ended
         self.pages = self.files = 0
         self.config_written = False  # by the batches since
@@ -240,6 +280,8 @@ class _Owed:
         self.pages += batch.rendered
         self.files += len(batch.written)
         self.config_written = self.config_written or batch.config_changed
+        if batch.written or batch.config_changed:
+            self.changed()
         if batch.deferred:
             return
         log.info(
@@ -251,25 +293,72 @@ class _Owed:
         self.since, self.pages, self.files, self.config_written = 0.0, 0, 0, False
         self.publish()
 
+    def changed(self) -> None:
+        """A commit moved files into OUT."""
+        self.commits += 1
+
     def publish(self, again: bool = False) -> None:
-        """Run the hook if OUT is not published as it is (``publish``); ``again``: the retry
-        of one that failed (``retry_due``), whose next wait is twice as long if it fails too."""
-        if not self.hook:
+        """Start the hook if OUT is not published as it is (OutTree.unpublished) and none runs
+        (``poll`` starts it again when that one ends, if OUT changed meanwhile); ``again``: the
+        retry of one that failed (``retry_due``), whose next wait is twice as long if it fails
+        too."""
+        if not self.hook or self.running is not None:
+            return
+        try:
+            unpublished = self.tree.unpublished()
+        except EXPECTED as exc:  # the manifest unreadable (a full disk): as a failed hook
+            log.error("cannot tell whether %s is published: %s", self.out, explain(exc))
+            self._failed(again)
+            return
+        if not unpublished:
+            self.retry_at, self.retry_seconds = None, HOOK_RETRY_SECONDS
             return
         if again:
             log.info("running the hook again: %s changed since it last succeeded", self.out)
-        try:
-            published = publish(self.hook, self.tree)
-        except EXPECTED as exc:  # the manifest unreadable (a full disk): as a failed hook
-            log.error("cannot tell whether %s is published: %s", self.out, explain(exc))
-            published = False
-        if published:
-            self.retry_at, self.retry_seconds = None, HOOK_RETRY_SECONDS
+        self.running = start_hook(self.hook, unpublished == "config", self.out)
+        if self.running is None:
+            self._failed(again)
             return
+        self.running_since, self.running_again = time.monotonic(), again
+        self.commits_then, self.said_slow = self.commits, False
+
+    def poll(self) -> None:
+        """At every wake: whether the hook that runs has ended. Succeeded, OUT is published as
+        it was when the hook began (OutTree.published, unless a commit came since: then it
+        runs again); failed, it runs again later. One that runs long is said once."""
+        running = self.running
+        if running is None:
+            return
+        if running.poll() is None:
+            ran = time.monotonic() - self.running_since
+            if ran >= HOOK_SLOW_SECONDS and not self.said_slow:
+                self.said_slow = True
+                log.warning("the hook has run for %.0f s; %s keeps following the documents, "
+                            "and the hook runs again once it ends", ran, self.out)  # fmt: skip
+            return
+        self.running = None
+        if not _succeeded(self.hook or "", running.returncode):
+            self._failed(self.running_again)
+            return
+        self.retry_at, self.retry_seconds = None, HOOK_RETRY_SECONDS
+        try:
+            if self.commits == self.commits_then:
+                self.tree.published()
+        except EXPECTED as exc:
+            log.error("cannot record that %s is published: %s", self.out, explain(exc))
+        self.publish()  # what changed while it ran
+
+    def _failed(self, again: bool) -> None:
         if again:
             self.retry_seconds = min(2 * self.retry_seconds, HOOK_RETRY_MAX_SECONDS)
         self.retry_at = time.monotonic() + self.retry_seconds
         log.info("the hook runs again in %d s, or after the next change", self.retry_seconds)
+
+    def stop(self) -> None:
+        """End the hook that runs, its whole group (``_end_group``), as the watch stops."""
+        if self.running is not None:
+            _end_group(self.running)
+            self.running = None
 
     def retry_due(self) -> bool:
         return self.retry_at is not None and time.monotonic() >= self.retry_at

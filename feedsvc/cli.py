@@ -632,8 +632,9 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
             sys.exit(1)
         published = True
         try:
-            # What this build changed, or an earlier one whose hook failed or that had none.
-            if hook:
+            # What this build changed, or an earlier one whose hook failed or that had none;
+            # a watch runs it beside itself (buildwatch.watch).
+            if hook and not watch:
                 published = buildwatch.publish(hook, builder.tree)
             if watch:
                 click.echo(f"Watching {settings.seeds_dir}; Ctrl-C stops")

@@ -93,6 +93,25 @@ def test_a_failing_hook_is_logged_and_the_watch_goes_on(tmp_path: Path, seeds: P
     assert "Traceback" not in log()
 
 
+def test_a_hook_that_hangs_holds_up_no_change(tmp_path: Path, seeds: Path) -> None:
+    """A sync cut off on a dead network can hang for ever: the watch waited for it, and no
+    change reached OUT again (a fresh-user trial). The hook now runs beside the watch, one at a
+    time, and runs again once it ends for what changed while it ran."""
+    out = tmp_path / "out"
+    runs, release = tmp_path / "hook-runs", tmp_path / "release"
+    hook = f"echo run >> {runs}; while [ ! -e {release} ]; do sleep 0.05; done"
+    with watching(tmp_path, seeds, out, hook) as log:
+        wait_for(lambda: runs.exists(), 60)  # the first build's hook, holding on
+        write_document(seeds, 8, hex_id(8), date="1 Jan 2026", headline="Built beside the hook")
+        wait_for(lambda: b"Built beside the hook" in (out / "feed.rss").read_bytes(), 10)
+        assert runs.read_text().split() == ["run"]  # one at a time
+        release.touch()
+        wait_for(lambda: len(runs.read_text().split()) == 2, 10)  # again, for the change
+        time.sleep(1)
+        assert runs.read_text().split() == ["run", "run"]  # and then OUT is published
+    assert "Traceback" not in log() and "failed" not in log(), log()
+
+
 def test_watch_rebuilds_when_the_clock_alone_changes_a_page(tmp_path: Path, seeds: Path) -> None:
     """The news sitemap holds the last two days: an article leaves it when its time is up."""
     out = tmp_path / "out"
