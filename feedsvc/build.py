@@ -210,10 +210,9 @@ def render(app: Flask, site_url: str, target: Target, old: Entry | None, staging
     _, zipped_headers, zipped = request(app, target.url, site_url, accept_encoding="gzip")
     if _header(zipped_headers, "Content-Encoding") == "gzip":
         encoded["gz"] = zipped
-        if len(body) <= BROTLI_MAX_BYTES:
-            packed = brotli.compress(body, quality=BROTLI_QUALITY)
-            if len(packed) <= len(zipped) * (1 - BROTLI_MIN_SAVING):
-                encoded["br"] = packed
+        packed = brotli_copy(body, zipped)
+        if packed is not None:
+            encoded["br"] = packed
     mtime = _mtime(headers, old)
     staged: list[tuple[str, str]] = []
     for extension, data in encoded.items():
@@ -223,6 +222,20 @@ def render(app: Flask, site_url: str, target: Target, old: Entry | None, staging
     encodings = " ".join(ext for ext in encoded if ext)
     entry = Entry(target.url, inputs, status, file, digest, mtime, encodings, kept)
     return Rendered(entry, tuple(staged))
+
+
+def brotli_copy(body: bytes, zipped: bytes) -> bytes | None:
+    """The ``.br`` copy written beside ``body`` whose gzip body is ``zipped``: tried on bodies
+    up to BROTLI_MAX_BYTES, kept when it is BROTLI_MIN_SAVING smaller than the gzip one."""
+    if len(body) > BROTLI_MAX_BYTES:
+        return None
+    packed = brotli.compress(body, quality=BROTLI_QUALITY)
+    return packed if len(packed) <= len(zipped) * (1 - BROTLI_MIN_SAVING) else None
+
+
+def default_jobs() -> int:
+    """How many render processes a build forks unless told: one per core."""
+    return os.cpu_count() or 1
 
 
 def _stage(path: str, data: bytes, mtime: int) -> None:
@@ -337,7 +350,7 @@ class Builder:
             self.tree.close()
             raise
         self.svc = self.app.extensions["feedsvc"]
-        self.jobs = jobs or os.cpu_count() or 1
+        self.jobs = jobs or default_jobs()
         self.keep_workers = keep_workers
         self._pool: ProcessPoolExecutor | None = None  # the kept render processes, once started
         self._builds = 0  # how many builds this builder started (kept workers clear caches)

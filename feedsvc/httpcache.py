@@ -60,6 +60,14 @@ GZIP_LEVEL = 6
 ENTRY_OVERHEAD_BYTES = 4096
 
 
+def gzipped(body: bytes) -> bytes | None:
+    """The gzip body sent for ``body``, or None for a body too short to be worth compressing.
+    mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker."""
+    if len(body) < MIN_GZIP_BYTES:
+        return None
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+
+
 def cache_control(max_age_seconds: int, *, immutable: bool = False) -> str:
     """The Cache-Control of every representation feedsvc serves: any cache may keep it for
     ``max_age_seconds`` (RFC 9111 5.2.2.1 max-age, 5.2.2.9 public), then revalidate it, or
@@ -152,10 +160,7 @@ class Prepared:
             ("Vary", ", ".join(("Accept-Encoding", *vary))),
         ]
         common += [("Link", link) for link in links]
-        # mtime=0 keeps the compressed bytes, and so the ETag, the same in every worker.
-        packed = None
-        if len(body) >= MIN_GZIP_BYTES:
-            packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        packed = gzipped(body)
         # Security headers (X-Content-Type-Options, the CSP...) are security.py's, on every
         # response alike.
         entity = [("Content-Type", content_type)]
