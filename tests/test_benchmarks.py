@@ -74,3 +74,32 @@ def test_a_benchmark_run_of_the_static_build_checks_every_server_sends_the_same_
         # and on nginx sending the baseline's files with the service's headers
         assert [run["bad"] for run in case["runs"]["headers"]] == [0], name
         assert len(case["static_vs_headers"]) == 1, name
+
+
+def test_the_compression_floor_redoes_the_builds_compression_of_the_bodies_it_compressed(
+    tmp_path: Path,
+) -> None:
+    # benchmarks.sitegen runs it after each `feedsvc build`; here on a folder laid out as a
+    # build lays one out: a body with .gz and .br, one with .gz alone, one too short for either.
+    from benchmarks import compressfloor
+    from feedsvc import httpcache
+    from feedsvc.build import BROTLI_MAX_BYTES, brotli_copy
+
+    out = tmp_path / "out"
+    (out / "articles").mkdir(parents=True)
+    page = b"<p>Words that repeat, words that repeat.</p>\n" * 200
+    feed = bytes(range(256)) * (BROTLI_MAX_BYTES // 256 + 1)  # over the brotli limit
+    for relative, body in (("articles/a.html", page), ("feed.atom", feed)):
+        (out / relative).write_bytes(body)
+        zipped = httpcache.gzipped(body)
+        assert zipped is not None
+        (out / f"{relative}.gz").write_bytes(zipped)
+        if (packed := brotli_copy(body, zipped)) is not None:
+            (out / f"{relative}.br").write_bytes(packed)
+    (out / "robots.txt").write_bytes(b"User-agent: *\n")
+    result = compressfloor.measure(out, tmp_path / "written", jobs=2)
+    assert result["bodies"] == 2 and result["br_kept"] == 1
+    assert result["body_bytes"] == len(page) + len(feed)
+    assert result["same_as_out"] is True
+    assert result["written_files"] == 5 and result["compress_s"] > 0 and result["write_s"] > 0
+    assert not (tmp_path / "written").exists()
