@@ -19,6 +19,12 @@ site into an empty folder, as a fresh process, in rounds that rotate which goes 
   ``.br`` copies and the server configuration, from the index, which is up to date (the build
   still scans the folder first, as its command always does). It forks a renderer per core.
 
+After each ``feedsvc build``, its floor (benchmarks.compressfloor, a fresh process): the bodies
+the build compressed, read into memory, compressed again exactly as the build does (gzip at
+``httpcache.GZIP_LEVEL``, the brotli attempt) in as many processes as the build forks; then
+the same bodies and copies written into an empty folder, staged and renamed as the build does.
+No renderer that also writes those copies can take less than the first.
+
 Then, at each size, the incremental rebuild after one document changed (a paragraph added at
 the end): ``feedsvc build OUT`` as a fresh process, and the rebuild inside one process that
 stays up (what ``feedsvc build --watch`` does on each change), a few times each.
@@ -130,6 +136,7 @@ class SizeResult:
     rebuild_cli_s: list[float] = field(default_factory=list)
     rebuild_watch_s: list[float] = field(default_factory=list)
     rebuild_urls: list[int] = field(default_factory=list)
+    floor: list[dict[str, Any]] = field(default_factory=list)  # compressfloor's, each round
 
 
 def export(index: Path, seeds: Path, hugo: Path, pelican: Path) -> float:
@@ -181,8 +188,9 @@ def tree_size(folder: Path) -> tuple[int, int]:
 
 
 def run_generators(
-    procs: Processes, args: argparse.Namespace, seeds: Path, index: Path, work: Path, n: int
-) -> dict[str, list[Sample]]:
+    procs: Processes, args: argparse.Namespace, seeds: Path, index: Path, work: Path, n: int,
+    floors: list[dict[str, Any]],
+) -> dict[str, list[Sample]]:  # fmt: skip
     env = feedsvc_env(seeds, index, 8000, None)
     env["FEEDSVC_SITE_URL"] = SITE_URL
     out = work / "out"
@@ -208,7 +216,23 @@ def run_generators(
             shutil.rmtree(out, ignore_errors=True)
             log(f"  N = {n:,} round {round_ + 1}: {who} {seconds:.2f} s, {files:,} files, "
                 f"{size / 2**20:,.0f} MiB")  # fmt: skip
+            if who == "feedsvc":
+                floors.append(measure_floor(procs, built, work / "out-floor"))
+                f = floors[-1]
+                log(f"  N = {n:,} round {round_ + 1}: floor: compressing {f['bodies']:,} bodies "
+                    f"{f['compress_s']:.2f} s, writing {f['written_files']:,} files "
+                    f"{f['write_s']:.2f} s ({f['jobs']} processes)")  # fmt: skip
     return samples
+
+
+def measure_floor(procs: Processes, built: Path, dest: Path) -> dict[str, Any]:
+    """benchmarks.compressfloor on what ``feedsvc build`` just wrote, as a fresh process."""
+    command = [sys.executable, "-m", "benchmarks.compressfloor", str(built), "--write", str(dest)]
+    seconds, out = procs.run(command, cwd=Path(__file__).resolve().parents[1])
+    floor: dict[str, Any] = json.loads(out)
+    if not floor["same_as_out"]:
+        raise RuntimeError(f"the floor's copies differ from {built}'s: {floor}")
+    return floor | {"process_s": seconds}
 
 
 def measure_rebuilds(
@@ -265,7 +289,7 @@ def measure(procs: Processes, args: argparse.Namespace, n: int) -> SizeResult:
         export_s = export(index, seeds, work / "hugo", work / "pelican")
         log(f"N = {n:,}: indexed in {index_s:.1f} s, exported in {export_s:.1f} s")
         result = SizeResult(n, index_s, export_s)
-        result.full = run_generators(procs, args, seeds, index, work, n)
+        result.full = run_generators(procs, args, seeds, index, work, n, result.floor)
         if n in args.rebuild_sizes:
             measure_rebuilds(procs, args, seeds, index, work, n, result)
         return result
@@ -295,6 +319,22 @@ def table(results: list[SizeResult]) -> str:
         rows.append(f"| {r.n:,} | {summary(secs['feedsvc'])} | {summary(secs['hugo'])} | "
                     f"{summary(secs['pelican'])} | {summary(ratio['hugo'])} | "
                     f"{summary(ratio['pelican'])} | {files} | {mib} |")  # fmt: skip
+    rows += ["", "| N | round | feedsvc build, s | Hugo, s | floor: compression, s | floor / Hugo "
+             "| floor: writing, s | (compression + writing) / Hugo | feedsvc / Hugo "
+             "| bodies compressed (.br kept) | MiB in (gz + br out) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        for round_, (ours, hugo, f) in enumerate(
+            zip(r.full["feedsvc"], r.full["hugo"], r.floor, strict=True), 1
+        ):
+            out_mib = (f["gz_bytes"] + f["br_bytes"]) / 2**20
+            rows.append(f"| {r.n:,} | {round_} | {ours.seconds:.2f} | {hugo.seconds:.2f} | "
+                        f"{f['compress_s']:.2f} | **{f['compress_s'] / hugo.seconds:.2f}** | "
+                        f"{f['write_s']:.2f} | "
+                        f"{(f['compress_s'] + f['write_s']) / hugo.seconds:.2f} | "
+                        f"{ours.seconds / hugo.seconds:.1f} | "
+                        f"{f['bodies']:,} ({f['br_kept']:,}) | "
+                        f"{f['body_bytes'] / 2**20:,.0f} ({out_mib:,.0f}) |")  # fmt: skip
     rows += ["", "| N | rebuild after one edit: `feedsvc build`, s | in a running builder, s "
              "| URLs rendered |", "|---|---|---|---|"]  # fmt: skip
     for r in results:
