@@ -44,7 +44,7 @@ from . import config, inventory, staticconf, stopsignals
 from .changes import quantity
 from .config import Config
 from .inventory import Snapshot, Target
-from .outtree import BuildFolderError, Entry, OutTree
+from .outtree import STATE_SUFFIX, BuildFolderError, Entry, OutTree
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -323,6 +323,25 @@ def _render_chunk(build: int, tasks: list[tuple[Target, Entry | None]]) -> list[
     return [render(app, site_url, target, old, staging) for target, old in tasks]
 
 
+def refuse_overlaps(settings: Config, out: Path) -> None:
+    """Raise BuildFolderError when OUT and the seeds folder overlap, or the index lies in OUT
+    or its state folder (outtree.STATE_SUFFIX): it would be published with the site, and OUT
+    would hold a file no build wrote. Checked before anything is written."""
+    seeds, folder = settings.seeds_dir.resolve(), out.resolve()
+    if folder == seeds or seeds in folder.parents or folder in seeds.parents:
+        raise BuildFolderError(
+            f"{out} and the seeds folder {settings.seeds_dir} overlap; build elsewhere"
+        )
+    index = settings.index_path.resolve()
+    state = folder.with_name(folder.name + STATE_SUFFIX)
+    for where in (folder, state):
+        if where in index.parents:
+            raise BuildFolderError(
+                f"FEEDSVC_INDEX_PATH {settings.index_path} is inside {where}, which the build "
+                "writes and publishes; keep the index elsewhere"
+            )
+
+
 class Builder:
     """Builds OUT from the index, again and again (``build --watch`` keeps one)."""
 
@@ -334,11 +353,7 @@ class Builder:
         app in each takes longer than rendering a one-document change. ``close()`` ends them."""
         from . import create_app
 
-        seeds, folder = settings.seeds_dir.resolve(), out.resolve()
-        if folder == seeds or seeds in folder.parents or folder in seeds.parents:
-            raise BuildFolderError(
-                f"{out} and the seeds folder {settings.seeds_dir} overlap; build elsewhere"
-            )
+        refuse_overlaps(settings, out)
         # OUT first: a second build of the same OUT is refused before it reads a whole folder
         # into the index (minutes at a million documents).
         self.tree = OutTree(out)

@@ -591,6 +591,7 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
         try:
             with _index_errors(settings):
                 try:
+                    static_build.refuse_overlaps(settings, out)  # before the index's lock
                     # Before the builder: its app indexes a missing or unusable index at once,
                     # and the record of a clean stop must be read before anything writes.
                     owed = _verify_owing(Store(settings))

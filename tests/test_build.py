@@ -897,6 +897,26 @@ def test_a_watch_runs_a_failed_hook_again_without_a_change(
     assert waited[1] > waited[0] * 1.5  # backing off
 
 
+@pytest.mark.parametrize("inside", ["out", "out/sub", "out.feedsvc"])
+def test_build_refuses_an_index_inside_its_folders(
+    tmp_path: Path, seeds: Path, inside: str
+) -> None:
+    """An index in OUT would be published with the site: refused, naming the setting, before
+    anything is written (a fresh-user trial got "already holds files" about the index's own
+    lock file, left behind)."""
+    index = tmp_path / inside / "index.sqlite3"
+    finished = subprocess.run(
+        [sys.executable, "-m", "feedsvc", "build", str(tmp_path / "out")],
+        env={**build_env(tmp_path, seeds), "FEEDSVC_INDEX_PATH": str(index)},
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 1
+    assert f"FEEDSVC_INDEX_PATH {index} is inside" in finished.stderr, finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.feedsvc").exists()
+
+
 def test_a_second_build_of_the_same_folder_is_refused(tmp_path: Path, seeds: Path) -> None:
     out = tmp_path / "out"
     first = builder(tmp_path, seeds, out)
