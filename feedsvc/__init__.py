@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     from . import config, pages, templating, web
     from .admission import RenderSlots
     from .assets import Assets
+    from .changes import log_skipped
     from .channels import Channels
     from .feeds import Publication, ttl_minutes
     from .framing import Framing
@@ -55,7 +56,7 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
             "the index %s is missing or unusable; building it from %s first",
             settings.index_path, settings.seeds_dir,
         )  # fmt: skip
-        store.refresh()
+        log_skipped(store.refresh())
     site = Site(settings.site_url, tag_authority(settings.tag_authority, settings.site_url))
     cache = ResponseCache(store.version)
     assets = Assets()

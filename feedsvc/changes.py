@@ -30,8 +30,12 @@ def log_report(report: Report) -> None:
     for kind, ids in (("added", report.added), ("changed", report.changed)):
         _log_names(logging.INFO, kind, [_named(report, i) for i in ids])
     _log_names(logging.INFO, "removed", [report.removed_names.get(i, i) for i in report.removed])
-    skipped = [f"{p.file_name}: {p.reason}" for p in report.skipped]
-    _log_names(logging.WARNING, "skipped", skipped)
+    log_skipped(report)
+
+
+def log_skipped(report: Report) -> None:
+    """Log each document a refresh skipped, with why (MAX_LISTED, then a count)."""
+    _log_names(logging.WARNING, "skipped", [f"{p.file_name}: {p.reason}" for p in report.skipped])
 
 
 def _named(report: Report, article_id: str) -> str:

@@ -27,7 +27,7 @@ import click
 
 from . import config, listen, logs
 from .admission import THREADS_BUSY_AT_MOST
-from .changes import quantity, summarise_problems
+from .changes import log_skipped, quantity, summarise_problems
 from .config import Config, ConfigError
 from .version import __version__
 
@@ -253,6 +253,15 @@ def serve(
         claim.release()
 
 
+def _say_skipped(store: Store, report: Report | None) -> None:
+    """Name each document the command's own refresh (``report``) found skipped, with why; or,
+    when it found none, sum up in one line those the index skips (named when they were found)."""
+    if report is not None and report.skipped:
+        log_skipped(report)
+    elif summary := summarise_problems(store.problems()):
+        log.warning("%s", summary)
+
+
 def _prepare_index(settings: Config) -> bool:
     """Index before serving when needed, and say once what the index holds and skips. Whether
     the whole-index check is owed, to be made while serving (indexcheck.py)."""
@@ -270,8 +279,9 @@ def _prepare_index(settings: Config) -> bool:
         _verify(store)
         # A missing index (a first start, a deleted one, one of another version) is built
         # before serving: readers must never be shown an empty feed while the folder is full.
+        report = None
         if not store.ready() or not settings.watch:
-            _refresh(store)
+            report = _refresh(store)
             log.info("indexed %s from %s", quantity(store.count(), "article"), settings.seeds_dir)
         else:
             # Serve the existing index at once; the watcher reconciles it with the folder.
@@ -283,8 +293,7 @@ def _prepare_index(settings: Config) -> bool:
                 else "",
                 settings.seeds_dir,
             )
-        if summary := summarise_problems(store.problems()):
-            log.warning("%s", summary)
+        _say_skipped(store, report)
         return store.check_owed
     finally:
         store.release()
@@ -595,10 +604,14 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
                     # Before the builder: its app indexes a missing or unusable index at once,
                     # and the record of a clean stop must be read before anything writes.
                     owed = _verify_owing(Store(settings))
+                    # A missing index is built by the builder's app, which names what it skips.
+                    first = not Store(settings).ready()
                     builder = static_build.Builder(settings, out, jobs, keep_workers=watch)
-                    _refresh(builder.svc.store)
-                    if summary := summarise_problems(builder.svc.store.problems()):
-                        click.echo(f"WARNING: {summary}", err=True)
+                    indexed = _refresh(builder.svc.store)
+                    if first:
+                        log_skipped(indexed)
+                    else:
+                        _say_skipped(builder.svc.store, indexed)
                     with _progress("Building") as progress:
                         report = builder.build(progress)
                 except (static_build.BuildFolderError, static_build.BuildError) as exc:

@@ -1142,7 +1142,7 @@ def test_build_names_skipped_documents_and_a_missing_site_url(tmp_path: Path, se
     )
     assert finished.returncode == 0, finished.stderr
     assert "FEEDSVC_SITE_URL is not set" in finished.stderr
-    assert "1 document skipped: empty.txt (empty document)" in finished.stderr
+    assert "skipped empty.txt: empty document" in finished.stderr
     assert (tmp_path / "out" / "feed.atom").exists()
 
 
