@@ -28,6 +28,7 @@ import watchfiles
 
 from .build import Builder, BuildReport
 from .changes import log_report, quantity
+from .conditions import Conditions
 from .indexfile import explain
 from .outtree import OutTree
 from .store import EDIT_SETTLE_SECONDS
@@ -170,6 +171,10 @@ def _follow(
     # at again EDIT_SETTLE_SECONDS later; then they are judged (skipped, said, withdrawn), as
     # `feedsvc serve`'s watcher does (watch.held_after).
     held: dict[str, tuple[tuple[int, int], float]] = {}
+    # What cannot be read ("index": the folder gone, the index locked) or written ("build": a
+    # full disk) is said once, and once more when it is over.
+    conditions = Conditions(log)
+    stage = "index"
     for changes in watchfiles.watch(
         store.seeds_dir,
         watch_filter=None,
@@ -183,6 +188,7 @@ def _follow(
     ):
         owed.poll()  # a hook that ended: published, failed, or to run again
         try:
+            stage = "index"
             now = time.monotonic()
             settled = {
                 n: sig for n, (sig, since) in held.items() if now - since >= EDIT_SETTLE_SECONDS
@@ -199,6 +205,7 @@ def _follow(
             indexed = False
             if names is None or names:
                 report = store.refresh(names=names, settled=settled)
+                conditions.end("index")
                 held = held_after(held, names, report, now)
                 if report.rebuilt is None:  # a rebuild is said in two lines by the store
                     log_report(report)  # each document added, changed, removed or skipped
@@ -210,6 +217,7 @@ def _follow(
             # OUT removed (`rm -rf public` to start clean): built again whole, without waiting
             # for a document to change.
             gone = not builder.tree.out.is_dir()
+            stage = "build"
             if not (indexed or due or gone):
                 if builder.deferred:  # nothing new: what the last changes put off
                     owed.write(builder)
@@ -217,13 +225,17 @@ def _follow(
                     owed.publish(again=True)
                 continue
             built = builder.build(defer=True)
+            conditions.end("build")
         except EXPECTED as exc:
             # A vanished seeds folder, a full disk, a locked index: a condition, not a bug; one
             # line, and the next change (or the safety rescan) tries again.
-            log.error(
-                "cannot rebuild %s from %s: %s; trying again",
-                builder.tree.out, store.seeds_dir, explain(exc),
-            )  # fmt: skip
+            out, seeds = builder.tree.out, store.seeds_dir
+            conditions.start(
+                stage,
+                f"cannot rebuild {out} from {seeds}: {explain(exc)}; trying again",
+                f"{out} follows {seeds} again" if stage == "index" else f"{out} is written again",
+                level=logging.ERROR,
+            )
             continue
         except Exception:
             # Broad on purpose: whatever it is must not end the watch; its traceback is wanted.

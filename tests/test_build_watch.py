@@ -346,7 +346,7 @@ def test_out_removed_under_a_watch_is_built_again(tmp_path: Path, seeds: Path) -
         assert "Traceback" not in log()
 
 
-def test_a_seeds_folder_gone_for_a_while_is_one_line_and_the_watch_goes_on(
+def test_a_seeds_folder_gone_for_a_while_is_said_once_and_its_return_too(
     tmp_path: Path, seeds: Path
 ) -> None:
     out = tmp_path / "out"
@@ -355,7 +355,10 @@ def test_a_seeds_folder_gone_for_a_while_is_one_line_and_the_watch_goes_on(
         wait_for(lambda: "Watching" in log(), 60)
         seeds.rename(away)
         wait_for(lambda: f"cannot rebuild {out} from" in log(), 10)
+        time.sleep(1)  # wakes that find it still gone say nothing more
         away.rename(seeds)
         write_document(seeds, 9, hex_id(9), date="1 Jan 2026", headline="Back again")
         wait_for(lambda: b"Back again" in (out / "feed.atom").read_bytes(), 10)
+        wait_for(lambda: f"{out} follows {seeds} again" in log(), 10)  # said when it is over
+        assert log().count(f"cannot rebuild {out} from") == 1, log()
         assert "Traceback" not in log()
