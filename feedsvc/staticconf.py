@@ -252,6 +252,7 @@ class _Site:
             "}",
             "",
             *self._nginx_page_maps(),
+            *self._nginx_query_maps(),
             "# A browser's navigation to a feed gets the feed's preview page (preview.py); only",
             "# to a feed or the OPML list: a page's own file also ends in .html, and its ?page=N",
             "# is another file. $feedsvc_navigation is the preview's suffix for a navigation (the",
@@ -372,6 +373,25 @@ class _Site:
             "",
         ]
         return lines
+
+    def _query_names(self) -> list[str]:
+        """The query parameters the app's redirects are chosen by (``/?feed=rss2``)."""
+        return sorted({n for e in self.redirects for n, _ in parse_qsl(urlsplit(e.url).query)})
+
+    def _nginx_query_maps(self) -> list[str]:
+        """A map per query parameter a redirect is chosen by: its first value as the service
+        reads it, "=value", or "" when absent. $arg_NAME would match the name ignoring case
+        (nginx.org/r/var_arg_), where the service reads ?FEED=rss2 as no feed parameter."""
+        lines = []
+        for name in self._query_names():
+            lines += [
+                f"map $args $feedsvc_arg_{name} {{",
+                f'    "~^(?:(?!{name}(?:[=&]|$))[^&]*&)*{name}(?:=(?<feedsvc_arg_{name}_raw>'
+                f'[^&]*))?(?:&|$)" "=$feedsvc_arg_{name}_raw";',
+                '    default "";',
+                "}",
+            ]
+        return [*lines, ""] if lines else []
 
     def _feed_locations(self) -> str:
         """An exact location for each previewed file at the top of the site (/feed.atom,
@@ -611,11 +631,9 @@ location @feedsvc_article {{
             if len(query) != 1 or not re.fullmatch(r"[a-z0-9_]+", query[0][0]):
                 raise UnmappableURL(f"{entry.url!r}: one simple query parameter per redirect")
             name, value = query[0]
-            # The parameter's first value, its name letter for letter: $arg_NAME matches the
-            # name ignoring case (nginx.org/r/var_arg_), where the service reads ?FEED=rss2
-            # as no feed parameter at all.
-            first = rf"^(?:(?!{name}(?:[=&]|$))[^&]*&)*{name}={re.escape(value)}(?:&|$)"
-            lines.setdefault(parts.path, []).append(f"if ($args ~ {_key(first)}) {{ {answer} }}")
+            lines.setdefault(parts.path, []).append(
+                f"if ($feedsvc_arg_{name} = {_key('=' + value)}) {{ {answer} }}"
+            )
         for path, answer in plain.items():
             lines.setdefault(path, []).append(answer)
         for path in lines:
