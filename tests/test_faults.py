@@ -494,6 +494,18 @@ def checks_running(index: Path) -> bool:
     return check_pids(str(index)) != []
 
 
+@contextlib.contextmanager
+def ended(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """``process`` (started in a session of its own), killed with its group if the block leaves
+    it running (a failed assertion, a timeout)."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def running(pid: int) -> bool:
     """Whether ``pid`` runs (not a zombie waiting for a parent to reap it)."""
     try:
@@ -1037,20 +1049,15 @@ def test_ctrl_c_stops_serve_during_its_first_index_even_started_in_the_backgroun
     seeds, index = tmp_path / "seeds", tmp_path / "index" / "index.sqlite3"
     corpus.write(seeds, 3 * BATCH_DOCUMENTS)
     command = [sys.executable, "-m", "feedsvc", "serve", "--bind", f"127.0.0.1:{free_port()}"]
-    process = subprocess.Popen(
+    with ended(subprocess.Popen(
         command, env=feedsvc_env(seeds, index), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )  # fmt: skip
-    try:
+    )) as process:  # fmt: skip
         wait_for(lambda: committed(index) > 0 or process.poll() is not None, 60)
         assert process.poll() is None and not index.exists(), "the first index was over"
         os.killpg(process.pid, signal.SIGINT)
         _, err = process.communicate(timeout=5)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     assert "Traceback" not in err and "Listening" not in err, err
 
 
@@ -1067,19 +1074,14 @@ def test_ctrl_c_while_the_command_still_imports_ends_it_quietly(tmp_path: Path, 
     command = [str(script)] if how == "command" else [sys.executable, "-m", "feedsvc"]
     seeds, index = tmp_path / "seeds", tmp_path / "index.sqlite3"
     corpus.write(seeds, 3)
-    process = subprocess.Popen(
+    with ended(subprocess.Popen(
         [*command, "serve", "--bind", f"127.0.0.1:{free_port()}"], env=feedsvc_env(seeds, index),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
+    )) as process:  # fmt: skip
         maps = Path(f"/proc/{process.pid}/maps")
         wait_for(lambda: process.poll() is not None or "_sqlite3" in maps.read_text(), 30)
         os.killpg(process.pid, signal.SIGINT)
         _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     assert process.returncode == -signal.SIGINT, (process.returncode, err)
     assert err == "", err
 
