@@ -151,7 +151,9 @@ def _facet(svc: Services, channel: Channel) -> Facet | Response:
     # (Bounded: slugify() keeps what it was asked in a cache, and the address is the client's.)
     slug = slugify(channel.key) if len(channel.key) <= MAX_TYPED_NAME_CHARS else ""
     if slug and slug != channel.key and svc.store.facet(channel.facet.field, slug) is not None:
-        return moved_to(svc.site.url(Channel(channel.kind, slug).html_path))
+        return moved_to(
+            svc.site.url(Channel(channel.kind, slug).html_path), svc.config.cache_max_age
+        )
     abort(404)
 
 
@@ -213,7 +215,7 @@ def article_page(svc: Services, article_id: str, slug: str | None = None) -> Any
     if article is None:
         abort(404)
     if slug != article.slug:
-        return moved_to(svc.site.permalink(article))
+        return moved_to(svc.site.permalink(article), svc.config.cache_max_age)
     newer, older = svc.store.neighbours(article)
     related = _related(svc, article)
     if article.agency and article.agency_slug:

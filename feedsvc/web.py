@@ -190,11 +190,15 @@ def search_query(*, required: bool) -> str:
     return query
 
 
-def moved_to(url: str) -> Response:
+def moved_to(url: str, max_age_seconds: int = REDIRECT_MAX_AGE_SECONDS) -> Response:
     """A 301 to ``url``, which callers build with ``Site`` from the configured site URL, never
-    from the Host the request named (RFC 9110 15.4.2: permanent, cacheable by default)."""
+    from the Host the request named (RFC 9110 15.4.2: permanent, cacheable by default), kept
+    by caches for ``max_age_seconds``: a day for an address that always leads to the same one
+    (a feed alias), the ordinary max-age for one that follows a document (an article's old
+    slug: its headline can change back, and a day-old 301 would then lead to a page that
+    301s to it)."""
     response = redirect(url, 301)
-    response.headers["Cache-Control"] = cache_control(REDIRECT_MAX_AGE_SECONDS)
+    response.headers["Cache-Control"] = cache_control(max_age_seconds)
     return response
 
 

@@ -83,6 +83,11 @@ def test_outdated_slugs_redirect_permanently(client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 301
     assert response.headers["Location"] == f"{SITE_URL}{SEED_PATH}"
+    # Kept as long as the page, not a day: an edited headline can change back, and a cache's
+    # day-old 301 then led to the page, which 301s back to it (a cache-tier trial).
+    max_age = client.application.config["FEEDSVC"].cache_max_age
+    assert response.headers["Cache-Control"] == f"public, max-age={max_age}"
+    assert client.get("/rss.xml").headers["Cache-Control"] == "public, max-age=86400"
 
 
 def test_unknown_article_gets_a_helpful_404(client) -> None:
