@@ -43,6 +43,7 @@ from werkzeug.http import parse_date
 from . import config, inventory, staticconf, stopsignals
 from .changes import quantity
 from .config import Config
+from .httpcache import STATIC_COPY
 from .inventory import Snapshot, Target
 from .outtree import STATE_SUFFIX, BuildFolderError, Entry, OutTree
 
@@ -171,6 +172,7 @@ def request(app: Any, url: str, site_url: str, **headers: str) -> tuple[int, lis
         "wsgi.multithread": False,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
+        STATIC_COPY: True,  # headers as a file keeps them (no max-age counting down)
         **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
     }
     answer: dict[str, Any] = {}

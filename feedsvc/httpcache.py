@@ -112,6 +112,11 @@ def http_date_value(value: str) -> datetime | None:
     return parse_date(value) if _HTTP_DATE.fullmatch(value) else None
 
 
+# A WSGI environ key: the request is the static build's (build.request), whose files keep
+# their headers as they are written.
+STATIC_COPY = "feedsvc.static_copy"
+
+
 class _Variant:
     __slots__ = ("body", "etag", "headers", "undated_headers", "not_modified_headers")
 
@@ -142,6 +147,7 @@ class Prepared:
         max_age_seconds: int,
         links: Iterable[str] = (),
         expires_at: float | None = None,
+        fresh_until: float | None = None,
         vary: Iterable[str] = (),
         immutable: bool = False,
     ):
@@ -153,6 +159,10 @@ class Prepared:
             math.inf if self.last_modified is None else lastmod.settled_at(self.last_modified)
         )
         self.expires_at = expires_at  # monotonic deadline for time-dependent pages
+        # Epoch seconds: the store changes by the clock alone then (an embargo lifts), and no
+        # cache may keep this response past it (``_until``).
+        self.fresh_until = fresh_until
+        self.max_age_seconds = max_age_seconds
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
         # RFC 9110 12.5.5: Vary lists every request header that selected this representation.
         common = [
@@ -205,10 +215,24 @@ class Prepared:
             start_response("412 Precondition Failed", [("Content-Length", "0")])
             return []
         if self._not_modified(environ, variant, dated):
-            start_response("304 Not Modified", variant.not_modified_headers)
+            start_response("304 Not Modified", self._until(variant.not_modified_headers, environ))
             return []
-        start_response("200 OK", variant.headers if dated else variant.undated_headers)
+        headers = variant.headers if dated else variant.undated_headers
+        start_response("200 OK", self._until(headers, environ))
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [variant.body]
+
+    def _until(self, headers: list[tuple[str, str]], environ: dict) -> list[tuple[str, str]]:
+        """``headers``, with a max-age that ends at ``fresh_until`` when that comes sooner
+        (RFC 9111 5.2.2.1): a feed read 54 s before an embargo lifts is kept 54 s, not
+        FEEDSVC_CACHE_MAX_AGE, by a reader, a proxy or the cache tier. Not for a static copy
+        (STATIC_COPY), whose file cannot count down; its build runs again at that moment."""
+        if self.fresh_until is None or environ.get(STATIC_COPY):
+            return headers
+        left = max(0, math.ceil(self.fresh_until - time.time()))
+        if left >= self.max_age_seconds:
+            return headers
+        control = cache_control(left)
+        return [(k, control if k == "Cache-Control" else v) for k, v in headers]
 
     def _unchanged(self, environ: dict, variant: _Variant, dated: bool) -> bool:
         """Steps 1 and 2 of RFC 9110 13.2.2, which an origin server MUST evaluate: If-Match

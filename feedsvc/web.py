@@ -12,6 +12,7 @@ ordinary Flask response.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import time
 from collections.abc import Callable
@@ -140,12 +141,17 @@ def prepared(
         if not_before is not None:
             last_modified = max(last_modified, min(not_before, svc.store.now()))
     deadline = None if expires_at is None else time.monotonic() + (expires_at - time.time())
+    # When the store next changes by the clock alone (an embargo lifting): no cache may keep
+    # this response past it. Kept in the response cache until then at most (the store's
+    # version moves at each release).
+    change = svc.store.next_event()
     return Prepared(
         body,
         content_type,
         last_modified=last_modified,
         max_age_seconds=svc.config.cache_max_age if max_age_seconds is None else max_age_seconds,
         expires_at=deadline,
+        fresh_until=change if math.isfinite(change) else None,
         **options,
     )
 
