@@ -6,6 +6,7 @@ This is the only module that opens seed files. Everything that could hang or esc
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,26 @@ SUB_FOLDER = "a folder: documents are read only directly in the seeds folder, no
 NOT_TXT = "not a .txt file; only *.txt files are documents"
 # Entries of the folder that are not documents at all (said, but not counted as documents).
 NOT_DOCUMENTS = (SUB_FOLDER, NOT_TXT)
+
+
+def is_document_name(name: str) -> bool:
+    """Whether an entry of the folder is read as a document, by its name: ``*.txt``."""
+    return name.lower().endswith(".txt")
+
+
+class NoDocuments(FileNotFoundError):
+    """The seeds folder holds no document at all where the index has articles: taken for a
+    folder that is not there (a share not mounted, or mounted late: its mount point is an
+    empty folder), as a missing folder is, and the index kept as it is. It wiped the site."""
+
+    def __init__(self, folder: Path, articles: int):
+        super().__init__(
+            errno.ENOENT,
+            f"{folder} holds no documents, where the index has {articles:,} "
+            f"article{'' if articles == 1 else 's'}: taken for "
+            "a folder not mounted, and the index kept as it is (to publish none, delete the "
+            "index)",
+        )
 
 
 def signature_batches(folder: Path, batch_size: int) -> Iterator[list[Signature]]:
@@ -119,7 +140,7 @@ def _describe(root: Path, name: str, max_bytes: int) -> SeedFile | None:
     if stat.S_ISDIR(info.st_mode):
         return SeedFile(name, 0, info.st_mtime_ns, SUB_FOLDER)
     problem = None
-    if not name.lower().endswith(".txt"):
+    if not is_document_name(name):
         problem = NOT_TXT
     elif is_link and not _inside(root, Path(path)):
         problem = "symbolic link to a file outside the seeds folder"

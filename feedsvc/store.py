@@ -1388,6 +1388,8 @@ class Store:
         aside = Store(self.settings.replace(index_path=renewal_path(self.index_path)))
         try:
             aside.refresh(parallel=True)
+            if aside.count() == 0 and (articles := self.count()):  # a folder not mounted
+                raise seedfiles.NoDocuments(self.seeds_dir, articles)
             with self._write_lock():
                 if not self.renewal_owed():  # another process built it meanwhile
                     return None
@@ -1428,6 +1430,10 @@ class Store:
         for suffix in (".generation", ".clean", ".next", ".lock"):
             Path(f"{self.index_path}{suffix}").unlink(missing_ok=True)
 
+    @staticmethod
+    def _article_count(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
     def scan(self) -> list[str]:
         """The names of files that differ from the index's record (new, changed or gone), and
         of files skipped for a reason that may pass unseen (unreadable: a chmod changes neither
@@ -1445,10 +1451,11 @@ class Store:
         """The whole folder compared with the index, SCAN_BATCH files at a time: (names new
         or changed, names on record that are gone, files in the folder). Holds the differences,
         never a listing of the whole folder (at a million files, the listing and the index's
-        record as sets took over 400 MB for a few seconds, every rescan)."""
+        record as sets took over 400 MB for a few seconds, every rescan). Raises
+        seedfiles.NoDocuments when the folder holds no document where the index has articles."""
         db = self._db
         changed: list[str] = []
-        present = recorded = 0
+        present = recorded = documents = 0
         for batch in seedfiles.signature_batches(self.seeds_dir, SCAN_BATCH):
             names = [name for name, _, _ in batch]
             marks = ",".join("?" * len(names))
@@ -1460,6 +1467,9 @@ class Store:
             changed += [name for name, _, _ in set(batch).difference(known)]
             present += len(batch)
             recorded += len(known)
+            documents += sum(map(seedfiles.is_document_name, names))
+        if documents == 0 and (articles := self._article_count(db)):
+            raise seedfiles.NoDocuments(self.seeds_dir, articles)
         gone: list[str] = []
         # Names are unique on both sides: every name on record was listed unless the counts
         # differ. Only then are the recorded names looked for, one stat each.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -218,6 +219,32 @@ def test_a_removed_seeds_folder_is_one_line_until_it_is_back(live_server: LiveSe
     wait_for(lambda: hex_id(1) in entry_ids(live_server), 5.0)  # watched again
     log = live_server.log()
     assert log.count("is missing") == 1 and "Traceback" not in log
+
+
+def test_a_seeds_folder_emptied_at_once_is_taken_for_one_not_mounted(
+    live_server: LiveServer,
+) -> None:
+    """A share not mounted (or mounted late) leaves its mount point an empty folder: every
+    article was withdrawn within seconds, the site emptied, with INFO lines only (a cache-tier
+    trial). A folder that holds no document at all, where the index has articles, is taken for
+    one that is not there: the index is served as it is, said once, until documents are back."""
+    seeds = live_server.seeds
+    before = entry_ids(live_server)
+    assert before
+    away = seeds.with_name("seeds-mounted")
+    seeds.rename(away)
+    seeds.mkdir()  # the mount point, left empty
+    (seeds / "README").write_text("the share is mounted here")  # not a document either
+    wait_for(lambda: "holds no documents, where the index has" in live_server.log(), 10.0)
+    time.sleep(1.0)  # more scans meanwhile
+    assert entry_ids(live_server) == before
+    shutil.rmtree(seeds)
+    away.rename(seeds)
+    write_document(seeds, 1, hex_id(1), date="1 Jan 2025")
+    wait_for(lambda: hex_id(1) in entry_ids(live_server), 10.0)
+    log = live_server.log()
+    assert log.count("holds no documents") == 1 and "Traceback" not in log
+    assert "removed" not in log, log
 
 
 def test_a_renamed_document_is_logged_under_its_old_and_new_names(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import config, lastmod, renewal, rescan, watch
+from feedsvc import config, lastmod, renewal, rescan, seedfiles, watch
 from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
 from feedsvc.store import BATCH_DOCUMENTS, Facet, Store, renewal_path
@@ -189,6 +189,33 @@ def test_a_renewal_that_keeps_failing_is_tried_less_and_less_often(
     assert waits[:3] == [1, 2, 3]
     said = capfd.readouterr().err  # the renewal processes write to the service's stderr
     assert said.count("could not build the index") == 1, said
+
+
+def test_a_folder_with_no_document_left_is_taken_for_one_not_mounted(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """An empty folder indexes as an empty site the first time; once the index has articles,
+    a folder that holds no document at all (a share's mount point before it is mounted) is
+    refused by every whole-folder comparison, and the index kept: it was emptied."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = make_store(tmp_path / "first", empty)
+    assert nothing.refresh().added == [] and nothing.count() == 0  # a first index of nothing
+    for path in seeds.iterdir():
+        path.unlink()
+    write_document(seeds, 1, hex_id(1))
+    store = make_store(tmp_path, seeds)
+    store.refresh()
+    for path in seeds.iterdir():
+        path.unlink()
+    (seeds / "notes.md").write_text("not a document")
+    with pytest.raises(seedfiles.NoDocuments, match="holds no documents"):
+        store.refresh()
+    with pytest.raises(seedfiles.NoDocuments):
+        store.scan()  # the watcher's comparison without the lock
+    assert store.count() == 1
+    write_document(seeds, 2, hex_id(2), headline="Back")
+    assert store.refresh().removed == [hex_id(1)] and store.count() == 1
 
 
 def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
