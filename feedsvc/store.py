@@ -1201,7 +1201,8 @@ class Store:
 
     def _said_checked(self, started: float) -> None:
         log.info(
-            "checked the whole index %s, not known to be as a clean stop left it (%.1f s)",
+            "checked the whole index %s for damage: it may have changed since the last clean "
+            "stop (%.1f s)",
             self.index_path,
             time.monotonic() - started,
         )
