@@ -1639,9 +1639,6 @@ class Store:
         seed, article = document.seed, document.article
         problem, retry = document.problem, RETRY_ON_RESCAN if document.retry else 0
         if article is not None:
-            holder = index.holder_of(article)
-            if holder is not None and (seed.mtime_ns, seed.name) < self._age(holder[1].file_name):
-                self._give_way(holder, article, index, report)
             problem, duplicate = index.duplicate_of(article)
             retry = RETRY_AFTER_CHANGES if duplicate else 0
         previous_id = index.file_article.get(seed.name)
@@ -1704,31 +1701,6 @@ class Store:
         if article_id:
             self._delete_article(article_id, index, report)
         self._db.execute("DELETE FROM files WHERE name = ?", (name,))
-
-    def _give_way(
-        self, holder: tuple[str, Indexed], article: Filed, index: IndexState, report: Report
-    ) -> None:
-        """Of two files with one id or one text, the older is published (modification time,
-        then name), whichever was indexed first: every node then publishes the same one, as a
-        rebuild does, whatever order they were read in (a trial: two nodes published two texts
-        under one id for as long as both files were there). A copy made later (a scraper's
-        second download, a `cp`) is newer and changes nothing. The holder's article goes, and
-        its file is recorded as the duplicate, read again after changes (if ``article``'s file
-        goes, it comes back)."""
-        held_id, held = holder
-        self._delete_article(held_id, index, report)
-        reason = _duplicate_reason(held_id, held_id == article.id, article.file_name)
-        index.file_article[held.file_name] = None
-        self._db.execute(
-            "UPDATE files SET article_id = NULL, problem = ?, retry = ? WHERE name = ?",
-            (reason, RETRY_AFTER_CHANGES, held.file_name),
-        )
-        report.skipped.append(Problem(held.file_name, reason))
-
-    def _age(self, file_name: str) -> tuple[int, str]:
-        """(modification time, name) of an indexed file: which of two copies is the older."""
-        row = self._db.execute("SELECT mtime_ns FROM files WHERE name = ?", (file_name,)).fetchone()
-        return (row[0] if row else 0), file_name
 
     def _delete_article(
         self, article_id: str, index: IndexState, report: Report | None
@@ -1882,20 +1854,13 @@ class IndexState:
         )
 
     def duplicate_of(self, article: Filed) -> tuple[str | None, bool]:
-        holder = self.holder_of(article)
-        if holder is None:
-            return None, False
-        return _duplicate_reason(article.id, holder[0] == article.id, holder[1].file_name), True
-
-    def holder_of(self, article: Filed) -> tuple[str, Indexed] | None:
-        """The article (id, row) that another file holds with ``article``'s id or its text."""
         holder = self.articles.get(article.id)
         if holder is not None and holder.file_name != article.file_name:
-            return article.id, holder
+            return f"id {article.id} is already used by {holder.file_name}", True
         same = self.by_hash.get(article.content_hash)
         if same is not None and same != article.id:
-            return same, self.articles[same]
-        return None
+            return f"same document as {self.articles[same].file_name}", True
+        return None, False
 
     def add(self, article: Filed, rowid: int, updated_ts: float) -> None:
         self.articles[article.id] = Indexed(
@@ -1909,12 +1874,6 @@ class IndexState:
         if self.by_hash.get(gone.content_hash) == article_id:
             del self.by_hash[gone.content_hash]
         return gone.rowid
-
-
-def _duplicate_reason(article_id: str, same_id: bool, holder: str) -> str:
-    if same_id:
-        return f"id {article_id} is already used by {holder}"
-    return f"same document as {holder}"
 
 
 @dataclass(frozen=True)

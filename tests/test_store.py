@@ -218,43 +218,6 @@ def test_a_folder_with_no_document_left_is_taken_for_one_not_mounted(
     assert store.refresh().removed == [hex_id(1)] and store.count() == 1
 
 
-def test_of_two_files_with_one_id_the_older_is_published_whichever_came_first(
-    tmp_path: Path, seeds: Path
-) -> None:
-    """Two nodes published two texts under one id for as long as both files were there: each
-    kept the one it indexed first (a cache-tier trial). The older file (modification time,
-    then name) is now published, on every node and by every rebuild; a later copy changes
-    nothing; when the published file goes, the other comes back."""
-    now = datetime.now(UTC)
-
-    def write(seq: int, headline: str, age_seconds: int) -> Path:
-        path = write_document(seeds, seq, hex_id(7), headline=headline)
-        set_mtime(path, now - timedelta(seconds=age_seconds))
-        return path
-
-    def published(store: Store) -> str:
-        article = store.get(hex_id(7))
-        assert article is not None
-        return article.headline
-
-    write(10, "The first text", 100)
-    live = make_store(tmp_path, seeds)
-    live.refresh()
-    older = write(4, "An older text", 200)  # indexed after, yet older: it is the one
-    report = live.refresh()
-    assert published(live) == "An older text"
-    assert [p.file_name for p in report.skipped] == [f"010_{hex_id(7)}.txt"]
-    fresh = make_store(tmp_path / "other-node", seeds)
-    fresh.refresh()
-    assert published(fresh) == "An older text"  # another node, reading the folder whole
-    write(2, "A copy made now", 0)
-    live.refresh()
-    assert published(live) == "An older text"
-    older.unlink()
-    live.refresh()
-    assert published(live) == "The first text"  # the older of the two left
-
-
 def test_new_changed_and_deleted_documents(store: Store, seeds: Path) -> None:
     path = write_document(seeds, 1, hex_id(1))
     report = store.refresh()
