@@ -676,13 +676,15 @@ class Builder:
             initargs=(self.mapping, self.settings.site_url, str(self.tree.staging)),
         )
 
-    def _redirect_headers(self) -> tuple[tuple[str, str], ...]:
-        """The headers (but Location) of the 301 from an article's id to its permalink, asked
-        of the app for one article: what nginx sends with the redirects it derives."""
+    def _redirect_headers(self) -> staticconf.RedirectHeaders:
+        """The headers (but Location) of the 301s nginx answers from patterns, asked of the
+        app: from an article's id to its permalink (for one article; none without one), and
+        from the site's feed with a trailing slash."""
         versions = self.svc.store.versions()
-        if not versions:
-            return ()
-        url = f"/articles/{versions[0].id}"
+        article = self._moved_headers(f"/articles/{versions[0].id}") if versions else ()
+        return staticconf.RedirectHeaders(article, self._moved_headers("/feed.atom/"))
+
+    def _moved_headers(self, url: str) -> tuple[tuple[str, str], ...]:
         status, headers, _ = request(self.app, url, self.settings.site_url)
         if status != 301:
             raise BuildError(f"{url} answered {status}; a static build expects 301")

@@ -19,6 +19,7 @@ from .services import Services
 from .slugs import slugify
 from .store import Facet
 from .templating import channel_heading, channel_name, count_text, place_name
+from .urls import ARTICLES_PREFIX
 from .web import (
     HTML,
     WORDPRESS_FEED_QUERY,
@@ -279,6 +280,9 @@ def _without_trailing_slash() -> Response | None:
         return None
     query = request.query_string  # bytes as sent: quoted once, never decoded and re-encoded
     svc = services()
-    return moved_to(
-        svc.site.url(quote(stripped) + (f"?{quote(query, safe=QUERY_SAFE)}" if query else ""))
-    )
+    target = svc.site.url(quote(stripped) + (f"?{quote(query, safe=QUERY_SAFE)}" if query else ""))
+    # An address under /articles/ follows an article, whose redirects are kept as long as its
+    # page (article_page), as the static build's nginx answers them all there.
+    if stripped.startswith(ARTICLES_PREFIX):
+        return moved_to(target, svc.config.cache_max_age)
+    return moved_to(target)

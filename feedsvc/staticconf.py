@@ -33,12 +33,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .channels import PREVIEW_SUFFIX, PREVIEWED_SUFFIXES
 from .inventory import NOT_FOUND_URL
 from .outtree import Entry, OutTree
 from .preview import NAVIGATION
+from .urls import ARTICLES_PREFIX
 from .web import SERVER_METHODS
 
 ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
@@ -46,7 +48,7 @@ ARTICLE_URL = re.compile(r"/articles/([0-9a-f]{16})/[^/?]+")
 # headers of article pages (nginx_server), so that a new article's page is served with its
 # headers before the configuration is written again (a watching build writes it last:
 # build.Builder._commit). Every file under it must be an article page (ARTICLE_FILE).
-ARTICLES_FOLDER = "/articles/"
+ARTICLES_FOLDER = ARTICLES_PREFIX
 # An article page's file as nginx's $uri names it.
 ARTICLE_FILE = r"/articles/[0-9a-f]{16}/[^/]+[.]html"
 NGINX_FOLDER = "nginx"
@@ -112,19 +114,25 @@ def file_path(url: str) -> str:
 # -- staging the configuration ------------------------------------------------------------------
 
 
+class RedirectHeaders(NamedTuple):
+    """What the app sends (besides Location) with the 301s nginx answers from patterns: from
+    an article's other addresses to its page (``article``: kept as long as the page, a headline
+    can change back), and from an address with a trailing slash (``slash``: kept a day)."""
+
+    article: tuple[tuple[str, str], ...]
+    slash: tuple[tuple[str, str], ...]
+
+
 def stage(
     tree: OutTree,
     entries: Iterable[Entry],
     site_url: str,
-    article_redirect_headers: tuple[tuple[str, str], ...],
+    redirect_headers: RedirectHeaders,
 ) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Render every configuration file, and stage those whose text changed.
-
-    ``article_redirect_headers`` are what the app sends with the 301 from an article's other
-    URLs to its permalink (besides Location). Returns (moves for OutTree.commit, names written).
-    """
+    """Render every configuration file, and stage those whose text changed. Returns (moves for
+    OutTree.commit, names written)."""
     entries = sorted(entries, key=lambda entry: entry.url)
-    site = _Site(site_url, tree, entries, article_redirect_headers)
+    site = _Site(site_url, tree, entries, redirect_headers)
     nginx = tree.state / NGINX_FOLDER
     texts = {
         nginx / "http.conf": site.nginx_http(),
@@ -155,13 +163,13 @@ class _Site:
         site_url: str,
         tree: OutTree,
         entries: list[Entry],
-        article_redirect_headers: tuple[tuple[str, str], ...],
+        redirect_headers: RedirectHeaders,
     ):
         self.site_url = site_url
         self.base_path = urlsplit(site_url).path.rstrip("/")
         self.root = str(tree.out)
         self.nginx = str(tree.state / NGINX_FOLDER)
-        self.article_redirect_headers = article_redirect_headers
+        self.redirect_headers = redirect_headers
         self.files = [e for e in entries if e.file is not None]
         self.redirects = [e for e in entries if e.file is None]
         # Each file's headers by name, and its $uri split by kind (_value_map): read once, not
@@ -459,8 +467,9 @@ class _Site:
         if not self._uris[True]:  # no article page: nothing to say, the server's headers apply
             article_headers = ""
         moved = self._moved_locations()
-        redirect_headers = "\n".join(
-            f"    {line}" for line in _moved_lines(moved, self.article_redirect_headers, 301)
+        slash_redirect, article_redirect = (
+            "\n".join(f"    {line}" for line in _moved_lines(moved, headers, 301))
+            for headers in (self.redirect_headers.slash, self.redirect_headers.article)
         )
         bad_page = (
             '    if ($feedsvc_page_file = "bad") {\n'
@@ -493,7 +502,7 @@ class _Site:
         )
         site = _quote(self.site_url)[1:-1]  # inside a quoted string, before a path
         moved_to_path = f'return 301 "{site}$feedsvc_path$is_args$args";'
-        odd_addresses = f"""\
+        odd_addresses = """\
 # Odd addresses, in one regular expression (tried for any address no exact location takes),
 # each told apart inside. Doubled slashes are not merged, as the service does not
 # (merge_slashes off, above: a file's path would find the file all the same): not found. The
@@ -503,7 +512,7 @@ class _Site:
 # pages._without_trailing_slash), the query kept; else not found. (With no doubled slash, the
 # last alternative is ^(/.+?)/+$, which $feedsvc_slashless captures.)
 location ~ "//|[.](?:gz|br)$|^/.+/$" {{
-{redirect_headers}
+{redirect}
     if ($uri ~ "//|[.](?:gz|br)$") {{ return 404; }}
     set $feedsvc_path $feedsvc_slashless;
     if ($feedsvc_page_kind) {{ {moved_to_path} }}
@@ -511,6 +520,9 @@ location ~ "//|[.](?:gz|br)$|^/.+/$" {{
     if ($feedsvc_permalink != "") {{ {moved_to_path} }}
     return 404;
 }}"""
+        # Under /articles/ its redirects are an article's (pages._without_trailing_slash).
+        odd_articles = odd_addresses.format(redirect=article_redirect, moved_to_path=moved_to_path)
+        odd_addresses = odd_addresses.format(redirect=slash_redirect, moved_to_path=moved_to_path)
         return f"""\
 # Generated by `feedsvc build` for {self.site_url}: the static copy of what `feedsvc serve`
 # answers. Include inside a server block; include http.conf in the http block. Needs nginx's
@@ -578,10 +590,10 @@ location / {{
 location ^~ {ARTICLES_FOLDER} {{
 {article_headers}
     try_files $uri.html @feedsvc_article;
-{_indent(odd_addresses)}
+{_indent(odd_articles)}
 }}
 location @feedsvc_article {{
-{redirect_headers}
+{article_redirect}
     if ($feedsvc_permalink = "") {{ return 404; }}
     # permalinks.map is read when nginx is (re)loaded: after a build renamed or removed an
     # article, until then, its old page is the one the map names, and has no file any more.
@@ -604,7 +616,7 @@ location @feedsvc_article {{
     def _moved_locations(self) -> dict[tuple[tuple[str, str], ...], str]:
         """A named location for each set of headers the app sent with its redirects."""
         found: dict[tuple[tuple[str, str], ...], str] = {}
-        for headers in [self.article_redirect_headers, *(e.headers for e in self.redirects)]:
+        for headers in [*self.redirect_headers, *(e.headers for e in self.redirects)]:
             key = _redirect_headers(headers)
             found.setdefault(key, f"@feedsvc_moved_{len(found)}")
         return found

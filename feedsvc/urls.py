@@ -72,8 +72,12 @@ def tag_authority(configured: str, site_url: str) -> str:
     return f"{host if re.fullmatch(_DNS_NAME, host) else 'localhost'},{DEFAULT_TAG_YEAR}"
 
 
+# Where every article's addresses start: its page, its short address, its old slugs.
+ARTICLES_PREFIX = "/articles/"
+
+
 def permalink_path(article_id: str, headline: str) -> str:
-    return f"/articles/{article_id}/{headline_slug(headline)}"
+    return f"{ARTICLES_PREFIX}{article_id}/{headline_slug(headline)}"
 
 
 @dataclass(frozen=True)

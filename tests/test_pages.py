@@ -88,6 +88,10 @@ def test_outdated_slugs_redirect_permanently(client, path: str) -> None:
     max_age = client.application.config["FEEDSVC"].cache_max_age
     assert response.headers["Cache-Control"] == f"public, max-age={max_age}"
     assert client.get("/rss.xml").headers["Cache-Control"] == "public, max-age=86400"
+    assert client.get("/sources/").headers["Cache-Control"] == "public, max-age=86400"
+    slashed = client.get(f"/articles/{SEED_ID}/")  # under /articles/: an article's
+    assert slashed.status_code == 301
+    assert slashed.headers["Cache-Control"] == f"public, max-age={max_age}"
 
 
 def test_unknown_article_gets_a_helpful_404(client) -> None:
