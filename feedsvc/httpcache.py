@@ -222,17 +222,19 @@ class Prepared:
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [variant.body]
 
     def _until(self, headers: list[tuple[str, str]], environ: dict) -> list[tuple[str, str]]:
-        """``headers``, with a max-age that ends at ``fresh_until`` when that comes sooner
-        (RFC 9111 5.2.2.1): a feed read 54 s before an embargo lifts is kept 54 s, not
-        FEEDSVC_CACHE_MAX_AGE, by a reader, a proxy or the cache tier. Not for a static copy
-        (STATIC_COPY), whose file cannot count down; its build runs again at that moment."""
+        """``headers``, fresh only until ``fresh_until`` when that comes before max-age ends:
+        a feed read 54 s before an embargo lifts is kept 54 s, not FEEDSVC_CACHE_MAX_AGE, by a
+        reader, a proxy or the cache tier. Said as Expires, that date, with no max-age (RFC
+        9111 5.3: a max-age would override it): a max-age counted down here would be replayed
+        unchanged by a cache that sends no Age (nginx's), and a reader would count it again
+        from when it got it. Not for a static copy (STATIC_COPY), whose file cannot say it;
+        its build runs again at that moment."""
         if self.fresh_until is None or environ.get(STATIC_COPY):
             return headers
-        left = max(0, math.ceil(self.fresh_until - time.time()))
-        if left >= self.max_age_seconds:
+        if self.fresh_until - time.time() >= self.max_age_seconds:
             return headers
-        control = cache_control(left)
-        return [(k, control if k == "Cache-Control" else v) for k, v in headers]
+        until = [(k, "public" if k == "Cache-Control" else v) for k, v in headers]
+        return [*until, ("Expires", http_date(math.ceil(self.fresh_until)))]
 
     def _unchanged(self, environ: dict, variant: _Variant, dated: bool) -> bool:
         """Steps 1 and 2 of RFC 9110 13.2.2, which an origin server MUST evaluate: If-Match
