@@ -1332,8 +1332,12 @@ class Store:
                 # The whole folder, or the partial index's files.
                 report = self._refresh(progress, None, listed, parallel, settling, announce=False)
                 generation = self._stored_generation()
+                built = self._article_count(conn)
         finally:
             conn.close()
+        if built == 0 and (articles := self._articles_in_place()):
+            self._files.remove(build)
+            raise seedfiles.NoDocuments(self.seeds_dir, articles)
         self._put_in_place(build, generation)
         report.rebuilt = problem
         self._conditions.end("rebuild")
@@ -1434,6 +1438,21 @@ class Store:
     @staticmethod
     def _article_count(db: sqlite3.Connection) -> int:
         return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def _articles_in_place(self) -> int:
+        """How many articles the index in place holds (0 when there is none, or it cannot be
+        read): a rebuild that found no document must not replace one that has some."""
+        current = self._files.current()
+        if current is None:
+            return 0
+        try:
+            conn = indexfile.connect(current)
+            try:
+                return self._article_count(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return 0
 
     def scan(self) -> list[str]:
         """The names of files that differ from the index's record (new, changed or gone), and

@@ -213,6 +213,8 @@ def test_a_folder_with_no_document_left_is_taken_for_one_not_mounted(
         store.refresh()
     with pytest.raises(seedfiles.NoDocuments):
         store.scan()  # the watcher's comparison without the lock
+    with pytest.raises(seedfiles.NoDocuments):  # a rebuild (other date settings) reads none
+        make_store(tmp_path, seeds, TIMEZONE="Europe/Paris").refresh()
     assert store.count() == 1
     write_document(seeds, 2, hex_id(2), headline="Back")
     assert store.refresh().removed == [hex_id(1)] and store.count() == 1
