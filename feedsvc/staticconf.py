@@ -456,16 +456,17 @@ class _Site:
         # 405 of nginx's own would carry a file's max-age, for a CDN to keep.
         not_found = next((e.headers for e in self.files if e.url == NOT_FOUND_URL), ())
         on_errors = {name for name, _ in not_found}
+        # With no article page there is nothing to say of them: the server's headers apply.
         add_headers, article_headers = (
             "\n".join(
                 f"{indent}add_header {name} {self._header_value(name, articles)}"
                 f"{' always' if name in on_errors else ''};"
                 for name in self.header_names()
             )
+            if not articles or self._uris[True]
+            else ""
             for indent, articles in (("", False), ("    ", True))
         )
-        if not self._uris[True]:  # no article page: nothing to say, the server's headers apply
-            article_headers = ""
         moved = self._moved_locations()
         slash_redirect, article_redirect = (
             "\n".join(f"    {line}" for line in _moved_lines(moved, headers, 301))

@@ -379,6 +379,26 @@ def test_a_new_article_is_served_with_its_headers_before_the_configuration_is_re
     assert "max-age=86400" not in str(answer.getheader("Cache-Control"))
 
 
+def test_a_folder_with_no_article_builds_a_site_nginx_serves(tmp_path: Path) -> None:
+    """A build of a folder with no article (a new site, or one emptied on purpose) stopped
+    with an AssertionError traceback while writing the nginx configuration (a review)."""
+    empty = tmp_path / "seeds"
+    empty.mkdir()
+    made = builder(tmp_path, empty, tmp_path / "out")
+    try:
+        made.build()
+        process, url = start_nginx(tmp_path / "nginx", made.tree.state)
+    finally:
+        made.close()
+    try:
+        live = LiveServer(url, empty, process, tmp_path / "nginx" / "error.log")  # type: ignore[arg-type]
+        assert raw_get(live, "/feed.atom").status == 200
+        assert raw_get(live, f"/articles/{hex_id(1)}/gone").status == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
     for n in range(1, 13):
         write_document(seeds, n, hex_id(n), date=f"{n} Feb 2023", headline=f"Story {n}")
