@@ -220,7 +220,7 @@ CLIENTS = {
     "gzip refused": {"Accept_Encoding": "gzip;q=0, identity"},
     "anything": {"Accept_Encoding": "*"},  # gzip, from a node (the cache sent identity)
     "anything but gzip": {"Accept_Encoding": "gzip;q=0, *"},
-    "nothing at all": {"Accept_Encoding": "*;q=0, identity"},
+    "nothing at all": {"Accept_Encoding": "*;Q=0, identity"},  # parameter names: any case
     "browser": {**NAVIGATION, "Accept_Encoding": "gzip"},
     "browser, no gzip": NAVIGATION,
     "download link": {"Sec_Fetch_Dest": "empty", "Sec_Fetch_Mode": "navigate"},
