@@ -211,46 +211,46 @@ class Prepared:
         compressed = self._compresses and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         variant = self._variants[compressed]
         dated = time.time() >= self.dated_from
-        if not self._unchanged(environ, variant, dated):
+        until = self._until(environ)
+        etag = variant.etag if until is None else _until_tag(variant.etag, until)
+        if not self._unchanged(environ, etag, dated):
             start_response("412 Precondition Failed", [("Content-Length", "0")])
             return []
-        if self._not_modified(environ, variant, dated):
-            start_response("304 Not Modified", self._until(variant.not_modified_headers, environ))
+        if self._not_modified(environ, etag, dated):
+            start_response(
+                "304 Not Modified", _until_headers(variant.not_modified_headers, until, etag)
+            )
             return []
         headers = variant.headers if dated else variant.undated_headers
-        start_response("200 OK", self._until(headers, environ))
+        start_response("200 OK", _until_headers(headers, until, etag))
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [variant.body]
 
-    def _until(self, headers: list[tuple[str, str]], environ: dict) -> list[tuple[str, str]]:
-        """``headers``, fresh only until ``fresh_until`` when that comes before max-age ends:
-        a feed read 54 s before an embargo lifts is kept 54 s, not FEEDSVC_CACHE_MAX_AGE, by a
-        reader, a proxy or the cache tier. Said as Expires, that date, with no max-age (RFC
-        9111 5.3: a max-age would override it): a max-age counted down here would be replayed
-        unchanged by a cache that sends no Age (nginx's), and a reader would count it again
-        from when it got it. Not for a static copy (STATIC_COPY), whose file cannot say it;
-        its build runs again at that moment."""
+    def _until(self, environ: dict) -> int | None:
+        """The epoch second this response is fresh until when that comes before max-age ends
+        (``fresh_until``): a feed read 54 s before an embargo lifts is kept 54 s, not
+        FEEDSVC_CACHE_MAX_AGE, by a reader, a proxy or the cache tier. None otherwise, and
+        for a static copy (STATIC_COPY), whose file cannot say it (its build runs again then)."""
         if self.fresh_until is None or environ.get(STATIC_COPY):
-            return headers
+            return None
         if self.fresh_until - time.time() >= self.max_age_seconds:
-            return headers
-        until = [(k, "public" if k == "Cache-Control" else v) for k, v in headers]
-        return [*until, ("Expires", http_date(math.ceil(self.fresh_until)))]
+            return None
+        return math.ceil(self.fresh_until)
 
-    def _unchanged(self, environ: dict, variant: _Variant, dated: bool) -> bool:
+    def _unchanged(self, environ: dict, etag: str, dated: bool) -> bool:
         """Steps 1 and 2 of RFC 9110 13.2.2, which an origin server MUST evaluate: If-Match
         holds when it names the representation to be sent, compared strongly (13.1.1: ``*``, or
         its tag without W/); else If-Unmodified-Since when the representation was last changed
         no later than its date (13.1.4), ignored without a Last-Modified to compare."""
         if_match = environ.get("HTTP_IF_MATCH")
         if if_match is not None:
-            return if_match.strip() == "*" or variant.etag.strip('"') in _strong_tags(if_match)
+            return if_match.strip() == "*" or etag.strip('"') in _strong_tags(if_match)
         since = environ.get("HTTP_IF_UNMODIFIED_SINCE")
         if since and dated and self.last_modified:
             when = http_date_value(since)
             return when is None or self.last_modified <= when
         return True
 
-    def _not_modified(self, environ: dict, variant: _Variant, dated: bool) -> bool:
+    def _not_modified(self, environ: dict, etag: str, dated: bool) -> bool:
         # If-None-Match wins: a recipient MUST ignore If-Modified-Since when it is present
         # (RFC 9110 13.1.3, 13.2.2). It is compared with the tag of the representation this
         # response would carry (13.1.2), weakly: the gzip body's tag does not stand for the
@@ -258,7 +258,7 @@ class Prepared:
         # cannot use it: RFC 9111 4.3.4).
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match is not None:
-            return if_none_match == variant.etag or matches_any(if_none_match, (variant.etag,))
+            return if_none_match == etag or matches_any(if_none_match, (etag,))
         # 13.1.3: not modified when the representation's last modification is no later than
         # the date given; only once that time has settled, else a change in the same second
         # could hide behind it.
@@ -267,6 +267,27 @@ class Prepared:
             when = http_date_value(since)
             return when is not None and self.last_modified <= when
         return False
+
+
+def _until_tag(etag: str, until: int) -> str:
+    """The entity tag of a representation sent fresh ``until`` (Prepared._until): another than
+    the same bytes' sent with max-age, so that no 304 carries a cache across from one set of
+    headers to the other. A cache told 304 keeps the headers it stored (nginx's does): with one
+    tag for both, the tier went on sending the Expires of an embargo past its release, for
+    every page the release left as it was."""
+    return f'{etag[:-1]}-until{until}"'
+
+
+def _until_headers(
+    headers: list[tuple[str, str]], until: int | None, etag: str
+) -> list[tuple[str, str]]:
+    """``headers`` fresh until the epoch second ``until`` (None: as they are): Expires, that
+    date, and no max-age (RFC 9111 5.3: a max-age would override it; counted down here, it was
+    replayed unchanged by a cache that sends no Age, nginx's), with ``etag``."""
+    if until is None:
+        return headers
+    changed = {"Cache-Control": "public", "ETag": etag}
+    return [*((k, changed.get(k, v)) for k, v in headers), ("Expires", http_date(until))]
 
 
 # RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE. Unquoted tags, which some
