@@ -603,9 +603,11 @@ def build(out: Path, folder: Path | None, watch: bool, hook: str | None, jobs: i
                     static_build.refuse_overlaps(settings, out)  # before the index's lock
                     # Before the builder: its app indexes a missing or unusable index at once,
                     # and the record of a clean stop must be read before anything writes.
-                    owed = _verify_owing(Store(settings))
+                    store = Store(settings)
+                    owed = _verify_owing(store)  # (releases the store)
                     # A missing index is built by the builder's app, which names what it skips.
-                    first = not Store(settings).ready()
+                    first = not store.ready()
+                    store.release()
                     builder = static_build.Builder(settings, out, jobs, keep_workers=watch)
                     indexed = _refresh(builder.svc.store)
                     if first:
