@@ -45,10 +45,13 @@ class NoDocuments(FileNotFoundError):
     folder that is not there (a share not mounted, or mounted late: its mount point is an
     empty folder), as a missing folder is, and the index kept as it is. It wiped the site."""
 
-    def __init__(self, folder: Path, articles: int):
+    def __init__(self, folder: Path, articles: int, *, read: bool = False):
+        """``read``: the folder's files were read and gave no article (a rebuild), rather than
+        none listed."""
+        found = "gave no article when read" if read else "holds no documents"
         super().__init__(
             errno.ENOENT,
-            f"{folder} holds no documents, where the index has {articles:,} "
+            f"{folder} {found}, where the index has {articles:,} "
             f"article{'' if articles == 1 else 's'}: taken for "
             "a folder not mounted, and the index kept as it is (to publish none, delete the "
             "index)",

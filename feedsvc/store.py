@@ -1337,7 +1337,7 @@ class Store:
             conn.close()
         if built == 0 and (articles := self._articles_in_place()):
             self._files.remove(build)
-            raise seedfiles.NoDocuments(self.seeds_dir, articles)
+            raise seedfiles.NoDocuments(self.seeds_dir, articles, read=bool(report.skipped))
         self._put_in_place(build, generation)
         report.rebuilt = problem
         self._conditions.end("rebuild")
