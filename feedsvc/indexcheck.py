@@ -20,16 +20,13 @@ the log, when it could not be. `serve` records a clean stop only after a check t
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import subprocess
 import sys
 
-from . import config, indexfile, logs
-from .indexing import die_with
-from .rescan import EXIT_EXPECTED, EXPECTED, START_SCAN_NICE
+from . import config, indexfile
+from .rescan import EXIT_EXPECTED, EXPECTED, settle_beside, start_beside
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -40,12 +37,7 @@ def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
     of the start-up scan (rescan.START_SCAN_NICE), logging at ``level`` to this process's
     stderr. It dies with the calling thread (PR_SET_PDEATHSIG), which must ``stop`` it.
     Raises OSError when no process can be started."""
-    command = [sys.executable, "-m", __name__, json.dumps(config.overrides_of(settings)),
-               str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
-    # A process group of its own: Ctrl-C at a terminal goes to the service's group, and would
-    # print this process's traceback if it came while it still imports (before main() ignores
-    # it). `stop` ends it, and it dies with `serve` if `serve` is killed.
-    return subprocess.Popen(command, process_group=0)
+    return start_beside(__name__, settings, level)
 
 
 def stop(check: subprocess.Popen[bytes]) -> bool:
@@ -57,16 +49,11 @@ def stop(check: subprocess.Popen[bytes]) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    overrides, priority, parent, level = argv
-    die_with(int(parent))
     # The service's stop is for `serve` to make (it ends this process): a stop sent to every
     # process of the service (systemd's) must not end a rebuild half-way with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logs.configure(int(level))
-    # By increment, as rescan.py: raising a priority back needs privilege.
-    os.nice(max(0, int(priority) - os.nice(0)))
-    settings = config.load(json.loads(overrides))  # the service's own, valid
+    settings = settle_beside(argv)
     try:
         store = Store(settings)
         try:

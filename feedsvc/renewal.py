@@ -22,16 +22,13 @@ that says only errors, so that a lasting cause (a full disk) is said once.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import subprocess
 import sys
 
-from . import config, indexfile, logs
-from .indexing import die_with
-from .rescan import EXIT_EXPECTED, EXPECTED, START_SCAN_NICE
+from . import config, indexfile
+from .rescan import EXIT_EXPECTED, EXPECTED, settle_beside, start_beside
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -49,29 +46,20 @@ def retry_after(failures: int) -> float:
 
 
 def start(settings: config.Config, level: int) -> subprocess.Popen[bytes]:
-    """Start the renewal of the index of ``settings`` in a process of its own at the priority
-    of the start-up scan (rescan.START_SCAN_NICE), logging at ``level`` to this process's
-    stderr. It dies with the calling thread (PR_SET_PDEATHSIG), which must stop it with
-    ``kill`` when it stops. Raises OSError when no process can be started."""
-    command = [sys.executable, "-m", __name__, json.dumps(config.overrides_of(settings)),
-               str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
-    # A process group of its own: Ctrl-C at a terminal goes to the service's group, and would
-    # print this process's traceback if it came while it still imports.
-    return subprocess.Popen(command, process_group=0)
+    """Start the renewal of the index of ``settings`` in a process of its own
+    (rescan.start_beside), logging at ``level``. It dies with the calling thread
+    (PR_SET_PDEATHSIG), which must stop it with ``kill`` when it stops. Raises OSError when no
+    process can be started."""
+    return start_beside(__name__, settings, level)
 
 
 def main(argv: list[str]) -> int:
-    overrides, priority, parent, level = argv
-    die_with(int(parent))
     # Ctrl-C at a terminal is the service's to take (this process has a group of its own, but
     # a signal sent to every process of the service must not print a traceback here). SIGTERM
     # keeps its default, silent end: the parser processes inherit it, and the pool ends them
     # with it when the renewal fails (ignored, the pool waited for them for ever).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logs.configure(int(level))
-    # By increment, as rescan.py: raising a priority back needs privilege.
-    os.nice(max(0, int(priority) - os.nice(0)))
-    settings = config.load(json.loads(overrides))  # the leader's own, valid
+    settings = settle_beside(argv)
     try:
         store = Store(settings)
         try:

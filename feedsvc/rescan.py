@@ -20,6 +20,7 @@ that cannot be read, see ``EXPECTED``); anything else is a bug, and its tracebac
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -27,7 +28,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import config, indexfile
+from . import config, indexfile, logs
 from .indexing import die_with
 from .store import Store
 
@@ -46,6 +47,30 @@ EXPECTED = (OSError, sqlite3.Error, indexfile.ForeignIndex, indexfile.IndexUnava
 EXIT_EXPECTED = 2
 # How often (seconds) a caller waiting for the scan looks whether it was asked to stop.
 STOP_POLL_SECONDS = 0.25
+
+
+def start_beside(module: str, settings: config.Config, level: int) -> subprocess.Popen[bytes]:
+    """Start ``python -m MODULE SETTINGS NICE PARENT_PID LOG_LEVEL`` (renewal.py, indexcheck.py):
+    the service's settings as JSON (config.overrides_of: the new process must read documents
+    as the service does), at START_SCAN_NICE, logging at ``level`` to this process's stderr.
+    In a process group of its own: Ctrl-C at a terminal goes to the service's group, and would
+    print the process's traceback if it came while it still imports. Raises OSError when no
+    process can be started."""
+    command = [sys.executable, "-m", module, json.dumps(config.overrides_of(settings)),
+               str(START_SCAN_NICE), str(os.getpid()), str(level)]  # fmt: skip
+    return subprocess.Popen(command, process_group=0)
+
+
+def settle_beside(argv: list[str]) -> config.Config:
+    """The first steps of a process ``start_beside`` started, once it has set its signals: die
+    with the process that started it, log at its level, lower its priority. Returns the
+    settings it was given."""
+    overrides, priority, parent, level = argv
+    die_with(int(parent))
+    logs.configure(int(level))
+    # By increment: raising a priority back needs privilege.
+    os.nice(max(0, int(priority) - os.nice(0)))
+    return config.load(json.loads(overrides))  # the service's own, valid
 
 
 class RescanFailed(Exception):
