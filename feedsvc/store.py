@@ -1658,8 +1658,19 @@ class Store:
         seed, article = document.seed, document.article
         problem, retry = document.problem, RETRY_ON_RESCAN if document.retry else 0
         if article is not None:
-            problem, duplicate = index.duplicate_of(article)
-            retry = RETRY_AFTER_CHANGES if duplicate else 0
+            problem, retry = None, 0
+            # Of two copies (one id, or one text), the file whose name sorts first is published,
+            # whichever arrived first: a node that indexed the folder whole (in name order) and
+            # one that saw the copies arrive publish the same one (issue 14: nodes agree). Not
+            # the older file: an edit, or a save, would hand the article to the other copy.
+            holders = index.holders(article)
+            first = min(holders, default=None)
+            if first is not None and first < seed.name:
+                problem = _duplicate(article.id, first, holders[first])
+                retry = RETRY_AFTER_CHANGES
+            else:
+                for name, held in holders.items():
+                    self._hand_over(name, held, article, index, report)
         previous_id = index.file_article.get(seed.name)
         if previous_id and (article is None or problem or previous_id != article.id):
             self._delete_article(previous_id, index, report)
@@ -1682,6 +1693,22 @@ class Store:
             ),
         )
 
+    def _hand_over(
+        self, name: str, held: str, article: Filed, index: IndexState, report: Report
+    ) -> None:
+        """The file ``name`` gives up its article (id ``held``) to ``article``, whose file name
+        sorts before it: it becomes a skipped copy, published again if ``article`` goes."""
+        if held != article.id:
+            self._delete_article(held, index, report)
+        # (One id: the row stays until the new copy replaces it, as a change of that article.)
+        problem = _duplicate(held, article.file_name, article.id)
+        index.file_article[name] = None
+        self._db.execute(
+            "UPDATE files SET article_id = NULL, problem = ?, retry = ? WHERE name = ?",
+            (problem, RETRY_AFTER_CHANGES, name),
+        )
+        report.skipped.append(Problem(name, problem))
+
     def _save_article(self, document: Loaded, index: IndexState, report: Report) -> None:
         article = document.article
         assert article is not None and document.row is not None
@@ -1690,7 +1717,9 @@ class Store:
         if old is None:
             report.added.append(article.id)
         else:
-            if old.content_hash == article.content_hash and old.updated_ts == updated_ts:
+            if (old.content_hash, old.updated_ts, old.file_name) == (
+                article.content_hash, updated_ts, article.file_name
+            ):  # fmt: skip
                 return  # the same bytes under the same time: nothing a reader could see moved
             report.changed.append(article.id)
             if previous := self._delete_article(article.id, index, None):
@@ -1742,6 +1771,13 @@ class Store:
             report.touched.append((old.agency_slug, old.city_slug))
             report.removed_names[article_id] = old.file_name
         return old
+
+
+def _duplicate(own_id: str, other_name: str, other_id: str) -> str:
+    """Why a file is skipped as a copy of ``other_name`` (whose article has ``other_id``)."""
+    if own_id == other_id:
+        return f"id {own_id} is already used by {other_name}"
+    return f"same document as {other_name}"
 
 
 def _file_times(db: sqlite3.Connection, now_ns: int) -> tuple[int | None, int | None]:
@@ -1872,14 +1908,17 @@ class IndexState:
             by_hash={a.content_hash: article_id for article_id, a in articles.items()},
         )
 
-    def duplicate_of(self, article: Filed) -> tuple[str | None, bool]:
+    def holders(self, article: Filed) -> dict[str, str]:
+        """The other files whose articles ``article`` conflicts with: the one holding its id,
+        and the one holding its text under another id; file name -> that article's id."""
+        found = {}
         holder = self.articles.get(article.id)
         if holder is not None and holder.file_name != article.file_name:
-            return f"id {article.id} is already used by {holder.file_name}", True
+            found[holder.file_name] = article.id
         same = self.by_hash.get(article.content_hash)
         if same is not None and same != article.id:
-            return f"same document as {self.articles[same].file_name}", True
-        return None, False
+            found[self.articles[same].file_name] = same
+        return found
 
     def add(self, article: Filed, rowid: int, updated_ts: float) -> None:
         self.articles[article.id] = Indexed(

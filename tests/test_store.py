@@ -21,7 +21,7 @@ import pytest
 from feedsvc import config, lastmod, renewal, rescan, seedfiles, watch
 from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
-from feedsvc.store import BATCH_DOCUMENTS, Facet, Store, renewal_path
+from feedsvc.store import BATCH_DOCUMENTS, Facet, Problem, Store, renewal_path
 from feedsvc.watch import Watcher
 
 from .conftest import document_text, hex_id, set_mtime, settings_for, wait_for, write_document
@@ -392,6 +392,69 @@ def test_same_document_under_two_names_is_published_once(store: Store, seeds: Pa
     original.unlink()
     store.refresh()
     assert [a.id for a in store.latest(5)] == ["aaaaaaaaaaaaaaaa"]
+
+
+def published(store: Store) -> dict[str, tuple[str, str]]:
+    """Every published article: id -> (file name, headline)."""
+    return {a.id: (a.file_name, a.headline) for a in store.latest(store.count())}
+
+
+@pytest.mark.parametrize("same", ["text", "id"])
+def test_of_two_copies_the_first_by_name_is_published_whichever_came_first(
+    tmp_path: Path, seeds: Path, same: str
+) -> None:
+    # Issue 14: every node publishes the same copy. One that saw the copies arrive (the later
+    # one's name sorting first) and one that indexed the folder whole must agree.
+    later = write_document(seeds, 5, hex_id(5), headline="First take")
+    live = make_store(tmp_path / "live", seeds)
+    live.refresh()
+    if same == "text":
+        first = seeds / f"002_{hex_id(2)}.txt"
+        first.write_bytes(later.read_bytes())
+        held, kept, reason = hex_id(5), hex_id(2), f"same document as {first.name}"
+    else:
+        first = write_document(seeds, 2, hex_id(5), headline="Second take")
+        held, kept, reason = hex_id(5), hex_id(5), f"id {hex_id(5)} is already used by {first.name}"
+    report = live.refresh(names={first.name})
+    assert report.skipped == [Problem(later.name, reason)]
+    if held != kept:
+        assert report.removed == [held] and report.added == [kept]
+    else:
+        assert report.changed == [kept]
+    whole = make_store(tmp_path / "whole", seeds)
+    whole.refresh()
+    assert published(live) == published(whole)
+    assert published(live)[kept][0] == first.name
+    assert live.problems() == whole.problems()
+    # Saving the published copy again does not hand the article back (it did with "older wins").
+    os.utime(first, ns=(time.time_ns(), time.time_ns()))
+    live.refresh(names={first.name})
+    assert published(live)[kept][0] == first.name
+    # When the first copy goes, the other is published again, on either node.
+    first.unlink()
+    live.refresh(names={first.name})
+    whole.refresh()
+    assert published(live) == published(whole)
+    assert published(live)[hex_id(5)][0] == later.name
+
+
+def test_a_copy_that_conflicts_with_an_earlier_name_stays_skipped(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # 004 holds a text; 006 holds id 7. A newcomer 005 with 004's text and id 7 yields to 004,
+    # so 006 keeps id 7: what a whole index in name order publishes.
+    four = write_document(seeds, 4, hex_id(4), headline="Four")
+    six = write_document(seeds, 6, hex_id(7), headline="Six")
+    live = make_store(tmp_path / "live", seeds)
+    live.refresh()
+    five = seeds / f"005_{hex_id(7)}.txt"
+    five.write_bytes(four.read_bytes())
+    report = live.refresh(names={five.name})
+    assert report.skipped == [Problem(five.name, f"same document as {four.name}")]
+    whole = make_store(tmp_path / "whole", seeds)
+    whole.refresh()
+    assert published(live) == published(whole)
+    assert published(live)[hex_id(7)][0] == six.name
 
 
 def test_absurd_headline_is_shortened_not_rejected(store: Store, seeds: Path) -> None:
