@@ -1,7 +1,8 @@
 """Who wrote a story: bylines (``By Jane Doe``) and wire-service credit lines.
 
 A byline is a line of its own: ``By Jane Doe``, ``By Jane Doe and John Roe``, ``By Jane Doe,
-Reuters``, ``BY JANE DOE``. A credit line ends a wire story: ``(Reporting by Jane Doe in Caracas;
+John Roe, and Ann Poe``, ``By Jane Doe; John Roe``, ``By: Jane Doe``, ``By Jane Doe, Reuters``,
+``By Jane Doe / Reuters``, ``BY JANE DOE``. A credit line ends a wire story: ``(Reporting by Jane Doe in Caracas;
 Editing by John Roe)``; it stays in the text, and its reporters and writers (not its editors)
 are the story's writers too. Both are read by their whole shape, never by their first word, so
 a sentence (``By the end of the week, ...``, ``By Monday, officials had ...``) is never taken for
@@ -14,7 +15,7 @@ import re
 
 MAX_BYLINE_CHARS = 160
 MAX_NAME_WORDS = 5
-_BY = re.compile(r"^by\s+", re.IGNORECASE)
+_BY = re.compile(r"^by:?\s+", re.IGNORECASE)  # "By Jane Doe", "By: Jane Doe"
 # Words of a name: capitalised words, initials ("J."), hyphens and apostrophes (Jean-Paul, O'Neill).
 _NAME_WORD = re.compile(r"^[^\W\d_](?:[\w'’\-]*[^\W_])?\.?$")
 # Lower-case words inside a name: "Ursula von der Leyen", "Luiz Inácio Lula da Silva".
@@ -38,7 +39,10 @@ _AFFILIATION_WORDS = frozenset(
 )
 # What a page puts between a byline and the rest of its line (agency, reading time, date).
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
-_AND = re.compile(r"\s+(?:and|AND|&)\s+|\s*,\s*")
+# "By Jane Doe / Reuters", "By Jane Doe / John Roe": read as a comma (an affiliation or a name).
+_SLASH = re.compile(r"\s+/\s+")
+# Between names: "and", "&", a comma, a semicolon, and both ("Jane Doe, John Roe, and Ann Poe").
+_AND = re.compile(r"\s*[,;]\s*(?:(?:and|AND|&)\s+)?|\s+(?:and|AND|&)\s+")
 # " in Caracas", " in New York": where a reporter filed from.
 _PLACE = re.compile(r"\s+in\s+[^\W\d_][\w'’.\- ]*$")
 # A credit line's parts: "Reporting by ...; Editing by ...", also joined by commas before a role.
@@ -65,7 +69,8 @@ def read_byline(line: str) -> tuple[str, ...] | None:
     if len(text) > MAX_BYLINE_CHARS or not (match := _BY.match(text)):
         return None
     # "By Jane Doe | Reuters", "By Jane Doe · 3 min read": a page's separator ends the names.
-    parts = _SEPARATOR.split(text[match.end() :], maxsplit=1)[0].split(",")
+    names_part = _SEPARATOR.split(text[match.end() :], maxsplit=1)[0]
+    parts = _SLASH.sub(",", names_part).split(",")
     if len(parts) > 1 and _is_affiliation(parts[-1]):
         parts = parts[:-1]
     names = _names(",".join(parts))

@@ -36,6 +36,12 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe in Caracas", ("Jane Doe",)),
         ("By Иван Петров", ("Иван Петров",)),
         ("By  Jane   Doe ", ("Jane Doe",)),
+        ("By Jane Doe, John Roe, and Ann Poe", ("Jane Doe", "John Roe", "Ann Poe")),
+        ("By Jane Doe; John Roe", ("Jane Doe", "John Roe")),
+        ("By: Jane Doe", ("Jane Doe",)),
+        ("BY: JANE DOE", ("Jane Doe",)),
+        ("By Jane Doe / Reuters", ("Jane Doe",)),
+        ("By Jane Doe / John Roe", ("Jane Doe", "John Roe")),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
@@ -59,6 +65,9 @@ def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
         "Byline: Jane Doe",
         "By Jane Doe and the team",
         "By March, prices had doubled.",
+        "By: the editors",
+        "By Jane Doe, and the team",
+        "By Jane Doe/Reuters",
         "By",
         "",
     ],
