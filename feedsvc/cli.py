@@ -29,6 +29,7 @@ from . import config, listen, logs
 from .admission import THREADS_BUSY_AT_MOST
 from .changes import log_skipped, quantity, summarise_problems
 from .config import Config, ConfigError
+from .logs import printable
 from .version import __version__
 
 if TYPE_CHECKING:  # the store and the parser are imported by the commands that use them, so
@@ -370,9 +371,9 @@ def index(folder: Path | None) -> None:
         if not owed:
             _mark_clean_stop(settings)
     for problem in problems:
-        click.echo(f"SKIPPED {problem.file_name}: {problem.reason}")
+        click.echo(printable(f"SKIPPED {problem.file_name}: {problem.reason}"))
     for name in report.unsettled:
-        click.echo(f"BEING WRITTEN {name}: left as it was; read by the next run")
+        click.echo(f"BEING WRITTEN {printable(name)}: left as it was; read by the next run")
     click.echo(
         f"{len(report.added):,} added, {len(report.changed):,} changed, "
         f"{len(report.removed):,} removed, {quantity(report.unchanged, 'file')} unchanged; "
@@ -426,7 +427,7 @@ def check(path: Path | None, problems: bool) -> None:
         else:
             _print_article(article, click.echo, now, ahead)
     for problem in report.skipped:
-        click.echo(f"== {problem.file_name}\n  SKIPPED: {problem.reason}\n")
+        click.echo(f"== {printable(problem.file_name)}\n  SKIPPED: {printable(problem.reason)}\n")
     # A README or a folder beside the documents is said above, but is not a document read.
     others = sum(1 for problem in report.skipped if problem.reason in seedfiles.NOT_DOCUMENTS)
     skipped = len(report.skipped) - others
@@ -484,7 +485,7 @@ def _ahead_warning(when: str) -> str:
 
 
 def _print_warnings(article: Article, echo: Callable[[str], None], ahead: dict[str, str]) -> None:
-    echo(f"== {article.file_name}")
+    echo(f"== {printable(article.file_name)}")
     for warning in article.warnings:
         echo(f"  WARNING: {warning}")
     if article.file_name in ahead:
@@ -501,7 +502,7 @@ def _print_article(
         authors = "; ".join(article.authors)
     else:
         authors = f"(none; feeds name {article.agency})" if article.agency else "(none)"
-    echo(f"== {article.file_name}")
+    echo(f"== {printable(article.file_name)}")
     echo(f"  id:        {article.id}")
     echo(f"  headline:  {article.headline}")
     echo(f"  published: {when}{zone}")

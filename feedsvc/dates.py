@@ -70,6 +70,9 @@ _UTC_OFFSET = re.compile(r"\b(?:GMT|UTC|UT)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b", 
 _DOTTED_TIME = re.compile(r"(\d{4},?\s)(\d{1,2})\.(\d{2})\b")
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# The last instant a date may name: its UTC time, an embargo's Expires and the index's times
+# all fit in a datetime (years to 9999). A "9999-12-31" placeholder west of UTC falls in 10000.
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class DateError(ValueError):
@@ -101,8 +104,9 @@ def _zone(name: str) -> tzinfo:
 def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "mdy") -> ParsedDate:
     """Parse a date line; a date without a time means midnight in ``default_tz``.
 
-    Raises DateError when the line is not a date or is before 1970. A date in the future is a
-    date like any other: the store holds the article back until then (an embargo).
+    Raises DateError when the line is not a date, or is before 1970 or after 9998 (UTC). A date
+    in the future is a date like any other: the store holds the article back until then (an
+    embargo).
     """
     text = _PREFIX.sub("", " ".join(line.split())).strip(" .")
     text = _normalise(_UPDATED_TAIL.sub("", text).strip(" ."))
@@ -111,6 +115,8 @@ def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "md
     parsed = _parse_common(text, default_tz, date_order) or _parse_general(text, default_tz)
     if parsed.when < _EARLIEST:
         raise DateError(f"the date {line.strip()!r} is before 1970")
+    if parsed.when >= _LATEST:
+        raise DateError(f"the date {line.strip()!r} is too far ahead: dates end with 9998 (UTC)")
     return parsed
 
 

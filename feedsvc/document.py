@@ -27,7 +27,9 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 # those edited since. tests/test_parser_version.py fails when the test documents' outputs
 # change under the same number.
 # 2: a file neither UTF-8 nor Windows-1252 text is skipped, not published as mojibake.
-PARSER_VERSION = 2
+# 3: UTF-8 with more pasted Windows-1252 bytes than UTF-8 letters stays UTF-8; bylines with a
+#    serial comma, semicolons, "By:" or "/ Agency"; dates after 9998 (UTC) refused.
+PARSER_VERSION = 3
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
 # The longest line that may be only emoticon words ("heart heart heart").
@@ -226,7 +228,7 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
     damaged = len(_UNDECODABLE.findall(escaped))
     intact = sum(1 for char in escaped if char > "\x7f") - damaged
     codec, warnings = "utf-8", []
-    if intact <= damaged:  # no sign of UTF-8 at all: a legacy single-byte file
+    if intact <= damaged and not _mixed_utf8(escaped):  # few signs of UTF-8: a legacy file
         codec, warnings = "cp1252", ["not UTF-8; read as Windows-1252"]
         escaped = raw.decode("cp1252", errors="surrogateescape")
         printed = len(escaped) - sum(escaped.count(space) for space in " \t\r\n")
@@ -240,6 +242,20 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
     if _UNDECODABLE.search(escaped) is None:
         return escaped, warnings
     return _drop_undecodable(escaped, codec, offset, warnings)
+
+
+def _mixed_utf8(escaped: str) -> bool:
+    r"""Whether a file with more undecodable bytes than UTF-8 characters is still UTF-8 into
+    which Windows-1252 was pasted ("Z\xc3\xbcrich talks \x93stall\x94"): it holds a Latin-1
+    letter or a general punctuation mark in UTF-8 (their sequences begin with C2, C3 or E2, read
+    as Windows-1252 "Ã©", "â€™": no Windows-1252 text holds them), and every undecodable byte
+    is one the pasted-character rule reads (_pasted_cp1252), so nothing would be dropped."""
+    if not any("\x80" <= char <= "\xff" or "\u2000" <= char <= "\u2fff" for char in escaped):
+        return False
+    return all(
+        _pasted_cp1252(escaped, match.start()) is not None
+        for match in _UNDECODABLE.finditer(escaped)
+    )
 
 
 def _drop_undecodable(
@@ -435,7 +451,7 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
                 and line.lstrip()[:1].islower()
                 and is_emoticon_line(_fold_spaces(line))
             )
-            or (byline and line.lstrip()[:3].lower() == "by " and bylines.is_byline(line))
+            or (byline and bylines.opens_byline(line.lstrip()) and bylines.is_byline(line))
         ):
             if text_lines:
                 parts.append("\n".join(text_lines))
@@ -507,7 +523,7 @@ def _split_head(body: list[str], headline: str) -> _Head:
         if story_at is not None and len(head.body) > story_at + 1:
             head.body.extend(body[index:])
             break
-        names = bylines.read_byline(paragraph) if paragraph[:3].lower() == "by " else None
+        names = bylines.read_byline(paragraph) if bylines.opens_byline(paragraph) else None
         if names:
             head.authors.extend(name for name in names if name not in head.authors)
             continue

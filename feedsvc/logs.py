@@ -49,9 +49,42 @@ class _GranianName(logging.Filter):
         return not (advice and record.name == "granian")
 
 
+# What a line of a log or of a command's report must not carry as it is: control characters (a
+# newline in a file name would write a line of its own, an ESC sequence would drive the terminal),
+# line and paragraph separators, bidirectional controls (they reorder what is shown around them),
+# and the lone surrogates by which a file name's bytes that are not UTF-8 reach Python.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with what a log line must not carry written as Python escapes (``\\n``,
+    ``\\x1b``, ``\\u202e``; a byte that is not UTF-8 as ``\\xff``): text from outside, such
+    as a file name, can neither start a line of its own nor change what the rest shows."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if named := _NAMED_ESCAPES.get(match.group()):
+        return named
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for one undecodable byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class Formatter(logging.Formatter):
+    """The one line format; a record's message is made printable (its traceback, added after,
+    keeps its lines)."""
+
     default_time_format = TIME_FORMAT
     default_msec_format = MSEC_FORMAT
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 def dict_config(level: int = logging.INFO) -> dict[str, Any]:

@@ -147,6 +147,22 @@ def test_index_is_incremental_and_lists_skips_every_run(tmp_path: Path, seeds: P
     assert "0 added, 0 changed, 0 removed, 2 files unchanged; 1 article in" in second.stdout
 
 
+def test_index_and_check_print_a_file_name_on_one_line(tmp_path: Path, seeds: Path) -> None:
+    # A name with a newline printed a forged line of its own ("removed 000_..."), one with an
+    # escape sequence cleared the terminal.
+    (seeds / "x.txt\nremoved 000_5e300edb8a850530.txt").write_bytes(b"")
+    (seeds / "\x1b[2J.txt").write_bytes(b"\xff\x00\x01")
+    env = {"FEEDSVC_INDEX_PATH": str(tmp_path / "i.sqlite3")}
+    index = run("index", str(seeds), cwd=tmp_path, **env)
+    assert index.stdout.splitlines()[:2] == [
+        "SKIPPED \\x1b[2J.txt: binary file (contains NUL bytes), not a text document",
+        "SKIPPED x.txt\\nremoved 000_5e300edb8a850530.txt: empty document",
+    ], index.stdout
+    check = run("check", "--problems", str(seeds), cwd=tmp_path, **env)
+    assert "== x.txt\\nremoved 000_5e300edb8a850530.txt\n  SKIPPED: empty document" in check.stdout
+    assert "\x1b" not in check.stdout + check.stderr + index.stdout + index.stderr
+
+
 def test_index_and_serve_take_a_folder_like_check(tmp_path: Path, seeds: Path) -> None:
     env = {"FEEDSVC_INDEX_PATH": str(tmp_path / "i.sqlite3"), "FEEDSVC_SEEDS_DIR": "/nowhere"}
     # The argument wins over FEEDSVC_SEEDS_DIR, which is then not needed.

@@ -160,6 +160,23 @@ def test_each_document_change_is_logged_by_file_name_once(live_server: LiveServe
     ]
 
 
+def test_a_file_name_cannot_write_a_log_line_of_its_own(live_server: LiveServer) -> None:
+    # A fresh-user trial: anyone who can drop a file into the folder wrote whole lines into the
+    # service's log (a forged "removed ..."), or drove the terminal with an escape sequence.
+    forged = (
+        "x.txt\n2026-12-01 20:00:00,000 [1] INFO feedsvc.changes: removed 000_5e300edb8a850530.txt"
+    )
+    (live_server.seeds / forged).write_bytes(b"")
+    (live_server.seeds / "\x1b[2Jansi\u202e.txt").write_bytes(b"")
+    wait_for(lambda: len(changes_logged(live_server)) == 2, 5.0)
+    said = sorted(changes_logged(live_server))  # every line parsed in the one format
+    assert said == [
+        "skipped \\x1b[2Jansi\\u202e.txt: empty document",
+        "skipped x.txt\\n2026-12-01 20:00:00,000 [1] INFO feedsvc.changes: removed "
+        "000_5e300edb8a850530.txt: empty document",
+    ], said
+
+
 def test_skips_are_named_when_found_summarised_at_a_restart_and_not_repeated(
     tmp_path: Path, seeds: Path
 ) -> None:
