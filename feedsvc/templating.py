@@ -60,12 +60,15 @@ def place_name(name: str) -> str:
 
     Only names written all in capitals change. Initials stay ('U.S.'), joining words inside a
     name are lower-cased ('Rio de Janeiro'), and a single letter before an apostrophe keeps its
-    capital ('L'Aquila')."""
+    capital ('L'Aquila'). A twin dateline is two names ('KYIV/LVIV' -> 'Kyiv/Lviv')."""
     if any(char.islower() for char in name):
         return name
+    return "/".join(_title_name(part) for part in name.split("/"))
+
+
+def _title_name(name: str) -> str:
     pieces = _PIECES.split(name)
-    words = [_title_word(piece, first=not index) for index, piece in enumerate(pieces)]
-    return "".join(words)
+    return "".join(_title_word(piece, first=not index) for index, piece in enumerate(pieces))
 
 
 def _title_word(word: str, *, first: bool) -> str:

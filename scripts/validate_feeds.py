@@ -12,7 +12,7 @@ The script indexes SEEDS into a temporary folder, starts ``feedsvc serve`` on a 
 port, and validates, offline and as served (body, Content-Type, the URL it was fetched from):
 every feed listed in /feeds.opml, every RFC 5005 archive page reached through ``prev-archive``,
 the main feed at the largest ``?limit=``, and a search feed. It prints one line per feed and
-exits 1 if any feed has an error or a warning, but for two accepted classes, listed as accepted
+exits 1 if any feed has an error or a warning, but for three accepted classes, listed as accepted
 and never silenced by changing what a document says:
 
 - the "looks like HTML" warning (ContainsHTML, ContainsUndeclaredHTML) on the title of an entry
@@ -20,12 +20,15 @@ and never silenced by changing what a document says:
   correctly sent as text;
 - DuplicateUpdated: an entry's updated time is the later of its date line and its file's
   modification time, to the second, so two documents of one day that give no time, or two
-  files written in the same second, share it; any other time would be made up.
+  files written in the same second, share it; any other time would be made up;
+- ImplausibleDate on a date before 1990, the validator's cut-off: feedsvc publishes documents
+  dated from 1970 (an archive of older stories), as their date lines say.
 """
 
 from __future__ import annotations
 
 import argparse
+import email.utils
 import os
 import re
 import signal
@@ -38,7 +41,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -47,6 +50,10 @@ ACCEPTED_WARNINGS = ("ContainsHTML", "ContainsUndeclaredHTML")
 # Two Atom entries with one atom:updated: documents of one day that give no time, or files
 # written in the same second.
 SAME_TIME_WARNING = "DuplicateUpdated"
+# The validator's "implausible" dates: before 1990 (or in the future, which feedsvc never
+# publishes: an entry dated ahead is held until then).
+OLD_DATE_WARNING = "ImplausibleDate"
+PLAUSIBLE_FROM = datetime(1990, 1, 1, tzinfo=UTC)
 # Where a headline is a title: an RSS item's or an Atom entry's.
 HEADLINE_PARENTS = ("item", "entry")
 REPO = Path(__file__).resolve().parents[1]
@@ -86,6 +93,8 @@ def is_accepted(rule: str, params: dict, headlines: list[str]) -> bool:
     ``&amp;``), or two entries updated at the same time (a real date and time)."""
     if rule == SAME_TIME_WARNING:
         return _is_a_time(str(params.get("value", "")))
+    if rule == OLD_DATE_WARNING:
+        return _before_1990(str(params.get("value", "")))
     if rule not in ACCEPTED_WARNINGS or params.get("element") != "title":
         return False
     if params.get("parent") not in HEADLINE_PARENTS:
@@ -103,6 +112,18 @@ def _is_a_time(value: str) -> bool:
     except ValueError:
         return False
     return moment.tzinfo is not None
+
+
+def _before_1990(value: str) -> bool:
+    """Whether ``value``, an RFC 3339 or RFC 822 date with a zone, is before 1990."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return False
+    return moment.tzinfo is not None and moment < PLAUSIBLE_FROM
 
 
 def headlines(body: bytes) -> list[str]:

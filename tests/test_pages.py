@@ -789,6 +789,8 @@ def test_document_text_is_isolated_for_bidi(tmp_path: Path, seeds: Path) -> None
         ("Washington", "Washington"),
         ("McAllen", "McAllen"),
         ("X", "X"),
+        ("KYIV/LVIV", "Kyiv/Lviv"),
+        ("KUALA LUMPUR/LA PAZ", "Kuala Lumpur/La Paz"),
     ],
 )
 def test_place_names_in_plain_words(name: str, written: str) -> None:

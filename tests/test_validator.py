@@ -104,6 +104,11 @@ HEADLINES = ["Tom & Jerry <b>bold</b> move", "Profits rose &amp; fell", "Plain w
         ("DuplicateUpdated", {"value": "2021-04-12T15:45:07-04:00"}, True),
         ("DuplicateUpdated", {"value": "2021-04-12T15:45:07"}, False),  # no zone: not ours
         ("DuplicateUpdated", {"value": "not a date"}, False),
+        ("ImplausibleDate", {"value": "1975-03-06T00:00:00+00:00"}, True),
+        ("ImplausibleDate", {"value": "Thu, 01 Jan 1970 00:00:00 GMT"}, True),
+        ("ImplausibleDate", {"value": "2999-01-01T00:00:00+00:00"}, False),  # never ours
+        ("ImplausibleDate", {"value": "1990-01-01T00:00:00+00:00"}, False),
+        ("ImplausibleDate", {"value": "1975-03-06T00:00:00"}, False),
     ],
 )
 def test_only_the_documented_warnings_are_accepted(rule: str, params: dict, accepted: bool) -> None:
