@@ -28,7 +28,9 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 # change under the same number.
 # 2: a file neither UTF-8 nor Windows-1252 text is skipped, not published as mojibake.
 # 3: UTF-8 with more pasted Windows-1252 bytes than UTF-8 letters stays UTF-8; bylines with a
-#    serial comma, semicolons, "By:" or "/ Agency"; dates after 9998 (UTC) refused.
+#    serial comma, semicolons, "By:" or "/ Agency"; dates after 9998 (UTC) refused; a
+#    zero-width space between two characters kept, not made a space; UTF-16 or UTF-32 without
+#    a byte-order mark named as such.
 PARSER_VERSION = 3
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
@@ -185,6 +187,10 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
     """
     warnings = []
     if b"\x00" in raw[:8192] and not raw.startswith(_UTF16_BOMS):
+        if _wide_text(raw[:8192]):
+            raise ValueError(
+                "UTF-16 or UTF-32 text without a byte-order mark, not read: convert it to UTF-8"
+            )
         raise ValueError("binary file (contains NUL bytes), not a text document")
     if raw.startswith(_UTF16_BOMS):
         try:
@@ -242,6 +248,14 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
     if _UNDECODABLE.search(escaped) is None:
         return escaped, warnings
     return _drop_undecodable(escaped, codec, offset, warnings)
+
+
+def _wide_text(sample: bytes) -> bool:
+    """Whether bytes with NULs are Latin text in UTF-16 or UTF-32 (no BOM says which): every
+    character's high byte is NUL, so the bytes at even or at odd offsets are nearly all NULs."""
+    if len(sample) < 8:
+        return False
+    return any(half.count(0) >= 0.9 * len(half) for half in (sample[0::2], sample[1::2]))
 
 
 def _mixed_utf8(escaped: str) -> bool:
@@ -419,16 +433,25 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
     )
 
 
+# A zero-width space where it separates nothing: at either end, or beside a space.
+_IDLE_ZERO_WIDTH = re.compile(r"(?<!\S)\u200b+|\u200b+(?!\S)")
+
+
 def _fold_spaces(text: str) -> str:
-    """Runs of any whitespace (no-break, thin, ideographic, zero-width, newlines) -> one space."""
+    """Runs of any whitespace (no-break, thin, ideographic, newlines) -> one space. A zero-width
+    space between two characters stays as written (Thai, Khmer and Burmese mark word breaks with
+    it; in "Zero\u200bwidth" it shows none): a space there would add one. One that separates
+    nothing goes with the spaces beside it, and a line of only such is empty."""
     # Most paragraphs need nothing: every whitespace character but the ASCII space is
     # unprintable, so printable text without a double, leading or trailing space is already
     # folded, and checking that is several times cheaper than splitting and joining it.
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text
-    # str.split() knows every Unicode space but the zero-width one, and is far faster than a
-    # regular expression on the hot path of indexing.
-    return " ".join(text.replace("\u200b", " ").split())
+    # str.split() knows every Unicode space (the zero-width one is none), and is far faster
+    # than a regular expression on the hot path of indexing.
+    if "\u200b" in text:
+        text = _IDLE_ZERO_WIDTH.sub(" ", text)
+    return " ".join(text.split())
 
 
 def _lines_apart(block: str, *, byline: bool) -> list[str]:
