@@ -1578,6 +1578,7 @@ class Store:
         else:
             loaded = list(load_documents(self.seeds_dir, seeds, self.max_bytes, self.parse_options))
             index = IndexState.read(db, [*todo, *gone], loaded)
+        index.pending = set(todo)
         now_ns = time.time_ns()
         files_before = _file_times(db, now_ns)
         batches = _Batches(db, report, self._announce if announce else None)
@@ -1587,6 +1588,7 @@ class Store:
                 for name in gone:
                     self._forget_file(name, index, report)
                 for done, document in enumerate(loaded, 1):
+                    index.pending.discard(document.seed.name)
                     if settling.holds(document, index):
                         report.unsettled[document.seed.name] = document.seed.signature
                     else:
@@ -1697,7 +1699,14 @@ class Store:
         self, name: str, held: str, article: Filed, index: IndexState, report: Report
     ) -> None:
         """The file ``name`` gives up its article (id ``held``) to ``article``, whose file name
-        sorts before it: it becomes a skipped copy, published again if ``article`` goes."""
+        sorts before it: it becomes a skipped copy, published again if ``article`` goes. A file
+        this refresh has yet to apply (changed too) is left to its own turn, which knows what it
+        holds now: told here, it would be said skipped twice, or removed and skipped though its
+        new text is no copy."""
+        if name in index.pending:
+            if held == article.id:
+                index.file_article[name] = None  # the id's row is the new copy's from now on
+            return
         if held != article.id:
             self._delete_article(held, index, report)
         # (One id: the row stays until the new copy replaces it, as a change of that article.)
@@ -1875,6 +1884,8 @@ class IndexState:
     file_article: dict[str, str | None]
     articles: dict[str, Indexed]
     by_hash: dict[str, str]
+    # The files this refresh has yet to apply: each gives its own verdict when its turn comes.
+    pending: set[str] = field(default_factory=set)
 
     @classmethod
     def read(cls, db: sqlite3.Connection, names: list[str], loaded: list[Loaded]) -> IndexState:

@@ -457,6 +457,37 @@ def test_a_copy_that_conflicts_with_an_earlier_name_stays_skipped(
     assert published(live)[hex_id(7)][0] == six.name
 
 
+def test_a_copy_taken_over_while_it_changes_too_is_told_once_by_its_own_turn(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # A reviewer's cases: the file losing the article is in the same refresh (one watcher
+    # tick, a restart's scan). It was said skipped twice; or, given a new text that is no
+    # copy, said removed and skipped though it stayed published.
+    later = write_document(seeds, 5, hex_id(5), headline="First take")
+    live = make_store(tmp_path / "live", seeds)
+    live.refresh()
+    first = write_document(seeds, 2, hex_id(5), headline="Second take")
+    os.utime(later, ns=(time.time_ns(), time.time_ns()))  # saved again, in the same tick
+    report = live.refresh(names={first.name, later.name})
+    copy = Problem(later.name, f"id {hex_id(5)} is already used by {first.name}")
+    assert report.skipped == [copy]
+    assert published(live)[hex_id(5)] == (first.name, "Second take")
+
+    four = write_document(seeds, 4, hex_id(4), headline="Four")
+    six = write_document(seeds, 6, hex_id(6), headline="Six")
+    live.refresh()
+    four.write_bytes(six.read_bytes())  # 004 takes 006's text ...
+    write_document(seeds, 6, hex_id(6), headline="Seven")  # ... while 006 gets a new one
+    report = live.refresh(names={four.name, six.name})
+    assert published(live)[hex_id(6)] == (six.name, "Seven")
+    assert published(live)[hex_id(4)] == (four.name, "Six")
+    assert report.skipped == [] and live.problems() == [copy]
+    assert sorted(report.changed) == [hex_id(4), hex_id(6)] and report.removed == []
+    whole = make_store(tmp_path / "whole", seeds)
+    whole.refresh()
+    assert published(live) == published(whole)
+
+
 def test_absurd_headline_is_shortened_not_rejected(store: Store, seeds: Path) -> None:
     (seeds / "003_0000000000000003.txt").write_text(
         "Breaking " * 1200 + "\n\n1 Jan 2021\n\nBODY (AP) -- The body.\n"
