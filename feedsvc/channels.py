@@ -251,6 +251,18 @@ class ArchivePlan:
         last = bisect_left(self.pages, _seconds(end), key=lambda page: page.start) - 1
         return self.pages[last]
 
+    def split_months(self) -> dict[str, ArchivePage]:
+        """Each month split into days (by its key, ``2022-03``), with the page holding its
+        newest article (``newest_page``): the few period addresses, one per split month,
+        that a static build answers as the service does. (Those of days whose month is one
+        page are one per day with articles: the service alone answers them.)"""
+        found = {}
+        for page in self.pages:
+            month = page.key[: len("YYYY-MM")]
+            if page.key != month:
+                found[month] = page  # pages are in order: the last one of the month stays
+        return found
+
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date_type(1970, 1, 1)
