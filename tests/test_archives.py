@@ -400,3 +400,27 @@ def test_a_period_with_no_article_of_the_channel_is_not_found(full_month_app, pe
             assert client.get(path, headers=NAVIGATE).status_code == 404, path
     # Nor for a channel with no article in it at all.
     assert client.get("/sources/nobody/archives/2023-10/feed.atom").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("key", "newest"),
+    [
+        ("1970-01", "1970-01-02/2"),  # split into days: its last day's last part
+        ("1970-01-01/2", "1970-01-01"),  # a part past the day's last
+        ("1970-01-02/3", "1970-01-02/2"),
+        ("1970-02-10", "1970-02"),  # a day of a month that is one page
+        ("1970-02-10/2", "1970-02"),
+        ("1970-02-11", None),  # no article that day
+        ("1970-03", None),  # nor that month
+        ("1970-02-30", None),  # no such day
+        ("1970-02/2", None),  # a month has no parts
+    ],
+)
+def test_the_newest_page_of_a_period(key: str, newest: str | None) -> None:
+    # 1 and 2 January: 3 and 4 articles (7 > 3: by day; the 2nd in two parts); 10 February: 1.
+    plan = ArchivePlan.from_days([(0, 3), (1, 4), (40, 1)], page_size=3)
+    page = plan.newest_page(key)
+    assert (page and page.key) == newest
+    assert {month: page.key for month, page in plan.split_months().items()} == {
+        "1970-01": "1970-01-02/2"
+    }
