@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from . import admission, feeds, preview
-from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, preview_path
+from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, period_days, preview_path
 from .httpcache import Prepared, cache_control
 from .indexfile import IndexUnavailable
 from .params import MAX_PAGE, MAX_SEARCH_CHARS, PARAMETERS
@@ -50,8 +49,6 @@ TEXT = "text/plain; charset=utf-8"
 # fetches them all again).
 SITEMAP_LIMIT = 2_000
 NEWS_SITEMAP_WINDOW = timedelta(days=2)  # Google News: articles of the last two days
-# An archive period in a URL: a month (2022-03) or a day (2022-03-06).
-ARCHIVE_PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2})?")
 # A file whose URL carries its content hash never changes under that URL.
 IMMUTABLE_MAX_AGE_SECONDS = 365 * 24 * 3600
 ICON_MAX_AGE_SECONDS = 24 * 3600
@@ -273,9 +270,9 @@ def _feed_response(
 def _archive(
     svc: Services, channel: Channel, period: str, part: int | None, fmt: str, show_preview: bool
 ) -> Prepared | Response:
-    if not ARCHIVE_PERIOD.fullmatch(period) or part == 1:
-        abort(404)
     key = period if part is None else f"{period}/{part}"
+    if period_days(key) is None:  # no page of any plan: not a date, a part 1, a month's part
+        abort(404)
     doc = svc.channels.archive(channel, key, fmt)
     if doc is None:
         return _archive_moved(svc, channel, key, fmt, show_preview)
