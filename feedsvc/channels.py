@@ -14,7 +14,10 @@ document SHOULD NOT change):
 
 A new article therefore lands in the current period's page; a backfilled, edited or removed one
 changes only the page of its own period (and, in a day of more than ``feed_size``, the later parts
-of that day; a month crossing ``feed_size`` turns into day pages). Pages are disjoint, and with the
+of that day). A month crossing ``feed_size`` turns into day pages, or back: the addresses of the
+period that are no page any more lead, for a while, to the page holding its newest article
+(``ArchivePlan.newest_page``; web.py answers them), so that a page kept by a cache or a reader,
+whose prev-archive or next-archive names one, still leads on. Pages are disjoint, and with the
 subscription feed they hold every article; the newest pages repeat the subscription feed's entries
 (4.2: consumers keep one per id). Articles edited (or backfilled) after leaving the subscription
 window come back into the subscription feed until it moves past them (4.1), so a consumer that
@@ -25,7 +28,9 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -160,11 +165,37 @@ class ArchivePage:
         return self.end <= now
 
 
+# What an archive page's key names: a month, a day, or a day's second or later part (a day's
+# first part is the day's own page, so "/1" names none).
+_ARCHIVE_KEY = re.compile(r"([0-9]{4})-([0-9]{2})(?:-([0-9]{2})(?:/([2-9]|[1-9][0-9]+))?)?")
+
+
+def period_days(key: str) -> tuple[int, int] | None:
+    """The UTC days [first, end) of the period an archive page key names, whatever the plan
+    makes of it (``2022-03`` its month, ``2022-03-06`` and ``2022-03-06/2`` that day), or None
+    for a key no plan could have: no such date, a month's part, a part 1."""
+    match = _ARCHIVE_KEY.fullmatch(key)
+    if match is None or (match[3] is None and match[4] is not None):
+        return None
+    year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
+    try:
+        first = date_type(year, month, day)
+    except ValueError:
+        return None
+    if match[3] is not None:
+        end = first + timedelta(days=1)
+    else:
+        end = date_type(year + month // 12, month % 12 + 1, 1)
+    return (first - EPOCH_DATE).days, (end - EPOCH_DATE).days
+
+
 @dataclass(frozen=True)
 class ArchivePlan:
-    """A channel's archive pages, oldest first."""
+    """A channel's archive pages, oldest first, and the UTC days (day numbers, ascending)
+    holding its articles."""
 
     pages: tuple[ArchivePage, ...]
+    days: tuple[int, ...] = ()
 
     @classmethod
     def from_days(cls, day_counts: Sequence[tuple[int, int]], page_size: int) -> ArchivePlan:
@@ -194,11 +225,43 @@ class ArchivePlan:
         # subscription feed is complete in RFC 5005 2's sense, but is not marked fh:complete:
         # it stops being complete as the channel grows, and a consumer takes an entry missing
         # from a complete feed for a deleted one.
-        return cls(tuple(pages) if len(pages) > 1 else ())
+        if len(pages) <= 1:
+            return cls(())
+        return cls(tuple(pages), tuple(day for day, count in day_counts if count))
 
     def find(self, key: str) -> int | None:
         """The position of the page named ``key``, or None."""
         return next((i for i, page in enumerate(self.pages) if page.key == key), None)
+
+    def newest_page(self, key: str) -> ArchivePage | None:
+        """The page holding the newest article of the period page ``key`` would show (a month
+        split into days: its last day's last part; a day of a month that is one page: the
+        month; a part past a day's last: its last), or None when no article is published in
+        that period. RFC 5005 4.2 walks prev-archive from newer pages to older: from this
+        page a walk goes through every page of the period, then on to older periods."""
+        period = period_days(key)
+        if period is None:
+            return None
+        first, end = period
+        found = bisect_left(self.days, first)
+        if found == len(self.days) or self.days[found] >= end:
+            return None
+        # The last page starting before the period ends: pages are disjoint and in order, and
+        # the period holds an article, so this one holds its newest.
+        last = bisect_left(self.pages, _seconds(end), key=lambda page: page.start) - 1
+        return self.pages[last]
+
+    def split_months(self) -> dict[str, ArchivePage]:
+        """Each month split into days (by its key, ``2022-03``), with the page holding its
+        newest article (``newest_page``): the few period addresses, one per split month,
+        that a static build answers as the service does. (Those of days whose month is one
+        page are one per day with articles: the service alone answers them.)"""
+        found = {}
+        for page in self.pages:
+            month = page.key[: len("YYYY-MM")]
+            if page.key != month:
+                found[month] = page  # pages are in order: the last one of the month stays
+        return found
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -355,6 +418,14 @@ class Channels:
             links,
             page,
         )
+
+    def archive_moved(self, channel: Channel, key: str) -> ArchivePage | None:
+        """For an archive page key that ``channel``'s plan has not (or no longer) as a page,
+        the page holding the newest of its articles in that period (ArchivePlan.newest_page),
+        or None: no such channel, or none of its articles there."""
+        if not channel.has_archives or self.title(channel) is None:
+            return None
+        return self.plan(channel).newest_page(key)
 
     def _archive_read(self, channel: Channel, key: str) -> _ArchiveRead | None:
         """What archive page ``key`` of ``channel`` reads from the store, whatever the format:

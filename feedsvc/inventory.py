@@ -378,7 +378,8 @@ def subscription_feeds(kind: str) -> Callable[[Snapshot], Iterator[Target]]:
 
 def archive_feeds(kind: str, parts: bool) -> Callable[[Snapshot], Iterator[Target]]:
     """The RFC 5005 archive pages of every channel of ``kind`` (channels.ArchivePlan): those of
-    a whole month or day, or (``parts``) the second and later parts of a crowded day."""
+    a whole month or day with the address of each month split into days (a redirect), or
+    (``parts``) the second and later parts of a crowded day."""
 
     def enumerate_archives(snap: Snapshot) -> Iterator[Target]:
         for channel in snap.channels():
@@ -388,8 +389,22 @@ def archive_feeds(kind: str, parts: bool) -> Callable[[Snapshot], Iterator[Targe
                 if ("/" in page.key) == parts:
                     for fmt in FORMATS:
                         yield Target(channel.archive_path(page.key, fmt), inputs)
+            if not parts:
+                yield from _split_months(snap, channel)
 
     return enumerate_archives
+
+
+def _split_months(snap: Snapshot, channel: Channel) -> Iterator[Target]:
+    """The address of each month split into days: a 302 to the page holding its newest
+    article (web._archive_moved), which is all it depends on. It changes only with the keys
+    of the month's pages, each of which a followed change lists (_archive_pages_touched)."""
+    wanted = snap.scope.archive_pages.get(channel, frozenset()) if snap.scope else None
+    for month, page in snap.plan(channel).split_months().items():
+        if wanted is not None and not any(key.startswith(month) for key in wanted):
+            continue
+        for fmt in FORMATS:
+            yield Target(channel.archive_path(month, fmt), f"moved to {page.key}", status=302)
 
 
 def _archive_pages(snap: Snapshot, channel: Channel) -> Iterator[tuple[ArchivePage, str]]:
@@ -522,7 +537,8 @@ def previews(
 
     def enumerate_previews(snap: Snapshot) -> Iterator[Target]:
         for target in snap.listed(enumerate_feeds):
-            yield Target(preview_path(target.url), target.inputs)
+            # A feed's redirect has the preview's redirect (web._archive_moved).
+            yield target._replace(url=preview_path(target.url))
 
     return enumerate_previews
 

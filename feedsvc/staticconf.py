@@ -603,7 +603,8 @@ location @feedsvc_article {{
 }}
 {odd_addresses}
 
-# Redirects the service answers (301 from the common feed addresses and the like).
+# Redirects the service answers (301 from the common feed addresses and the like; 302 from
+# the address of an archive month split into days, to its newest page).
 {redirects}
 
 # The body and headers of the redirects above. nginx writes a redirect's body itself, as
@@ -770,7 +771,16 @@ def _moved_lines(
 
 
 def _location(entry: Entry) -> str:
-    return _quote(dict(entry.headers)["Location"])
+    """The Location of a redirect as nginx returns it. One whose Vary names the navigation
+    headers leads a browser's navigation to its target's preview (web._archive_moved), which
+    is the target's address plus PREVIEW_SUFFIX (channels.preview_path): $feedsvc_preview is
+    that suffix for a navigation to an address with a previewed extension, else empty."""
+    headers = dict(entry.headers)
+    location = _quote(headers["Location"])
+    vary = {name.strip().lower() for name in headers.get("Vary", "").split(",")}
+    if {name.lower() for name in NAVIGATION} <= vary:
+        location = location[:-1] + '${feedsvc_preview}"'
+    return location
 
 
 def _navigation_source() -> str:

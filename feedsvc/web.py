@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from . import admission, feeds, preview
-from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, preview_path
+from .channels import FORMATS, OPML_PATH, Channel, FeedDocument, period_days, preview_path
 from .httpcache import Prepared, cache_control
 from .indexfile import IndexUnavailable
 from .params import MAX_PAGE, MAX_SEARCH_CHARS, PARAMETERS
@@ -50,8 +49,6 @@ TEXT = "text/plain; charset=utf-8"
 # fetches them all again).
 SITEMAP_LIMIT = 2_000
 NEWS_SITEMAP_WINDOW = timedelta(days=2)  # Google News: articles of the last two days
-# An archive period in a URL: a month (2022-03) or a day (2022-03-06).
-ARCHIVE_PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2})?")
 # A file whose URL carries its content hash never changes under that URL.
 IMMUTABLE_MAX_AGE_SECONDS = 365 * 24 * 3600
 ICON_MAX_AGE_SECONDS = 24 * 3600
@@ -208,6 +205,22 @@ def moved_to(url: str, max_age_seconds: int = REDIRECT_MAX_AGE_SECONDS) -> Respo
     return response
 
 
+def moved_for_now(url: str, max_age_seconds: int, vary: tuple[str, ...] = ()) -> Response:
+    """A 302 to ``url`` (built with ``Site``, as for ``moved_to``), for an address whose
+    resource may come back to it (RFC 9110 15.4.3: "resides temporarily under a different
+    URI"; the client keeps using the address it asked for). Not a 301, which caches keep
+    without being told (RFC 9111 4.2.2) and readers take for a new address to store (15.4.2).
+    Not a 307, which differs only in keeping a method other than GET or HEAD, and the site
+    answers no other (SERVER_METHODS): 302 is the one every feed reader has followed since
+    HTTP/1.0. Kept by caches for ``max_age_seconds`` only; ``vary`` names the request
+    headers that chose the Location (RFC 9110 12.5.5)."""
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = cache_control(max_age_seconds)
+    if vary:
+        response.headers["Vary"] = ", ".join(vary)
+    return response
+
+
 # -- feeds and their previews ----------------------------------------------------------------
 
 
@@ -256,18 +269,39 @@ def _feed_response(
 
 def _archive(
     svc: Services, channel: Channel, period: str, part: int | None, fmt: str, show_preview: bool
-) -> Prepared:
-    if not ARCHIVE_PERIOD.fullmatch(period) or part == 1:
+) -> Prepared | Response:
+    key = period if part is None else f"{period}/{part}"
+    if period_days(key) is None:  # no page of any plan: not a date, a part 1, a month's part
         abort(404)
-    doc = svc.channels.archive(channel, period if part is None else f"{period}/{part}", fmt)
-    if doc is None or doc.archive is None:
-        abort(404)
+    doc = svc.channels.archive(channel, key, fmt)
+    if doc is None:
+        return _archive_moved(svc, channel, key, fmt, show_preview)
+    assert doc.archive is not None
     # RFC 5005 4: an archive document SHOULD NOT change. Once its period is over only a
     # backfill, an edit or a removal can change it, so caches may keep it longer (RFC 9111
     # 5.2.2.1); never "immutable", since those do happen. The current period is still filling.
     closed = doc.archive.is_closed(svc.store.now().timestamp())
     max_age = svc.config.archive_max_age if closed else svc.config.cache_max_age
     return _feed_response(svc, doc, fmt, max_age, show_preview)
+
+
+def _archive_moved(
+    svc: Services, channel: Channel, key: str, fmt: str, show_preview: bool
+) -> Response:
+    """The address of a period the plan does not have as a page (any more: a backfill split
+    its month into days, a removal made its month one page again), when the channel has
+    articles in it: to the page now holding the newest of them (ArchivePlan.newest_page), so
+    that cached pages linking here lead on, and a walk down prev-archive goes through the
+    whole period. For a while only (moved_for_now): the next backfill or removal can move the
+    page back here, so caches keep it as long as a feed, no longer. A preview's address leads
+    to the page's preview; a browser's navigation to the feed's address is answered as the
+    preview's (preview.NavigationPreviews), so the Location varies with those headers."""
+    page = svc.channels.archive_moved(channel, key)
+    if page is None:
+        abort(404)
+    path = channel.archive_path(page.key, fmt)
+    url = svc.site.url(preview_path(path) if show_preview else path)
+    return moved_for_now(url, svc.config.cache_max_age, preview.VARY)
 
 
 def _archive_rules(folder: str) -> tuple[str, str]:
@@ -285,7 +319,7 @@ def main_feed(svc: Services, fmt: str, show_preview: bool) -> Prepared:
 @feed_route(*_archive_rules(""))
 def archive_feed(
     svc: Services, period: str, fmt: str, show_preview: bool, part: int | None = None
-) -> Prepared:
+) -> Prepared | Response:
     return _archive(svc, Channel("main"), period, part, fmt, show_preview)
 
 
@@ -297,7 +331,7 @@ def source_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepa
 @feed_route(*_archive_rules("/sources/<slug>"))
 def source_archive(
     svc: Services, slug: str, period: str, fmt: str, show_preview: bool, part: int | None = None
-) -> Prepared:
+) -> Prepared | Response:
     return _archive(svc, Channel("source", slug), period, part, fmt, show_preview)
 
 
@@ -309,7 +343,7 @@ def place_feed(svc: Services, slug: str, fmt: str, show_preview: bool) -> Prepar
 @feed_route(*_archive_rules("/places/<slug>"))
 def place_archive(
     svc: Services, slug: str, period: str, fmt: str, show_preview: bool, part: int | None = None
-) -> Prepared:
+) -> Prepared | Response:
     return _archive(svc, Channel("place", slug), period, part, fmt, show_preview)
 
 

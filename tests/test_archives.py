@@ -276,3 +276,151 @@ def test_a_copied_folder_is_not_taken_for_edits(tmp_path: Path, seeds: Path, fmt
     client = indexed_app(tmp_path, seeds, FEED_SIZE=10).test_client()
     subscription, _ = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
     assert len(subscription.entries) == 10
+
+
+# -- pages that move: a month crossing FEED_SIZE (or back), a day's parts -------------------------
+
+# FEED_SIZE=3: September is a page; October holds exactly 3, so it is one page until a backfill
+# splits it into days; 1 November holds 4, so it is cut in two parts, and November goes by day.
+FULL_MONTH = [
+    (1, "13 Sep 2023"), (2, "20 Sep 2023"),
+    (3, "1 Oct 2023"), (4, "1 Oct 2023"), (5, "15 Oct 2023"),
+    (6, "1 Nov 2023"), (7, "1 Nov 2023"), (8, "1 Nov 2023"), (9, "1 Nov 2023"), (10, "2 Nov 2023"),
+]  # fmt: skip
+# Every channel that holds them: every document is from AFP in Paris.
+CHANNELS = ("", "/sources/afp", "/places/paris")
+NAVIGATE = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+
+
+@pytest.fixture
+def full_month_app(tmp_path: Path, seeds: Path):
+    for number, date in FULL_MONTH:
+        path = write_document(seeds, number, hex_id(number), date=date,
+                              dateline="PARIS (AFP) —", headline=f"Story {number}")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    return indexed_app(tmp_path, seeds, FEED_SIZE=3)
+
+
+def moved(client, path: str, **headers: str) -> str:
+    """Where ``path`` redirects to, for a while: checked to be a 302 a cache keeps no longer
+    than a feed (FEEDSVC_CACHE_MAX_AGE), that names the headers choosing a preview."""
+    response = client.get(path, headers={"Host": "evil.example", **headers})
+    assert response.status_code == 302, (path, response.status_code)
+    assert response.headers["Cache-Control"] == "public, max-age=300", path
+    vary = {v.strip() for v in response.headers["Vary"].split(",")}
+    assert {"Sec-Fetch-Dest", "Sec-Fetch-Mode"} <= vary, path
+    location = response.headers["Location"]
+    assert location.startswith(SITE_URL + "/"), location  # never from Host
+    return location.removeprefix(SITE_URL)
+
+
+def backfill_october(app, seeds: Path) -> Path:
+    path = write_document(seeds, 50, hex_id(50), date="20 Oct 2023", dateline="PARIS (AFP) —",
+                          headline="Backfilled")  # fmt: skip
+    change(app, seeds, datetime(2023, 12, 1, tzinfo=UTC), lambda: path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_month_split_by_a_backfill_leads_to_its_newest_day(
+    full_month_app, seeds: Path, fmt: str
+) -> None:
+    client = full_month_app.test_client()
+    assert client.get(f"/archives/2023-10/feed.{fmt}").status_code == 200
+    backfill_october(full_month_app, seeds)
+    for channel in CHANNELS:
+        month = f"{channel}/archives/2023-10/feed.{fmt}"
+        newest = f"{channel}/archives/2023-10-20/feed.{fmt}"
+        assert moved(client, month) == newest
+        # A browser gets the newest day's preview, at the preview's own address.
+        assert moved(client, month, **NAVIGATE) == newest + ".html"
+        assert moved(client, month + ".html") == newest + ".html"
+        # Walked from there, as RFC 5005 4.2 walks: every article of the month and older.
+        pages = []
+        url: str | None = SITE_URL + newest
+        while url:
+            page, url = read_page(client, url, fmt)
+            pages.append(page)
+        walked = {entry for page in pages for entry in page.entries}
+        october = {tag(n) for n in (3, 4, 5, 50)}
+        older = {tag(n) for n, date in FULL_MONTH if date.endswith("Sep 2023")}
+        assert october | older <= walked, channel
+        assert not {tag(n) for n, date in FULL_MONTH if "Nov" in date} & walked
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_month_whole_again_after_a_removal_answers_for_its_days(
+    full_month_app, seeds: Path, fmt: str
+) -> None:
+    client = full_month_app.test_client()
+    backfilled = backfill_october(full_month_app, seeds)
+    assert client.get(f"/archives/2023-10-15/feed.{fmt}").status_code == 200
+    change(full_month_app, seeds, datetime(2023, 12, 2, tzinfo=UTC), backfilled.unlink)
+    for channel in CHANNELS:
+        month = f"{channel}/archives/2023-10/feed.{fmt}"
+        assert client.get(month).status_code == 200
+        for day in ("2023-10-15", "2023-10-01", "2023-10-01/2"):
+            assert moved(client, f"{channel}/archives/{day}/feed.{fmt}") == month, day
+            assert moved(client, f"{channel}/archives/{day}/feed.{fmt}.html") == month + ".html"
+        # The removed article's day holds none of the channel's articles any more.
+        assert client.get(f"{channel}/archives/2023-10-20/feed.{fmt}").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_split_month_and_a_part_past_the_last_lead_to_the_newest_part(
+    full_month_app, fmt: str
+) -> None:
+    client = full_month_app.test_client()
+    for channel in CHANNELS:
+        last = f"{channel}/archives/2023-11-02/feed.{fmt}"
+        assert client.get(last).status_code == 200
+        assert moved(client, f"{channel}/archives/2023-11/feed.{fmt}") == last
+        second = f"{channel}/archives/2023-11-01/2/feed.{fmt}"
+        assert client.get(second).status_code == 200
+        assert moved(client, f"{channel}/archives/2023-11-01/3/feed.{fmt}") == second
+        assert moved(client, f"{channel}/archives/2023-11-01/99/feed.{fmt}") == second
+
+
+@pytest.mark.parametrize(
+    "period",
+    # No article of the channel; not a date; a part of a month; a part 1 (the day's own URL).
+    ["2023-08", "2023-10-02", "2023-11-03", "2023-11-03/2", "2023-02-30", "2023-13",
+     "2023-10/2", "2023-11-01/1", "2023-10-15/0"],
+)  # fmt: skip
+def test_a_period_with_no_article_of_the_channel_is_not_found(full_month_app, period: str) -> None:
+    client = full_month_app.test_client()
+    # Only those: the month around them, split into days, leads on.
+    assert moved(client, "/archives/2023-11/feed.atom") == "/archives/2023-11-02/feed.atom"
+    for channel in CHANNELS:
+        for fmt in FORMATS:
+            path = f"{channel}/archives/{period}/feed.{fmt}"
+            assert client.get(path).status_code == 404, path
+            assert client.get(path + ".html").status_code == 404, path
+            assert client.get(path, headers=NAVIGATE).status_code == 404, path
+    # Nor for a channel with no article in it at all.
+    assert client.get("/sources/nobody/archives/2023-10/feed.atom").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("key", "newest"),
+    [
+        ("1970-01", "1970-01-02/2"),  # split into days: its last day's last part
+        ("1970-01-01/2", "1970-01-01"),  # a part past the day's last
+        ("1970-01-02/3", "1970-01-02/2"),
+        ("1970-02-10", "1970-02"),  # a day of a month that is one page
+        ("1970-02-10/2", "1970-02"),
+        ("1970-02-11", None),  # no article that day
+        ("1970-03", None),  # nor that month
+        ("1970-02-30", None),  # no such day
+        ("1970-02/2", None),  # a month has no parts
+    ],
+)
+def test_the_newest_page_of_a_period(key: str, newest: str | None) -> None:
+    # 1 and 2 January: 3 and 4 articles (7 > 3: by day; the 2nd in two parts); 10 February: 1.
+    plan = ArchivePlan.from_days([(0, 3), (1, 4), (40, 1)], page_size=3)
+    page = plan.newest_page(key)
+    assert (page and page.key) == newest
+    assert {month: page.key for month, page in plan.split_months().items()} == {
+        "1970-01": "1970-01-02/2"
+    }

@@ -503,3 +503,48 @@ def test_nginx_serves_a_build_in_a_folder_whose_name_has_a_space(
         process.terminate()
         process.wait(timeout=10)
         made.close()
+
+
+def test_nginx_answers_a_split_months_address_as_the_service_does(tmp_path: Path) -> None:
+    """A month of FEEDSVC_FEED_SIZE articles, then one more: the month's address is no page
+    any more, and the service sends it (for a while) to the page of its newest day. nginx and
+    the _redirects file answer it the same way, for every format, channel and preview."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    days = [("1 Sep 2023", 1), ("1 Oct 2023", 2), ("1 Oct 2023", 3), ("15 Oct 2023", 4),
+            ("20 Oct 2023", 5), ("1 Nov 2023", 6)]  # fmt: skip
+    for date, number in days:
+        write_document(seeds, number, hex_id(number), date=date, dateline="PARIS (AFP) —",
+                       headline=f"Story {number}")  # fmt: skip
+    made = builder(tmp_path, seeds, tmp_path / "out", FEED_SIZE="3")
+    made.build()
+    process, url = start_nginx(tmp_path / "nginx", made.tree.state)
+    try:
+        server = LiveServer(url, seeds, process, tmp_path / "nginx" / "error.log")  # type: ignore[arg-type]
+        redirects = (tmp_path / "out" / "_redirects").read_text().splitlines()
+        for channel in ("", "/sources/afp", "/places/paris"):
+            for fmt in ("rss", "atom", "json"):
+                month = f"{channel}/archives/2023-10/feed.{fmt}"
+                newest = f"{SITE_URL}{channel}/archives/2023-10-20/feed.{fmt}"
+                for path, headers, location in [
+                    (month, {}, newest),
+                    (month, NAVIGATION, newest + ".html"),
+                    (month + ".html", {}, newest + ".html"),
+                    (month + ".html", NAVIGATION, newest + ".html"),
+                ]:
+                    answer = raw_get(server, path, **headers)
+                    status, sent, _ = request(made.app, path, SITE_URL, **headers)
+                    assert answer.status == status == 302, (path, headers)
+                    assert answer.getheader("Location") == dict(sent)["Location"] == location
+                    for name in ("Cache-Control", "Vary", "Content-Type"):
+                        assert answer.getheader(name) == dict(sent)[name], (path, name)
+                    assert raw_get(server, urlsplit(location).path).status == 200, location
+                assert f"{month} {newest} 302" in redirects
+                assert f"{month}.html {newest}.html 302" in redirects
+        # A month that is one page is a file; a period with no article is not found.
+        assert raw_get(server, "/archives/2023-09/feed.atom").status == 200
+        assert raw_get(server, "/archives/2023-08/feed.atom").status == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        made.close()
