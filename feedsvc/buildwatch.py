@@ -18,11 +18,13 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import watchfiles
 
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 # and to write the next batch of the listing pages a change shifted (_Owed), which waits
 # this long after the last one (a wake costs a stat() of the index's generation file).
 WAKE_MILLISECONDS = 50
+# How often the watch looks for a seeds folder that is missing, or cannot be watched.
+MISSING_WAKE_SECONDS = 1.0
 # How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
 HOOK_STOP_SECONDS = 5.0
 HOOK_POLL_SECONDS = 0.05
@@ -152,6 +156,59 @@ def watch(
         owed.stop()
 
 
+# A wake of the watch that changed_names answers with None: look at the whole folder.
+Changes = set[tuple[watchfiles.Change, str]]
+
+
+def _notifications(folder: Path, stop: threading.Event | None) -> Iterator[Changes]:
+    """watchfiles' change sets for ``folder`` (an empty one every WAKE_MILLISECONDS), until
+    ``stop`` is set. Whatever happens to the folder itself, a change set naming it (a full
+    scan, which says the folder is missing, once, or finds what changed meanwhile): when it
+    is gone (then every MISSING_WAKE_SECONDS until it is back, also when it is missing as the
+    watch begins: watchfiles cannot watch it), and when it is watched again after that or was
+    replaced (a share mounted again, a folder renamed away and another put in its place: the
+    kernel's watch follows the old one, and would report nothing more)."""
+    stop = stop or threading.Event()
+    itself = {(watchfiles.Change.modified, str(folder))}
+    first = True
+    while not stop.is_set():
+        identity = _identity(folder)
+        if identity is None:
+            yield itself
+            stop.wait(MISSING_WAKE_SECONDS)
+            first = False
+            continue
+        try:
+            for changes in watchfiles.watch(
+                folder,
+                watch_filter=None,
+                debounce=50,
+                step=20,
+                rust_timeout=WAKE_MILLISECONDS,
+                yield_on_timeout=True,
+                stop_event=stop,
+                raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
+                recursive=RECURSIVE,
+            ):
+                # Once watched again, what changed while it was not.
+                yield changes if first else changes | itself
+                first = True
+                if _identity(folder) != identity:
+                    break  # gone or replaced: watched again, or waited for
+        except OSError:  # gone before the watch was in place; or notifications run out
+            stop.wait(MISSING_WAKE_SECONDS)
+        first = False
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """The folder's device and inode, or None when there is no folder there."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+
 def _follow(
     builder: Builder,
     owed: _Owed,
@@ -175,17 +232,7 @@ def _follow(
     # full disk) is said once, and once more when it is over.
     conditions = Conditions(log)
     stage = "index"
-    for changes in watchfiles.watch(
-        store.seeds_dir,
-        watch_filter=None,
-        debounce=50,
-        step=20,
-        rust_timeout=WAKE_MILLISECONDS,
-        yield_on_timeout=True,
-        stop_event=stop,
-        raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
-        recursive=RECURSIVE,
-    ):
+    for changes in _notifications(store.seeds_dir, stop):
         owed.poll()  # a hook that ended: published, failed, or to run again
         try:
             stage = "index"

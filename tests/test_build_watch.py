@@ -346,6 +346,22 @@ def test_out_removed_under_a_watch_is_built_again(tmp_path: Path, seeds: Path) -
         assert "Traceback" not in log()
 
 
+def test_a_seeds_folder_replaced_by_another_is_watched_again(tmp_path: Path, seeds: Path) -> None:
+    # The kernel's watch follows the folder it was given: renamed away, with a copy put in its
+    # place (a share mounted again), the new folder's changes were reported by nothing but the
+    # safety rescan, 30 s later. And a folder gone in the moment between "Watching" and the
+    # watch itself stopped the command (watchfiles: "No path was found").
+    out = tmp_path / "out"
+    with watching(tmp_path, seeds, out, "true") as log:
+        wait_for(lambda: "Watching" in log(), 60)
+        seeds.rename(tmp_path / "old")
+        shutil.copytree(tmp_path / "old", seeds)
+        time.sleep(0.5)  # the watch notices the folder replaced, and watches the new one
+        write_document(seeds, 9, hex_id(9), date="1 Jan 2026", headline="In the new folder")
+        wait_for(lambda: b"In the new folder" in (out / "feed.atom").read_bytes(), 10)
+        assert "Traceback" not in log()
+
+
 def test_a_seeds_folder_gone_for_a_while_is_said_once_and_its_return_too(
     tmp_path: Path, seeds: Path
 ) -> None:
