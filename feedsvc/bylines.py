@@ -1,11 +1,11 @@
 """Who wrote a story: bylines (``By Jane Doe``) and wire-service credit lines.
 
-A byline is a line of its own: ``By Jane Doe``, ``By Jane Doe and John Roe``, ``By Jane Doe,
-John Roe, and Ann Poe``, ``By Jane Doe; John Roe``, ``By: Jane Doe``, ``By Jane Doe, Reuters``,
-``By Jane Doe / Reuters``, ``BY JANE DOE``. A credit line ends a wire story: ``(Reporting by Jane Doe in Caracas;
-Editing by John Roe)``; it stays in the text, and its reporters and writers (not its editors)
-are the story's writers too. Both are read by their whole shape, never by their first word, so
-a sentence (``By the end of the week, ...``, ``By Monday, officials had ...``) is never taken for
+A byline is a line of its own: ``By Jane Doe``, ``By Jane Doe and John Roe``, ``By Jane Doe, John
+Roe, and Ann Poe``, ``By Jane Doe; John Roe``, ``By: Jane Doe``, ``By Jane Doe, Reuters``, ``By Jane
+Doe / Reuters``, ``BY JANE DOE``. A credit line ends a wire story: ``(Reporting by Jane Doe in
+Caracas; Editing by John Roe)``; it stays in the text, and its reporters and writers (not its
+editors) are the story's writers too. Both are read by their whole shape, never by their first word,
+so a sentence (``By the end of the week, ...``, ``By Monday, officials had ...``) is never taken for
 a byline: every name needs two or more capitalised words, and nothing else may be on the line.
 """
 
