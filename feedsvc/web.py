@@ -247,8 +247,11 @@ def _feed_response(
         body, content_type = preview.render_feed_preview(svc, doc, fmt), HTML
     else:
         body, content_type = feeds.render(doc, fmt, svc.publication), feeds.MEDIA_TYPES[fmt]
+        # WebSub 4: discovery by Link header, as in the document itself (feeds.py), and on
+        # the same feeds only (Channel.websub_topics); rel=self names the topic on every feed.
         if svc.config.websub_hub:
-            links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
+            hub = [f'<{doc.links["hub"]}>; rel="hub"'] if "hub" in doc.links else []
+            links = [*hub, f'<{doc.self_url}>; rel="self"']
     return prepared(
         svc, body, content_type, max_age_seconds=max_age, links=links, vary=preview.VARY
     )

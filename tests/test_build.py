@@ -1191,3 +1191,22 @@ def test_a_kept_render_process_that_died_is_started_again(tmp_path: Path) -> Non
         started = time.monotonic()
         builder.close()
         assert time.monotonic() - started < 10
+
+
+def test_a_build_names_no_hub_since_none_is_told_what_it_changed(
+    tmp_path: Path, many: Path
+) -> None:
+    # WebSub 4, 6: a feed that names a hub is a topic the hub MUST be told of on every change;
+    # nothing tells one what a build changed.
+    hub = "https://hub.example.test/publish"
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out, WEBSUB_HUB=hub)
+    made.build()
+    entries = made.tree.entries()
+    made.close()
+    feeds = [e for e in entries.values() if e.file is not None and "/feed." in e.url]
+    assert feeds
+    for entry in feeds:
+        assert not any(hub in value for _, value in entry.headers), entry.url
+        assert hub.encode() not in (out / str(entry.file)).read_bytes(), entry.url
+    assert hub not in (out / "_headers").read_text()
