@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import corpus
-from feedsvc import build, config, indexfile, inventory, staticconf
+from feedsvc import assets, build, config, indexfile, inventory, staticconf
 from feedsvc.build import Builder, BuildError, _check_unique_files
 from feedsvc.cli import main
 from feedsvc.outtree import Entry, OutTree
@@ -1210,3 +1210,16 @@ def test_a_build_names_no_hub_since_none_is_told_what_it_changed(
         assert not any(hub in value for _, value in entry.headers), entry.url
         assert hub.encode() not in (out / str(entry.file)).read_bytes(), entry.url
     assert hub not in (out / "_headers").read_text()
+
+
+def test_static_files_are_written_with_the_date_every_install_gives_them(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # nginx makes Last-Modified and ETag from a file's time: a build on any node, whenever
+    # feedsvc was installed there, writes the static files with the same one (assets.py).
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    made.close()
+    for name in ("favicon.ico", *(f"static/{n}" for n in assets.Assets().names())):
+        assert (out / name).stat().st_mtime == assets.CHANGED_AT.timestamp(), name

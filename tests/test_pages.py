@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree, html
 
-from feedsvc import inventory, web
+from feedsvc import assets, inventory, web
 
 from .conftest import SITE_URL, hex_id, indexed_app, write_document
 
@@ -551,6 +553,30 @@ def test_favicon(client) -> None:
     assert f"{SITE_URL}/favicon.ico" in icons
     svg = [href for href in icons if ".svg" in href]
     assert svg and client.get(svg[0].removeprefix(SITE_URL)).mimetype == "image/svg+xml"
+
+
+def test_static_files_are_dated_alike_on_every_install(tmp_path: Path) -> None:
+    # Two nodes installed from one release at different times: the same Last-Modified for
+    # the same bytes, whatever the files' own times (RFC 9110 8.8.2.1).
+    copies = []
+    for number, when in enumerate((datetime(2026, 1, 1, tzinfo=UTC), datetime.now(UTC))):
+        folder = shutil.copytree(assets.FOLDER, tmp_path / f"node{number}")
+        for path in folder.iterdir():
+            os.utime(path, (when.timestamp(), when.timestamp()))
+        copies.append(assets.Assets(folder))
+    for name in copies[0].names():
+        first, second = (copy.get(name) for copy in copies)
+        assert first is not None and second is not None
+        assert first.modified == second.modified, name
+
+
+def test_the_date_of_the_static_files_moves_with_them() -> None:
+    # Last-Modified must move forward when the bytes change, or an If-Modified-Since from
+    # before an upgrade gets a 304 for the old bytes.
+    assert assets.Assets().digest() == assets.FOLDER_DIGEST, (
+        "static/ changed: set assets.CHANGED_AT to now and assets.FOLDER_DIGEST to "
+        f"{assets.Assets().digest()!r}"
+    )
 
 
 def test_static_files_are_content_addressed(client) -> None:
