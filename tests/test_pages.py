@@ -673,6 +673,26 @@ def test_a_source_or_place_typed_by_its_name_is_sent_to_its_page(
     assert client.get("/sources/Nobody").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("typed", "target"),
+    [
+        ("/sources/Reuters?page=2", "/sources/reuters?page=2"),
+        ("/places/WASHINGTON?page=3", "/places/washington?page=3"),
+        # Only the page goes along: no other parameter is copied into the Location.
+        ("/sources/Reuters?page=2&x=%3Cscript%3E&q=oil", "/sources/reuters?page=2"),
+        ("/sources/Reuters?x=1", "/sources/reuters"),
+    ],
+)
+def test_a_name_typed_with_a_page_is_sent_to_that_page(client, typed: str, target: str) -> None:
+    response = client.get(typed)
+    assert (response.status_code, response.headers["Location"]) == (301, SITE_URL + target)
+
+
+def test_a_name_typed_with_a_bad_page_is_refused_as_the_page_would_be(client) -> None:
+    assert client.get("/sources/Reuters?page=abc").status_code == 400
+    assert client.get("/sources/reuters?page=abc").status_code == 400
+
+
 def test_an_article_address_with_a_trailing_slash_reaches_its_permalink(client) -> None:
     permalink = SITE_URL + SEED_PATH
     first = client.get(f"/articles/{SEED_ID}/")
