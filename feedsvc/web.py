@@ -170,7 +170,11 @@ def whole_number(name: str, default: int, maximum: int) -> int:
         return default
     number = parse_whole_number(raw)
     if number is None:
-        abort(400, f"{name} must be a whole number from 1 to {maximum}")
+        abort(
+            400,
+            f"{name} must be a whole number from 1, in digits without a leading zero "
+            f"(any above {maximum:,} is read as {maximum:,})",
+        )
     return min(number, maximum)
 
 

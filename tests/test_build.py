@@ -155,7 +155,9 @@ def test_url_to_file(url: str, path: str) -> None:
     assert file_path(url) == path
 
 
-@pytest.mark.parametrize("url", ["/search?q=oil", "/a/../b", "/?page=x", "//x", "/?page=1&a=2"])
+@pytest.mark.parametrize(
+    "url", ["/search?q=oil", "/a/../b", "/?page=x", "//x", "/?page=1&a=2", "/?page=02", "/?page=0"]
+)
 def test_urls_without_a_file_are_refused(url: str) -> None:
     with pytest.raises(UnmappableURL):
         file_path(url)
