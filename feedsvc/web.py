@@ -141,10 +141,12 @@ def prepared(
         if not_before is not None:
             last_modified = max(last_modified, min(not_before, svc.store.now()))
     deadline = None if expires_at is None else time.monotonic() + (expires_at - time.time())
-    # When the store next changes by the clock alone (an embargo lifting): no cache may keep
-    # this response past it. Kept in the response cache until then at most (the store's
-    # version moves at each release).
-    change = svc.store.next_event()
+    # When the store next changes by the clock alone (an embargo lifting), or this response
+    # does (``expires_at``: a story leaving the news sitemap's two days): no cache may keep it
+    # past that (RFC 9111 4.2.1: Expires, which Prepared sends then instead of a max-age that
+    # would outlast it). Kept in the response cache until then at most (the store's version
+    # moves at each release; ``deadline`` for the rest).
+    change = min(svc.store.next_event(), math.inf if expires_at is None else expires_at)
     return Prepared(
         body,
         content_type,

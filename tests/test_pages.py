@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree, html
+from werkzeug.http import parse_date
 
 from feedsvc import assets, inventory, web
 
@@ -224,6 +225,26 @@ def test_news_sitemap_has_the_last_two_days(tmp_path: Path, seeds: Path) -> None
     root = etree.fromstring(app.test_client().get("/news-sitemap.xml").data)
     titles = root.xpath("//*[local-name()='title']/text()")
     assert titles == ["Today"]
+
+
+def test_news_sitemap_is_fresh_only_until_its_next_story_leaves_it(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # A story that leaves the two days in 100 s: no cache may keep the sitemap for the
+    # ordinary 300 s, as no cache keeps a feed past an embargo's release (RFC 9111 4.2.1).
+    leaves = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=100)
+    published = leaves - web.NEWS_SITEMAP_WINDOW
+    write_document(
+        seeds, 1, hex_id(1), headline="Leaving", date=f"{published:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    app = indexed_app(tmp_path, seeds, CACHE_MAX_AGE=300)
+    response = app.test_client().get("/news-sitemap.xml")
+    assert "Leaving" in response.get_data(as_text=True)
+    assert "max-age" not in response.headers["Cache-Control"]
+    assert parse_date(response.headers["Expires"]) == leaves
+    # A sitemap none of whose stories leaves within max-age keeps it.
+    later = app.test_client().get("/sitemap.xml")
+    assert "Expires" not in later.headers and "max-age=300" in later.headers["Cache-Control"]
 
 
 def test_feeds_carry_no_stylesheet(client) -> None:
