@@ -31,7 +31,7 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     from .feeds import Publication, ttl_minutes
     from .framing import Framing
     from .httpcache import FastPath, ResponseCache
-    from .params import CacheKeys, FeedRequest
+    from .params import CacheKeys, FeedRequest, PathNumberConverter
     from .preview import NavigationPreviews
     from .security import SecurityHeaders, SecurityPolicy
     from .services import Services
@@ -82,6 +82,8 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     app.jinja_options = {**app.jinja_options, "autoescape": True}
     # A doubled slash would otherwise be redirected to a URL built from the Host header.
     app.url_map.merge_slashes = False
+    # One address per number: /sitemaps/1.xml, never /sitemaps/01.xml too (params.py).
+    app.url_map.converters["int"] = PathNumberConverter
     app.request_class = FeedRequest
     app.config["FEEDSVC"] = settings
     app.extensions["feedsvc"] = services

@@ -23,6 +23,16 @@ CONTENT_TYPES = {
     ".ico": "image/vnd.microsoft.icon",
 }
 VERSION_CHARS = 12
+# The Last-Modified of every static file: when the files of static/ last changed, the same in
+# every install of a release. Not the files' own modification times, which say when this copy
+# was installed: two nodes installed apart sent different Last-Modified for the same bytes
+# (and ETag), and one answered 200 to an If-Modified-Since from the other. RFC 9110 8.8.2.1:
+# an origin server sends Last-Modified only if it can be consistently determined. A static
+# build dates the files it writes by it too (build._mtime), so nginx's own validators, made
+# from the file's time, are the same on every node. Moved forward with any change to static/:
+# FOLDER_DIGEST names the files it dates, and a test fails when they differ from it.
+CHANGED_AT = datetime(2026, 11, 30, 15, 30, 46, tzinfo=UTC)
+FOLDER_DIGEST = "fc11ec86b1f4"
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class Assets:
                 body,
                 content_type,
                 hashlib.sha256(body).hexdigest()[:VERSION_CHARS],
-                datetime.fromtimestamp(path.stat().st_mtime, UTC),
+                CHANGED_AT,
             )
 
     def names(self) -> list[str]:
@@ -60,6 +70,13 @@ class Assets:
 
     def get(self, name: str) -> Asset | None:
         return self._by_name.get(name)
+
+    def digest(self) -> str:
+        """What names every file's name and bytes at once (FOLDER_DIGEST records it)."""
+        found = hashlib.sha256()
+        for name in self.names():
+            found.update(f"{name}\0{self._by_name[name].version}\0".encode())
+        return found.hexdigest()[:VERSION_CHARS]
 
     def versions(self) -> set[str]:
         """Every file's version: the only values of ``?v=`` that mean anything."""

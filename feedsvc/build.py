@@ -117,11 +117,14 @@ class BuildReport:
 
 
 def settings_mapping(settings: Config) -> dict[str, str]:
-    """The settings as a mapping for ``create_app``, with the app's own watcher off, and
-    search off: static files cannot answer it, and a page must not offer what its host lacks."""
+    """The settings as a mapping for ``create_app``, with the app's own watcher off, search
+    off (static files cannot answer it, and a page must not offer what its host lacks), and
+    no WebSub hub: nothing tells a hub what a build changed, and a feed that names a hub must
+    be a topic it is told of (WebSub 4, 6; channels.Channel.websub_topics)."""
     values = config.overrides_of(settings)
     values["WATCH"] = "false"
     values["SEARCH"] = "false"
+    values["WEBSUB_HUB"] = ""
     return values
 
 

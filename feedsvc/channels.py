@@ -125,6 +125,17 @@ class Channel:
     def preview_path(self, fmt: str) -> str:
         return preview_path(self.feed_path(fmt))
 
+    def websub_topics(self) -> tuple[str, ...]:
+        """The paths whose changes the hub is told of (websub.Notifier), and so the only feeds
+        that name the hub: WebSub 4 and 6, a publisher MUST tell its hubs of every change to a
+        topic it advertises them for. Those are a channel's subscription feeds at their own
+        URLs. A search's feed or a ?limit= variant is one of unboundedly many URLs, which no
+        change can be announced to; an archive page changes only by a backfill, an edit or a
+        removal, which are not announced for it either (RFC 5005 4: it SHOULD NOT change)."""
+        if self.kind == "search":
+            return ()
+        return tuple(self.feed_path(fmt) for fmt in FORMATS)
+
     @functools.cached_property
     def html_path(self) -> str:
         if self.facet is not None:
@@ -354,7 +365,8 @@ class Channels:
         if title is None:
             return None
         entries = self.subscription_entries(channel, limit)
-        links = self._hub_links()
+        self_url = self.self_url(channel, fmt, limit if explicit_limit else None)
+        links = self._hub_links(channel, self_url)
         if channel.has_archives:
             plan = self.plan(channel)
             if plan.pages:
@@ -365,7 +377,7 @@ class Channels:
             self.config.subtitle,
             entries,
             max((a.last_change for a in entries), default=self.store.content_time()),
-            self.self_url(channel, fmt, limit if explicit_limit else None),
+            self_url,
             links,
         )
 
@@ -399,7 +411,7 @@ class Channels:
         page = plan.pages[position]
         entries = list(articles)
         # RFC 5005 4: current, prev-archive (MUST unless the first) and next-archive.
-        links = {**self._hub_links(), "current": self.site.url(channel.feed_path(fmt))}
+        links = {"current": self.site.url(channel.feed_path(fmt))}  # no hub: websub_topics
         if position > 0:
             links.update(self._older(channel, plan.pages[position - 1], fmt))
         if position + 1 < len(plan.pages):
@@ -500,8 +512,13 @@ class Channels:
     def _facet(channel: Channel) -> tuple[str, str] | None:
         return (channel.facet.field, channel.key) if channel.facet else None
 
-    def _hub_links(self) -> dict[str, str]:
-        return {"hub": self.config.websub_hub} if self.config.websub_hub else {}
+    def _hub_links(self, channel: Channel, self_url: str) -> dict[str, str]:
+        """The hub, for a feed served at one of the URLs the hub hears of (websub_topics)."""
+        if not self.config.websub_hub:
+            return {}
+        if self_url not in [self.site.url(path) for path in channel.websub_topics()]:
+            return {}
+        return {"hub": self.config.websub_hub}
 
     def _older(self, channel: Channel, page: ArchivePage, fmt: str) -> dict[str, str]:
         # prev-archive for Atom and RSS readers (RFC 5005); next for JSON Feed's next_url.

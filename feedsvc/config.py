@@ -366,7 +366,9 @@ SETTINGS: tuple[Setting, ...] = (
         "WEBSUB_HUB",
         "",
         HttpUrl(optional=True),
-        "WebSub hub URL. When set, feeds advertise it and every change is published to it.",
+        "WebSub hub URL. When set, every change to the subscription feeds is published to it, "
+        "and they alone advertise it (not search feeds, ?limit= feeds or archive pages). "
+        "`feedsvc build` always builds as without it: nothing tells the hub what a build changed.",
     ),
     Setting(
         "ACCESS_LOG",

@@ -152,9 +152,13 @@ def _facet(svc: Services, channel: Channel) -> Facet | Response:
     # (Bounded: slugify() keeps what it was asked in a cache, and the address is the client's.)
     slug = slugify(channel.key) if len(channel.key) <= MAX_TYPED_NAME_CHARS else ""
     if slug and slug != channel.key and svc.store.facet(channel.facet.field, slug) is not None:
-        return moved_to(
-            svc.site.url(Channel(channel.kind, slug).html_path), svc.config.cache_max_age
-        )
+        target = Channel(channel.kind, slug).html_path
+        # The page asked for goes along, written as the listing reads it (a ?page= that is no
+        # page number is refused here as it would be there, 400); nothing else of the query
+        # is copied into the Location.
+        if "page" in request.args:
+            target += f"?page={page_number()}"
+        return moved_to(svc.site.url(target), svc.config.cache_max_age)
     abort(404)
 
 

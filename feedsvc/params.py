@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Request, current_app
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter
 from werkzeug.utils import cached_property
 
 # Every query parameter any route reads. Anything else in a query string is ignored.
@@ -33,8 +34,18 @@ OPEN_ENDED = frozenset({"q", "limit", "page"})
 MAX_QUERY_STRING_BYTES = 4096
 MAX_SEARCH_CHARS = 200
 MAX_PAGE = 100_000
-# A whole number as written in a query: 1 to 7 ASCII digits (no sign, exponent or other digits).
-WHOLE_NUMBER = re.compile(r"[0-9]{1,7}")
+# A whole number as every address of ours writes one: ASCII digits, no leading zero (no sign,
+# exponent, other digits, or 0). "02" is refused rather than read as 2: read, it made a second
+# address for every page (/?page=02, /sitemaps/01.xml), which no link of ours holds.
+WHOLE_NUMBER = re.compile(r"[1-9][0-9]*")
+# Digits read of a number at most: every maximum a number is clamped to (MAX_PAGE,
+# FEEDSVC_MAX_LIMIT) is below 10 ** NUMBER_DIGITS, so a longer one is read as that, and
+# clamped the same, without converting its digits (a 4 KB query string holds 4,000).
+NUMBER_DIGITS = 7
+NUMBER_CEILING = 10**NUMBER_DIGITS
+# A number in a path segment (a sitemap's or an archive day's part): written the same way;
+# none is that large, so a longer one is no address.
+PATH_NUMBER = f"[1-9][0-9]{{0,{NUMBER_DIGITS - 1}}}"
 
 # Not text: C0 and C1 controls (XML 1.0 2.2 forbids most; the rest are layout or garbage in a
 # search), surrogates (only invalid input yields them) and Unicode noncharacters (Unicode 15.0
@@ -51,11 +62,18 @@ def clean_text(raw: str) -> str:
 
 
 def whole_number(raw: str) -> int | None:
-    """The value of a whole-number parameter (``"007"`` -> 7), or None when it is not one of
-    1 to 9,999,999 written in ASCII digits."""
-    if not WHOLE_NUMBER.fullmatch(raw) or int(raw) < 1:
+    """The value of a whole-number parameter, at most NUMBER_CEILING (any larger one reads as
+    that), or None when it is not a whole number from 1 written as WHOLE_NUMBER says."""
+    if not WHOLE_NUMBER.fullmatch(raw):
         return None
-    return int(raw)
+    return NUMBER_CEILING if len(raw) > NUMBER_DIGITS else int(raw)
+
+
+class PathNumberConverter(IntegerConverter):
+    """Werkzeug's ``int`` converter, but for numbers written as PATH_NUMBER says: its own
+    (``\\d+``) took ``01`` and other scripts' digits for 1, each another address of the page."""
+
+    regex = PATH_NUMBER
 
 
 class CacheKeys:
@@ -74,6 +92,7 @@ class CacheKeys:
 
     def __init__(self, max_limit: int, choices: Mapping[str, Collection[str]]):
         self._maximum = {"limit": max_limit, "page": MAX_PAGE}
+        assert max(self._maximum.values()) < NUMBER_CEILING, self._maximum
         self._choices = {name: frozenset(values) for name, values in choices.items()}
         assert set(self._choices) <= TEXT_PARAMETERS, self._choices
 

@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .channels import PREVIEW_SUFFIX, PREVIEWED_SUFFIXES
 from .inventory import NOT_FOUND_URL
 from .outtree import Entry, OutTree
+from .params import WHOLE_NUMBER
 from .preview import NAVIGATION
 from .urls import ARTICLES_PREFIX
 from .web import SERVER_METHODS
@@ -98,10 +99,14 @@ def file_path(url: str) -> str:
     if len(query) == 1 and query[0][0] == VERSION_PARAMETER:
         query = []
     if query:
-        if len(query) != 1 or query[0][0] != PAGE_PARAMETER or not query[0][1].isdigit():
+        if (
+            len(query) != 1
+            or query[0][0] != PAGE_PARAMETER
+            or not WHOLE_NUMBER.fullmatch(query[0][1])
+        ):
             raise UnmappableURL(f"{url!r} has no file: only ?{PAGE_PARAMETER}=N maps to one")
         stem = path.rstrip("/") or "/index"
-        return f"{stem}/{PAGE_PARAMETER}/{int(query[0][1])}.html".lstrip("/")
+        return f"{stem}/{PAGE_PARAMETER}/{query[0][1]}.html".lstrip("/")
     if path.endswith("/"):
         return (path + "index.html").lstrip("/")
     # The last segment: the checks above leave no empty or dot segment for a PurePosixPath
@@ -313,8 +318,9 @@ class _Site:
         pages = self.pages()
         lines = [
             "# ?page= as the service reads it (params.CacheKeys, web.whole_number): the first one,",
-            '# "page" alone being an empty one; "" when absent, "/page/N" for a whole number of',
-            '# 1 to 7 digits but 0 (the file <listing>/page/N.html), "bad" for anything else.',
+            '# "page" alone being an empty one; "" when absent, "/page/N" for a whole number',
+            "# without a leading zero, however long (the file <listing>/page/N.html, if there",
+            '# is one; none past the last page), "bad" for anything else.',
             "map $args $feedsvc_page_arg {",
             f'    "~(?:^|&){PAGE_PARAMETER}(?:=(?<feedsvc_page_raw>[^&]*))?(?:&|$)"'
             ' "=$feedsvc_page_raw";',
@@ -322,7 +328,7 @@ class _Site:
             "}",
             "map $feedsvc_page_arg $feedsvc_page {",
             '    "" "";',
-            '    "~^=(?=[0-9]{1,7}$)0*(?<feedsvc_page_number>[1-9][0-9]*)$"'
+            f'    "~^=(?<feedsvc_page_number>{WHOLE_NUMBER.pattern})$"'
             ' "/page/$feedsvc_page_number";',
             '    default "bad";',
             "}",

@@ -138,10 +138,12 @@ def prepared(
         if not_before is not None:
             last_modified = max(last_modified, min(not_before, svc.store.now()))
     deadline = None if expires_at is None else time.monotonic() + (expires_at - time.time())
-    # When the store next changes by the clock alone (an embargo lifting): no cache may keep
-    # this response past it. Kept in the response cache until then at most (the store's
-    # version moves at each release).
-    change = svc.store.next_event()
+    # When the store next changes by the clock alone (an embargo lifting), or this response
+    # does (``expires_at``: a story leaving the news sitemap's two days): no cache may keep it
+    # past that (RFC 9111 4.2.1: Expires, which Prepared sends then instead of a max-age that
+    # would outlast it). Kept in the response cache until then at most (the store's version
+    # moves at each release; ``deadline`` for the rest).
+    change = min(svc.store.next_event(), math.inf if expires_at is None else expires_at)
     return Prepared(
         body,
         content_type,
@@ -167,7 +169,11 @@ def whole_number(name: str, default: int, maximum: int) -> int:
         return default
     number = parse_whole_number(raw)
     if number is None:
-        abort(400, f"{name} must be a whole number from 1 to {maximum}")
+        abort(
+            400,
+            f"{name} must be a whole number from 1, in digits without a leading zero "
+            f"(any above {maximum:,} is read as {maximum:,})",
+        )
     return min(number, maximum)
 
 
@@ -260,8 +266,11 @@ def _feed_response(
         body, content_type = preview.render_feed_preview(svc, doc, fmt), HTML
     else:
         body, content_type = feeds.render(doc, fmt, svc.publication), feeds.MEDIA_TYPES[fmt]
+        # WebSub 4: discovery by Link header, as in the document itself (feeds.py), and on
+        # the same feeds only (Channel.websub_topics); rel=self names the topic on every feed.
         if svc.config.websub_hub:
-            links = [f'<{svc.config.websub_hub}>; rel="hub"', f'<{doc.self_url}>; rel="self"']
+            hub = [f'<{doc.links["hub"]}>; rel="hub"'] if "hub" in doc.links else []
+            links = [*hub, f'<{doc.self_url}>; rel="self"']
     return prepared(
         svc, body, content_type, max_age_seconds=max_age, links=links, vary=preview.VARY
     )

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from .channels import FORMATS, Channel
+from .channels import Channel
 from .store import Report
 from .urls import Site
 
@@ -60,8 +60,8 @@ class Notifier:
 
     def publish(self, report: Report) -> None:
         for channel in changed_channels(report.touched):
-            for fmt in FORMATS:
-                self._queue.put(self.site.url(channel.feed_path(fmt)))
+            for path in channel.websub_topics():
+                self._queue.put(self.site.url(path))
 
     def _run(self) -> None:
         while True:

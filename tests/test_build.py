@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import corpus
-from feedsvc import build, config, indexfile, inventory, staticconf
+from feedsvc import assets, build, config, indexfile, inventory, staticconf
 from feedsvc.build import Builder, BuildError, _check_unique_files
 from feedsvc.cli import main
 from feedsvc.outtree import Entry, OutTree
@@ -155,7 +155,9 @@ def test_url_to_file(url: str, path: str) -> None:
     assert file_path(url) == path
 
 
-@pytest.mark.parametrize("url", ["/search?q=oil", "/a/../b", "/?page=x", "//x", "/?page=1&a=2"])
+@pytest.mark.parametrize(
+    "url", ["/search?q=oil", "/a/../b", "/?page=x", "//x", "/?page=1&a=2", "/?page=02", "/?page=0"]
+)
 def test_urls_without_a_file_are_refused(url: str) -> None:
     with pytest.raises(UnmappableURL):
         file_path(url)
@@ -1191,3 +1193,35 @@ def test_a_kept_render_process_that_died_is_started_again(tmp_path: Path) -> Non
         started = time.monotonic()
         builder.close()
         assert time.monotonic() - started < 10
+
+
+def test_a_build_names_no_hub_since_none_is_told_what_it_changed(
+    tmp_path: Path, many: Path
+) -> None:
+    # WebSub 4, 6: a feed that names a hub is a topic the hub MUST be told of on every change;
+    # nothing tells one what a build changed.
+    hub = "https://hub.example.test/publish"
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out, WEBSUB_HUB=hub)
+    made.build()
+    entries = made.tree.entries()
+    made.close()
+    feeds = [e for e in entries.values() if e.file is not None and "/feed." in e.url]
+    assert feeds
+    for entry in feeds:
+        assert not any(hub in value for _, value in entry.headers), entry.url
+        assert hub.encode() not in (out / str(entry.file)).read_bytes(), entry.url
+    assert hub not in (out / "_headers").read_text()
+
+
+def test_static_files_are_written_with_the_date_every_install_gives_them(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # nginx makes Last-Modified and ETag from a file's time: a build on any node, whenever
+    # feedsvc was installed there, writes the static files with the same one (assets.py).
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    made.close()
+    for name in ("favicon.ico", *(f"static/{n}" for n in assets.Assets().names())):
+        assert (out / name).stat().st_mtime == assets.CHANGED_AT.timestamp(), name

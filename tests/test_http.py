@@ -156,8 +156,9 @@ def test_redirect_location_comes_from_the_site_url(client) -> None:
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("limit=1", 200), ("limit=99999999", 400), ("limit=0", 400), ("limit=-3", 400),
-     ("limit=abc", 400), ("limit=²", 400), ("limit=1e3", 400)],
+    [("limit=1", 200), ("limit=9999999", 200), ("limit=10000000", 200),
+     ("limit=" + "9" * 4000, 200), ("limit=0", 400), ("limit=-3", 400), ("limit=abc", 400),
+     ("limit=²", 400), ("limit=1e3", 400), ("limit=020", 400), ("limit=" + "0" * 4000, 400)],
 )  # fmt: skip
 def test_limit_is_bounded(client, query: str, status: int) -> None:
     assert client.get(f"/feed.atom?{query}").status_code == status
@@ -171,6 +172,31 @@ def test_limit_is_clamped_to_the_maximum(tmp_path: Path, seeds: Path) -> None:
     assert client.get("/feed.json").json["items"].__len__() == 2
     assert len(client.get("/feed.json?limit=3").json["items"]) == 3
     assert len(client.get("/feed.json?limit=500").json["items"]) == 5
+    # Any number above the maximum is read as it, however many digits it has (README).
+    for many in ("10000000", "9" * 4000):
+        assert len(client.get(f"/feed.json?limit={many}").json["items"]) == 5
+    refused = client.get("/feed.json?limit=0")
+    assert b"whole number from 1, in digits without a leading zero" in refused.data
+    assert b"any above 5 is read as 5" in refused.data
+
+
+@pytest.mark.parametrize(
+    "path", ["/?page=02", "/?page=0", "/?page=%EF%BC%92", "/?page=+2", "/feed.atom?limit=05"]
+)
+def test_a_number_with_a_leading_zero_or_other_digits_is_refused(client, path: str) -> None:
+    # One address per page: /?page=02 was a second copy of /?page=2 (params.WHOLE_NUMBER).
+    assert client.get(path).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path", ["/sitemaps/01.xml", "/sitemaps/%D9%A1.xml", "/sitemaps/+1.xml",
+             "/archives/2022-03/02/feed.atom", "/sitemaps/" + "1" * 4000 + ".xml"],
+)  # fmt: skip
+def test_a_number_in_a_path_is_written_one_way(client, path: str) -> None:
+    # /sitemaps/01.xml and /sitemaps/١.xml (Arabic-Indic one) were /sitemaps/1.xml again; a
+    # static host has no file of that name either.
+    assert client.get("/sitemaps/1.xml").status_code in (200, 404)
+    assert client.get(path).status_code == 404
 
 
 @pytest.mark.parametrize(

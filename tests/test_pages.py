@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree, html
+from werkzeug.http import parse_date
 
-from feedsvc import inventory, web
+from feedsvc import assets, inventory, web
 
 from .conftest import SITE_URL, hex_id, indexed_app, write_document
 
@@ -222,6 +225,26 @@ def test_news_sitemap_has_the_last_two_days(tmp_path: Path, seeds: Path) -> None
     root = etree.fromstring(app.test_client().get("/news-sitemap.xml").data)
     titles = root.xpath("//*[local-name()='title']/text()")
     assert titles == ["Today"]
+
+
+def test_news_sitemap_is_fresh_only_until_its_next_story_leaves_it(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # A story that leaves the two days in 100 s: no cache may keep the sitemap for the
+    # ordinary 300 s, as no cache keeps a feed past an embargo's release (RFC 9111 4.2.1).
+    leaves = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=100)
+    published = leaves - web.NEWS_SITEMAP_WINDOW
+    write_document(
+        seeds, 1, hex_id(1), headline="Leaving", date=f"{published:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    app = indexed_app(tmp_path, seeds, CACHE_MAX_AGE=300)
+    response = app.test_client().get("/news-sitemap.xml")
+    assert "Leaving" in response.get_data(as_text=True)
+    assert "max-age" not in response.headers["Cache-Control"]
+    assert parse_date(response.headers["Expires"]) == leaves
+    # A sitemap none of whose stories leaves within max-age keeps it.
+    later = app.test_client().get("/sitemap.xml")
+    assert "Expires" not in later.headers and "max-age=300" in later.headers["Cache-Control"]
 
 
 def test_feeds_carry_no_stylesheet(client) -> None:
@@ -553,6 +576,30 @@ def test_favicon(client) -> None:
     assert svg and client.get(svg[0].removeprefix(SITE_URL)).mimetype == "image/svg+xml"
 
 
+def test_static_files_are_dated_alike_on_every_install(tmp_path: Path) -> None:
+    # Two nodes installed from one release at different times: the same Last-Modified for
+    # the same bytes, whatever the files' own times (RFC 9110 8.8.2.1).
+    copies = []
+    for number, when in enumerate((datetime(2026, 1, 1, tzinfo=UTC), datetime.now(UTC))):
+        folder = shutil.copytree(assets.FOLDER, tmp_path / f"node{number}")
+        for path in folder.iterdir():
+            os.utime(path, (when.timestamp(), when.timestamp()))
+        copies.append(assets.Assets(folder))
+    for name in copies[0].names():
+        first, second = (copy.get(name) for copy in copies)
+        assert first is not None and second is not None
+        assert first.modified == second.modified, name
+
+
+def test_the_date_of_the_static_files_moves_with_them() -> None:
+    # Last-Modified must move forward when the bytes change, or an If-Modified-Since from
+    # before an upgrade gets a 304 for the old bytes.
+    assert assets.Assets().digest() == assets.FOLDER_DIGEST, (
+        "static/ changed: set assets.CHANGED_AT to now and assets.FOLDER_DIGEST to "
+        f"{assets.Assets().digest()!r}"
+    )
+
+
 def test_static_files_are_content_addressed(client) -> None:
     [href] = page(client, "/").xpath("//link[@rel='stylesheet']/@href")
     assert href.startswith(f"{SITE_URL}/static/site.css?v=")
@@ -645,6 +692,26 @@ def test_a_source_or_place_typed_by_its_name_is_sent_to_its_page(
     response = client.get(typed)
     assert (response.status_code, response.headers["Location"]) == (301, SITE_URL + target)
     assert client.get("/sources/Nobody").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("typed", "target"),
+    [
+        ("/sources/Reuters?page=2", "/sources/reuters?page=2"),
+        ("/places/WASHINGTON?page=3", "/places/washington?page=3"),
+        # Only the page goes along: no other parameter is copied into the Location.
+        ("/sources/Reuters?page=2&x=%3Cscript%3E&q=oil", "/sources/reuters?page=2"),
+        ("/sources/Reuters?x=1", "/sources/reuters"),
+    ],
+)
+def test_a_name_typed_with_a_page_is_sent_to_that_page(client, typed: str, target: str) -> None:
+    response = client.get(typed)
+    assert (response.status_code, response.headers["Location"]) == (301, SITE_URL + target)
+
+
+def test_a_name_typed_with_a_bad_page_is_refused_as_the_page_would_be(client) -> None:
+    assert client.get("/sources/Reuters?page=abc").status_code == 400
+    assert client.get("/sources/reuters?page=abc").status_code == 400
 
 
 def test_an_article_address_with_a_trailing_slash_reaches_its_permalink(client) -> None:
