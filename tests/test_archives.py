@@ -101,15 +101,20 @@ PAGES_NEWEST_FIRST = ["2023-03-10/3", "2023-03-10/2", "2023-03-10", "2023-02-03"
                       "2023-02-01", "2023-01", "2022-03"]  # fmt: skip
 
 
-@pytest.fixture
-def archive_app(tmp_path: Path, seeds: Path):
+def corpus_app(tmp_path: Path, seeds: Path, **settings: str):
+    """The app over CORPUS (odd numbers AFP in Paris, even Reuters in Geneva), feeds of 3."""
     for number, date in CORPUS:
         dateline = "PARIS (AFP) —" if number % 2 else "GENEVA (Reuters) -"
         path = write_document(seeds, number, hex_id(number), date=date, dateline=dateline,
                               headline=f"Story {number}")  # fmt: skip
         set_mtime(path, WRITTEN)
     set_mtime(seeds, WRITTEN)
-    return indexed_app(tmp_path, seeds, FEED_SIZE=3)
+    return indexed_app(tmp_path, seeds, FEED_SIZE=3, **settings)
+
+
+@pytest.fixture
+def archive_app(tmp_path: Path, seeds: Path):
+    return corpus_app(tmp_path, seeds)
 
 
 def change(app, seeds: Path, when: datetime, action, path: Path | None = None) -> None:

@@ -11,8 +11,8 @@ from lxml import etree
 from feedsvc.store import Report
 from feedsvc.websub import Notifier
 
-from .conftest import SITE_URL, hex_id, indexed_app, set_mtime, write_document
-from .test_archives import CORPUS, WRITTEN
+from .conftest import SITE_URL
+from .test_archives import corpus_app
 
 HUB = "https://hub.example.test/publish"
 ATOM = "{http://www.w3.org/2005/Atom}link"
@@ -20,13 +20,7 @@ ATOM = "{http://www.w3.org/2005/Atom}link"
 
 @pytest.fixture
 def hub_app(tmp_path: Path, seeds: Path):
-    for number, date in CORPUS:
-        dateline = "PARIS (AFP) —" if number % 2 else "GENEVA (Reuters) -"
-        path = write_document(seeds, number, hex_id(number), date=date, dateline=dateline,
-                              headline=f"Story {number}")  # fmt: skip
-        set_mtime(path, WRITTEN)
-    set_mtime(seeds, WRITTEN)
-    return indexed_app(tmp_path, seeds, FEED_SIZE=3, WEBSUB_HUB=HUB)
+    return corpus_app(tmp_path, seeds, WEBSUB_HUB=HUB)
 
 
 def published(app, touched: list[tuple[str | None, str | None]]) -> set[str]:
