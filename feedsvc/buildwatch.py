@@ -160,16 +160,22 @@ def watch(
 Changes = set[tuple[watchfiles.Change, str]]
 
 
-def _notifications(folder: Path, stop: threading.Event | None) -> Iterator[Changes]:
+def _notifications(
+    folder: Path, stop: threading.Event | None, poll_seconds: float
+) -> Iterator[Changes]:
     """watchfiles' change sets for ``folder`` (an empty one every WAKE_MILLISECONDS), until
     ``stop`` is set. Whatever happens to the folder itself, a change set naming it (a full
     scan, which says the folder is missing, once, or finds what changed meanwhile): when it
     is gone (then every MISSING_WAKE_SECONDS until it is back, also when it is missing as the
     watch begins: watchfiles cannot watch it), and when it is watched again after that or was
     replaced (a share mounted again, a folder renamed away and another put in its place: the
-    kernel's watch follows the old one, and would report nothing more)."""
+    kernel's watch follows the old one, and would report nothing more). Where notifications
+    fail (the kernel's watches run out), that is said, and the folder is scanned whole every
+    ``poll_seconds`` (FEEDSVC_POLL_INTERVAL) until they are tried again, SAFETY_RESCAN_SECONDS
+    later, as `feedsvc serve`'s watcher does."""
     stop = stop or threading.Event()
     itself = {(watchfiles.Change.modified, str(folder))}
+    notifications = Conditions(log)
     first = True
     while not stop.is_set():
         identity = _identity(folder)
@@ -190,14 +196,41 @@ def _notifications(folder: Path, stop: threading.Event | None) -> Iterator[Chang
                 raise_interrupt=True,  # not watchfiles' own warning: the command says it stopped
                 recursive=RECURSIVE,
             ):
+                notifications.end("notifications")
                 # Once watched again, what changed while it was not.
                 yield changes if first else changes | itself
                 first = True
                 if _identity(folder) != identity:
                     break  # gone or replaced: watched again, or waited for
-        except OSError:  # gone before the watch was in place; or notifications run out
-            stop.wait(MISSING_WAKE_SECONDS)
+        except OSError as exc:
+            if _identity(folder) is None:  # gone before the watch was in place
+                first = False
+                continue
+            notifications.start(
+                "notifications",
+                f"no file-system notifications for {folder} ({exc}); rescanning every "
+                f"{poll_seconds:g} s",
+                f"file-system notifications for {folder} work again",
+            )
+            yield from _polls(folder, stop, poll_seconds, itself)
         first = False
+
+
+def _polls(
+    folder: Path, stop: threading.Event, poll_seconds: float, itself: Changes
+) -> Iterator[Changes]:
+    """Without notifications, for SAFETY_RESCAN_SECONDS: a change set naming the folder (a
+    full scan) every ``poll_seconds``, and an empty one every WAKE_MILLISECONDS between (the
+    loop's other work: the hook, releases, deferred pages)."""
+    until = time.monotonic() + SAFETY_RESCAN_SECONDS
+    next_scan = 0.0
+    while not stop.is_set() and time.monotonic() < until:
+        if time.monotonic() >= next_scan:
+            next_scan = time.monotonic() + poll_seconds
+            yield itself
+        else:
+            yield set()
+        stop.wait(WAKE_MILLISECONDS / 1000)
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
@@ -232,7 +265,7 @@ def _follow(
     # full disk) is said once, and once more when it is over.
     conditions = Conditions(log)
     stage = "index"
-    for changes in _notifications(store.seeds_dir, stop):
+    for changes in _notifications(store.seeds_dir, stop, builder.svc.config.poll_interval):
         owed.poll()  # a hook that ended: published, failed, or to run again
         try:
             stage = "index"

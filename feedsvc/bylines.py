@@ -29,7 +29,8 @@ _NOT_NAMES = frozenset(
     september october november december today tomorrow yesterday morning afternoon evening
     night noon midnight week weekend month year the of and or for to a an in on at with from
     by this that then now end order staff bureau desk agency newsroom television tv news
-    reporters correspondents""".split()  # noqa: SIM905 - a word list reads better as text
+    reporters correspondents reporting additional photos photo photographs pictures video
+    graphics editing edited writing""".split()  # noqa: SIM905 - a word list reads better as text
 )
 # "By Jane Doe, Reuters", "By Jane Doe, Staff Writer": what follows the last comma is where the
 # writer works when it is one word or says what it is.
@@ -71,6 +72,11 @@ def read_byline(line: str) -> tuple[str, ...] | None:
         return None
     # "By Jane Doe | Reuters", "By Jane Doe · 3 min read": a page's separator ends the names.
     names_part = _SEPARATOR.split(text[match.end() :], maxsplit=1)[0]
+    # "By Jane Doe, Staff Writer / AP": what follows the last slash is left out when it is an
+    # affiliation, before the comma's turn; otherwise a slash joins names as a comma does.
+    head, slash, tail = names_part.rpartition(" / ")
+    if slash and _is_affiliation(tail):
+        names_part = head
     parts = _SLASH.sub(",", names_part).split(",")
     if len(parts) > 1 and _is_affiliation(parts[-1]):
         parts = parts[:-1]

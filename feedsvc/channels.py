@@ -191,12 +191,12 @@ def period_days(key: str) -> tuple[int, int] | None:
     year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
     try:
         first = date_type(year, month, day)
-    except ValueError:
+        if match[3] is not None:
+            end = first + timedelta(days=1)
+        else:
+            end = date_type(year + month // 12, month % 12 + 1, 1)
+    except (ValueError, OverflowError):  # no such date; or the period ends after 9999
         return None
-    if match[3] is not None:
-        end = first + timedelta(days=1)
-    else:
-        end = date_type(year + month // 12, month % 12 + 1, 1)
     return (first - EPOCH_DATE).days, (end - EPOCH_DATE).days
 
 

@@ -234,7 +234,8 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
     damaged = len(_UNDECODABLE.findall(escaped))
     intact = sum(1 for char in escaped if char > "\x7f") - damaged
     codec, warnings = "utf-8", []
-    if intact <= damaged and not _mixed_utf8(escaped):  # few signs of UTF-8: a legacy file
+    readings = None  # each undecodable byte's place and Windows-1252 reading, once known
+    if intact <= damaged and (readings := _mixed_utf8(escaped)) is None:  # a legacy file
         codec, warnings = "cp1252", ["not UTF-8; read as Windows-1252"]
         escaped = raw.decode("cp1252", errors="surrogateescape")
         printed = len(escaped) - sum(escaped.count(space) for space in " \t\r\n")
@@ -247,41 +248,67 @@ def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
             )
     if _UNDECODABLE.search(escaped) is None:
         return escaped, warnings
-    return _drop_undecodable(escaped, codec, offset, warnings)
+    return _drop_undecodable(escaped, codec, offset, warnings, readings)
 
 
 def _wide_text(sample: bytes) -> bool:
     """Whether bytes with NULs are Latin text in UTF-16 or UTF-32 (no BOM says which): every
-    character's high byte is NUL, so the bytes at even or at odd offsets are nearly all NULs."""
+    character's high byte is NUL, so the bytes at even or at odd offsets are nearly all NULs,
+    and the others are not."""
     if len(sample) < 8:
         return False
-    return any(half.count(0) >= 0.9 * len(half) for half in (sample[0::2], sample[1::2]))
+    # (UTF-32: half the bytes at even offsets are NULs too. A file of NULs is no text at all.)
+    shares = sorted(half.count(0) / len(half) for half in (sample[0::2], sample[1::2]))
+    return shares[1] >= 0.9 and shares[0] <= 0.6
 
 
-def _mixed_utf8(escaped: str) -> bool:
-    r"""Whether a file with more undecodable bytes than UTF-8 characters is still UTF-8 into
-    which Windows-1252 was pasted ("Z\xc3\xbcrich talks \x93stall\x94"): it holds a Latin-1
-    letter or a general punctuation mark in UTF-8 (their sequences begin with C2, C3 or E2, read
-    as Windows-1252 "Ã©", "â€™": no Windows-1252 text holds them), and every undecodable byte
-    is one the pasted-character rule reads (_pasted_cp1252), so nothing would be dropped."""
-    if not any("\x80" <= char <= "\xff" or "\u2000" <= char <= "\u2fff" for char in escaped):
-        return False
-    return all(
-        _pasted_cp1252(escaped, match.start()) is not None
-        for match in _UNDECODABLE.finditer(escaped)
+def _mixed_utf8(escaped: str) -> list[tuple[int, str]] | None:
+    r"""When a file with more undecodable bytes than UTF-8 characters is still UTF-8 into which
+    Windows-1252 was pasted ("Z\xc3\xbcrich talks \x93stall\x94"), each undecodable byte's place
+    and Windows-1252 reading; else None. It is, when it holds a character whose UTF-8 bytes no
+    Windows-1252 text holds (_UTF8_MARK), and every undecodable byte is one the
+    pasted-character rule reads (_pasted_cp1252), so that nothing would be dropped."""
+    if _UTF8_MARK.search(escaped) is None:
+        return None
+    readings = []
+    for match in _UNDECODABLE.finditer(escaped):
+        char = _pasted_cp1252(escaped, match.start())
+        if char is None:
+            return None
+        readings.append((match.start(), char))
+    return readings
+
+
+# Characters whose UTF-8 bytes, read as Windows-1252, are text no Windows-1252 file holds:
+# general punctuation ("’" is E2 80 99, "â€™"), and Latin-1 letters and signs (C2 or C3, "Â" or
+# "Ã", then a second byte), except where that second byte reads as what can follow a capital
+# letter in prose: a quotation mark, dash, ellipsis, no-break space, guillemet or ° ("CIDADÃ”",
+# Portuguese in Windows-1252, is the UTF-8 of "CIDADÔ").
+_AFTER_A_CAPITAL = frozenset(b"\x85\x91\x92\x93\x94\x96\x97\xa0\xab\xb0\xbb")
+_UTF8_MARK = re.compile(
+    "["
+    + re.escape(
+        "".join(chr(c) for c in range(0x80, 0x100) if 0x80 | c & 0x3F not in _AFTER_A_CAPITAL)
     )
+    + "\u2000-\u2fff]"
+)
 
 
 def _drop_undecodable(
-    escaped: str, codec: str, offset: int, warnings: list[str]
+    escaped: str,
+    codec: str,
+    offset: int,
+    warnings: list[str],
+    readings: list[tuple[int, str]] | None = None,
 ) -> tuple[str, list[str]]:
     """``escaped`` without its undecodable bytes, each said where. In a UTF-8 file, one that
     stands alone in a word is a Windows-1252 letter pasted in (a scraper's mix): it is read as
     one ("Jos\xe9" is "José", not "Jos"), as is a lone quotation mark, dash, €, £ or °;
-    the rest (what is left of a cut UTF-8 sequence, stray binary) is dropped."""
-    kept: list[tuple[int, str]] = []  # (index in escaped, the character read)
+    the rest (what is left of a cut UTF-8 sequence, stray binary) is dropped. ``readings``:
+    every byte's reading, when _mixed_utf8 made them already."""
+    kept: list[tuple[int, str]] = readings or []  # (index in escaped, the character read)
     dropped: list[int] = []
-    for match in _UNDECODABLE.finditer(escaped):
+    for match in _UNDECODABLE.finditer(escaped) if readings is None else ():
         at = match.start()
         char = _pasted_cp1252(escaped, at) if codec == "utf-8" else None
         if char is None:

@@ -389,9 +389,10 @@ def test_a_split_month_and_a_part_past_the_last_lead_to_the_newest_part(
 
 @pytest.mark.parametrize(
     "period",
-    # No article of the channel; not a date; a part of a month; a part 1 (the day's own URL).
+    # No article of the channel; not a date; a part of a month; a part 1 (the day's own URL);
+    # the calendar's last periods, whose end is past what a date can hold (a 500 once).
     ["2023-08", "2023-10-02", "2023-11-03", "2023-11-03/2", "2023-02-30", "2023-13",
-     "2023-10/2", "2023-11-01/1", "2023-10-15/0"],
+     "2023-10/2", "2023-11-01/1", "2023-10-15/0", "9999-12", "9999-12-31", "9999-12-31/2"],
 )  # fmt: skip
 def test_a_period_with_no_article_of_the_channel_is_not_found(full_month_app, period: str) -> None:
     client = full_month_app.test_client()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import corpus
+from feedsvc import buildwatch
 
 from .conftest import hex_id, write_document
 from .test_build import build_env, run_build, tree_state
@@ -360,6 +363,37 @@ def test_a_seeds_folder_replaced_by_another_is_watched_again(tmp_path: Path, see
         write_document(seeds, 9, hex_id(9), date="1 Jan 2026", headline="In the new folder")
         wait_for(lambda: b"In the new folder" in (out / "feed.atom").read_bytes(), 10)
         assert "Traceback" not in log()
+
+
+def test_without_notifications_the_watch_says_so_and_scans_every_poll_interval(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The kernel's watches run out (fs.inotify.max_user_watches): watchfiles raises OSError.
+    # The watch once woke no more, silently: no rescan, no release, no hook retry.
+    def no_watch(*args: object, **kwargs: object) -> Iterator[set[object]]:
+        raise OSError(28, "OS file watch limit reached")
+        yield set()  # a generator, as watchfiles.watch is
+
+    monkeypatch.setattr(buildwatch.watchfiles, "watch", no_watch)
+    stop = threading.Event()
+    wakes: list[tuple[float, bool]] = []
+
+    def follow() -> None:
+        for changes in buildwatch._notifications(seeds, stop, 0.5):
+            wakes.append((time.monotonic(), bool(changes)))
+
+    thread = threading.Thread(target=follow, daemon=True)
+    with caplog.at_level(logging.WARNING, logger="feedsvc.buildwatch"):
+        thread.start()
+        time.sleep(2.2)
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+    scans = [at for at, whole in wakes if whole]
+    assert 4 <= len(scans) <= 6, scans  # every 0.5 s
+    assert len(wakes) > 3 * len(scans)  # and the loop's other work between
+    said = [r.getMessage() for r in caplog.records if "notifications" in r.getMessage()]
+    assert len(said) == 1 and "rescanning every 0.5 s" in said[0], said
 
 
 def test_a_seeds_folder_gone_for_a_while_is_said_once_and_its_return_too(

@@ -42,6 +42,9 @@ from feedsvc.bylines import read_byline, read_credits
         ("BY: JANE DOE", ("Jane Doe",)),
         ("By Jane Doe / Reuters", ("Jane Doe",)),
         ("By Jane Doe / John Roe", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, Staff Writer / AP", ("Jane Doe",)),
+        ("By Jane Doe, Senior Correspondent / Reuters", ("Jane Doe",)),
+        ("By Jane Doe, Washington Post / Bloomberg", ("Jane Doe",)),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
@@ -68,6 +71,8 @@ def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
         "By: the editors",
         "By Jane Doe, and the team",
         "By Jane Doe/Reuters",
+        "By Jane Doe; Photos Ann Poe",
+        "By Jane Doe; Additional Reporting",
         "By",
         "",
     ],
