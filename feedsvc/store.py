@@ -1589,7 +1589,10 @@ class Store:
                     self._forget_file(name, index, report)
                 for done, document in enumerate(loaded, 1):
                     index.pending.discard(document.seed.name)
+                    handed = index.handed.pop(document.seed.name, None)
                     if settling.holds(document, index):
+                        if handed:  # its turn put off: a copy sorting first took it meanwhile
+                            self._hand_over(document.seed.name, *handed, index, report)
                         report.unsettled[document.seed.name] = document.seed.signature
                     else:
                         self._apply(document, index, report)
@@ -1706,6 +1709,7 @@ class Store:
         if name in index.pending:
             if held == article.id:
                 index.file_article[name] = None  # the id's row is the new copy's from now on
+            index.handed[name] = (held, article)  # done after all if its turn is put off
             return
         if held != article.id:
             self._delete_article(held, index, report)
@@ -1886,6 +1890,8 @@ class IndexState:
     by_hash: dict[str, str]
     # The files this refresh has yet to apply: each gives its own verdict when its turn comes.
     pending: set[str] = field(default_factory=set)
+    # Of those, the ones a copy sorting first took an article from: (its id, the copy).
+    handed: dict[str, tuple[str, Filed]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, db: sqlite3.Connection, names: list[str], loaded: list[Loaded]) -> IndexState:

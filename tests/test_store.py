@@ -488,6 +488,30 @@ def test_a_copy_taken_over_while_it_changes_too_is_told_once_by_its_own_turn(
     assert published(live) == published(whole)
 
 
+def test_a_copy_taken_over_while_it_is_being_written_is_published_once(
+    tmp_path: Path, seeds: Path
+) -> None:
+    # A reviewer's case: its own turn is put off (settling: an emptied file may be being
+    # written), and both files published the one text until it came.
+    six = write_document(seeds, 6, hex_id(6), headline="Six")
+    live = make_store(tmp_path / "live", seeds)
+    live.refresh()
+    four = seeds / f"004_{hex_id(4)}.txt"
+    four.write_bytes(six.read_bytes())  # a copy whose name sorts first arrives ...
+    six.write_bytes(b"")  # ... while 006 is being rewritten (empty for now)
+    report = live.refresh(names={four.name, six.name})
+    assert list(report.unsettled) == [six.name]
+    assert published(live)[hex_id(4)] == (four.name, "Six") and hex_id(6) not in published(live)
+    assert report.removed == [hex_id(6)] and report.added == [hex_id(4)]
+    # Written in full, as the copy it was: still the copy's.
+    six.write_bytes(four.read_bytes())
+    live.refresh(names={six.name})
+    assert published(live)[hex_id(4)] == (four.name, "Six") and hex_id(6) not in published(live)
+    whole = make_store(tmp_path / "whole", seeds)
+    whole.refresh()
+    assert published(live) == published(whole)
+
+
 def test_absurd_headline_is_shortened_not_rejected(store: Store, seeds: Path) -> None:
     (seeds / "003_0000000000000003.txt").write_text(
         "Breaking " * 1200 + "\n\n1 Jan 2021\n\nBODY (AP) -- The body.\n"
