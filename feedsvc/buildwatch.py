@@ -202,7 +202,7 @@ def _notifications(
                 first = True
                 if _identity(folder) != identity:
                     break  # gone or replaced: watched again, or waited for
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: watchfiles' own failures
             if _identity(folder) is None:  # gone before the watch was in place
                 first = False
                 continue

@@ -37,11 +37,12 @@ _NOT_NAMES = frozenset(
 _AFFILIATION_WORDS = frozenset(
     """staff writer writers reporter reporters correspondent correspondents editor editors
     bureau news press presse agence agency agentur service wire times post journal herald
-    tribune contributor columnist analyst desk""".split()  # noqa: SIM905
+    tribune contributor columnist analyst desk journalist journalists producer photographer
+    photojournalist reporting""".split()  # noqa: SIM905
 )
 # What a page puts between a byline and the rest of its line (agency, reading time, date).
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
-# "By Jane Doe / Reuters", "By Jane Doe / John Roe": read as a comma (an affiliation or a name).
+# "By Jane Doe / Reuters", "By Jane Doe / John Roe": between names, or before an affiliation.
 _SLASH = re.compile(r"\s+/\s+")
 # Between names: "and", "&", a comma, a semicolon, and both ("Jane Doe, John Roe, and Ann Poe").
 _AND = re.compile(r"\s*[,;]\s*(?:(?:and|AND|&)\s+)?|\s+(?:and|AND|&)\s+")
@@ -72,15 +73,20 @@ def read_byline(line: str) -> tuple[str, ...] | None:
         return None
     # "By Jane Doe | Reuters", "By Jane Doe · 3 min read": a page's separator ends the names.
     names_part = _SEPARATOR.split(text[match.end() :], maxsplit=1)[0]
-    # "By Jane Doe, Staff Writer / AP": what follows the last slash is left out when it is an
-    # affiliation, before the comma's turn; otherwise a slash joins names as a comma does.
-    head, slash, tail = names_part.rpartition(" / ")
-    if slash and _is_affiliation(tail):
-        names_part = head
-    parts = _SLASH.sub(",", names_part).split(",")
-    if len(parts) > 1 and _is_affiliation(parts[-1]):
-        parts = parts[:-1]
-    names = _names(",".join(parts))
+    # "By Jane Doe / John Roe, Staff Writers", "By Jane Doe, Staff Writer / AP": each part
+    # between slashes is read as a byline's names are, its own affiliation left out; a part
+    # after a slash may be an affiliation alone.
+    names: list[str] = []
+    for position, segment in enumerate(_SLASH.split(names_part)):
+        if position and "," not in segment and _is_affiliation(segment):
+            continue
+        parts = segment.split(",")
+        if len(parts) > 1 and _is_affiliation(parts[-1]):
+            parts = parts[:-1]
+        found = _names(",".join(parts))
+        if not found:
+            return None
+        names.extend(name for name in found if name not in names)
     if not names:
         return None
     return tuple(_name_case(name) if name.isupper() else name for name in names)

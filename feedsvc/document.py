@@ -268,7 +268,7 @@ def _mixed_utf8(escaped: str) -> list[tuple[int, str]] | None:
     and Windows-1252 reading; else None. It is, when it holds a character whose UTF-8 bytes no
     Windows-1252 text holds (_UTF8_MARK), and every undecodable byte is one the
     pasted-character rule reads (_pasted_cp1252), so that nothing would be dropped."""
-    if _UTF8_MARK.search(escaped) is None:
+    if not any(_marks_utf8(escaped, found.start()) for found in _UTF8_MARK.finditer(escaped)):
         return None
     readings = []
     for match in _UNDECODABLE.finditer(escaped):
@@ -281,17 +281,20 @@ def _mixed_utf8(escaped: str) -> list[tuple[int, str]] | None:
 
 # Characters whose UTF-8 bytes, read as Windows-1252, are text no Windows-1252 file holds:
 # general punctuation ("’" is E2 80 99, "â€™"), and Latin-1 letters and signs (C2 or C3, "Â" or
-# "Ã", then a second byte), except where that second byte reads as what can follow a capital
-# letter in prose: a quotation mark, dash, ellipsis, no-break space, guillemet or ° ("CIDADÃ”",
-# Portuguese in Windows-1252, is the UTF-8 of "CIDADÔ").
-_AFTER_A_CAPITAL = frozenset(b"\x85\x91\x92\x93\x94\x96\x97\xa0\xab\xb0\xbb")
-_UTF8_MARK = re.compile(
-    "["
-    + re.escape(
-        "".join(chr(c) for c in range(0x80, 0x100) if 0x80 | c & 0x3F not in _AFTER_A_CAPITAL)
-    )
-    + "\u2000-\u2fff]"
-)
+# "Ã", then a second byte: "é" is "Ã©"). Except where that second byte reads as what can
+# follow a word, a closing quotation mark, dash, ellipsis, no-break space, guillemet or °, and
+# a capital letter comes before it: "CIDADÃ”", Portuguese in Windows-1252, is the UTF-8 of
+# "CIDADÔ" (but "Voilà", with "Ã" and a no-break space, is UTF-8).
+_UTF8_MARK = re.compile("[\x80-\xff\u2000-\u2fff]")
+_AFTER_A_WORD = frozenset(b"\x85\x92\x94\x96\x97\xa0\xb0\xbb")
+
+
+def _marks_utf8(escaped: str, at: int) -> bool:
+    """Whether the character at ``at`` (one _UTF8_MARK finds) shows the text is UTF-8."""
+    code = ord(escaped[at])
+    if code > 0xFF or 0x80 | code & 0x3F not in _AFTER_A_WORD:
+        return True
+    return not (at and escaped[at - 1].isupper())
 
 
 def _drop_undecodable(

@@ -365,14 +365,22 @@ def test_a_seeds_folder_replaced_by_another_is_watched_again(tmp_path: Path, see
         assert "Traceback" not in log()
 
 
+@pytest.mark.parametrize(
+    "failure",
+    # The kernel's watches run out (fs.inotify.max_user_watches); watchfiles' own error of
+    # the underlying watcher, a RuntimeError.
+    [OSError(28, "OS file watch limit reached"), RuntimeError("error in underlying watcher")],
+)
 def test_without_notifications_the_watch_says_so_and_scans_every_poll_interval(
-    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    seeds: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
 ) -> None:
-    # The kernel's watches run out (fs.inotify.max_user_watches): watchfiles raises OSError.
-    # The watch once woke no more, silently: no rescan, no release, no hook retry.
+    # The watch once woke no more, silently (no rescan, no release, no hook retry), or ended.
     def no_watch(*args: object, **kwargs: object) -> Iterator[set[object]]:
-        raise OSError(28, "OS file watch limit reached")
-        yield set()  # a generator, as watchfiles.watch is
+        yield set()
+        raise failure
 
     monkeypatch.setattr(buildwatch.watchfiles, "watch", no_watch)
     stop = threading.Event()

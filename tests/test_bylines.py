@@ -45,6 +45,12 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe, Staff Writer / AP", ("Jane Doe",)),
         ("By Jane Doe, Senior Correspondent / Reuters", ("Jane Doe",)),
         ("By Jane Doe, Washington Post / Bloomberg", ("Jane Doe",)),
+        ("By Jane Doe / John Roe, Staff Writers", ("Jane Doe", "John Roe")),
+        ("By Jane Doe / John Roe and Ann Poe, Staff Writers", ("Jane Doe", "John Roe", "Ann Poe")),
+        ("By JANE DOE / JOHN ROE, STAFF WRITERS", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, Reuters / John Roe, Staff Writer", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, Video Journalist", ("Jane Doe",)),
+        ("By Jane Doe, Video Producer", ("Jane Doe",)),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:

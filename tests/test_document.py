@@ -34,6 +34,7 @@ from feedsvc.document import (
     Article,
     DocumentError,
     ParseOptions,
+    decode,
     identify,
     parse,
     summarize,
@@ -273,6 +274,30 @@ def test_a_windows_1252_letter_or_dash_pasted_into_utf_8_is_read_as_one() -> Non
         "byte 229 (line 5), byte 242 (line 5), byte 245 (line 5) and 2 more"
     )
     assert dropped.startswith("dropped 4 byte(s) that are not UTF-8: byte 261 (line 7), ")
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        # UTF-8 letters fewer than the Windows-1252 bytes pasted in: still UTF-8.
+        (b"Z\xc3\xbcrich talks \x93stall\x94", "Zürich talks “stall”"),
+        ("« Voilà », a dit l".encode() + b"\x92homme d\x92affaires, aujourd\x92hui.",
+         "« Voilà », a dit l’homme d’affaires, aujourd’hui."),
+        ("ESPAÑA: ".encode() + b"\x93crisis\x94 \x96 el 25\xb0", "ESPAÑA: “crisis” – el 25°"),
+        ("Öl: der ".encode() + b"\x93Preis\x94 steigt", "Öl: der “Preis” steigt"),
+        # Windows-1252 whose bytes hold a UTF-8 sequence by chance ("Ã”" is also "Ô"): not.
+        ("Gritaram “FORA, CIDADÃ” em Lisboa, disse José.".encode("cp1252"),
+         "Gritaram “FORA, CIDADÃ” em Lisboa, disse José."),
+        ("CAFÉ’S menu: crème brûlée, pâté.".encode("cp1252"), "CAFÉ’S menu: crème brûlée, pâté."),
+    ],
+)  # fmt: skip
+def test_utf_8_with_windows_1252_pasted_in_and_windows_1252_are_told_apart(
+    raw: bytes, read: str
+) -> None:
+    # Reviews of the rule: the whole file was read as Windows-1252 ("ZÃ¼rich") when its
+    # pasted bytes outnumbered its UTF-8 letters; then some Windows-1252 as UTF-8.
+    text, _ = decode(raw)
+    assert text == read
 
 
 def test_replacement_characters_an_earlier_step_left_are_removed_and_located() -> None:
