@@ -1326,10 +1326,12 @@ class Store:
         expected = problem in RENEWED  # an upgrade, a changed setting
         level = logging.WARNING if not starting and not expected else logging.INFO
         level = logging.DEBUG if starting and not resumed else level
-        # Said once, however often a failing rebuild is tried again (a full disk).
+        # Said once, however often a failing rebuild is tried again (a full disk). A missing
+        # index whose build was begun is one that was not finished (a renewal stopped half-way).
+        said = "was not finished" if resumed and problem == MISSING else problem
         self._conditions.start(
             "rebuild",
-            f"the index {self.index_path} {problem}; "
+            f"the index {self.index_path} {said}; "
             f"{'continuing to build' if resumed else 'building'} it from {self.seeds_dir}",
             "",
             level=level,

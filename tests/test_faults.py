@@ -1110,6 +1110,8 @@ def test_an_interrupted_first_index_keeps_its_batches(tmp_path: Path) -> None:
     record("interrupted_first_index_kept_documents", kept)
     record("interrupted_first_index_resumed_in_s", time.monotonic() - started)
     assert second.returncode == 0, second.stderr
+    # Not "is missing; continuing to build it" (an upgrade trial: said of a stopped renewal).
+    assert f"the index {index} was not finished; continuing to build it" in second.stderr
     counts = f"{documents - kept:,} added, 0 changed, 0 removed, {kept:,} files unchanged"
     assert counts in second.stdout
     assert f"{documents:,} articles" in second.stdout
