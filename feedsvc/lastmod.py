@@ -22,13 +22,6 @@ They are therefore derived from the documents alone, never from what one index r
   8.8.2.1, which would have it replaced by each message's Date), so no Last-Modified is sent
   until it has passed: clients revalidate by the ETag alone, which changes with the bytes.
 
-- An index **read again** from the same files, because they now read otherwise (an upgrade's new
-  document parser, changed date settings), changes representations that no file time dates:
-  the content time would stay where it was, and an If-Modified-Since client holding it would be
-  told 304 for the new bytes. Nor can the time of that rebuild stand in for it: each node makes
-  its own at its own moment. So no Last-Modified is sent until a document changes after it
-  (the content time then passes the rebuild); the ETag changed with the bytes.
-
 ``Last-Modified`` follows RFC 9110 8.8.2: never later than the response's Date (8.8.2.1), and a
 validator a client can trust with If-Modified-Since (13.1.3), which has whole-second precision. A
 time is only sent once it is *settled*: its whole second ended ``SETTLE_SECONDS`` ago. Until then a
@@ -86,9 +79,6 @@ class SiteTimes:
     folder_ns: int  # the seeds folder's own modification time
     latest_release_ts: float | None  # the newest publication time that is not after now
     dated_ahead: bool = False  # a document file is dated after now (the folder: folder_ns)
-    # When this index was built by reading the same files otherwise than the one before (an
-    # upgrade's new document parser, other date settings), epoch ns; 0: never.
-    reread_ns: int = 0
 
     def content_time(self, now: float) -> datetime:
         """The site's content time at ``now`` (epoch seconds), to the whole second, never later
@@ -101,14 +91,6 @@ class SiteTimes:
         """Whether the content time may be sent as Last-Modified at ``now``: not while a file
         or the folder is dated after it (RFC 9110 8.8.2.1; module doc)."""
         return not self.dated_ahead and self.folder_ns / 1e9 <= now
-
-    def sendable(self, now: float) -> bool:
-        """Whether the content time may be sent as Last-Modified at ``now``: determinable, and
-        not older than the index's re-reading (``reread_ns``; module doc)."""
-        if not self.determinable(now):
-            return False
-        newest = max(self.newest_file_ns, self.folder_ns, int((self.latest_release_ts or 0) * 1e9))
-        return newest > self.reread_ns
 
 
 def settled_at(moment: datetime) -> float:

@@ -637,14 +637,7 @@ class Store:
         folder_ns = int(self._meta("folder_mtime_ns", db))
         events = [upcoming, next_file and next_file / 1e9, folder_ns / 1e9]
         next_event = min((e for e in events if e is not None and e > now), default=math.inf)
-        reread = db.execute("SELECT value FROM meta WHERE key = 'reread_ns'").fetchone()
-        times = lastmod.SiteTimes(
-            newest_file or 0,
-            folder_ns,
-            latest,
-            next_file is not None,
-            int(reread[0]) if reread else 0,
-        )
+        times = lastmod.SiteTimes(newest_file or 0, folder_ns, latest, next_file is not None)
         return times, next_event
 
     def _site_times(self) -> lastmod.SiteTimes:
@@ -665,11 +658,6 @@ class Store:
         """Whether the content time may be sent as Last-Modified: not while a document file
         or the folder is dated in the future (lastmod.py, RFC 9110 8.8.2.1)."""
         return self._site_times().determinable(self._now())
-
-    def content_time_sendable(self) -> bool:
-        """Whether the content time may be sent as Last-Modified: when it is determinable, and
-        the index was not read again from files no newer than it (SiteTimes.sendable)."""
-        return self._site_times().sendable(self._now())
 
     def visible_state(self) -> tuple[str, int, float | None]:
         """What reads see, as a key: the build, its generation and the latest release (the
@@ -1352,13 +1340,6 @@ class Store:
         if built == 0 and (articles := self._articles_in_place()):
             self._files.remove(build)
             raise seedfiles.NoDocuments(self.seeds_dir, articles, read=bool(report.skipped))
-        if expected and self._files.current() is not None:  # files read otherwise than before
-            conn = indexfile.connect(build)
-            try:
-                with conn:
-                    _mark_reread(conn)
-            finally:
-                conn.close()
         self._put_in_place(build, generation)
         report.rebuilt = problem
         self._conditions.end("rebuild")
@@ -1432,7 +1413,6 @@ class Store:
                     with conn:
                         conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'",
                                      (str(generation),))  # fmt: skip
-                        _mark_reread(conn)
                 finally:
                     conn.close()
                 self._put_in_place(build, generation)
@@ -1813,12 +1793,6 @@ def _duplicate(own_id: str, other_name: str, other_id: str) -> str:
     if own_id == other_id:
         return f"id {own_id} is already used by {other_name}"
     return f"same document as {other_name}"
-
-
-def _mark_reread(db: sqlite3.Connection) -> None:
-    """Record in a new build that it reads the same files otherwise than the index it replaces
-    (another parser, other date settings: lastmod.SiteTimes.reread_ns), as of now."""
-    db.execute("INSERT OR REPLACE INTO meta VALUES ('reread_ns', ?)", (str(time.time_ns()),))
 
 
 def _file_times(db: sqlite3.Connection, now_ns: int) -> tuple[int | None, int | None]:

@@ -131,9 +131,9 @@ def prepared(
     ``not_before`` when that is later (a window that moved with the clock): the one place
     that says what time a response carries. ``expires_at`` is an epoch time at which it must
     be made again; ``options`` go to Prepared (links, vary). Undated (no Last-Modified) while
-    a document is dated in the future, or after the index was read again (lastmod.py)."""
+    a document is dated in the future (lastmod.py)."""
     last_modified: datetime | None = None
-    if svc.store.content_time_sendable():
+    if svc.store.content_time_determinable():
         last_modified = svc.store.content_time()
         if not_before is not None:
             last_modified = max(last_modified, min(not_before, svc.store.now()))
