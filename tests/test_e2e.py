@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -54,6 +55,17 @@ def test_reader_fetches_and_revalidates(live_server: LiveServer, fmt: str) -> No
     assert again.status == 304
     only_modified = feedparser.parse(url, modified=first.modified)
     assert only_modified.status == 304
+
+
+def test_touching_the_seeds_folder_moves_last_modified(live_server: LiveServer) -> None:
+    # The README's step after an upgrade (or a setting) that changed bytes but no document:
+    # the folder's time is every node's content time, and an If-Modified-Since client holding
+    # the time from before gets the new bytes.
+    url = f"{live_server.url}/feed.atom"
+    before = feedparser.parse(url).modified
+    os.utime(live_server.seeds)
+    wait_for(lambda: feedparser.parse(url).get("modified") not in (None, before), 10.0)
+    assert feedparser.parse(url, modified=before).status == 200
 
 
 def test_same_bytes_whatever_the_host_header(live_server: LiveServer) -> None:
