@@ -38,7 +38,7 @@ _AFFILIATION_WORDS = frozenset(
     """staff writer writers reporter reporters correspondent correspondents editor editors
     bureau news press presse agence agency agentur service wire times post journal herald
     tribune contributor columnist analyst desk journalist journalists producer photographer
-    photojournalist reporting""".split()  # noqa: SIM905
+    photojournalist reporting chief""".split()  # noqa: SIM905
 )
 # What a page puts between a byline and the rest of its line (agency, reading time, date).
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
@@ -78,18 +78,24 @@ def read_byline(line: str) -> tuple[str, ...] | None:
     # after a slash may be an affiliation alone.
     names: list[str] = []
     for position, segment in enumerate(_SLASH.split(names_part)):
-        if position and "," not in segment and _is_affiliation(segment):
-            continue
-        parts = segment.split(",")
-        if len(parts) > 1 and _is_affiliation(parts[-1]):
-            parts = parts[:-1]
-        found = _names(",".join(parts))
-        if not found:
+        found = _segment_names(segment)
+        if position == 0 and not found:
             return None
-        names.extend(name for name in found if name not in names)
+        if position and (not found or _is_affiliation(segment.split(",")[0])):
+            continue  # "/ AP", "/ Staff Writer, Reuters", "/ The Guardian": where, not who
+        names.extend(name for name in found or () if name not in names)
     if not names:
         return None
     return tuple(_name_case(name) if name.isupper() else name for name in names)
+
+
+def _segment_names(text: str) -> list[str] | None:
+    """The names of ``Jane Doe, John Roe, Senior Reporters, NBC News``: its last parts left out
+    while they are affiliations (what or where the writers are), or None (see _names)."""
+    parts = text.split(",")
+    while len(parts) > 1 and _is_affiliation(parts[-1]):
+        parts.pop()
+    return _names(",".join(parts))
 
 
 def opens_byline(text: str) -> bool:

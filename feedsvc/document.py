@@ -280,11 +280,11 @@ def _mixed_utf8(escaped: str) -> list[tuple[int, str]] | None:
 
 
 # Characters whose UTF-8 bytes, read as Windows-1252, are text no Windows-1252 file holds:
-# general punctuation ("’" is E2 80 99, "â€™"), and Latin-1 letters and signs (C2 or C3, "Â" or
-# "Ã", then a second byte: "é" is "Ã©"). Except where that second byte reads as what can
-# follow a word, a closing quotation mark, dash, ellipsis, no-break space, guillemet or °, and
-# a capital letter comes before it: "CIDADÃ”", Portuguese in Windows-1252, is the UTF-8 of
-# "CIDADÔ" (but "Voilà", with "Ã" and a no-break space, is UTF-8).
+# general punctuation ("’" is E2 80 99, "â€™"), Latin-1 signs ("°" is "Â°") and letters ("é" is
+# "Ã©"). Except a letter whose second byte reads as what can end a word, a closing quotation
+# mark, dash, ellipsis, no-break space, guillemet or °, where a capital letter comes before it
+# and no letter after: "CIDADÃ” em", Portuguese in Windows-1252, is the UTF-8 of "CIDADÔ em"
+# (but "Voilà" and "KÖLN" are UTF-8).
 _UTF8_MARK = re.compile("[\x80-\xff\u2000-\u2fff]")
 _AFTER_A_WORD = frozenset(b"\x85\x92\x94\x96\x97\xa0\xb0\xbb")
 
@@ -292,9 +292,13 @@ _AFTER_A_WORD = frozenset(b"\x85\x92\x94\x96\x97\xa0\xb0\xbb")
 def _marks_utf8(escaped: str, at: int) -> bool:
     """Whether the character at ``at`` (one _UTF8_MARK finds) shows the text is UTF-8."""
     code = ord(escaped[at])
-    if code > 0xFF or 0x80 | code & 0x3F not in _AFTER_A_WORD:
+    if code > 0xFF or code < 0xC0 or 0x80 | code & 0x3F not in _AFTER_A_WORD:
         return True
-    return not (at and escaped[at - 1].isupper())
+    # "CIDADÃ” em": a capital, then "Ã" and a closing mark, then no letter. ("KÃ–LN", a dash
+    # between letters, is the UTF-8 "KÖLN".)
+    before = escaped[at - 1] if at else ""
+    after = escaped[at + 1] if at + 1 < len(escaped) else ""
+    return not (before.isupper() and not after.isalpha())
 
 
 def _drop_undecodable(

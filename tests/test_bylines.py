@@ -51,6 +51,13 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe, Reuters / John Roe, Staff Writer", ("Jane Doe", "John Roe")),
         ("By Jane Doe, Video Journalist", ("Jane Doe",)),
         ("By Jane Doe, Video Producer", ("Jane Doe",)),
+        ("By Jane Doe / Staff Writer, Reuters", ("Jane Doe",)),
+        ("By Jane Doe / Staff Writer, Los Angeles Times", ("Jane Doe",)),
+        ("By Jane Doe / Staff Reporter, The Hindu", ("Jane Doe",)),
+        ("By Jane Doe / Bureau Chief, Reuters", ("Jane Doe",)),
+        ("By Jane Doe / Foreign Correspondent, BBC News", ("Jane Doe",)),
+        ("By Jane Doe / The Guardian", ("Jane Doe",)),
+        ("By Jane Doe, Senior Reporter, NBC News", ("Jane Doe",)),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:

@@ -285,6 +285,9 @@ def test_a_windows_1252_letter_or_dash_pasted_into_utf_8_is_read_as_one() -> Non
          "« Voilà », a dit l’homme d’affaires, aujourd’hui."),
         ("ESPAÑA: ".encode() + b"\x93crisis\x94 \x96 el 25\xb0", "ESPAÑA: “crisis” – el 25°"),
         ("Öl: der ".encode() + b"\x93Preis\x94 steigt", "Öl: der “Preis” steigt"),
+        ("KÖLN (dpa) ".encode() + b"\x93Preis\x94", "KÖLN (dpa) “Preis”"),
+        ("CÔTE D'IVOIRE ".encode() + b"\x93vote\x94", "CÔTE D'IVOIRE “vote”"),
+        ("Chanel N° 5 ".encode() + b"\x93classic\x94", "Chanel N° 5 “classic”"),
         # Windows-1252 whose bytes hold a UTF-8 sequence by chance ("Ã”" is also "Ô"): not.
         ("Gritaram “FORA, CIDADÃ” em Lisboa, disse José.".encode("cp1252"),
          "Gritaram “FORA, CIDADÃ” em Lisboa, disse José."),
