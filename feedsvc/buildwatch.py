@@ -156,7 +156,7 @@ def watch(
         owed.stop()
 
 
-# A wake of the watch that changed_names answers with None: look at the whole folder.
+# What one wake of the watch reports: (kind, path) of each change.
 Changes = set[tuple[watchfiles.Change, str]]
 
 
@@ -174,15 +174,15 @@ def _notifications(
     ``poll_seconds`` (FEEDSVC_POLL_INTERVAL) until they are tried again, SAFETY_RESCAN_SECONDS
     later, as `feedsvc serve`'s watcher does."""
     stop = stop or threading.Event()
-    itself = {(watchfiles.Change.modified, str(folder))}
+    itself = {(watchfiles.Change.modified, str(folder))}  # changed_names: a full scan
     notifications = Conditions(log)
-    first = True
+    rewatched = False  # the watch begun again: its first wake looks at the whole folder
     while not stop.is_set():
         identity = _identity(folder)
         if identity is None:
             yield itself
             stop.wait(MISSING_WAKE_SECONDS)
-            first = False
+            rewatched = True
             continue
         try:
             for changes in watchfiles.watch(
@@ -197,14 +197,13 @@ def _notifications(
                 recursive=RECURSIVE,
             ):
                 notifications.end("notifications")
-                # Once watched again, what changed while it was not.
-                yield changes if first else changes | itself
-                first = True
+                yield changes | itself if rewatched else changes  # what changed unwatched
+                rewatched = False
                 if _identity(folder) != identity:
                     break  # gone or replaced: watched again, or waited for
         except (OSError, RuntimeError) as exc:  # RuntimeError: watchfiles' own failures
             if _identity(folder) is None:  # gone before the watch was in place
-                first = False
+                rewatched = True
                 continue
             notifications.start(
                 "notifications",
@@ -213,7 +212,7 @@ def _notifications(
                 f"file-system notifications for {folder} work again",
             )
             yield from _polls(folder, stop, poll_seconds, itself)
-        first = False
+        rewatched = True
 
 
 def _polls(

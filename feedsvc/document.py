@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -306,22 +307,21 @@ def _drop_undecodable(
     codec: str,
     offset: int,
     warnings: list[str],
-    readings: list[tuple[int, str]] | None = None,
+    readings: Sequence[tuple[int, str | None]] | None = None,
 ) -> tuple[str, list[str]]:
     """``escaped`` without its undecodable bytes, each said where. In a UTF-8 file, one that
     stands alone in a word is a Windows-1252 letter pasted in (a scraper's mix): it is read as
     one ("Jos\xe9" is "José", not "Jos"), as is a lone quotation mark, dash, €, £ or °;
     the rest (what is left of a cut UTF-8 sequence, stray binary) is dropped. ``readings``:
-    every byte's reading, when _mixed_utf8 made them already."""
-    kept: list[tuple[int, str]] = readings or []  # (index in escaped, the character read)
-    dropped: list[int] = []
-    for match in _UNDECODABLE.finditer(escaped) if readings is None else ():
-        at = match.start()
-        char = _pasted_cp1252(escaped, at) if codec == "utf-8" else None
-        if char is None:
-            dropped.append(at)
-        else:
-            kept.append((at, char))
+    each byte's place in ``escaped`` and its reading (None: dropped), when _mixed_utf8 made
+    them already."""
+    if readings is None:
+        readings = [
+            (found.start(), _pasted_cp1252(escaped, found.start()) if codec == "utf-8" else None)
+            for found in _UNDECODABLE.finditer(escaped)
+        ]
+    kept = [(at, char) for at, char in readings if char is not None]
+    dropped = [at for at, char in readings if char is None]
     name = "UTF-8" if codec == "utf-8" else "Windows-1252"
     if kept:
         where = _places(escaped, [at for at, _ in kept], codec, offset)
