@@ -32,7 +32,8 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 #    serial comma, semicolons, "By:" or "/ Agency"; dates after 9998 (UTC) refused; a
 #    zero-width space between two characters kept, not made a space; UTF-16 or UTF-32 without
 #    a byte-order mark named as such.
-PARSER_VERSION = 3
+# 4: an outlet after a byline's comma or slash ("/ CNN Business", ", NBC Sports") is not a writer.
+PARSER_VERSION = 4
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
 # The longest line that may be only emoticon words ("heart heart heart").

@@ -58,6 +58,15 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe / Foreign Correspondent, BBC News", ("Jane Doe",)),
         ("By Jane Doe / The Guardian", ("Jane Doe",)),
         ("By Jane Doe, Senior Reporter, NBC News", ("Jane Doe",)),
+        ("By Jane Doe / CNN Business", ("Jane Doe",)),
+        ("By Jane Doe, CNN Business", ("Jane Doe",)),
+        ("By Jane Doe and John Roe, NBC Sports", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, Fox Business Network", ("Jane Doe",)),
+        ("By Jane Doe / Sky Sports", ("Jane Doe",)),
+        ("By AJ Willingham, CNN", ("AJ Willingham",)),
+        ("By Jane Doe / TJ Quinn", ("Jane Doe", "TJ Quinn")),
+        ("By Jean DUPONT / Marie MARTIN", ("Jean DUPONT", "Marie MARTIN")),
+        ("BY JANE DOE / JOHN ROE", ("Jane Doe", "John Roe")),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
