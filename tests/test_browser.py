@@ -93,6 +93,13 @@ HOSTILE_MARKUP = (
 ZURICH_HEADLINE = "Bank talks in Zurich"
 STAMPED_HEADLINE = "Coffee exports rise"
 RTL_HEADLINE = "Parliament votes \u202eon the budget"
+# Arabic that opens with a brand and a number: dir="auto" would take each for left to right.
+ARABIC_HEADLINE = "iPhone 17 يصل إلى الأسواق العربية الشهر المقبل"
+ARABIC_PARAGRAPHS = (
+    "أعلنت شركة Apple أن هاتف iPhone 17 سيصل إلى الأسواق العربية الشهر المقبل.",
+    "Apple قالت في بيان إن السعر سيبدأ من 999 دولاراً.",
+    "25% من المبيعات المتوقعة ستكون في السعودية والإمارات.",
+)
 LONG_WORD = "Donaudampfschifffahrtsgesellschaftskapitän" * 6
 
 pytestmark = [
@@ -153,6 +160,15 @@ def write_site_documents(seeds: Path) -> None:
         paragraphs=(f"It reads {LONG_WORD}.", "Then it ends."),
     )
     write_document(seeds, 905, hex_id(905), headline="Talks resume in Geneva", date="11 Jan 2024")
+    write_document(
+        seeds,
+        906,
+        hex_id(906),
+        headline=ARABIC_HEADLINE,
+        date="5 Jan 2019",
+        dateline="دبي (Reuters) —",
+        paragraphs=ARABIC_PARAGRAPHS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -766,7 +782,10 @@ def test_source_and_place_names_keep_whole_on_a_phone(browser: WebDriver) -> Non
         for shown in ("/sources", "/places"):
             visit(browser, shown)
             cells = browser.execute_script(LINES_PER_CELL)
-            assert cells and all(lines == 1 for _, lines in cells), (shown, cells)
+            assert cells and all(lines == 1 for _, lines in cells), (
+                shown,
+                [cell for cell in cells if cell[1] != 1],
+            )
             inner = browser.execute_script("return window.innerWidth")
             assert browser.execute_script("return document.documentElement.scrollWidth") <= inner
     finally:
@@ -784,3 +803,133 @@ def test_long_words_wrap_on_a_phone(browser: WebDriver, screenshots: Path) -> No
         shoot(browser, screenshots, "long-word-phone")
     finally:
         browser.set_window_size(*DESKTOP)
+
+
+# -- right-to-left text, narrow screens, print -----------------------------------------------
+
+# Each block's resolved direction, in the order of the page.
+DIRECTIONS = """
+return Array.from(document.querySelectorAll(arguments[0]))
+  .map(e => [e.textContent.trim().slice(0, 20), getComputedStyle(e).direction]);
+"""
+
+
+def test_an_arabic_article_reads_right_to_left_even_where_a_block_opens_in_latin(
+    browser: WebDriver, screenshots: Path
+) -> None:
+    """An Arabic headline and paragraphs that open with "iPhone 17", "Apple" or "25%" are laid
+    out right to left, as the article is, not by their first letter (dir="auto")."""
+    path = permalink_path(browser, ARABIC_HEADLINE)
+    visit(browser, path)
+    blocks = browser.execute_script(DIRECTIONS, "article h1, article > p:not(.meta):not(.byline)")
+    assert len(blocks) == 1 + len(ARABIC_PARAGRAPHS), blocks
+    assert {direction for _, direction in blocks} == {"rtl"}, blocks
+    shoot(browser, screenshots, "arabic-article")
+    visit(browser, "/places/dby")
+    summary = browser.execute_script(DIRECTIONS, "li.summary h2, li.summary > p:not(.meta)")
+    assert [direction for _, direction in summary] == ["rtl", "rtl"], summary
+    # An English story's blocks stay left to right.
+    visit(browser, permalink_path(browser, STAMPED_HEADLINE))
+    blocks = browser.execute_script(DIRECTIONS, "article h1, article > p:not(.meta)")
+    assert {direction for _, direction in blocks} == {"ltr"}, blocks
+
+
+def test_a_right_to_left_name_keeps_the_words_around_it_in_order(browser: WebDriver) -> None:
+    """A listing's heading isolates the channel's name: "دبي, page 2" is not mirrored."""
+    visit(browser, "/places/dby")
+    title = browser.find_element(By.TAG_NAME, "h1")
+    assert title.find_element(By.TAG_NAME, "bdi").text == "دبي"
+    assert browser.execute_script("return getComputedStyle(arguments[0]).direction", title) == "ltr"
+
+
+def with_viewport(driver: WebDriver, width: int) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True},
+    )
+
+
+# Boxes whose content is wider than they are, and how wide the page is.
+OVERFLOWS = """
+const cut = Array.from(document.querySelectorAll('th, td, form.search, form.search :not(.visually-hidden)'))
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 20));
+return [cut, document.documentElement.scrollWidth, window.innerWidth];
+"""
+# WCAG 2.2 1.4.12 Text Spacing, as its understanding document's bookmarklet sets it; through
+# the CSS object model, since the pages' Content-Security-Policy refuses a <style> element.
+TEXT_SPACING = """
+const sheet = document.styleSheets[0];
+sheet.insertRule('* { line-height: 1.5 !important; letter-spacing: .12em !important;'
+  + ' word-spacing: .16em !important; }', sheet.cssRules.length);
+sheet.insertRule('p { margin-bottom: 2em !important; }', sheet.cssRules.length);
+"""
+
+
+@pytest.mark.parametrize(
+    ("width", "spacing"), [(320, False), (375, True)], ids=["320px", "375px-text-spacing"]
+)
+def test_nothing_is_cut_off_on_a_narrow_screen(
+    browser: WebDriver, width: int, spacing: bool
+) -> None:
+    """WCAG 2.2 1.4.10 Reflow (320 CSS px: a 1280 px window at 400 %) and 1.4.12 Text
+    Spacing on a phone: no page scrolls sideways, the search button shows whole, and no
+    table heading or feed link runs into the next."""
+    with_viewport(browser, width)
+    try:
+        for shown in ("/", "/sources", "/places", "/search?q=talks", f"/articles/{SEED_ID}"):
+            visit(browser, shown)
+            if spacing:
+                before = browser.execute_script("return document.body.scrollHeight")
+                browser.execute_script(TEXT_SPACING)
+                assert browser.execute_script("return document.body.scrollHeight") > before
+            cut, page_width, inner = browser.execute_script(OVERFLOWS)
+            assert cut == [] and page_width <= inner, (shown, cut, page_width, inner)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_the_search_fields_placeholder_is_legible(browser: WebDriver, dark: bool) -> None:
+    """The placeholder is the field's only visible label: 4.5:1 at least (WCAG 2.2 1.4.3)."""
+    set_dark(browser, dark)
+    try:
+        visit(browser, "/")
+        field = browser.find_element(By.ID, "site-search")
+        colors = browser.execute_script(
+            "return [getComputedStyle(arguments[0], '::placeholder').color,"
+            " getComputedStyle(arguments[0]).backgroundColor]",
+            field,
+        )
+        assert contrast(*colors) >= 4.5, colors
+    finally:
+        set_dark(browser, False)
+
+
+def test_an_article_prints_black_on_white_without_the_screens_controls(browser: WebDriver) -> None:
+    """Printed in dark mode: the text dark on white paper, no search box, feed links or pager."""
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"media": "print", "features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    try:
+        visit(browser, permalink_path(browser, STAMPED_HEADLINE))
+        paragraph = browser.find_element(By.CSS_SELECTOR, "article > p:not(.meta)")
+        colors = browser.execute_script(
+            "return [getComputedStyle(arguments[0]).color,"
+            " getComputedStyle(document.documentElement).backgroundColor]",
+            paragraph,
+        )
+        assert contrast(*colors) >= 7, colors
+        hidden = browser.execute_script(
+            "return ['form.search', '.feeds', 'nav.pager'].map(s => Array.from("
+            "document.querySelectorAll(s)).every(e => e.offsetParent === null))"
+        )
+        assert hidden == [True, True, True]
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": []})

@@ -46,10 +46,17 @@ def discovery(doc: html.HtmlElement) -> dict[str, list[str]]:
         ("/places/washington", f"{SITE_URL}/places/washington/feed"),
         ("/search?q=oil", f"{SITE_URL}/search/feed"),
         (SEED_PATH, f"{SITE_URL}/feed"),
+        # Pages with no feed of their own offer the site's.
+        ("/sources", f"{SITE_URL}/feed"),
+        ("/places", f"{SITE_URL}/feed"),
+        ("/search", f"{SITE_URL}/feed"),
+        ("/articles/ffffffffffffffff/gone", f"{SITE_URL}/feed"),
     ],
 )
 def test_every_page_offers_its_feeds(client, path: str, feed_base: str) -> None:
-    links = discovery(page(client, path))
+    response = client.get(path)
+    assert response.mimetype == "text/html", path
+    links = discovery(html.fromstring(response.data))
     for media_type, ext in [("application/rss+xml", "rss"), ("application/atom+xml", "atom"),
                             ("application/feed+json", "json")]:  # fmt: skip
         assert any(href.startswith(f"{feed_base}.{ext}") for href in links[media_type]), links
@@ -787,7 +794,9 @@ def test_pages_need_no_inline_script_or_style(tmp_path: Path, seeds: Path) -> No
 
 
 def test_document_text_is_isolated_for_bidi(tmp_path: Path, seeds: Path) -> None:
-    """A right-to-left override in a headline or name stays inside its own element."""
+    """A right-to-left override in a headline or name stays inside its own element: a <bdi>,
+    or an element with a dir attribute, which isolates its text (HTML's rendering section,
+    "Bidirectional text": [dir] { unicode-bidi: isolate })."""
     headline = "Evil \u202eheadline reversed"
     write_document(
         seeds,
@@ -817,7 +826,7 @@ def test_document_text_is_isolated_for_bidi(tmp_path: Path, seeds: Path) -> None
             isolated = [
                 e
                 for e in (element, *element.iterancestors())
-                if e.get("dir") == "auto" or e.tag == "bdi"
+                if e.get("dir") in ("auto", "ltr", "rtl") or e.tag == "bdi"
             ]
             assert isolated, (path, element.tag)
     doc = search_page(client, "\u202eoil")
