@@ -18,10 +18,12 @@ of that day). A month crossing ``feed_size`` turns into day pages, or back: the 
 period that are no page any more lead, for a while, to the page holding its newest article
 (``ArchivePlan.newest_page``; web.py answers them), so that a page kept by a cache or a reader,
 whose prev-archive or next-archive names one, still leads on. Pages are disjoint, and with the
-subscription feed they hold every article; the newest pages repeat the subscription feed's entries
-(4.2: consumers keep one per id). Articles edited (or backfilled) after leaving the subscription
-window come back into the subscription feed until it moves past them (4.1), so a consumer that
-stops at the archive pages it has already read still sees them.
+subscription feed they hold every article. The subscription feed's prev-archive names the newest
+page that a new article can no longer reach (ArchivePlan.newest_archived): the one still filling
+is reached only through its next-archive, while the feed holds all of it. Pages may repeat the
+subscription feed's entries (4.2: consumers keep one per id). Articles edited (or backfilled)
+after leaving the subscription window come back into the subscription feed until it moves past
+them (4.1), so a consumer that stops at the archive pages it has already read still sees them.
 """
 
 from __future__ import annotations
@@ -240,6 +242,19 @@ class ArchivePlan:
             return cls(())
         return cls(tuple(pages), tuple(day for day, count in day_counts if count))
 
+    def newest_archived(self, shown: int) -> ArchivePage:
+        """The page a subscription feed of the ``shown`` newest articles names prev-archive:
+        the newest page, unless the feed holds all of its articles; then the one before.
+
+        The newest page is the one that still fills: a new article lands there. A consumer
+        that stops at an archive page it has read (RFC 5005 4.2) would miss what lands there
+        after its read (and before its next, should more than a feed's worth arrive between).
+        So while the feed holds all of it, the feed is the newest page's only way in (4:
+        archive documents hold the entries before the subscription document's, and SHOULD
+        NOT change): the page a walk meets first is one that a new article cannot reach."""
+        newest = self.pages[-1]
+        return self.pages[-2] if newest.count <= shown else newest
+
     def find(self, key: str) -> int | None:
         """The position of the page named ``key``, or None."""
         return next((i for i, page in enumerate(self.pages) if page.key == key), None)
@@ -370,7 +385,7 @@ class Channels:
         if channel.has_archives:
             plan = self.plan(channel)
             if plan.pages:
-                links.update(self._older(channel, plan.pages[-1], fmt))
+                links.update(self._older(channel, plan.newest_archived(limit), fmt))
         return FeedDocument(
             channel,
             title,
@@ -385,21 +400,22 @@ class Channels:
         """The newest ``limit`` articles, then the older ones edited since (RFC 5005 4.1): last
         changed after the least recently changed of the newest, at most ``republished_max()``.
 
-        An article's last change is its file's modification time (lastmod.py), so copying the
-        folder (a plain ``cp``, a git checkout) makes every document look edited at once, in no
-        order: half the archive would come back into the feed, and a new subscriber would get
-        twice the feed's size of old stories. More older articles changed since than the cap
-        are taken for such a copy, not for edits, and none of them is published again."""
+        More than that many: the most recently changed of them. The cap is for a copy of the
+        folder (a plain ``cp``, a git checkout): an article's last change is its file's
+        modification time (lastmod.py), so a copy makes every document look edited at once, and
+        half the archive would come back into the feed. Several late or corrected stories at
+        once (a wire filing a batch dated before the newest) are not such a copy: the latest
+        of them are shown, never none, and a correction shown stays until newer changes or
+        newer news move past it."""
         newest = self.articles(channel, limit)
         if channel.kind == "search" or len(newest) < limit:
             return newest
         since = min(a.last_change for a in newest).timestamp()
         shown = {a.id for a in newest}
         most = republished_max(limit)
-        changed = self.store.changed_after(since, limit + most + 1, facet=self._facet(channel))
-        again = [a for a in changed if a.id not in shown]
-        if len(again) > most:
-            return newest
+        # Most recently changed first: of more than ``most``, the latest stay.
+        changed = self.store.changed_after(since, limit + most, facet=self._facet(channel))
+        again = [a for a in changed if a.id not in shown][:most]
         return newest + sorted(again, key=_newest_first)
 
     def archive(self, channel: Channel, key: str, fmt: str) -> FeedDocument | None:

@@ -20,7 +20,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsvc.channels import ArchivePlan
+from feedsvc.channels import ArchivePlan, republished_max
 
 from .conftest import SEED_FILE, SITE_URL, hex_id, indexed_app, set_mtime, write_document
 
@@ -72,10 +72,11 @@ def walk(
     for document in [subscription, *pages]:
         for entry_id, updated in document.entries.items():
             kept.setdefault(entry_id, updated)
-    # Pages are disjoint: each article is on exactly one archive page.
+    # Pages are disjoint: each article is on one archive page at most. The page still filling
+    # is not on the walk while the subscription feed holds all of it (newest_archived).
     on_pages = [entry_id for page in pages for entry_id in page.entries]
     assert len(on_pages) == len(set(on_pages)), "an article on two archive pages"
-    assert set(on_pages) == set(kept), "an article only in the subscription feed"
+    assert set(on_pages) | set(subscription.entries) == set(kept)
     return subscription, pages, kept
 
 
@@ -97,8 +98,10 @@ CORPUS = [
     (3, "1 Feb 2023"), (4, "1 Feb 2023"), (5, "2 Feb 2023"), (6, "3 Feb 2023"), (7, "3 Feb 2023"),
     *[(n, "10 Mar 2023") for n in range(8, 16)],
 ]  # fmt: skip
-PAGES_NEWEST_FIRST = ["2023-03-10/3", "2023-03-10/2", "2023-03-10", "2023-02-03", "2023-02-02",
-                      "2023-02-01", "2023-01", "2022-03"]  # fmt: skip
+# The walk starts at 10 March's second part: its third, still filling, holds 14 and 15, both in
+# the subscription feed of 3.
+PAGES_NEWEST_FIRST = ["2023-03-10/2", "2023-03-10", "2023-02-03", "2023-02-02", "2023-02-01",
+                      "2023-01", "2022-03"]  # fmt: skip
 
 
 def corpus_app(tmp_path: Path, seeds: Path, **settings: str):
@@ -176,11 +179,12 @@ def test_every_article_once_and_only_its_own_pages_change(archive_app, seeds: Pa
     assert moved == ["2023-01"]
     assert set(kept) == (everyone | {tag(50)}) - {tag(1)}
 
-    # In a day cut in parts, a removal moves the later parts of that day, and nothing else.
+    # In a day cut in parts, a removal moves the later parts of that day, and nothing else
+    # (the third, off the walk, too).
     change(archive_app, seeds, datetime(2023, 10, 1, tzinfo=UTC),
            lambda: (seeds / f"009_{hex_id(9)}.txt").unlink())  # fmt: skip
     moved, pages, kept, _ = changed_pages()
-    assert moved == ["2023-03-10", "2023-03-10/2", "2023-03-10/3"]
+    assert moved == ["2023-03-10", "2023-03-10/2"]
     assert set(kept) == (everyone | {tag(50)}) - {tag(1), tag(9)}
 
 
@@ -273,14 +277,42 @@ def test_page_boundaries(days: list[tuple[int, int]], keys: list[str]) -> None:
 def test_a_copied_folder_is_not_taken_for_edits(tmp_path: Path, seeds: Path, fmt: str) -> None:
     # A plain copy (cp, a git checkout) writes every file within seconds, in no order: each
     # older article then looks edited after some of the newest. The feed must still hold the
-    # newest FEED_SIZE, not bring half the archive back (RFC 5005 4.1 is about edits).
+    # newest FEED_SIZE, and bring back a tenth of that at most, not half the archive (RFC 5005
+    # 4.1 is about edits).
     for number in range(1, 41):
         path = write_document(seeds, number, hex_id(number), date=f"{number % 28 + 1} Jan 2023",
                               headline=f"Story {number}")  # fmt: skip
         set_mtime(path, WRITTEN.replace(second=(number * 7919) % 5))
     client = indexed_app(tmp_path, seeds, FEED_SIZE=10).test_client()
     subscription, _ = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
-    assert len(subscription.entries) == 10
+    newest = sorted(range(1, 41), key=lambda n: (n % 28, n), reverse=True)[:10]
+    assert {tag(n) for n in newest} <= set(subscription.entries)
+    assert len(subscription.entries) <= 10 + republished_max(10)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_late_stories_and_corrections_past_the_cap_still_reach_the_feed(
+    tmp_path: Path, seeds: Path, fmt: str
+) -> None:
+    """More older stories filed or corrected at once than the feed carries again: the latest
+    of them are in it (before, none were, and a correction it had shown was withdrawn)."""
+    for number in range(20, 30):
+        path = write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                              date=f"1 Dec 2023 {number - 10:02d}:00 UTC")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=10)
+    client = app.test_client()
+    most = republished_max(10)  # 3
+    # Four stories filed late, dated before everything in the feed, one second apart.
+    for number in range(1, most + 2):
+        path = write_document(seeds, number, hex_id(number), headline=f"Late {number}",
+                              date=f"1 Dec 2023 0{number}:00 UTC")  # fmt: skip
+        change(app, seeds, datetime(2023, 12, 2, 0, 0, number, tzinfo=UTC), lambda p=path: p)
+    subscription, _ = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
+    late = {tag(n) for n in range(1, most + 2)} & set(subscription.entries)
+    assert late == {tag(n) for n in range(2, most + 2)}  # the latest filed
+
 
 
 # -- pages that move: a month crossing FEED_SIZE (or back), a day's parts -------------------------
@@ -430,3 +462,46 @@ def test_the_newest_page_of_a_period(key: str, newest: str | None) -> None:
     assert {month: page.key for month, page in plan.split_months().items()} == {
         "1970-01": "1970-01-02/2"
     }
+
+
+def walk_until_read(client, fmt: str, read: set[str]) -> set[str]:
+    """What a consumer that stops at an archive page it has already read (RFC 5005 4.2)
+    collects: the subscription feed, then prev-archive until a page in ``read`` (updated)."""
+    subscription, url = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
+    found = set(subscription.entries)
+    while url and url not in read:
+        page, url = read_page(client, url, fmt)
+        read.add(page.url)
+        found |= set(page.entries)
+    return found
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_consumer_that_stops_at_pages_it_has_read_misses_nothing(
+    tmp_path: Path, seeds: Path, fmt: str
+) -> None:
+    """More new stories between two polls than the feed holds: those that the feed no longer
+    shows are on pages the consumer has not read, never added to one it has. (Before, the
+    newest page, still filling, was the feed's prev-archive: a consumer read it, and the stories
+    landing there after were lost to it.)"""
+    for number in range(1, 6):  # one day: parts of 3 and 2
+        path = write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                              date=f"5 Mar 2023 {number:02d}:00 UTC")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=3)
+    client = app.test_client()
+    read: set[str] = set()
+    known = walk_until_read(client, fmt, read)
+    assert {tag(n) for n in range(1, 6)} <= known
+    burst = [
+        write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                       date=f"5 Mar 2023 {number:02d}:00 UTC")  # fmt: skip
+        for number in range(6, 14)
+    ]
+    change(app, seeds, datetime(2023, 7, 1, tzinfo=UTC), lambda: None)
+    for path in burst:
+        set_mtime(path, datetime(2023, 7, 1, tzinfo=UTC))
+    app.extensions["feedsvc"].store.refresh()
+    known |= walk_until_read(client, fmt, read)
+    assert {tag(n) for n in range(1, 14)} <= known

@@ -107,9 +107,11 @@ def test_archive_walk_collects_every_article_once(tmp_path: Path, seeds: Path) -
     try:
         for fmt in ("rss", "atom", "json"):
             subscription, archived = walk_archives(server, fmt)
-            # Archive pages hold every article once; the subscription feed repeats the newest.
-            assert len(archived) == 24 == len(set(archived)), fmt
-            assert set(subscription) <= set(archived), fmt
+            # Archive pages hold an article once at most, and with the subscription feed every
+            # article; the newest page, still filling, is off the walk while the feed holds it
+            # (ArchivePlan.newest_archived).
+            assert len(archived) == len(set(archived)), fmt
+            assert len(set(archived) | set(subscription)) == 24, fmt
     finally:
         stop_server(server)
 
