@@ -101,13 +101,24 @@ def _zone(name: str) -> tzinfo:
     return zones.zone(name)
 
 
+# The longest date line read: "Published: Monday, September 12, 2022 11:36 AM EDT | Updated
+# 2 hours ago" is 76 characters.
+MAX_DATE_LINE_CHARS = 200
+
+
 def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "mdy") -> ParsedDate:
     """Parse a date line; a date without a time means midnight in ``default_tz``.
 
-    Raises DateError when the line is not a date, or is before 1970 or after 9998 (UTC). A date
-    in the future is a date like any other: the store holds the article back until then (an
-    embargo).
+    Raises DateError when the line is not a date, or is before 1970 or after 9998 (UTC), or is
+    longer than MAX_DATE_LINE_CHARS. A date in the future is a date like any other: the store
+    holds the article back until then (an embargo).
     """
+    if len(line) > MAX_DATE_LINE_CHARS:
+        # dateutil's reading grows faster than the line: a 1 MB line took two minutes.
+        raise DateError(
+            f"the line is {len(line):,} characters long; a date line has {MAX_DATE_LINE_CHARS}"
+            " at most"
+        )
     text = _PREFIX.sub("", " ".join(line.split())).strip(" .")
     text = _normalise(_UPDATED_TAIL.sub("", text).strip(" ."))
     if not text:
@@ -192,7 +203,7 @@ def _numeric_day_month(
     warning = None
     if month > 12 >= day:  # only one reading is possible, whatever the policy says
         month, day = day, month
-    elif first <= 12 and second <= 12 and first != second:
+    elif 1 <= first <= 12 and 1 <= second <= 12 and first != second:
         shown = datetime(2000, month, 1).strftime("%B")
         warning = (
             f"ambiguous numeric date {text!r} read as {day} {shown} "

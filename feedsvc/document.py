@@ -32,7 +32,9 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 #    serial comma, semicolons, "By:" or "/ Agency"; dates after 9998 (UTC) refused; a
 #    zero-width space between two characters kept, not made a space; UTF-16 or UTF-32 without
 #    a byte-order mark named as such.
-# 4: an outlet after a byline's comma or slash ("/ CNN Business", ", NBC Sports") is not a writer.
+# 4: an outlet after a byline's comma or slash ("/ CNN Business", ", NBC Sports") is not a writer;
+#    a headline of only invisible characters, an impossible numeric date (0/10/2025) and a date
+#    line over 200 characters refused.
 PARSER_VERSION = 4
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
@@ -422,6 +424,9 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
     if not lines:
         raise DocumentError(file_name, "empty document")
     headline = _headline(lines[0], warnings)
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in headline):
+        # Only marks such as U+200F: an entry with nothing to click, a page with an empty <h1>.
+        raise DocumentError(file_name, "the headline has no visible character")
     date_line = lines[1] if len(lines) > 1 else ""
     if not date_line:
         raise DocumentError(file_name, "no date line after the headline")

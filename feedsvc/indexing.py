@@ -68,12 +68,18 @@ def load_document(
     if seed.problem is not None:
         return Loaded(seed, None, seed.problem)
     try:
-        article = parse(seedfiles.read(folder, seed.name, max_bytes), seed.name, options)
-    except DocumentError as exc:
-        return Loaded(seed, None, exc.reason)
+        raw = seedfiles.read(folder, seed.name, max_bytes)
     except (OSError, ValueError) as exc:
         reason = f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"
         return Loaded(seed, None, reason, retry=True)
+    try:
+        article = parse(raw, seed.name, options)
+    except DocumentError as exc:
+        return Loaded(seed, None, exc.reason)
+    except ValueError as exc:
+        # A value the parser's checks let through (a bug): the same bytes fail the same way,
+        # so reported once like a document's fault, not read again and again as a read error.
+        return Loaded(seed, None, f"cannot parse the document: {exc}")
     row = rows.encode(article)
     filed = Filed(
         article.id, article.file_name, article.content_hash, article.published,
