@@ -501,7 +501,10 @@ class _Site:
             for path, lines in by_query.items()
         )
         prefix = (
-            f"# The site lives under {base}/: files are looked up without it.\n"
+            f"# The site lives under {base}/: files are looked up without it. Not its 404 page's\n"
+            "# file, which is no address of the site: rewritten, it would be served with 200, as\n"
+            "# a rewritten request may enter an internal location (nginx.org/r/internal).\n"
+            f"if ($uri = {_key(base + NOT_FOUND_URL)}) {{ return 404; }}\n"
             f"rewrite ^{re.escape(base)}(/.*)$ $1 last;\n"
             f"rewrite ^{re.escape(base)}$ / last;\n"
             if base

@@ -416,6 +416,10 @@ def test_a_site_under_a_path(tmp_path: Path, seeds: Path) -> None:
         moved = raw_get(server, f"/news/articles/{hex_id(3)}")
         assert moved.status == 301
         assert moved.getheader("Location") == f"{site_url}/articles/{hex_id(3)}/story-3"
+        # The not-found page's file is no address under the path either, as at the root.
+        hidden = raw_get(server, "/news/404.html")
+        assert hidden.status == 404
+        assert hidden.body == (tmp_path / "out" / "404.html").read_bytes()  # type: ignore[attr-defined]
         slashed = raw_get(server, "/news/sources/")
         assert (slashed.status, slashed.getheader("Location")) == (301, f"{site_url}/sources")
         # Other methods too, before the rewrite of the path ends the checks (a review).
