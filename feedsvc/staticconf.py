@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from .channels import PREVIEW_SUFFIX, PREVIEWED_SUFFIXES
 from .inventory import NOT_FOUND_URL
@@ -705,7 +705,7 @@ server {{
         ordered = sorted(self.redirects, key=lambda e: not urlsplit(e.url).query)
         for entry in ordered:
             parts = urlsplit(entry.url)
-            location = dict(entry.headers)["Location"]
+            location = self._in_site(dict(entry.headers)["Location"])
             if parts.query:
                 force = "!" if parts.path == "/" else ""
                 query = " ".join(f"{k}={v}" for k, v in parse_qsl(parts.query))
@@ -715,8 +715,18 @@ server {{
         for entry in self.files:
             if ARTICLE_URL.fullmatch(entry.url):
                 article = "/".join(entry.url.split("/")[:3])
-                lines.append(f"{base}{article} {self.site_url}{entry.url} 301")
+                lines.append(f"{base}{article} {base}{entry.url} 301")
         return "\n".join(lines) + "\n"
+
+    def _in_site(self, location: str) -> str:
+        """``location`` as a path when it is an address of the site (``/news/feed.atom`` for
+        ``http://host/news/feed.atom``), else as it is. Cloudflare Pages refuses a destination
+        that is neither a path nor https (its _redirects parser), and a path keeps a deploy
+        preview's visitor on the preview's host."""
+        parts, site = urlsplit(location), urlsplit(self.site_url)
+        if parts[:2] != site[:2] or not (parts.path + "/").startswith(self.base_path + "/"):
+            return location
+        return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 def _most_common(pairs: list[tuple[str, str]]) -> str:
