@@ -833,6 +833,25 @@ def test_headers_and_redirects_files_say_what_the_service_sends(tmp_path: Path, 
     assert "/ page=:page /index/page/:page.html 200!" in redirects
 
 
+def test_headers_file_puts_the_rules_of_the_most_requested_files_first(
+    tmp_path: Path, many: Path
+) -> None:
+    # Cloudflare Pages applies the first 100 rules and skips the rest: the front page, article
+    # pages, static files and the site's feeds must be among them, not archive feeds.
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    made.close()
+    patterns = [pattern for pattern, _ in _netlify_rules((out / "_headers").read_text())]
+    assert len(patterns) > 100
+    static = sorted(pattern for pattern in patterns if pattern.startswith("/static/"))
+    assert static
+    feeds = ["/feed.atom", "/feed.json", "/feed.rss", "/feeds.opml"]
+    first = ["/", "/articles/*", *static, *feeds]
+    assert patterns[: len(first)] == first
+    assert patterns[len(first) :] == sorted(patterns[len(first) :])  # the rest in path order
+
+
 def test_a_build_by_another_feedsvc_writes_the_server_configuration_again(
     tmp_path: Path, many: Path
 ) -> None:
