@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -139,16 +139,34 @@ class RedirectHeaders(NamedTuple):
     slash: tuple[tuple[str, str], ...]
 
 
+def former_redirects(former_pages: Iterable[str], entries: Iterable[Entry]) -> dict[str, str]:
+    """Former article page URL -> its article's page URL, for each of ``former_pages`` whose
+    article has a page among ``entries`` that is not that one again (a headline can change
+    back), in URL order."""
+    current = {
+        entry.url.split("/")[2]: entry.url
+        for entry in entries
+        if entry.file is not None and ARTICLE_URL.fullmatch(entry.url)
+    }
+    found = {}
+    for url in sorted(former_pages):
+        page = current.get(url.split("/")[2])
+        if page is not None and page != url:
+            found[url] = page
+    return found
+
+
 def stage(
     tree: OutTree,
     entries: Iterable[Entry],
     site_url: str,
     redirect_headers: RedirectHeaders,
+    former_pages: Mapping[str, str] | None = None,
 ) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Render every configuration file, and stage those whose text changed. Returns (moves for
-    OutTree.commit, names written)."""
+    """Render every configuration file, and stage those whose text changed. ``former_pages``
+    is former_redirects' mapping. Returns (moves for OutTree.commit, names written)."""
     entries = sorted(entries, key=lambda entry: entry.url)
-    site = _Site(site_url, tree, entries, redirect_headers)
+    site = _Site(site_url, tree, entries, redirect_headers, former_pages or {})
     nginx = tree.state / NGINX_FOLDER
     texts = {
         nginx / "http.conf": site.nginx_http(),
@@ -180,8 +198,10 @@ class _Site:
         tree: OutTree,
         entries: list[Entry],
         redirect_headers: RedirectHeaders,
+        former_pages: Mapping[str, str],
     ):
         self.site_url = site_url
+        self.former_pages = former_pages
         self.base_path = urlsplit(site_url).path.rstrip("/")
         self.root = str(tree.out)
         self.nginx = str(tree.state / NGINX_FOLDER)
@@ -733,6 +753,13 @@ server {{
                 lines.append(f"{base}{parts.path} {query} {location} {entry.status}{force}")
             else:
                 lines.append(f"{base}{entry.url} {location} {entry.status}")
+        # An article's former pages (a headline edit changed its slug), which readers, feed
+        # readers and other sites keep links to, before the short addresses: Cloudflare Pages
+        # reads the first 2,000 static redirects, and there is a short address per article. A
+        # rule per page, not /articles/<id>/*: on a host that did not count <slug>.html as
+        # shadowing that rule, the article's page would redirect to itself.
+        for former, page in self.former_pages.items():
+            lines.append(f"{base}{former} {base}{page} 301")
         for entry in self.files:
             if ARTICLE_URL.fullmatch(entry.url):
                 article = "/".join(entry.url.split("/")[:3])

@@ -7,6 +7,7 @@ import errno
 import gzip
 import html.parser
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -850,6 +851,85 @@ def test_headers_file_puts_the_rules_of_the_most_requested_files_first(
     first = ["/", "/articles/*", *static, *feeds]
     assert patterns[: len(first)] == first
     assert patterns[len(first) :] == sorted(patterns[len(first) :])  # the rest in path order
+
+
+def _former_rules(out: Path) -> list[str]:
+    """The _redirects lines from an article's former pages, in order."""
+    lines = (out / "_redirects").read_text().splitlines()
+    return [line for line in lines if re.match(r"/articles/[0-9a-f]{16}/", line)]
+
+
+def _retitle(seeds: Path, article_id: str, headline: str) -> None:
+    document = next(seeds.glob(f"*_{article_id}.txt"))
+    lines = document.read_text(encoding="utf-8").split("\n")
+    document.write_text("\n".join([headline, *lines[1:]]), encoding="utf-8")
+
+
+def test_an_articles_former_addresses_redirect_on_static_hosts(tmp_path: Path, seeds: Path) -> None:
+    """The service and nginx send /articles/<id>/<any other slug> to the article's page; on
+    Netlify and Cloudflare Pages, _redirects must name each address a build published."""
+    for n in range(1, 4):
+        write_document(seeds, n, hex_id(n), date=f"{n} Mar 2024", headline=f"Story {n}")
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    assert _former_rules(out) == []
+    article = f"/articles/{hex_id(1)}"
+    _retitle(seeds, hex_id(1), "Second headline")
+    made.svc.store.refresh()
+    made.build()
+    assert not (out / f"{article[1:]}/story-1.html").exists()
+    assert _former_rules(out) == [f"{article}/story-1 {article}/second-headline 301"]
+    _retitle(seeds, hex_id(1), "Third headline")
+    made.svc.store.refresh()
+    made.build()
+    expected = [f"{article}/second-headline {article}/third-headline 301",
+                f"{article}/story-1 {article}/third-headline 301"]  # fmt: skip
+    assert _former_rules(out) == expected
+    # Before the short addresses: Cloudflare Pages reads the first 2,000 static rules.
+    lines = (out / "_redirects").read_text().splitlines()
+    assert lines.index(expected[-1]) < lines.index(f"{article} {article}/third-headline 301")
+    made.close()
+    # A build from an emptied OUT: what it published is remembered beside it (OUT.feedsvc).
+    shutil.rmtree(out)
+    run_build(tmp_path, seeds, out)
+    assert _former_rules(out) == expected
+    # A headline changed back: that address is the page again, the others lead to it.
+    _retitle(seeds, hex_id(1), "Story 1")
+    run_build(tmp_path, seeds, out)
+    assert _former_rules(out) == [f"{article}/second-headline {article}/story-1 301",
+                                  f"{article}/third-headline {article}/story-1 301"]  # fmt: skip
+    # The article gone, its addresses go with it, and are forgotten.
+    next(seeds.glob(f"*_{hex_id(1)}.txt")).unlink()
+    run_build(tmp_path, seeds, out)
+    assert hex_id(1) not in (out / "_redirects").read_text()
+    tree = OutTree(out)
+    assert tree.former_pages() == set()
+    tree.close()
+
+
+def test_a_watching_build_redirects_the_former_address_once_it_writes_the_configuration(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new article shifts listing pages, which a watching build writes after the rest, and
+    # the configuration after them: an edit's old address removed meanwhile is not forgotten.
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    page = next(url for url in made.tree.entries() if url.startswith("/articles/"))
+    article_id = page.split("/")[2]
+    _retitle(many, article_id, "Edited while another story came in")
+    write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    made.svc.store.refresh()
+    first = made.build(defer=True)
+    assert first.deferred and not first.config_changed
+    assert page not in made.tree.entries()
+    while made.deferred:
+        made.write_deferred(most=1)
+    made.close()
+    moved_to = f"/articles/{article_id}/edited-while-another-story-came-in"
+    assert _former_rules(out) == [f"{page} {moved_to} 301"]
 
 
 def test_a_build_by_another_feedsvc_writes_the_server_configuration_again(
