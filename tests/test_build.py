@@ -853,6 +853,52 @@ def test_headers_file_puts_the_rules_of_the_most_requested_files_first(
     assert patterns[len(first) :] == sorted(patterns[len(first) :])  # the rest in path order
 
 
+def _readme_block(containing: str) -> str:
+    """The README's shell block that holds ``containing``."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
+    return next(block for block in blocks if containing in block)
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="needs rsync")
+def test_a_site_under_a_path_published_on_a_static_host_as_readme_says(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """Netlify and Cloudflare Pages read _headers and _redirects at the top of the published
+    folder: README's steps put OUT under news/ and the two files above it. Every rule must then
+    name a file there, as the host finds it (/news/x is news/x.html)."""
+    for n in range(1, 13):
+        write_document(seeds, n, hex_id(n), date=f"{n} Feb 2023", headline=f"Story {n}")
+    made = builder(tmp_path, seeds, tmp_path / "public", SITE_URL="http://news.example.test/news")
+    made.build()
+    entries = made.tree.entries()
+    made.close()
+    subprocess.run(_readme_block("publish/news/"), shell=True, cwd=tmp_path, check=True)
+    publish = tmp_path / "publish"
+
+    def found(path: str) -> bool:
+        return (publish / file_path(path)).is_file()
+
+    assert {p.name for p in publish.iterdir()} == {"news", "_headers", "_redirects"}
+    assert not [p for p in publish.rglob("*") if p.suffix in (".gz", ".br")]
+    assert not (publish / "news" / "_headers").exists()
+    for entry in entries.values():
+        if entry.file is not None and "?" not in entry.url:  # ?page=N: a rewrite (below)
+            assert found("/news" + entry.url), entry.url
+    for pattern, _ in _netlify_rules((publish / "_headers").read_text()):
+        assert pattern.startswith("/news/"), pattern
+        folder = publish / pattern.removeprefix("/").removesuffix("/*")
+        assert folder.is_dir() if pattern.endswith("/*") else found(pattern), pattern
+    rules = [line.split() for line in (publish / "_redirects").read_text().splitlines()]
+    for rule in (rule for rule in rules if rule and not rule[0].startswith("#")):
+        source, target = rule[0], rule[-2]
+        assert source.startswith("/news/") or source == "/news", rule
+        if ":page" in target:  # the file of ?page=N: <listing>/page/N.html
+            assert (publish / target.removeprefix("/").rsplit("/", 1)[0]).is_dir(), rule
+        else:
+            assert target.startswith("/news/") and found(target), rule
+
+
 def _former_rules(out: Path) -> list[str]:
     """The _redirects lines from an article's former pages, in order."""
     lines = (out / "_redirects").read_text().splitlines()
@@ -1242,13 +1288,17 @@ def test_build_names_skipped_documents_and_a_missing_site_url(tmp_path: Path, se
     finished = subprocess.run(
         [sys.executable, "-m", "feedsvc", "build", str(tmp_path / "out"), str(seeds)],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # as a terminal or a log shows them: in order
         text=True,
         timeout=300,
     )
-    assert finished.returncode == 0, finished.stderr
-    assert "FEEDSVC_SITE_URL is not set" in finished.stderr
-    assert "skipped empty.txt: empty document" in finished.stderr
+    assert finished.returncode == 0, finished.stdout
+    output = finished.stdout
+    assert "FEEDSVC_SITE_URL is not set" in output
+    assert "skipped empty.txt: empty document" in output
+    # Before the line a script or a reader takes for the outcome.
+    assert output.index("FEEDSVC_SITE_URL is not set") < output.index("Built ")
     assert (tmp_path / "out" / "feed.atom").exists()
 
 
