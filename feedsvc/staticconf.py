@@ -60,6 +60,7 @@ PAGE_PARAMETER = "page"
 PAGE_QUERY = f"?{PAGE_PARAMETER}="
 # A content version (assets.py: /static/site.css?v=<hash>): the URL names the plain path's file.
 VERSION_PARAMETER = "v"
+
 # Cloudflare Pages applies the first 100 rules of _headers and skips the rest (its parser,
 # MAX_HEADER_RULES; developers.cloudflare.com/pages/configuration/headers). So _headers starts
 # with the rules of the files most requested, each a test of a rule's path without the base
