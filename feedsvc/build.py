@@ -741,9 +741,21 @@ class Builder:
         )  # OUT was damaged: its _headers and _redirects may be too
         # Another renderer (an upgrade of feedsvc, other settings) may write it otherwise.
         owed = served or self.tree.stamp() != self.stamp or self.tree.config_owed()
+        # An article page this commit removes (a headline edit changed its slug) is still an
+        # address of the article: _redirects sends it on to the article's page for as long as
+        # the article has one, forgotten with the configuration written after it has none.
+        left = [entry.url for entry in gone if staticconf.ARTICLE_URL.fullmatch(entry.url)]
+        forgotten: list[str] = []
         if damaged or (owed and not defer_config):
+            known = self.tree.former_pages() | set(left)
+            formers = staticconf.former_redirects(known, updated.values())
+            forgotten = sorted(known - formers.keys())
             config_moves, config_written = staticconf.stage(
-                self.tree, updated.values(), self.settings.site_url, self._redirect_headers()
+                self.tree,
+                updated.values(),
+                self.settings.site_url,
+                self._redirect_headers(),
+                formers,
             )
             moves += config_moves
             report.written += config_written
@@ -757,7 +769,8 @@ class Builder:
             time.sleep(ahead)
         gone_urls = [entry.url for entry in gone]
         self.tree.commit(moves, removals, changed, gone_urls, self.stamp, config_owed=owed,
-                         config_changed=report.config_changed)  # fmt: skip
+                         config_changed=report.config_changed,
+                         former_pages=(left, forgotten))  # fmt: skip
         self._rewrite -= {entry.url for entry in changed} | {entry.url for entry in gone}
         self._entries = updated
         # Each gone or changed entry gives up its file and its article key; changed ones take

@@ -1,8 +1,9 @@
 """The output folder of a static build: changed files staged, then committed all at once.
 
 Beside ``OUT`` lives its state folder, ``OUT.feedsvc/`` (never published): the manifest (what
-each URL was built from and into, ``manifest.sqlite3``), the staging folder, and the generated
-server configuration (staticconf.py).
+each URL was built from and into, ``manifest.sqlite3``, and the article page addresses a build
+published that are no longer their article's, ``former_pages``), the staging folder, and the
+generated server configuration (staticconf.py).
 
 Why per-file renames and not a symlink swapped to a new tree: a new tree needs every unchanged
 file hard-linked into it, one system call per file (and two directories per article), which at
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS entries (
     headers TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS former_pages (url TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_moves (source TEXT NOT NULL, target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_removals (target TEXT NOT NULL);
@@ -179,6 +181,11 @@ class OutTree:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
         return row[0] if row else None
 
+    def former_pages(self) -> set[str]:
+        """The URLs of article pages earlier builds published and removed since (a headline
+        edit changed the slug), as ``record`` was told of them."""
+        return {url for (url,) in self._db.execute("SELECT url FROM former_pages")}
+
     def unpublished(self) -> str:
         """What changed in OUT since a hook last published it (the manifest says so across
         runs): "" nothing, "files", or "config" when the server configuration changed too."""
@@ -231,11 +238,13 @@ class OutTree:
         stamp: str,
         config_owed: bool = False,
         config_changed: bool = False,
+        former_pages: tuple[Iterable[str], Iterable[str]] = ((), ()),
     ) -> None:
         """Put staged files in place, remove ``removals``, record ``changed`` entries and forget
         the ``gone`` URLs, and record ``stamp``, ``config_owed`` (``config_owed()``) and, when
         files move, that OUT is to be published again (``unpublished()``; ``config_changed``:
-        some of them are the server configuration), all or nothing (see the module docstring).
+        some of them are the server configuration), and the (added, forgotten) URLs of
+        ``former_pages()``, all or nothing (see the module docstring).
 
         ``moves`` are (name in the staging folder, absolute target path).
 
@@ -252,7 +261,8 @@ class OutTree:
                         "left half built", f"{len(moves):,}", self.out)  # fmt: skip
 
         with stopsignals.deferred(notice):
-            self.record(moves, removals, changed, gone, stamp, config_owed, config_changed)
+            self.record(moves, removals, changed, gone, stamp, config_owed, config_changed,
+                        former_pages)  # fmt: skip
             self._apply()
             self.stopped_in_commit = bool(stopped)  # (not when the commit failed)
 
@@ -265,6 +275,7 @@ class OutTree:
         stamp: str,
         config_owed: bool = False,
         config_changed: bool = False,
+        former_pages: tuple[Iterable[str], Iterable[str]] = ((), ()),
     ) -> None:
         """The commit point alone: from here on the change happens, if not now then at the
         next ``recover()`` (what a build killed right after it leaves)."""
@@ -296,6 +307,10 @@ class OutTree:
             db.execute(
                 "INSERT OR REPLACE INTO journal_meta VALUES ('unpublished', ?)", (unpublished,)
             )
+            # Not journalled: only the configuration reads them, and it is staged with them.
+            added, forgotten = former_pages
+            db.executemany("INSERT OR IGNORE INTO former_pages VALUES (?)", ((u,) for u in added))
+            db.executemany("DELETE FROM former_pages WHERE url = ?", ((u,) for u in forgotten))
             db.execute("COMMIT")  # the commit point
         except BaseException:
             db.execute("ROLLBACK")

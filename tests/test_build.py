@@ -7,6 +7,7 @@ import errno
 import gzip
 import html.parser
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -825,8 +826,156 @@ def test_headers_and_redirects_files_say_what_the_service_sends(tmp_path: Path, 
     redirects = (out / "_redirects").read_text().splitlines()
     article = next(url for url in entries if url.startswith("/articles/"))
     short = "/".join(article.split("/")[:3])
-    assert f"{short} {SITE_URL}{article} 301" in redirects
+    # Paths, not the site URL: Cloudflare Pages takes no http:// destination, and a deploy
+    # preview's visitor stays on the preview.
+    assert f"{short} {article} 301" in redirects
+    assert "/rss.xml /feed.rss 301" in redirects
+    assert not [line for line in redirects if "://" in line]
     assert "/ page=:page /index/page/:page.html 200!" in redirects
+
+
+def test_headers_file_puts_the_rules_of_the_most_requested_files_first(
+    tmp_path: Path, many: Path
+) -> None:
+    # Cloudflare Pages applies the first 100 rules and skips the rest: the front page, article
+    # pages, static files and the site's feeds must be among them, not archive feeds.
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    made.close()
+    patterns = [pattern for pattern, _ in _netlify_rules((out / "_headers").read_text())]
+    assert len(patterns) > 100
+    static = sorted(pattern for pattern in patterns if pattern.startswith("/static/"))
+    assert static
+    feeds = ["/feed.atom", "/feed.json", "/feed.rss", "/feeds.opml"]
+    first = ["/", "/articles/*", *static, *feeds]
+    assert patterns[: len(first)] == first
+    assert patterns[len(first) :] == sorted(patterns[len(first) :])  # the rest in path order
+
+
+def _readme_block(containing: str) -> str:
+    """The README's shell block that holds ``containing``."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
+    return next(block for block in blocks if containing in block)
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="needs rsync")
+def test_a_site_under_a_path_published_on_a_static_host_as_readme_says(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """Netlify and Cloudflare Pages read _headers and _redirects at the top of the published
+    folder: README's steps put OUT under news/ and the two files above it. Every rule must then
+    name a file there, as the host finds it (/news/x is news/x.html)."""
+    for n in range(1, 13):
+        write_document(seeds, n, hex_id(n), date=f"{n} Feb 2023", headline=f"Story {n}")
+    made = builder(tmp_path, seeds, tmp_path / "public", SITE_URL="http://news.example.test/news")
+    made.build()
+    entries = made.tree.entries()
+    made.close()
+    subprocess.run(_readme_block("publish/news/"), shell=True, cwd=tmp_path, check=True)
+    publish = tmp_path / "publish"
+
+    def found(path: str) -> bool:
+        return (publish / file_path(path)).is_file()
+
+    assert {p.name for p in publish.iterdir()} == {"news", "_headers", "_redirects"}
+    assert not [p for p in publish.rglob("*") if p.suffix in (".gz", ".br")]
+    assert not (publish / "news" / "_headers").exists()
+    for entry in entries.values():
+        if entry.file is not None and "?" not in entry.url:  # ?page=N: a rewrite (below)
+            assert found("/news" + entry.url), entry.url
+    for pattern, _ in _netlify_rules((publish / "_headers").read_text()):
+        assert pattern.startswith("/news/"), pattern
+        folder = publish / pattern.removeprefix("/").removesuffix("/*")
+        assert folder.is_dir() if pattern.endswith("/*") else found(pattern), pattern
+    rules = [line.split() for line in (publish / "_redirects").read_text().splitlines()]
+    for rule in (rule for rule in rules if rule and not rule[0].startswith("#")):
+        source, target = rule[0], rule[-2]
+        assert source.startswith("/news/") or source == "/news", rule
+        if ":page" in target:  # the file of ?page=N: <listing>/page/N.html
+            assert (publish / target.removeprefix("/").rsplit("/", 1)[0]).is_dir(), rule
+        else:
+            assert target.startswith("/news/") and found(target), rule
+
+
+def _former_rules(out: Path) -> list[str]:
+    """The _redirects lines from an article's former pages, in order."""
+    lines = (out / "_redirects").read_text().splitlines()
+    return [line for line in lines if re.match(r"/articles/[0-9a-f]{16}/", line)]
+
+
+def _retitle(seeds: Path, article_id: str, headline: str) -> None:
+    document = next(seeds.glob(f"*_{article_id}.txt"))
+    lines = document.read_text(encoding="utf-8").split("\n")
+    document.write_text("\n".join([headline, *lines[1:]]), encoding="utf-8")
+
+
+def test_an_articles_former_addresses_redirect_on_static_hosts(tmp_path: Path, seeds: Path) -> None:
+    """The service and nginx send /articles/<id>/<any other slug> to the article's page; on
+    Netlify and Cloudflare Pages, _redirects must name each address a build published."""
+    for n in range(1, 4):
+        write_document(seeds, n, hex_id(n), date=f"{n} Mar 2024", headline=f"Story {n}")
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    assert _former_rules(out) == []
+    article = f"/articles/{hex_id(1)}"
+    _retitle(seeds, hex_id(1), "Second headline")
+    made.svc.store.refresh()
+    made.build()
+    assert not (out / f"{article[1:]}/story-1.html").exists()
+    assert _former_rules(out) == [f"{article}/story-1 {article}/second-headline 301"]
+    _retitle(seeds, hex_id(1), "Third headline")
+    made.svc.store.refresh()
+    made.build()
+    expected = [f"{article}/second-headline {article}/third-headline 301",
+                f"{article}/story-1 {article}/third-headline 301"]  # fmt: skip
+    assert _former_rules(out) == expected
+    # Before the short addresses: Cloudflare Pages reads the first 2,000 static rules.
+    lines = (out / "_redirects").read_text().splitlines()
+    assert lines.index(expected[-1]) < lines.index(f"{article} {article}/third-headline 301")
+    made.close()
+    # A build from an emptied OUT: what it published is remembered beside it (OUT.feedsvc).
+    shutil.rmtree(out)
+    run_build(tmp_path, seeds, out)
+    assert _former_rules(out) == expected
+    # A headline changed back: that address is the page again, the others lead to it.
+    _retitle(seeds, hex_id(1), "Story 1")
+    run_build(tmp_path, seeds, out)
+    assert _former_rules(out) == [f"{article}/second-headline {article}/story-1 301",
+                                  f"{article}/third-headline {article}/story-1 301"]  # fmt: skip
+    # The article gone, its addresses go with it, and are forgotten.
+    next(seeds.glob(f"*_{hex_id(1)}.txt")).unlink()
+    run_build(tmp_path, seeds, out)
+    assert hex_id(1) not in (out / "_redirects").read_text()
+    tree = OutTree(out)
+    assert tree.former_pages() == set()
+    tree.close()
+
+
+def test_a_watching_build_redirects_the_former_address_once_it_writes_the_configuration(
+    tmp_path: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new article shifts listing pages, which a watching build writes after the rest, and
+    # the configuration after them: an edit's old address removed meanwhile is not forgotten.
+    monkeypatch.setattr(build, "DEFERRED_BATCH_URLS", 1)
+    out = tmp_path / "out"
+    made = builder(tmp_path, many, out)
+    made.build()
+    page = next(url for url in made.tree.entries() if url.startswith("/articles/"))
+    article_id = page.split("/")[2]
+    _retitle(many, article_id, "Edited while another story came in")
+    write_document(many, 999, hex_id(999), date="1 Jan 2026", headline="Newest story")
+    made.svc.store.refresh()
+    first = made.build(defer=True)
+    assert first.deferred and not first.config_changed
+    assert page not in made.tree.entries()
+    while made.deferred:
+        made.write_deferred(most=1)
+    made.close()
+    moved_to = f"/articles/{article_id}/edited-while-another-story-came-in"
+    assert _former_rules(out) == [f"{page} {moved_to} 301"]
 
 
 def test_a_build_by_another_feedsvc_writes_the_server_configuration_again(
@@ -1139,13 +1288,17 @@ def test_build_names_skipped_documents_and_a_missing_site_url(tmp_path: Path, se
     finished = subprocess.run(
         [sys.executable, "-m", "feedsvc", "build", str(tmp_path / "out"), str(seeds)],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # as a terminal or a log shows them: in order
         text=True,
         timeout=300,
     )
-    assert finished.returncode == 0, finished.stderr
-    assert "FEEDSVC_SITE_URL is not set" in finished.stderr
-    assert "skipped empty.txt: empty document" in finished.stderr
+    assert finished.returncode == 0, finished.stdout
+    output = finished.stdout
+    assert "FEEDSVC_SITE_URL is not set" in output
+    assert "skipped empty.txt: empty document" in output
+    # Before the line a script or a reader takes for the outcome.
+    assert output.index("FEEDSVC_SITE_URL is not set") < output.index("Built ")
     assert (tmp_path / "out" / "feed.atom").exists()
 
 
