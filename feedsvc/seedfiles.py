@@ -167,7 +167,20 @@ def _inside(root: Path, path: Path) -> bool:
 def read(folder: Path, name: str, max_bytes: int) -> bytes:
     """The bytes of one document; raises OSError or ValueError with a plain reason."""
     # O_NONBLOCK: a FIFO swapped in after the scan must not block the indexer forever.
-    fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NONBLOCK)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW
+    path = os.path.join(folder, name)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        # A symbolic link (O_NOFOLLOW): judged again where it is opened, as _describe judged
+        # it, so that one swapped in after the scan saw a file cannot publish a file outside
+        # the folder that the service can read.
+        target = os.path.realpath(path)
+        if not _inside(Path(folder).resolve(), Path(target)):
+            raise ValueError("symbolic link to a file outside the seeds folder") from None
+        fd = os.open(target, flags)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

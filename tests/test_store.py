@@ -1125,3 +1125,22 @@ def test_a_safety_rescan_that_cannot_read_the_index_says_why_in_one_line(
         rescan.scan_apart(seeds, tmp_path / "never-built.sqlite3", threading.Event())
     assert str(failed.value) and "\n" not in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def test_a_link_swapped_in_after_the_scan_cannot_lead_out_of_the_folder(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """seedfiles.read judges a symbolic link where it opens it, as the scan does: one that
+    replaced a scanned file before the read cannot publish a file outside the folder. A link
+    to a document in the folder is still read."""
+    from feedsvc import seedfiles
+
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret\n\n1 Jan 2021\n\nDo not publish.\n")
+    (seeds / "001_0000000000000001.txt").symlink_to(outside)
+    with pytest.raises(ValueError, match="outside the seeds folder"):
+        seedfiles.read(seeds, "001_0000000000000001.txt", 1 << 20)
+    (seeds / "002_0000000000000002.txt").symlink_to(seeds / "000_5e300edb8a850530.txt")
+    assert seedfiles.read(seeds, "002_0000000000000002.txt", 1 << 20) == (
+        seeds / "000_5e300edb8a850530.txt"
+    ).read_bytes()
