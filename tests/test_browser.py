@@ -851,7 +851,8 @@ def with_viewport(driver: WebDriver, width: int) -> None:
 
 # Boxes whose content is wider than they are, and how wide the page is.
 OVERFLOWS = """
-const cut = Array.from(document.querySelectorAll('th, td, form.search, form.search :not(.visually-hidden)'))
+const boxes = 'th, td, form.search, form.search :not(.visually-hidden)';
+const cut = Array.from(document.querySelectorAll(boxes))
   .filter(e => e.scrollWidth > e.clientWidth + 1)
   .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 20));
 return [cut, document.documentElement.scrollWidth, window.innerWidth];
