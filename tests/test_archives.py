@@ -314,7 +314,6 @@ def test_late_stories_and_corrections_past_the_cap_still_reach_the_feed(
     assert late == {tag(n) for n in range(2, most + 2)}  # the latest filed
 
 
-
 # -- pages that move: a month crossing FEED_SIZE (or back), a day's parts -------------------------
 
 # FEED_SIZE=3: September is a page; October holds exactly 3, so it is one page until a backfill
@@ -495,8 +494,13 @@ def test_a_consumer_that_stops_at_pages_it_has_read_misses_nothing(
     known = walk_until_read(client, fmt, read)
     assert {tag(n) for n in range(1, 6)} <= known
     burst = [
-        write_document(seeds, number, hex_id(number), headline=f"Story {number}",
-                       date=f"5 Mar 2023 {number:02d}:00 UTC")  # fmt: skip
+        write_document(
+            seeds,
+            number,
+            hex_id(number),
+            headline=f"Story {number}",
+            date=f"5 Mar 2023 {number:02d}:00 UTC",
+        )  # fmt: skip
         for number in range(6, 14)
     ]
     change(app, seeds, datetime(2023, 7, 1, tzinfo=UTC), lambda: None)

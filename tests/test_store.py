@@ -1141,6 +1141,7 @@ def test_a_link_swapped_in_after_the_scan_cannot_lead_out_of_the_folder(
     with pytest.raises(ValueError, match="outside the seeds folder"):
         seedfiles.read(seeds, "001_0000000000000001.txt", 1 << 20)
     (seeds / "002_0000000000000002.txt").symlink_to(seeds / "000_5e300edb8a850530.txt")
-    assert seedfiles.read(seeds, "002_0000000000000002.txt", 1 << 20) == (
-        seeds / "000_5e300edb8a850530.txt"
-    ).read_bytes()
+    assert (
+        seedfiles.read(seeds, "002_0000000000000002.txt", 1 << 20)
+        == (seeds / "000_5e300edb8a850530.txt").read_bytes()
+    )
