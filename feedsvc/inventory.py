@@ -344,7 +344,7 @@ def _subscription(snap: Snapshot, channel: Channel) -> str:
     """The inputs of a channel's subscription feed (channels.Channels.feed): its newest
     ``feed_size`` articles, older ones changed since the least recently changed of those (RFC
     5005 4.1; all of them here, where the service shows at most ``feed_size``: a superset), and
-    the newest archive page, which it links."""
+    the archive page it links (ArchivePlan.newest_archived: the newest, or the one before)."""
     found = snap._inputs.get(("subscription", channel))
     if found is not None:  # a rebuild lists the snapshot before the change again
         return found
@@ -359,7 +359,8 @@ def _subscription(snap: Snapshot, channel: Channel) -> str:
     name = snap.facet_name(channel) if channel.facet else None
     # An empty feed is dated by the site's content time.
     updated = None if head else snap.content_time
-    found = snap.digest([*head, *again], pages[-1].key if pages else None, name, updated)
+    older = snap.plan(channel).newest_archived(size).key if pages else None
+    found = snap.digest([*head, *again], older, name, updated)
     snap._inputs["subscription", channel] = found
     return found
 

@@ -521,6 +521,33 @@ def test_a_rebuild_puts_back_what_was_removed_or_changed_in_out(
         made.close()
 
 
+def test_a_rebuild_after_a_removal_links_the_archive_page_the_service_links(
+    tmp_path: Path, seeds: Path
+) -> None:
+    """A removal that makes a month split into days one page again moves the page the
+    subscription feed names prev-archive (the one before the page still filling): the rebuild
+    writes the feed again, as the service sends it, not a link to a day page gone from OUT."""
+    (seeds / "000_5e300edb8a850530.txt").unlink()
+    for number, day in enumerate([1, 2, 3, 4], start=1):  # 4 > 3: November goes by day
+        write_document(seeds, number, hex_id(number), date=f"{day} Nov 2025",
+                       headline=f"Nov {day}")  # fmt: skip
+    write_document(seeds, 9, hex_id(9), date="1 Dec 2025", headline="Dec 1")
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out, FEED_SIZE="3")
+    try:
+        made.build()
+        assert "/archives/2025-11-04/feed.atom" in (out / "feed.atom").read_text()
+        (seeds / f"001_{hex_id(1)}.txt").unlink()  # November holds 3: one page again
+        made.svc.store.refresh()
+        made.build()
+        served = made.app.test_client().get("/feed.atom").get_data(as_text=True)
+        assert "/archives/2025-11/feed.atom" in served
+        assert (out / "feed.atom").read_text() == served
+        assert (out / "archives/2025-11/feed.atom").exists()
+    finally:
+        made.close()
+
+
 def test_a_rebuild_with_nothing_changed_renders_nothing(tmp_path: Path, many: Path) -> None:
     out = tmp_path / "out"
     made = builder(tmp_path, many, out)
