@@ -41,9 +41,6 @@ _AFFILIATION_WORDS = frozenset(
     photojournalist reporting chief business sports media network radio magazine
     broadcasting""".split()  # noqa: SIM905
 )
-# An outlet named by its initials first: "CNN Business", "NBC Sports", "ESPN Deportes". Three
-# capitals at least: "AJ Willingham" and "TJ Quinn" are writers.
-_OUTLET_INITIALS = re.compile(r"^[A-Z]{3,}\d*$")
 # What a page puts between a byline and the rest of its line (agency, reading time, date).
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
 # "By Jane Doe / Reuters", "By Jane Doe / John Roe": between names, or before an affiliation.
@@ -168,8 +165,6 @@ def _is_affiliation(text: str) -> bool:
     words = text.split()
     if len(words) == 1:
         return bool(_NAME_WORD.match(words[0]) and words[0][0].isupper())
-    if _OUTLET_INITIALS.match(words[0]) and not text.isupper():
-        return True  # "CNN Business"; in a line all in capitals, initials say nothing
     return any(w.lower() in _AFFILIATION_WORDS for w in re.split(r"[\s\-]+", text.strip()))
 
 

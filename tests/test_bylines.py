@@ -66,6 +66,10 @@ from feedsvc.bylines import read_byline, read_credits
         ("By AJ Willingham, CNN", ("AJ Willingham",)),
         ("By Jane Doe / TJ Quinn", ("Jane Doe", "TJ Quinn")),
         ("By Jean DUPONT / Marie MARTIN", ("Jean DUPONT", "Marie MARTIN")),
+        # Surname first in capitals (Korean, Chinese, French wire style): writers, not outlets.
+        ("By Jane Doe / KIM Tong-hyung", ("Jane Doe", "KIM Tong-hyung")),
+        ("By Jane Doe, LEE Min-ji, Reuters", ("Jane Doe", "LEE Min-ji")),
+        ("By Jane Doe / DUPONT Jean", ("Jane Doe", "DUPONT Jean")),
         ("BY JANE DOE / JOHN ROE", ("Jane Doe", "John Roe")),
     ],
 )
