@@ -177,10 +177,19 @@ def read(folder: Path, name: str, max_bytes: int) -> bytes:
         # A symbolic link (O_NOFOLLOW): judged again where it is opened, as _describe judged
         # it, so that one swapped in after the scan saw a file cannot publish a file outside
         # the folder that the service can read.
-        target = os.path.realpath(path)
-        if not _inside(Path(folder).resolve(), Path(target)):
+        root, target = Path(folder).resolve(), os.path.realpath(path)
+        if not _inside(root, Path(target)):
             raise ValueError("symbolic link to a file outside the seeds folder") from None
         fd = os.open(target, flags)
+        # The path was judged, not what was opened: a folder on it may have been swapped for
+        # a link since. Judge the file the descriptor holds (Linux names it in /proc).
+        try:
+            opened = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            opened = None
+        if opened is not None and not Path(opened).is_relative_to(root):
+            os.close(fd)
+            raise ValueError("symbolic link to a file outside the seeds folder") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

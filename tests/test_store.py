@@ -1145,3 +1145,31 @@ def test_a_link_swapped_in_after_the_scan_cannot_lead_out_of_the_folder(
         seedfiles.read(seeds, "002_0000000000000002.txt", 1 << 20)
         == (seeds / "000_5e300edb8a850530.txt").read_bytes()
     )
+
+
+def test_a_folder_swapped_for_a_link_between_the_check_and_the_open_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link into a folder of the seeds folder, that folder swapped for a link out of it in
+    the moment between seedfiles.read's check and its open (simulated there): the file opened
+    is judged, and refused."""
+    from feedsvc import seedfiles
+
+    seeds = tmp_path / "seeds"
+    (seeds / "sub").mkdir(parents=True)
+    (seeds / "sub" / "doc.txt").write_text("Inside\n\n1 Jan 2021\n\nFine.\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "doc.txt").write_text("Secret\n\n1 Jan 2021\n\nDo not publish.\n")
+    (seeds / "001_0000000000000001.txt").symlink_to("sub/doc.txt")
+    judged = seedfiles._inside
+
+    def then_swapped(root: Path, path: Path) -> bool:
+        verdict = judged(root, path)
+        os.rename(seeds / "sub", tmp_path / "sub-away")
+        (seeds / "sub").symlink_to(outside)
+        return verdict
+
+    monkeypatch.setattr(seedfiles, "_inside", then_swapped)
+    with pytest.raises(ValueError, match="outside the seeds folder"):
+        seedfiles.read(seeds, "001_0000000000000001.txt", 1 << 20)
