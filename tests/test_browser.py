@@ -835,7 +835,8 @@ def test_an_arabic_article_reads_right_to_left_even_where_a_block_opens_in_latin
 
 
 def test_a_right_to_left_name_keeps_the_words_around_it_in_order(browser: WebDriver) -> None:
-    """A listing's heading isolates the channel's name: "دبي, page 2" is not mirrored."""
+    """A listing's heading isolates the channel's name in a <bdi> and runs left to right, as
+    its English words do, so that on a later page "دبي, page 2" is not mirrored."""
     visit(browser, "/places/dby")
     title = browser.find_element(By.TAG_NAME, "h1")
     assert title.find_element(By.TAG_NAME, "bdi").text == "دبي"

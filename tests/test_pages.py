@@ -906,3 +906,30 @@ def test_every_template_and_static_file_ships_in_the_wheel() -> None:
     for folder in ("templates", "static"):
         for path in (package / folder).iterdir():
             assert path in shipped, path.relative_to(package).as_posix()
+
+
+@pytest.mark.parametrize(
+    ("blocks", "expected"),
+    [
+        (["Talks resume", "Officials met."], ("ltr", ["ltr", "ltr"])),
+        # Arabic that opens with a brand, a number, a Latin word: right to left all the same.
+        (
+            ["iPhone 17 يصل إلى الأسواق", "Apple قالت في بيان", "25% من المبيعات"],
+            ("rtl", ["rtl", "rtl", "rtl"]),
+        ),
+        # An English story quoting a paragraph of Hebrew; a block of digits takes the story's.
+        (
+            ["Talks resume in Jerusalem", "שלום לכולם, אמר השר", "2024"],
+            ("ltr", ["ltr", "rtl", "ltr"]),
+        ),
+        # Arabic-Indic digits are no letters: the Arabic words decide.
+        (["١٢٣٤٥٦٧٨٩ ab خبر عاجل"], ("rtl", ["rtl"])),
+        (["", "—"], ("ltr", ["ltr", "ltr"])),
+    ],
+)
+def test_text_direction_goes_by_most_letters(
+    blocks: list[str], expected: tuple[str, list[str]]
+) -> None:
+    from feedsvc.templating import block_directions
+
+    assert block_directions(blocks) == expected
