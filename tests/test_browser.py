@@ -814,6 +814,19 @@ return Array.from(document.querySelectorAll(arguments[0]))
 """
 
 
+# Where on screen (x) each of some words of an element's text starts.
+WORD_POSITIONS = """
+const node = document.querySelector(arguments[0]).firstChild;
+return arguments[1].map(word => {
+  const range = document.createRange();
+  const at = node.textContent.indexOf(word);
+  range.setStart(node, at);
+  range.setEnd(node, at + word.length);
+  return range.getBoundingClientRect().left;
+});
+"""
+
+
 def test_an_arabic_article_reads_right_to_left_even_where_a_block_opens_in_latin(
     browser: WebDriver, screenshots: Path
 ) -> None:
@@ -824,6 +837,9 @@ def test_an_arabic_article_reads_right_to_left_even_where_a_block_opens_in_latin
     blocks = browser.execute_script(DIRECTIONS, "article h1, article > p:not(.meta):not(.byline)")
     assert len(blocks) == 1 + len(ARABIC_PARAGRAPHS), blocks
     assert {direction for _, direction in blocks} == {"rtl"}, blocks
+    # The date, in English words, reads left to right in it: "5 January 2019".
+    day, month = browser.execute_script(WORD_POSITIONS, "article p.meta time", ["5", "January"])
+    assert day < month, (day, month)
     shoot(browser, screenshots, "arabic-article")
     visit(browser, "/places/dby")
     summary = browser.execute_script(DIRECTIONS, "li.summary h2, li.summary > p:not(.meta)")
@@ -887,6 +903,8 @@ def test_nothing_is_cut_off_on_a_narrow_screen(
                 assert browser.execute_script("return document.body.scrollHeight") > before
             cut, page_width, inner = browser.execute_script(OVERFLOWS)
             assert cut == [] and page_width <= inner, (shown, cut, page_width, inner)
+            broken = [cell for cell in browser.execute_script(LINES_PER_CELL) if cell[1] != 1]
+            assert broken == [], (shown, broken)  # no name or format split over two lines
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
