@@ -703,7 +703,7 @@ class Builder:
         assert self._entries is not None
         entries = self._entries
         moves: list[tuple[str, Path]] = []
-        removals: list[Path] = []
+        stale: list[str] = []  # files (relative to OUT) of entries changed or gone
         changed: list[Entry] = []
         for result in results:
             if result.error is not None:
@@ -717,13 +717,17 @@ class Builder:
                 moves.append((name, self.tree.path(relative)))
                 report.written.append(relative)
             if old is not None:
-                stale = set(old.files()) - set(result.entry.files())
-                removals += [self.tree.path(relative) for relative in sorted(stale)]
-                report.removed += sorted(stale)
+                stale += sorted(set(old.files()) - set(result.entry.files()))
             changed.append(result.entry)
         for entry in gone:
-            removals += [self.tree.path(relative) for relative in entry.files()]
-            report.removed += entry.files()
+            stale += entry.files()
+        # A file a gone URL leaves may be another's now: /static/site.css?v=<new> takes over
+        # static/site.css from ?v=<old> when a release changes the stylesheet. Removed after
+        # the moves, it would leave the site without it.
+        held = {relative for entry in changed for relative in entry.files()}
+        stale = [relative for relative in stale if relative not in held]
+        removals = [self.tree.path(relative) for relative in stale]
+        report.removed += stale
         _check_unique_files(self._owners, changed, gone)
         updated = dict(entries)
         updated.update((entry.url, entry) for entry in changed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gzip
 import html.parser
 import os
@@ -544,6 +545,37 @@ def test_a_rebuild_after_a_removal_links_the_archive_page_the_service_links(
         assert "/archives/2025-11/feed.atom" in served
         assert (out / "feed.atom").read_text() == served
         assert (out / "archives/2025-11/feed.atom").exists()
+    finally:
+        made.close()
+
+
+def test_a_rebuild_after_a_release_that_changed_the_stylesheet_keeps_it(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade whose stylesheet changed: /static/site.css?v=<new> takes static/site.css over
+    from ?v=<old>, which is gone. The file is written anew, not removed with the old URL (an
+    upgrade trial's site was left without its stylesheet, and a watching build never put it
+    back)."""
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    made.build()
+    made.close()
+    release = tmp_path / "static"
+    shutil.copytree(assets.FOLDER, release)
+    stylesheet = (release / "site.css").read_bytes() + b"\n/* the next release */\n"
+    (release / "site.css").write_bytes(stylesheet)
+    monkeypatch.setattr(assets, "Assets", functools.partial(assets.Assets, release))
+    # A release's code differs too (renderer_stamp digests the package): every page again.
+    monkeypatch.setattr(build, "renderer_stamp", lambda settings: "the next release")
+    made = builder(tmp_path, seeds, out)
+    try:
+        report = made.build()
+        assert "static/site.css" not in report.removed
+        assert (out / "static/site.css").read_bytes() == stylesheet
+        assert gzip.decompress((out / "static/site.css.gz").read_bytes()) == stylesheet
+        page = (out / "index.html").read_text()
+        assert f"/static/site.css?v={assets.Assets().get('site.css').version}" in page
+        assert made.build().written == []  # and it stays
     finally:
         made.close()
 
