@@ -53,7 +53,8 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
     # waits for the process already building it (the write lock).
     if not store.ready():
         logging.getLogger(__name__).info(
-            "the index %s is missing or unusable; building it from %s first",
+            # Not "missing": it may be one of an earlier parser (refresh says which, next).
+            "the index %s cannot be served as it is; building it from %s first",
             settings.index_path, settings.seeds_dir,
         )  # fmt: skip
         log_skipped(store.refresh())

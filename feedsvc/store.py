@@ -1419,10 +1419,16 @@ class Store:
                 aside.discard()
         finally:
             aside.release()
+        self.version()  # read the index put in place, not the one it replaced
         log.info("the index %s is built again: %s in %.1f s, of which %.1f s catching up "
                  "with the changes made meanwhile", self.index_path,
                  changes.quantity(self.count(), "article"), time.monotonic() - started,
                  time.monotonic() - caught_up)  # fmt: skip
+        # What this parser refuses that the earlier one published is gone from the site now:
+        # said here, or only `feedsvc check` would tell (an upgrade trial's pages went 404 in
+        # silence), as the service's start says what its index skips.
+        if summary := changes.summarise_problems(self.problems()):
+            log.warning("%s", summary)
         self.release()
         return report
 

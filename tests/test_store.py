@@ -158,6 +158,35 @@ def test_an_index_of_an_earlier_parser_is_kept_in_step_until_a_command_builds_it
     assert not serving.renewal_owed()
 
 
+def test_a_renewal_says_what_the_new_parser_refuses(
+    tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A document the earlier parser published and this one refuses leaves the site when the
+    renewal puts the new index in place: the renewal says which and why (it said nothing)."""
+    good = b"Talks resume\n\n12 Apr 2021\n\nPARIS (AFP) - Officials met.\n"
+    refused = "\u200f\n\n12 Apr 2021\n\nPARIS (AFP) - Officials met.\n".encode()
+    refused += b" " * (len(good) - len(refused))  # the same size: read as before until renewed
+    path = seeds / f"001_{hex_id(1)}.txt"
+    path.write_bytes(good)
+    make_store(tmp_path, seeds).refresh()
+    written = path.stat()
+    path.write_bytes(refused)
+    os.utime(path, ns=(written.st_atime_ns, written.st_mtime_ns))
+    settings = config.load(settings_for(tmp_path, seeds))
+    with contextlib.closing(sqlite3.connect(settings.index_path)) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")  # as an earlier one left
+        db.commit()
+    store = Store(settings, renew=False)
+    assert store.get(hex_id(1)) is not None
+    with caplog.at_level(logging.INFO, logger="feedsvc.store"):
+        store.renew()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("is built again: 1 article in" in line for line in said), said  # the new index's
+    assert any(
+        f"001_{hex_id(1)}.txt (the headline has no visible character)" in line for line in said
+    ), said
+
+
 def test_a_renewal_that_keeps_failing_is_tried_less_and_less_often(
     tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
