@@ -36,6 +36,9 @@ from .conftest import (
 ROOT = Path(__file__).resolve().parent.parent
 FRONT_CONF = ROOT / "docs" / "nginx-front.conf"
 SEND_TIMEOUT_SECONDS = 10  # as docs/nginx-front.conf sets it
+# How soon another client is answered while others hold the front: held behind them, it would
+# wait send_timeout (10 s); on a loaded machine an answer took 1.2 s (a CI run).
+ANSWERED_SECONDS = 3.0
 PER_CLIENT_REQUESTS = 32  # likewise
 BIG_FEED = "/feed.atom?limit=200"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin is not on every user's PATH
@@ -214,7 +217,7 @@ def test_slow_readers_are_dropped_and_never_reach_feedsvc(front: Front) -> None:
     try:
         time.sleep(1)
         code, took = timed_status(front.port, "/feed.json")
-        assert code == 200 and took < 1.0
+        assert code == 200 and took < ANSWERED_SECONDS
         # nginx has read every answer from feedsvc: feedsvc holds no connection per reader.
         assert established_to(feedsvc_port) <= 32 + 4
         assert established_to(front.port, "127.0.1.") == len(readers)
@@ -239,7 +242,7 @@ def test_one_client_address_is_held_to_its_share(front: Front) -> None:
         assert statuses.count(200) <= PER_CLIENT_REQUESTS
         assert statuses.count(503) >= 8
         code, took = timed_status(front.port, "/feed.json")  # another client is served at once
-        assert code == 200 and took < 1.0
+        assert code == 200 and took < ANSWERED_SECONDS
     finally:
         for sock in greedy:
             sock.close()
