@@ -127,6 +127,13 @@ def test_a_changed_date_setting_rebuilds_the_index_with_it(
     assert not any("other date settings" in r.getMessage() for r in caplog.records)
 
 
+def made_by_an_earlier_parser(index_path: Path) -> None:
+    """Record in the index that an earlier document parser made it (store.OTHER_PARSER)."""
+    with contextlib.closing(sqlite3.connect(index_path)) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")
+        db.commit()
+
+
 def test_an_index_of_an_earlier_parser_is_kept_in_step_until_a_command_builds_it_again(
     tmp_path: Path, seeds: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -136,8 +143,8 @@ def test_an_index_of_an_earlier_parser_is_kept_in_step_until_a_command_builds_it
     write_document(seeds, 1, hex_id(1), headline="Talks resume in Geneva")
     make_store(tmp_path, seeds).refresh()
     settings = config.load(settings_for(tmp_path, seeds))
+    made_by_an_earlier_parser(settings.index_path)
     with contextlib.closing(sqlite3.connect(settings.index_path)) as db:
-        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")  # as an earlier one left
         db.execute("UPDATE articles SET headline = 'As Read Before' WHERE id = ?", (hex_id(1),))
         db.commit()
 
@@ -173,9 +180,7 @@ def test_a_renewal_says_what_the_new_parser_refuses(
     path.write_bytes(refused)
     os.utime(path, ns=(written.st_atime_ns, written.st_mtime_ns))
     settings = config.load(settings_for(tmp_path, seeds))
-    with contextlib.closing(sqlite3.connect(settings.index_path)) as db:
-        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")  # as an earlier one left
-        db.commit()
+    made_by_an_earlier_parser(settings.index_path)
     store = Store(settings, renew=False)
     assert store.get(hex_id(1)) is not None
     with caplog.at_level(logging.INFO, logger="feedsvc.store"):
@@ -198,9 +203,7 @@ def test_a_renewal_that_keeps_failing_is_tried_less_and_less_often(
     write_document(seeds, 1, hex_id(1))
     make_store(tmp_path, seeds).refresh()
     settings = config.load(settings_for(tmp_path, seeds))
-    with contextlib.closing(sqlite3.connect(settings.index_path)) as db:
-        db.execute("UPDATE meta SET value = '0' WHERE key = 'parser'")  # as an earlier one left
-        db.commit()
+    made_by_an_earlier_parser(settings.index_path)
     # The renewal cannot take its own index's lock: it fails, as it would on a full disk.
     Path(f"{renewal_path(settings.index_path)}.lock").mkdir()
     waits: list[int] = []  # the failures in a row each wait was asked for
