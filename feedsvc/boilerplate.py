@@ -119,7 +119,8 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
     """Why ``paragraph`` is scraped junk rather than article text, or None to keep it. A
     ``lead`` (the paragraph a dateline opens) that ends as a sentence is not judged by its
     capitals: "MADRID (AFP) - Spain Wins World Cup Final." is a story, though its words read
-    like a related headline ("Subscribe Now For Our Newsletter" is still an ad)."""
+    like a related headline ("Subscribe Now For Our Newsletter" is still an ad), nor taken for
+    a copy of the headline."""
     text = paragraph.strip()
     if is_photo_caption(text):
         return "photo caption"
@@ -128,7 +129,7 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
         # credit line never starts like an emoticon).
         if text[:1].islower() and (_EMOTICON.match(text) or _EMOTICON_WRAPPED.match(text)):
             return "advertisement"
-        if headline and _repeats(text, headline):
+        if headline and not lead and _repeats(text, headline):
             return "repeats the headline"
         return None
     lowered = _key(text)
@@ -145,7 +146,9 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
         return "broker name"
     if _URL_ONLY.match(text):
         return "bare link"
-    if headline and lowered == _headline_key(headline):
+    # The lead may repeat the headline (a wire flash: its one sentence is both); a copy of the
+    # headline anywhere else is a scraper's repeated heading.
+    if headline and not lead and lowered == _headline_key(headline):
         return "repeats the headline"
     words = _WORD.findall(text)
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
