@@ -509,7 +509,8 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
         return [block]
     parts: list[str] = []
     text_lines: list[str] = []
-    for line in block.split("\n"):
+    lines = block.split("\n")
+    for number, line in enumerate(lines):
         if (
             (("/" in line or "Photo" in line) and is_photo_caption(_fold_spaces(line)))
             or (
@@ -517,7 +518,12 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
                 and line.lstrip()[:1].islower()
                 and is_emoticon_line(_fold_spaces(line))
             )
-            or (byline and bylines.opens_byline(line.lstrip()) and bylines.is_byline(line))
+            or (
+                byline
+                and bylines.opens_byline(line.lstrip())
+                and _between_sentences(lines, number)
+                and bylines.is_byline(line)
+            )
         ):
             if text_lines:
                 parts.append("\n".join(text_lines))
@@ -528,6 +534,20 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
     if text_lines:
         parts.append("\n".join(text_lines))
     return parts
+
+
+def _between_sentences(lines: list[str], number: int) -> bool:
+    """Whether line ``number`` of a block may stand apart from the lines around it: it does not
+    run on into the next line (which would open in lower case), and the line before ended a
+    sentence, or it opens with a capital. In copy wrapped at a fixed width, "... filed last
+    year" / "by Jane Doe and John Roe" / "against the city ..." is one sentence."""
+    following = lines[number + 1].lstrip()[:1] if number + 1 < len(lines) else ""
+    if following.islower():
+        return False
+    previous = lines[number - 1].rstrip() if number else ""
+    return (
+        not previous or previous.endswith(_SENTENCE_ENDINGS) or lines[number].lstrip()[:1].isupper()
+    )
 
 
 def _first_lines(text: str, count: int) -> list[str]:
