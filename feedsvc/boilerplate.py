@@ -168,6 +168,19 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
     return None
 
 
+def is_junk_line(line: str) -> bool:
+    """Whether a line is junk by name, whatever surrounds it: a widget heading ("Advertisement",
+    "Share this article"), a broker's name, or a widget label and its link ("Read more: ...").
+    A scraper may glue such a line to the paragraph above or below with a single newline."""
+    text = line.strip()
+    if not text[:1].isupper():
+        return False  # headings are capitalised; a wrapped sentence's "share." is not one
+    lowered = _key(text)
+    if lowered in WIDGET_HEADINGS or lowered in BROKERS:
+        return True
+    return _WIDGET_LABEL.match(text) is not None and text.count(" ") < MAX_JUNK_WORDS
+
+
 def is_emoticon_line(text: str) -> bool:
     """Only the editor's emoticon words: ``smiley``, ``heart heart``, ``broken heart``.
     ``text`` has its spaces folded, as paragraphs have."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import bylines
-from .boilerplate import is_emoticon_line, is_photo_caption, junk_reason
+from .boilerplate import is_emoticon_line, is_junk_line, is_photo_caption, junk_reason
 from .dates import DateError, parse_date_line
 from .slugs import headline_slug, slugify
 
@@ -498,12 +498,13 @@ def _fold_spaces(text: str) -> str:
 
 
 def _lines_apart(block: str, *, byline: bool) -> list[str]:
-    """The block, with any photo caption, emoticon, and (when ``byline``) byline on a line of
-    its own split off as a block of its own.
+    """The block, with any photo caption, emoticon, widget line ("Advertisement", "Read more:
+    ...") and (when ``byline``) byline on a line of its own split off as a block of its own.
 
-    A scraper may glue a caption or an editor's emoticon to the paragraph above or below it
-    with a single newline; folded together, the paragraph would be removed with the caption,
-    or published with the emoticon. A byline glued to the dateline would hide both.
+    A scraper may glue a caption, a widget's line or an editor's emoticon to the paragraph
+    above or below it with a single newline; folded together, the paragraph would be removed
+    with the caption, or published with the junk run into it. A byline glued to the dateline
+    would hide both.
     """
     if "\n" not in block:
         return [block]
@@ -524,6 +525,7 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
                 and _between_sentences(lines, number)
                 and bylines.is_byline(line)
             )
+            or (is_junk_line(line) and _between_sentences(lines, number))
         ):
             if text_lines:
                 parts.append("\n".join(text_lines))
