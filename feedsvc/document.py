@@ -339,9 +339,15 @@ def _drop_undecodable(
 # The first bytes of most cut UTF-8 sequences (accented Latin letters, punctuation): read as
 # Windows-1252 (Â, Ã, â) only inside a word, as in "S\xc3O PAULO".
 _CUT_UTF8_LEADS = frozenset({0xC2, 0xC3, 0xE2})
-# Windows-1252's quotation marks, dashes, ellipsis and the signs news text holds (€, £, °), as
-# Word pastes them.
-_PASTED_PUNCTUATION = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u20ac\u00a3\u00b0")
+# Windows-1252's quotation marks, dashes, ellipsis, no-break space and the signs news text
+# holds (€, £, °, ½, º, ®, ™, «), as Word and web pages paste them. (Without the no-break space,
+# "10\xa0percent" was published as "10percent"; without the signs, a file holding more of
+# them than UTF-8 letters was read whole as Windows-1252: "ZÃ¼rich".)
+_PASTED_PUNCTUATION = frozenset(
+    "\u2018\u2019\u201a\u201c\u201d\u201e\u2039\u203a\u00ab\u00bb\u2013\u2014\u2026\u2022\u00b7"
+    "\u00a0\u20ac\u00a3\u00a2\u00a5\u00b0\u00bd\u00bc\u00be\u00b9\u00b2\u00b3\u00ba\u00aa"
+    "\u00ae\u00a9\u2122\u00a7\u00b1\u00d7\u00f7\u00a1\u00bf"
+)
 
 
 def _pasted_cp1252(escaped: str, at: int) -> str | None:
