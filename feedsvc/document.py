@@ -671,10 +671,25 @@ def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
     city = match.group("city").strip()
     if city != city.upper() or not any(c.isalpha() for c in city):
         return False
+    if _spells_out(city, match.group("agency")):
+        return False
     # "UNICEF (United Nations Children's Fund) said ..." is a sentence, not a dateline: without a
     # dash, a dateline is followed by the start of a sentence.
     rest = paragraph[match.end() :]
     return bool(match.group("dash")) or not rest[:1].islower()
+
+
+def _spells_out(city: str, agency: str) -> bool:
+    """Whether the bracket after a one-word "city" spells it out: "NATO (North Atlantic Treaty
+    Organization)", "UNICEF (United Nations Children's Fund)" open a sentence about the
+    organisation. Its capitalised words' initials are the acronym's letters, in order, from the
+    first two ("PARIS (Agence France-Presse)": A, F, P is not; "SANAA (Saba News Agency)": S, N
+    is not S, A)."""
+    initials = [word[0] for word in re.split(r"[\s\-]+", agency) if word[:1].isupper()]
+    if " " in city or len(initials) < 2 or initials[:2] != list(city[:2]):
+        return False
+    letters = iter(city)
+    return all(initial in letters for initial in initials)
 
 
 def _clean(body: list[str], headline: str, lead: int | None) -> tuple[list[str], list[Removed]]:
