@@ -46,6 +46,9 @@ MAX_LABEL_WORDS = 6
 _SENTENCE_ENDINGS = tuple('.!?:;"”’)')
 # How many of the first blocks may hold a byline glued to the dateline by a single newline.
 BYLINE_BLOCKS = 4
+# NUL bytes at the start of a file that are strays in text (a copy that went wrong), removed
+# with the other control characters; more make it binary (a PNG holds 16 in its first KB).
+MAX_STRAY_NULS = 4
 # Where an undecodable byte was dropped, said for at most this many of them.
 SHOWN_POSITIONS = 5
 
@@ -190,7 +193,7 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
     ValueError for a binary file, or one in a legacy encoding other than Windows-1252.
     """
     warnings = []
-    if b"\x00" in raw[:8192] and not raw.startswith(_UTF16_BOMS):
+    if raw.count(0, 0, 8192) > MAX_STRAY_NULS and not raw.startswith(_UTF16_BOMS):
         if _wide_text(raw[:8192]):
             raise ValueError(
                 "UTF-16 or UTF-32 text without a byte-order mark, not read: convert it to UTF-8"
