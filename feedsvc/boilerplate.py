@@ -42,12 +42,17 @@ _CALL_TO_ACTION = re.compile(
     r"|watch (?:the|our|this) (?:video|clip|full))\b",
     re.IGNORECASE,
 )
-# "© Reuters", "Copyright 2021 The Associated Press", "... All rights reserved." - but not
-# "Copyright law experts said ...".
+# "© Reuters", "Copyright 2021 The Associated Press", "(c) 2021 AFP", "... All rights
+# reserved." - but not "Copyright law experts said ...".
 _COPYRIGHT = re.compile(
-    r"^(?:©|\(c\)\s)|^copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b)|\ball rights reserved\b",
+    r"^(?:©|\(c\)\s*(?:\d{4}|copyright\b))|^copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b)"
+    r"|\ball rights reserved\b",
     re.IGNORECASE,
 )
+# "(c) Reuters" is a notice in a few words; "(c) the minister may revoke a licence ..." is the
+# third item of a list.
+_C_IN_BRACKETS = re.compile(r"^\(c\)\s", re.IGNORECASE)
+MAX_NOTICE_WORDS = 6
 BROKERS = frozenset(
     name.strip()
     for name in """
@@ -108,6 +113,14 @@ _HEADLINE_LOWERCASE = frozenset(
     | {"under", "between", "against", "during", "without", "through", "across", "before"}
     | {"since", "until", "while", "versus"}
 )
+# What title-case styles (AP, Chicago) leave in lower case among short words: articles,
+# conjunctions, short prepositions. Any other short word in lower case ("won", "met", "is") is
+# a sentence's.
+_TITLE_SMALL_WORDS = frozenset(
+    "a an the and but or nor for so yet as at by in of off on out per to up via vs v".split()
+)
+# A widget label's rest, as a sentence: "More: The company said it would cut 500 jobs."
+MIN_LABELLED_SENTENCE_WORDS = 6
 # The longest line the shape rules below consider (widget labels such as "Read more: <a
 # headline>"); counting words is the costly part of the rules, so longer lines skip it.
 MAX_JUNK_WORDS = 30
@@ -153,11 +166,14 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
     words = _WORD.findall(text)
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
         return "advertisement"
-    if len(words) <= MAX_JUNK_WORDS and _WIDGET_LABEL.match(text):
-        return "widget text"
+    if len(words) <= MAX_JUNK_WORDS and (label := _WIDGET_LABEL.match(text)):
+        if not _labels_a_sentence(text[label.end() :]):
+            return "widget text"
     if len(words) <= 14 and _CALL_TO_ACTION.match(text):
         return "widget text"
     if len(words) <= 25 and _COPYRIGHT.search(text):
+        return "copyright notice"
+    if len(words) <= MAX_NOTICE_WORDS and _C_IN_BRACKETS.match(text):
         return "copyright notice"
     if lead and text.endswith(_TERMINAL):
         return None
@@ -210,13 +226,29 @@ def _repeats(text: str, headline: str) -> bool:
 
 def _is_title_case_headline(words: list[str]) -> bool:
     # A related-story headline capitalises every content word; a body sentence, however full of
-    # names and titles, has a lowercase verb or noun ("..., Senate Leader Tom Hadley attended.").
+    # names and titles, has a lowercase verb or noun ("..., Senate Leader Tom Hadley attended.",
+    # "Putin met Maduro in Moscow."): only articles, conjunctions and short prepositions stay
+    # in lower case in a title.
     if len(words) > 20:
         return False
     content = [w for w in words if len(w) >= 4]
     if len(content) < 3:
         return False
-    return all(w[0].isupper() or w.lower() in _HEADLINE_LOWERCASE for w in content)
+    return all(
+        w[0].isupper() or w in _HEADLINE_LOWERCASE or (len(w) < 4 and w in _TITLE_SMALL_WORDS)
+        for w in words
+    )
+
+
+def _labels_a_sentence(rest: str) -> bool:
+    """Whether what follows a widget label ("More: ", "Latest: ") is a sentence of the story
+    rather than a linked headline: it ends as a sentence, in six words or more, and is not in
+    title case. ("Latest: The death toll rose to 12, officials said." is text; "Read more: Oil
+    prices jump as Ukraine war rages" is a link.)"""
+    rest = rest.strip()
+    if not rest.endswith(_TERMINAL) or len(rest.split()) < MIN_LABELLED_SENTENCE_WORDS:
+        return False
+    return not _is_title_case_headline(_WORD.findall(rest))
 
 
 def _mostly_capitalised(words: list[str]) -> bool:

@@ -372,6 +372,43 @@ def test_sentences_with_slashes_are_kept(sentence: str) -> None:
     assert junk_reason(sentence, "Headline") is None
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # A trial: each was removed as junk. A lowercase short verb is a sentence's...
+        "Sinner won the Australian Open in January.",
+        "Trump won Pennsylvania, Michigan and Wisconsin.",
+        "Putin met Maduro in Moscow.",
+        # ... "(c)" opens the third item of a list...
+        "(c) the minister may revoke a licence if the holder breaches its conditions;",
+        # ... and a sentence may open with a widget's word and a colon.
+        "More: The company said it would cut 500 jobs by June.",
+        "Latest: The death toll rose to 12, officials said.",
+        "Opinion: the ruling was a mistake, Smith wrote in a dissent.",
+    ],
+)
+def test_sentences_shaped_like_junk_are_kept(sentence: str) -> None:
+    assert junk_reason(sentence, "Headline") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("Ukraine Crisis Puts Euro On Course For Worst Week In Two Years.", "related headline"),
+        ("Recent Floods Leave Thousands Without Power", "related headline"),
+        ("Oil Prices Jump as Ukraine War Rages", "related headline"),
+        ("Read more: Oil prices jump as Ukraine war rages", "widget text"),
+        ("Read more: Oil Prices Jump as Ukraine War Rages.", "widget text"),
+        ("Photo: AP", "widget text"),
+        ("(c) Reuters", "copyright notice"),
+        ("(c) 2024 The Associated Press. All rights reserved.", "copyright notice"),
+        ("(C) Copyright 2024 Thomson Reuters, and its affiliated companies", "copyright notice"),
+    ],
+)
+def test_junk_is_still_junk(line: str, reason: str) -> None:
+    assert junk_reason(line, "Headline") == reason
+
+
 def test_no_whitespace_but_the_ascii_space_is_printable() -> None:
     # The parser skips folding printable text without double spaces; that is only right while
     # every other character str.split() treats as whitespace (and U+200B) is unprintable.
