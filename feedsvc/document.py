@@ -429,25 +429,27 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
         for number, block in enumerate(_BLANK_LINES.split(text))
         for part in _lines_apart(block, byline=number < BYLINE_BLOCKS)
     ]
-    lines = _first_lines(text, 2)
+    lines = _first_lines(text, 3)
     if not lines:
         raise DocumentError(file_name, "empty document")
     headline = _headline(lines[0], warnings)
     if not any(unicodedata.category(ch)[0] not in "CZ" for ch in headline):
         # Only marks such as U+200F: an entry with nothing to click, a page with an empty <h1>.
         raise DocumentError(file_name, "the headline has no visible character")
-    date_line = lines[1] if len(lines) > 1 else ""
-    if not date_line:
+    if len(lines) < 2:
         raise DocumentError(file_name, "no date line after the headline")
+    # A byline may stand between the headline and the date line, as scraped pages put it.
+    byline = bylines.read_byline(lines[1]) if bylines.opens_byline(lines[1]) else None
+    top = lines[:3] if byline and len(lines) > 2 else lines[:2]
     try:
-        date = parse_date_line(
-            date_line, default_tz=options.timezone, date_order=options.date_order
-        )
+        date = parse_date_line(top[-1], default_tz=options.timezone, date_order=options.date_order)
     except DateError as exc:
-        raise DocumentError(file_name, f"second line is not a usable date: {exc}") from None
+        where = "line after the byline" if len(top) == 3 else "second line"
+        raise DocumentError(file_name, f"{where} is not a usable date: {exc}") from None
     warnings.extend(date.warnings)
 
-    head = _split_head(_body_blocks(blocks, lines[0], date_line), headline)
+    head = _split_head(_body_blocks(blocks, top), headline)
+    head.authors[:0] = [name for name in byline or () if name not in head.authors]
     paragraphs, removed = _clean(head.body, headline, head.lead)
     removed = [Removed(label, "label before the dateline") for label in head.labels] + removed
     if not paragraphs:
@@ -580,11 +582,12 @@ def _headline(line: str, warnings: list[str]) -> str:
     return headline
 
 
-def _body_blocks(blocks: list[str], headline_line: str, date_line: str) -> list[str]:
-    # The headline and date usually stand alone, but a scraper may glue them to the body with a
-    # single newline; drop exactly those two lines and keep whatever shares their block.
+def _body_blocks(blocks: list[str], top: list[str]) -> list[str]:
+    # The headline and date (and a byline between them) usually stand alone, but a scraper may
+    # glue them to the body with a single newline; drop exactly those lines and keep whatever
+    # shares their block.
     body: list[str] = []
-    to_skip = [_fold_spaces(headline_line), _fold_spaces(date_line)]
+    to_skip = [_fold_spaces(line) for line in top]
     for block in blocks:
         while to_skip and block.startswith(to_skip[0]):
             block = block[len(to_skip.pop(0)) :].strip()
