@@ -59,7 +59,9 @@ _MONTH_DAY_YEAR_TIME = re.compile(
 _NUMERIC = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:,?\s+(.+))?$")
 # Scrapers join date and time with a bar, a dot or a spaced slash: "April 12, 2021 | 3:45 PM",
 # "April 12, 2021 / 3:45 PM" (a slash without spaces is a numeric date's: "09/06/2022").
-_SEPARATOR = re.compile(r"\s*[|·•]\s*|\s+/\s+")
+_SEPARATOR = re.compile(r"\s*[|·•]\s*|\s+[/—–]\s+")
+# Reuters gives the time in GMT after the local one: "March 3, 2025 3:45 PM EST (2045 GMT)".
+_GMT_TAIL = re.compile(r"\s*\(\d{3,4}\s*GMT\)$")
 # A wire page's stamp goes on to say when the story was updated: "April 12, 2021 3:45 PM EDT /
 # Updated April 12, 2021 4:10 PM EDT", "... / Updated 2 hours ago". The publication comes first;
 # the rest is dropped (an edit shows as the file's modification time, as for any document).
@@ -120,7 +122,7 @@ def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "md
             " at most"
         )
     text = _PREFIX.sub("", " ".join(line.split())).strip(" .")
-    text = _normalise(_UPDATED_TAIL.sub("", text).strip(" ."))
+    text = _normalise(_GMT_TAIL.sub("", _UPDATED_TAIL.sub("", text)).strip(" ."))
     if not text:
         raise DateError("the date line is empty")
     parsed = _parse_common(text, default_tz, date_order) or _parse_general(text, default_tz)

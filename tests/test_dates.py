@@ -46,6 +46,10 @@ from feedsvc.dates import DateError, parse_date_line
         # Scrapers join date and time with a bar or a middle dot.
         ("April 12, 2021 | 3:45 PM ET", "2021-04-12T15:45:00-04:00", True),
         ("12 Apr 2021 · 09:30 GMT", "2021-04-12T09:30:00+00:00", True),
+        # Or a dash between spaces; Reuters adds the time in GMT after the local one.
+        ("March 3, 2025 — 3:45 PM ET", "2025-03-03T15:45:00-05:00", True),
+        ("March 3, 2025 – 3:45 PM ET", "2025-03-03T15:45:00-05:00", True),
+        ("March 3, 2025 3:45 PM EST (2045 GMT)", "2025-03-03T15:45:00-05:00", True),
     ],
 )
 def test_date_shapes(line: str, iso: str, has_time: bool) -> None:
