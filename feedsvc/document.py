@@ -71,11 +71,12 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 MAX_LEGACY_NON_ASCII_SHARE = 0.3
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _DATELINE = re.compile(
-    r"""^(?P<city>[^\W\d_][^\n(),]{0,40}?)       # city, in capitals (checked below)
-        (?:,\s*(?P<region>[A-Z][A-Za-z.'’ ]{1,30}?))?   # ", Ill." / ", Venezuela"
-        (?:,\s*(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}))?  # ", June 3"
-        \s*\((?P<agency>[^\W\d_](?:[^\W\d_]|[.&'’\-\ ]){0,39})\)  # "(Reuters)", "(Agência Lusa)"
-        \s*(?P<dash>--|[-—–])?\s*""",
+    r"""^(?:(?P<city>[^\W\d_][^\n(),（）]{0,40}?)       # city, in capitals (checked below)
+        (?:,\s*(?P<region>[^\W\d_](?:[^\W\d_]|[.'’\ ]){1,30}?))?  # ", Ill." / ", Türkiye"
+        (?:,\s*(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,\s*\d{4})?))?  # ", June 3, 2025"
+        \s*)?                                     # "(Reuters) - Oil prices ...": no city
+        [(（](?P<agency>[^\W\d_](?:[^\W\d_]|[.&'’\-\ ]){0,39})[)）]  # "(Reuters)", "（新华社）"
+        \s*(?P<dash>-{2,3}|[-—–‑−_])?\s*""",  # "--", "—", old AP archives' "_"
     re.VERBOSE,
 )
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“‘(]?[A-Z0-9])")
@@ -635,7 +636,8 @@ def _split_head(body: list[str], headline: str) -> _Head:
             if label_first:
                 head.labels.append(head.body.pop())
                 story_at = None
-            head.city, head.agency = match.group("city").strip(), match.group("agency").strip()
+            head.city = (match.group("city") or "").strip() or None
+            head.agency = match.group("agency").strip()
             head.dateline = paragraph[: match.end("agency") + 1]
             paragraph = paragraph[match.end() :].strip()
             if not paragraph:
@@ -674,8 +676,15 @@ def _is_label(paragraph: str) -> bool:
 
 
 def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
+    if match.group("city") is None:
+        # "(Reuters) - Oil prices rose ...", as Reuters opens market stories; without the dash,
+        # a bracket that opens a paragraph is an aside ("(Corrects a date)").
+        return bool(match.group("dash"))
     city = match.group("city").strip()
     if city != city.upper() or not any(c.isalpha() for c in city):
+        return False
+    region = match.group("region")
+    if region and not region[0].isupper():
         return False
     if _spells_out(city, match.group("agency")):
         return False
