@@ -81,12 +81,13 @@ _DATELINE = re.compile(
 )
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“‘(]?[A-Z0-9])")
 # A full stop that does not end a sentence: titles, months, company suffixes ("Gov. Maria
-# Alvarez", "Jan. 6", "Acme Inc. said") and initials ("U.S. Senate", "John F. Kennedy").
+# Alvarez", "Jan. 6", "Acme Inc. said"), initials ("U.S. Senate", "John F. Kennedy") and the
+# time of day ("until 3 a.m. EST Tuesday").
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Gov|Sen|Rep|Gen|Lt|Col|Maj|Capt|Cmdr|Adm|Sgt|Rev|Hon|Pres|Supt"
     r"|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|St|Mt|Ft|Jr|Sr|Inc|Corp|Co|Ltd|Bros|No|Nos|vs"
     r"|approx|est|Calif|Fla|Ill|Mass|Mich|Minn|Okla|Penn|Tenn|Wash|Wis)"
-    r"|(?<![\w.])(?:[A-Z]\.)*[A-Z])\.$"
+    r"|(?<![\w.])(?:[A-Z]\.)*[A-Z]|(?<![\w.])[ap]\.m)\.$"
 )
 
 

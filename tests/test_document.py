@@ -476,7 +476,9 @@ def test_summarize_cuts_at_a_sentence_boundary() -> None:
     assert summary == first.strip()
 
 
-@pytest.mark.parametrize("abbreviation", ["Gov.", "Sen.", "Dr.", "U.S.", "Jan.", "St.", "J."])
+@pytest.mark.parametrize(
+    "abbreviation", ["Gov.", "Sen.", "Dr.", "U.S.", "Jan.", "St.", "J.", "3 a.m.", "11 p.m."]
+)
 def test_summarize_does_not_stop_at_an_abbreviation(abbreviation: str) -> None:
     lead = (
         f"The officials said {abbreviation} Kennedy had spoken to the committee "
