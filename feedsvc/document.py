@@ -548,7 +548,27 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
             text_lines.append(line)
     if text_lines:
         parts.append("\n".join(text_lines))
-    return parts
+    return [paragraph for part in parts for paragraph in _one_per_line(part)]
+
+
+def _one_per_line(block: str) -> list[str]:
+    """A block written one paragraph per line (no blank lines between them, as many scrapers
+    and editors write), as its paragraphs: split where a line ends a sentence and the next
+    opens one. Copy wrapped at a fixed width, whose lines mostly end inside a sentence, stays
+    one paragraph."""
+    lines = block.split("\n")
+    if len(lines) < 2:
+        return [block]
+    ends = [line.rstrip().endswith(_SENTENCE_ENDINGS) for line in lines[:-1]]
+    if sum(ends) * 2 < len(ends):
+        return [block]  # wrapped
+    paragraphs, start = [], 0
+    for number, ended in enumerate(ends, start=1):
+        if ended and not lines[number].lstrip()[:1].islower():
+            paragraphs.append("\n".join(lines[start:number]))
+            start = number
+    paragraphs.append("\n".join(lines[start:]))
+    return paragraphs
 
 
 def _between_sentences(lines: list[str], number: int) -> bool:
