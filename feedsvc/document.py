@@ -35,7 +35,12 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 # 4: an outlet after a byline's comma or slash ("/ CNN Business", ", NBC Sports") is not a writer;
 #    a headline of only invisible characters, an impossible numeric date (0/10/2025) and a date
 #    line over 200 characters refused.
-PARSER_VERSION = 4
+# 5: a lead repeating the headline kept; a wrapped "by Jane Doe" line not a byline; junk glued
+#    by a single newline removed; pasted no-break spaces and signs read; "NATO (North ...)" not
+#    a dateline; a stray NUL removed; sentences shaped like junk kept; a byline before the date
+#    line; "—" and "(2045 GMT)" in date lines; datelines "(Reuters) -", "Türkiye", "2025",
+#    full-width brackets, "_"; "a.m." in summaries; one paragraph per line.
+PARSER_VERSION = 5
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
 # The longest line that may be only emoticon words ("heart heart heart").
