@@ -17,7 +17,7 @@ from .document import Article
 from .httpcache import Prepared
 from .services import Services
 from .slugs import slugify
-from .store import Facet
+from .store import MAX_SEARCH_TERMS, Facet, search_words
 from .templating import channel_heading, channel_name, count_text, place_name
 from .urls import ARTICLES_PREFIX
 from .web import (
@@ -199,10 +199,14 @@ def search_page(svc: Services) -> Prepared:
     total = svc.channels.count(channel) if query else 0
     page, pages = _pages(total, size)
     articles = svc.channels.articles(channel, size, (page - 1) * size) if total else []
+    # Words past the bound are not looked for: said, rather than counted as if they were.
+    beyond = search_words(query)[MAX_SEARCH_TERMS:]
     return _page(
         svc,
         "search.html",
         query=query,
+        unsearched=" ".join(("-" if minus else "") + word for minus, word in beyond),
+        max_terms=MAX_SEARCH_TERMS,
         channel=channel,
         heading=channel_heading(channel) if query else "Search",
         articles=articles,

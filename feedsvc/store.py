@@ -1870,15 +1870,54 @@ FACET_COLUMNS = {"agency": "agency_slug", "city": "city_slug"}
 
 
 def search_expression(query: str) -> str | None:
-    """An FTS5 query: each word of ``query`` as a quoted string, the last as a prefix; None when
-    there is no word. Quoting keeps FTS5 syntax in the query ("AND", "*", "col:") plain words."""
-    # NFKC first: a decomposed accent ("u" + U+0308) would otherwise split a word in two. The
-    # tokenizer's separators (punctuation, "_") split words here too, because this index has
-    # no positions to match a phrase of several tokens with (detail=none).
-    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", query))[:MAX_SEARCH_TERMS]
-    if not words:
+    """An FTS5 query for what a search box's text asks: every word (the last one typed may be
+    the start of a word), ``a OR b`` either word, ``-word`` without it, as people type them
+    into search engines; None when no word is asked for (only ``-word``s match nothing
+    apart). Each word is a quoted string, so FTS5's syntax in the text ("AND", "*", "col:",
+    "NEAR") is plain words; of words and exclusions, the first MAX_SEARCH_TERMS count."""
+    groups: list[list[str]] = []  # each, one of its words (OR); together, all of them
+    excluded: list[str] = []
+    either = False  # an "OR" joins the next word to the last group
+    last_is_prefix = False
+    for minus, word in search_words(query)[:MAX_SEARCH_TERMS]:
+        if word == "OR" and not minus and groups and not either:
+            either = True
+            continue
+        if minus:
+            excluded.append(f'"{word}"')
+            last_is_prefix = False
+            continue
+        term = f'"{word}"'
+        if either:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        either, last_is_prefix = False, True
+    if either:  # a last "OR" with nothing after it: the word itself
+        groups.append(['"OR"'])
+        last_is_prefix = True
+    if not groups:
         return None
-    return " ".join(f'"{word}"' for word in words) + "*"
+    if last_is_prefix:
+        groups[-1][-1] += "*"
+    # (FTS5 joins two phrases by a space, but a bracket only by an explicit AND.)
+    expression = " AND ".join(g[0] if len(g) == 1 else f"({' OR '.join(g)})" for g in groups)
+    return "".join([expression, *(f" NOT {term}" for term in excluded)])
+
+
+def search_words(query: str) -> list[tuple[bool, str]]:
+    """The words of a search box's text, each with whether a ``-`` before it excludes it.
+
+    NFKC first: a decomposed accent ("u" + U+0308) would otherwise split a word in two. The
+    tokenizer's separators (punctuation, "_") split words here too, because this index has no
+    positions to match a phrase of several tokens with (detail=none): a phrase in quotes is
+    its words. A hyphen inside a word ("covid-19") excludes nothing."""
+    text = unicodedata.normalize("NFKC", query)
+    return [(bool(minus), word) for minus, word in _SEARCH_WORD.findall(text)]
+
+
+# A word, after a "-" that follows a space or opens the text ("-concert"), or not.
+_SEARCH_WORD = re.compile(r"(?:(?<!\S)(-))?([^\W_]+)")
 
 
 # The rows of the articles a search expression matches.

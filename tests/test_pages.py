@@ -345,6 +345,42 @@ def test_search_finds_headline_text_agency_and_city_ignoring_case_and_accents(
     assert expected in headlines(search_page(client, query)), query
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # A trial: "xylophone -concert" found only the concert story, the "-" dropped.
+        ("xylophone -concert", ["Xylophone recital"]),
+        ("-concert xylophone", ["Xylophone recital"]),
+        ("xylophone OR quagga", ["Quagga spotted", "Xylophone concert", "Xylophone recital"]),
+        ("recital OR quagga xylophone", ["Xylophone recital"]),  # OR binds the words beside it
+        ("xylophone or quagga", []),  # "or" in lower case is a word, in no document
+        ("covid-19", ["Covid-19 cases fall"]),  # a hyphen inside a word excludes nothing
+        ("-concert", []),  # nothing asked for: nothing found, not everything but the concert
+    ],
+)
+def test_search_takes_minus_and_or_as_search_engines_do(
+    tmp_path: Path, seeds: Path, query: str, expected: list[str]
+) -> None:
+    for bundled in seeds.iterdir():
+        bundled.unlink()
+    for n, headline in enumerate(
+        ["Xylophone concert", "Xylophone recital", "Quagga spotted", "Covid-19 cases fall"], 1
+    ):
+        write_document(seeds, n, hex_id(n), headline=headline, paragraphs=("Music and zoo.",))
+    client = indexed_app(tmp_path, seeds).test_client()
+    assert sorted(headlines(search_page(client, query))) == expected
+    assert client.get("/search/feed.json", query_string={"q": query}).status_code == 200
+
+
+def test_words_past_the_bound_are_said_not_looked_for(client) -> None:
+    """A trial: words after the 8th were dropped while the page said "N articles match" the
+    whole text."""
+    doc = search_page(client, "venezuela talks to a for the and of zzzzqqq -oil")
+    assert count_line(doc).startswith("1 article matches venezuela talks")
+    note = doc.xpath("//p[@class='count']")[1].text_content()
+    assert note == "Only the first 8 words were looked for: zzzzqqq -oil not."
+
+
 def test_search_words_are_words_not_query_syntax(client) -> None:
     for query in ['venezuela OR "', "NEAR(a b)", "headline:oil", "*", "a_b", "-x", "'", "^"]:
         assert client.get("/search", query_string={"q": query}).status_code == 200, query

@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsvc import config, lastmod, renewal, rescan, seedfiles, watch
 from feedsvc import store as store_module
 from feedsvc.indexfile import ForeignIndex
-from feedsvc.store import BATCH_DOCUMENTS, Facet, Problem, Store, renewal_path
+from feedsvc.store import BATCH_DOCUMENTS, Facet, Problem, Store, renewal_path, search_expression
 from feedsvc.watch import Watcher
 
 from .conftest import document_text, hex_id, set_mtime, settings_for, wait_for, write_document
@@ -1205,3 +1207,23 @@ def test_a_folder_swapped_for_a_link_between_the_check_and_the_open_is_refused(
     monkeypatch.setattr(seedfiles, "_inside", then_swapped)
     with pytest.raises(ValueError, match="outside the seeds folder"):
         seedfiles.read(seeds, "001_0000000000000001.txt", 1 << 20)
+
+
+_FTS = sqlite3.connect(":memory:", check_same_thread=False)
+_FTS.execute("CREATE VIRTUAL TABLE t USING fts5(x, detail=none)")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["oil", "-oil", "OR", "or", "-", '"', "(", "NEAR", "*", "x-y", "é"])
+        | st.text(max_size=6),
+        max_size=12,
+    )
+)
+def test_any_search_text_is_a_valid_fts5_query(words: list[str]) -> None:
+    """A search box's text, "-" and "OR" included, never makes an FTS5 syntax error: the store
+    would take one for an unreadable index and answer 503."""
+    expression = search_expression(" ".join(words))
+    if expression is not None:
+        _FTS.execute("SELECT rowid FROM t WHERE t MATCH ?", (expression,)).fetchall()
