@@ -117,7 +117,8 @@ _HEADLINE_LOWERCASE = frozenset(
 # conjunctions, short prepositions. Any other short word in lower case ("won", "met", "is") is
 # a sentence's.
 _TITLE_SMALL_WORDS = frozenset(
-    "a an the and but or nor for so yet as at by in of off on out per to up via vs v".split()
+    {"a", "an", "the", "and", "but", "or", "nor", "for", "so", "yet", "as", "at", "by", "in"}
+    | {"of", "off", "on", "out", "per", "to", "up", "via", "vs", "v"}
 )
 # A widget label's rest, as a sentence: "More: The company said it would cut 500 jobs."
 MIN_LABELLED_SENTENCE_WORDS = 6
@@ -166,9 +167,9 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
     words = _WORD.findall(text)
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
         return "advertisement"
-    if len(words) <= MAX_JUNK_WORDS and (label := _WIDGET_LABEL.match(text)):
-        if not _labels_a_sentence(text[label.end() :]):
-            return "widget text"
+    label = _WIDGET_LABEL.match(text) if len(words) <= MAX_JUNK_WORDS else None
+    if label and not _labels_a_sentence(text[label.end() :]):
+        return "widget text"
     if len(words) <= 14 and _CALL_TO_ACTION.match(text):
         return "widget text"
     if len(words) <= 25 and _COPYRIGHT.search(text):

@@ -52,8 +52,10 @@ _SENTENCE_ENDINGS = tuple('.!?:;"”’)')
 # How many of the first blocks may hold a byline glued to the dateline by a single newline.
 BYLINE_BLOCKS = 4
 # NUL bytes at the start of a file that are strays in text (a copy that went wrong), removed
-# with the other control characters; more make it binary (a PNG holds 16 in its first KB).
+# with the other control characters; more control bytes make it binary (a PNG holds 16 NULs
+# in its first KB).
 MAX_STRAY_NULS = 4
+_TEXT_BYTES = b"\t\n\r" + bytes(range(0x20, 0x100))
 # Where an undecodable byte was dropped, said for at most this many of them.
 SHOWN_POSITIONS = 5
 
@@ -200,7 +202,8 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
     ValueError for a binary file, or one in a legacy encoding other than Windows-1252.
     """
     warnings = []
-    if raw.count(0, 0, 8192) > MAX_STRAY_NULS and not raw.startswith(_UTF16_BOMS):
+    sample = raw[:8192]
+    if 0 in sample and not raw.startswith(_UTF16_BOMS) and _binary(sample):
         if _wide_text(raw[:8192]):
             raise ValueError(
                 "UTF-16 or UTF-32 text without a byte-order mark, not read: convert it to UTF-8"
@@ -236,6 +239,12 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
             f"conversion lost a character, on line {_list_of(lines)}"
         )
     return unicodedata.normalize("NFC", cleaned), warnings
+
+
+def _binary(sample: bytes) -> bool:
+    """Whether bytes holding a NUL are binary rather than text with a stray NUL in it: more
+    than MAX_STRAY_NULS control bytes (other than tab, newline and carriage return)."""
+    return len(sample.translate(None, _TEXT_BYTES)) > MAX_STRAY_NULS
 
 
 def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
