@@ -180,8 +180,12 @@ class Prepared:
             False: self._variant(body, f'"{tag}"', common, entity)
         }
         if packed is not None:
+            # A strong tag stands for the exact bytes (RFC 9110 8.8.1): the gzip body's own
+            # digest, so that two nodes (or releases) whose zlib compresses otherwise never send
+            # different bytes under one tag.
+            packed_tag = hashlib.blake2b(packed, digest_size=12).hexdigest()
             self._variants[True] = self._variant(
-                packed, f'"{tag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
+                packed, f'"{packed_tag}-gzip"', common, [*entity, ("Content-Encoding", "gzip")]
             )
         bodies = {id(variant.body): variant.body for variant in self._variants.values()}
         self.size = sum(map(len, bodies.values()))  # variants share their bodies

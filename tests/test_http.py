@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -99,6 +100,11 @@ def test_gzip_when_accepted_only(client) -> None:
     assert packed.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(packed.data) == plain.data
     assert packed.headers["ETag"] != plain.headers["ETag"]  # a different representation
+    # Each strong tag is the digest of the bytes it is sent with (RFC 9110 8.8.1): a node
+    # whose zlib compresses otherwise sends other bytes under another tag.
+    for response in (plain, packed):
+        digest = hashlib.blake2b(response.data, digest_size=12).hexdigest()
+        assert response.headers["ETag"].strip('"').removesuffix("-gzip") == digest
     assert "Content-Encoding" not in refused.headers
     # Each tag revalidates its own representation (RFC 9110 13.1.2), and a 304 names the one a
     # cache holds: told 304 with a tag it does not hold, a cache cannot use it (RFC 9111 4.3.4).
