@@ -125,9 +125,11 @@ def places_index(svc: Services) -> Prepared:
 
 def _facet_index(svc: Services, kind: str, heading: str, path: str, facets: list[Facet],
                  description: str) -> Prepared:  # fmt: skip
-    # Alphabetical by the name people read, whatever the case the documents wrote it in.
+    # Alphabetical as a reader looks a name up, whatever its case and accents: by the slug,
+    # the name transliterated (Ålesund with the A's, México City before Munich; a name in
+    # another script by its transliteration), then the name itself.
     shown = place_name if kind == "place" else str
-    ordered = sorted(facets, key=lambda f: (shown(f.name).casefold(), f.slug))
+    ordered = sorted(facets, key=lambda f: (f.slug, shown(f.name).casefold()))
     return _page(
         svc,
         "facets.html",
