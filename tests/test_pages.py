@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -503,13 +504,17 @@ def test_sources_and_places_indexes(tmp_path: Path, seeds: Path) -> None:
         assert doc.xpath("//nav[@aria-label='Breadcrumb']//a/@href") == [f"{SITE_URL}/"]
 
 
+def without_accents(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c))
+
+
 def test_places_are_in_the_order_a_reader_looks_for_them(tmp_path: Path, seeds: Path) -> None:
     """A trial: México City came after Munich and Ålesund after Zürich (code-point order)."""
     for n, city in enumerate(["ZÜRICH", "MÉXICO CITY", "MUNICH", "ÅLESUND", "MADRID", "ÉVORA"], 1):
         write_document(seeds, 100 + n, hex_id(100 + n), dateline=f"{city} (Reuters) -")
     places = page(indexed_app(tmp_path, seeds).test_client(), "/places")
     names = places.xpath("//table[@class='facets']/tbody/tr/th/a/bdi/text()")
-    assert names == sorted(names, key=lambda name: name.replace("Å", "A").replace("É", "E"))
+    assert names == sorted(names, key=without_accents)
     ours = ["Ålesund", "Évora", "Madrid", "México City", "Munich", "Zürich"]
     assert [name for name in names if name in ours] == ours
 
