@@ -102,7 +102,11 @@ def create_app(test_config: Mapping[str, Any] | config.Config | None = None) -> 
         Framing(NavigationPreviews(fast_path, app.url_map)), SecurityPolicy(settings.site_url)
     )
     if settings.watch:
-        notifier = Notifier(settings.websub_hub, site).start() if settings.websub_hub else None
+        notifier = (
+            Notifier(settings.websub_hub, site, settings.websub_refresh_url).start()
+            if settings.websub_hub
+            else None
+        )
         app.extensions["feedsvc.watcher"] = Watcher(
             store, settings.poll_interval, on_change=notifier.publish if notifier else None
         ).start()

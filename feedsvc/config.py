@@ -116,6 +116,20 @@ class HttpUrl:
         return text.rstrip("/")
 
 
+class OriginUrl(HttpUrl):
+    """An http:// or https:// URL of a server as a whole: scheme, host and port, no path."""
+
+    def __init__(self, optional: bool = False) -> None:
+        super().__init__(optional)
+        self.rule = self.rule.replace("URL without", "URL without a path,")
+
+    def __call__(self, text: str) -> str:
+        url = super().__call__(text)
+        if url and urlsplit(url).path:
+            raise ValueError("must name a server only (such as http://10.0.0.5:8080), no path")
+        return url
+
+
 class ExistingFolder:
     rule = "a folder that exists and can be read"
 
@@ -371,6 +385,15 @@ SETTINGS: tuple[Setting, ...] = (
         "`feedsvc build` always builds as without it: nothing tells the hub what a build changed.",
     ),
     Setting(
+        "WEBSUB_REFRESH_URL",
+        "",
+        OriginUrl(optional=True),
+        "Behind the cache tier of docs/deploy.md: the tier's address as this node reaches it. "
+        "Before the hub is told of a change, each changed feed is asked of the tier anew "
+        "(`X-Feedsvc-Refresh: 1`, which the tier honours from its nodes' addresses only), so "
+        "that the hub, fetching it through the tier, gets the new copy rather than the cached one.",
+    ),
+    Setting(
         "ACCESS_LOG",
         "on",
         AccessLog(),
@@ -405,6 +428,7 @@ class Config:
     watch: bool
     search: bool
     websub_hub: str
+    websub_refresh_url: str
     access_log: str
 
     def replace(self, **changes: Any) -> Config:

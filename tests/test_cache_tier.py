@@ -13,11 +13,13 @@ from __future__ import annotations
 import gzip
 import html
 import http.client
+import http.server
 import os
 import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -412,3 +414,74 @@ def test_under_load_the_nodes_see_a_handful_and_losing_one_costs_nothing(
 
 def lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class HubStandIn(http.server.ThreadingHTTPServer):
+    """A WebSub hub as the common ones behave: told ``hub.url``, it fetches that feed at once,
+    by its public address (here the tier), and keeps (topic path, whether the story is in it)."""
+
+    def __init__(self, tier_port: int, story: bytes):
+        self.tier_port, self.story = tier_port, story
+        self.fetched: list[tuple[str, bool]] = []
+        super().__init__(("127.0.0.1", 0), _HubHandler)
+
+
+class _HubHandler(http.server.BaseHTTPRequestHandler):
+    server: HubStandIn
+
+    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        path = urllib.parse.urlsplit(form["hub.url"][0]).path
+        body = get(self.server.tier_port, path).body
+        self.server.fetched.append((path, self.server.story in body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_hub_told_of_a_change_fetches_the_new_copy_through_the_tier(tmp_path: Path) -> None:
+    """A review: each node told the hub at once, the hub fetched the feed through the tier and
+    got the cached copy (0 of 6 fetches of the main feeds had the story). With
+    FEEDSVC_WEBSUB_REFRESH_URL the node refreshes the tier's copy first; the tier honours that
+    from its nodes' addresses only."""
+    seeds = tmp_path / "seeds"
+    corpus.write(seeds, 10)
+    story = b"Hub probe headline 7c1"
+    port = free_port()
+    hub = HubStandIn(port, story)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    nodes: list[LiveServer] = []
+    nginx = None
+    try:
+        for n in (1, 2):
+            nodes.append(start_server(tmp_path / f"node{n}", seeds, workers=1,
+                                      CACHE_MAX_AGE="600", WEBSUB_HUB=f"http://127.0.0.1:{hub.server_port}/",
+                                      WEBSUB_REFRESH_URL=f"http://127.0.0.1:{port}"))  # fmt: skip
+        conf = cache_tier_conf(port, [node_port(node) for node in nodes], tmp_path / "cache")
+        nginx = start_nginx(tmp_path, conf, port)
+        get(port, "/feed.atom")
+        assert get(port, "/feed.atom").headers["x-cache-status"] == "HIT"
+        # Only a node's address may refresh: another client's header is ignored.
+        stranger = http.client.HTTPConnection("127.0.0.1", port, source_address=("127.0.0.2", 0))
+        stranger.request("GET", "/feed.atom", headers={"X-Feedsvc-Refresh": "1"})
+        assert stranger.getresponse().getheader("X-Cache-Status") == "HIT"
+        stranger.close()
+        assert get(port, "/feed.atom", X_Feedsvc_Refresh="1").headers["x-cache-status"] == "BYPASS"
+
+        write_document(seeds, 900, hex_id(900), headline=story.decode())
+        wait_for(lambda: len([f for f in hub.fetched if f[0] == "/feed.atom"]) >= 2, 30)
+        time.sleep(1)  # both nodes' notifications of the three formats
+        main = [f for f in hub.fetched if f[0] in ("/feed.atom", "/feed.rss", "/feed.json")]
+        # Each node notifies after its own refresh; the last one refreshed from nodes that both
+        # hold the story, so the hub's last fetch of each format has it.
+        for topic in ("/feed.atom", "/feed.rss", "/feed.json"):
+            assert [found for path, found in main if path == topic][-1], main
+    finally:
+        hub.shutdown()
+        hub.server_close()
+        if nginx is not None:
+            stop_nginx(nginx)
+        for node in nodes:
+            stop_server(node)
