@@ -326,8 +326,9 @@ SETTINGS: tuple[Setting, ...] = (
         "CACHE_MAX_AGE",
         "300",
         WholeNumber(0, ONE_YEAR_SECONDS, "seconds"),
-        "Seconds clients and proxies may reuse a feed or page (Cache-Control max-age); "
-        "also the feed's ttl in minutes, rounded up.",
+        "Seconds clients and proxies may reuse a feed, and shared caches a page (Cache-Control "
+        "max-age; s-maxage for pages, which browsers revalidate at every visit); also the "
+        "feed's ttl in minutes, rounded up.",
     ),
     Setting(
         "ARCHIVE_MAX_AGE",

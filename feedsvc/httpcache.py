@@ -68,10 +68,16 @@ def gzipped(body: bytes) -> bytes | None:
     return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
-def cache_control(max_age_seconds: int, *, immutable: bool = False) -> str:
+def cache_control(max_age_seconds: int, *, immutable: bool = False, page: bool = False) -> str:
     """The Cache-Control of every representation feedsvc serves: any cache may keep it for
     ``max_age_seconds`` (RFC 9111 5.2.2.1 max-age, 5.2.2.9 public), then revalidate it, or
-    never revalidate it while fresh when ``immutable`` (RFC 8246: a URL naming its content)."""
+    never revalidate it while fresh when ``immutable`` (RFC 8246: a URL naming its content).
+    A ``page`` (HTML, what a reader navigates to) is revalidated by a browser at every visit
+    (max-age=0; a 304 when nothing changed), and kept ``max_age_seconds`` by shared caches
+    (5.2.2.10 s-maxage: the cache tier, a CDN): a reader clicking "Latest" was shown the front
+    page of up to five minutes before."""
+    if page and not immutable:
+        return f"public, max-age=0, s-maxage={max_age_seconds}"
     return f"public, max-age={max_age_seconds}" + (", immutable" if immutable else "")
 
 
@@ -165,8 +171,9 @@ class Prepared:
         self.max_age_seconds = max_age_seconds
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
         # RFC 9110 12.5.5: Vary lists every request header that selected this representation.
+        page = content_type.startswith("text/html")
         common = [
-            ("Cache-Control", cache_control(max_age_seconds, immutable=immutable)),
+            ("Cache-Control", cache_control(max_age_seconds, immutable=immutable, page=page)),
             ("Vary", ", ".join(("Accept-Encoding", *vary))),
         ]
         common += [("Link", link) for link in links]

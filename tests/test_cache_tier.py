@@ -268,6 +268,19 @@ def test_304s_are_answered_by_the_cache(tier: Tier) -> None:
     assert tier.origin_requests() - before <= took // MAX_AGE_SECONDS + 1
 
 
+def test_pages_are_kept_by_the_cache_while_browsers_revalidate_them(tier: Tier) -> None:
+    """A page says max-age=0 to browsers and s-maxage to shared caches: nginx keeps it (its
+    s-maxage), and a browser's revalidations are answered by the cache, not a node."""
+    first = get(tier.port, "/places")
+    assert first.headers["cache-control"] == f"public, max-age=0, s-maxage={MAX_AGE_SECONDS}"
+    before = tier.origin_requests()
+    started = time.monotonic()
+    replies = [get(tier.port, "/places", If_None_Match=first.headers["etag"]) for _ in range(40)]
+    took = time.monotonic() - started
+    assert {reply.status for reply in replies} == {304}
+    assert tier.origin_requests() - before <= took // MAX_AGE_SECONDS + 1
+
+
 def entry_titles(atom: bytes) -> list[str]:
     return [e.findtext(f"{ATOM}title", "") for e in ET.fromstring(atom).iter(f"{ATOM}entry")]
 

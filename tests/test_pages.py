@@ -105,6 +105,20 @@ def test_outdated_slugs_redirect_permanently(client, path: str) -> None:
     assert slashed.headers["Cache-Control"] == f"public, max-age={max_age}"
 
 
+@pytest.mark.parametrize(
+    "path", ["/", "/sources", "/places/washington", SEED_PATH, "/search?q=oil"]
+)
+def test_a_browser_revalidates_a_page_at_every_visit(client, path: str) -> None:
+    """A trial: clicking "Latest" showed the front page of up to five minutes before (a page
+    was public, max-age=300). Browsers now revalidate (a 304 when nothing changed); shared
+    caches keep it max-age (RFC 9111 5.2.2.10)."""
+    max_age = client.application.config["FEEDSVC"].cache_max_age
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == f"public, max-age=0, s-maxage={max_age}"
+    again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
 def test_unknown_article_gets_a_helpful_404(client) -> None:
     response = client.get("/articles/ffffffffffffffff/gone")
     assert response.status_code == 404
