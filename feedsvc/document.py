@@ -243,8 +243,10 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
 
 def _binary(sample: bytes) -> bool:
     """Whether bytes holding a NUL are binary rather than text with a stray NUL in it: more
-    than MAX_STRAY_NULS control bytes (other than tab, newline and carriage return)."""
-    return len(sample.translate(None, _TEXT_BYTES)) > MAX_STRAY_NULS
+    than MAX_STRAY_NULS control bytes (other than tab, newline and carriage return), or more
+    than one in fifty bytes (a short file)."""
+    controls = len(sample.translate(None, _TEXT_BYTES))
+    return controls > MAX_STRAY_NULS or controls * 50 > len(sample)
 
 
 def _decode_bytes(raw: bytes, offset: int) -> tuple[str, list[str]]:
