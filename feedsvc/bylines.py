@@ -39,8 +39,26 @@ _AFFILIATION_WORDS = frozenset(
     bureau news press presse agence agency agentur service wire times post journal herald
     tribune contributor columnist analyst desk journalist journalists producer photographer
     photojournalist reporting chief business sports media network radio magazine
-    broadcasting""".split()  # noqa: SIM905
+    broadcasting daily weekly independent gazette chronicle telegraph observer mail express
+    mirror monitor""".split()  # noqa: SIM905
 )
+# News agencies and outlets by name (lower case, without a leading "the"): the one list of them.
+# It serves where no shape tells an outlet from a writer: a name glued on without a separator
+# ("By Jane Doe Reuters"), two capitalised words after a comma ("By Jane Doe, Deutsche
+# Welle"), and an outlet's name opening an affiliation ("Reuters TV", "Politico Europe").
+OUTLETS = frozenset(
+    name.strip()
+    for name in """reuters|thomson reuters|associated press|ap|afp|agence france-presse
+    |agence france presse|bloomberg|xinhua|kyodo|yonhap|dpa|efe|ansa|tass|interfax|anadolu
+    |pti|upi|bernama|antara
+    |al jazeera|bbc|cnn|npr|nbc|cbs|abc|politico|axios|deutsche welle|dw|france 24|euronews
+    |daily mail|kyiv independent|usa today|propublica|rappler|nikkei|guardian|economist
+    |financial times|wall street journal|new york times|washington post""".split("|")  # noqa: SIM905
+)
+# First words that make a name an outlet's, in the languages outlets are named in: "The
+# Guardian", "Le Monde", "Al Jazeera", "Der Spiegel", "El País". A writer's name does not open
+# with an article ("Al" as a given name, "By Jane Doe, Al Roker", is the price).
+_ARTICLES = frozenset("the le la les el al il lo los las die der das het".split())  # noqa: SIM905
 # What a page puts between a byline and the rest of its line (agency, reading time, date).
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
 # "By Jane Doe / Reuters", "By Jane Doe / John Roe": between names, or before an affiliation.
@@ -67,7 +85,8 @@ def read_byline(line: str) -> tuple[str, ...] | None:
     """The writers a byline line names, or None when the line is not a byline.
 
     Names in capitals (``BY JANE DOE``) are given in name case (``Jane Doe``); a trailing
-    affiliation (``, Reuters``) is left out: the agency is the article's source.
+    affiliation (``, Reuters``, ``, Al Jazeera``, ``, Staff Writer``) and a known agency glued
+    to the last name (``By Jane Doe Reuters``) are left out: the agency is the article's source.
     """
     text = " ".join(line.split())
     if len(text) > MAX_BYLINE_CHARS or not (match := _BY.match(text)):
@@ -96,7 +115,20 @@ def _segment_names(text: str) -> list[str] | None:
     parts = text.split(",")
     while len(parts) > 1 and _is_affiliation(parts[-1]):
         parts.pop()
-    return _names(",".join(parts))
+    text = ",".join(parts)
+    # "By JANE DOE and JOHN ROE Associated Press", "By Jane Doe Reuters": a scraper dropped
+    # the separator before the agency; the name it is glued to is the writer's without it.
+    return _names(_without_glued_outlet(text)) or _names(text)
+
+
+def _without_glued_outlet(text: str) -> str:
+    """``Jane Doe Reuters`` -> ``Jane Doe``: ``text`` without a known outlet (OUTLETS) that
+    ends it, when two or more words stay; else ``text``."""
+    words = text.split()
+    for count in (3, 2, 1):
+        if len(words) - count >= 2 and " ".join(words[-count:]).lower() in OUTLETS:
+            return " ".join(words[:-count])
+    return text
 
 
 def opens_byline(text: str) -> bool:
@@ -141,7 +173,8 @@ def _names(text: str, *, places: bool = True) -> list[str] | None:
     for part in _AND.split(text.strip()):
         if places:
             part = _PLACE.sub("", part)
-        if not _is_name(part):
+        # "By Al Jazeera", "By Deutsche Welle": shaped like a writer's name, an outlet's.
+        if not _is_name(part) or part.lower() in OUTLETS:
             return None
         names.append(part)
     return names
@@ -162,10 +195,26 @@ def _is_name(text: str) -> bool:
 
 
 def _is_affiliation(text: str) -> bool:
+    """Where or what the writers are, not who: one capitalised word (``Reuters``), a word that
+    says so (``Staff Writer``, ``Daily Mail``), or an outlet (see _is_outlet)."""
     words = text.split()
     if len(words) == 1:
         return bool(_NAME_WORD.match(words[0]) and words[0][0].isupper())
-    return any(w.lower() in _AFFILIATION_WORDS for w in re.split(r"[\s\-]+", text.strip()))
+    return _is_outlet(words) or any(
+        w.lower() in _AFFILIATION_WORDS for w in re.split(r"[\s\-]+", text.strip())
+    )
+
+
+def _is_outlet(words: list[str]) -> bool:
+    """Whether capitalised ``words`` name a news outlet: a known one (OUTLETS), one opening with
+    an article (``The Guardian``, ``Le Monde``), or a known one's name first (``Reuters TV``,
+    ``Politico Europe``)."""
+    if len(words) < 2 or not all(word[:1].isupper() for word in words):
+        return False
+    lowered = [word.lower() for word in words]
+    if lowered[0] in _ARTICLES or " ".join(lowered[1:]) in OUTLETS:
+        return True
+    return any(" ".join(lowered[:count]) in OUTLETS for count in range(1, len(words) + 1))
 
 
 def _name_case(name: str) -> str:

@@ -35,7 +35,7 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 # 4: an outlet after a byline's comma or slash ("/ CNN Business", ", NBC Sports") is not a writer;
 #    a headline of only invisible characters, an impossible numeric date (0/10/2025) and a date
 #    line over 200 characters refused.
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
 # The longest line that may be only emoticon words ("heart heart heart").

@@ -71,6 +71,25 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe, LEE Min-ji, Reuters", ("Jane Doe", "LEE Min-ji")),
         ("By Jane Doe / DUPONT Jean", ("Jane Doe", "DUPONT Jean")),
         ("BY JANE DOE / JOHN ROE", ("Jane Doe", "John Roe")),
+        # An outlet after the last comma is where the writers work: known by name (OUTLETS),
+        # by an opening article, or by a word that names an outlet.
+        ("By Jane Doe, Al Jazeera", ("Jane Doe",)),
+        ("By Jane Doe, Le Monde", ("Jane Doe",)),
+        ("By Jane Doe, Daily Mail", ("Jane Doe",)),
+        ("By Jane Doe, Deutsche Welle", ("Jane Doe",)),
+        ("By Jane Doe, Kyiv Independent", ("Jane Doe",)),
+        ("By Jane Doe, Politico Europe", ("Jane Doe",)),
+        ("By Jane Doe and John Roe, Der Spiegel", ("Jane Doe", "John Roe")),
+        ("By Jane Doe, Reuters TV", ("Jane Doe",)),
+        # ... and a name shaped like a writer's is a writer, with or without "and".
+        ("By Jane Doe, John Roe", ("Jane Doe", "John Roe")),
+        # A known agency glued to the last name (a separator lost) is not part of it.
+        ("By Jane Doe Reuters", ("Jane Doe",)),
+        ("By Jane Doe Associated Press", ("Jane Doe",)),
+        ("By JANE DOE and JOHN ROE Associated Press", ("Jane Doe", "John Roe")),
+        ("By Jane Doe and John Roe AFP", ("Jane Doe", "John Roe")),
+        # ... unless one word of the name would be left: then it is a surname.
+        ("By Jane Doe and John Reuters", ("Jane Doe", "John Reuters")),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
@@ -87,6 +106,9 @@ def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
         "By 2030, tariffs on farm goods would fall to zero.",
         "By Order Of The Court",
         "By Reuters Staff",
+        "By The Associated Press",
+        "By Al Jazeera",
+        "BY DEUTSCHE WELLE",
         "By AFP",
         "by jane doe",
         "By Jane Doe. She covers energy.",
