@@ -2,32 +2,38 @@
 
 A byline is a line of its own: ``By Jane Doe``, ``By Jane Doe and John Roe``, ``By Jane Doe,
 John Roe, and Ann Poe``, ``By Jane Doe; John Roe``, ``By: Jane Doe``, ``By Jane Doe, Reuters``,
-``By Jane Doe / Reuters``, ``BY JANE DOE``. A credit line ends a wire story: ``(Reporting by
-Jane Doe in Caracas; Editing by John Roe)``; it stays in the text, and its reporters and writers
-(not its editors) are the story's writers too. Both are read by their whole shape, never by
-their first word, so a sentence (``By the end of the week, ...``, ``By Monday, officials had
-...``) is never taken for a byline: every name needs two or more capitalised words, and nothing
-else may be on the line.
+``By Jane Doe / Reuters``, ``By Jane Doe - Reuters``, ``By Jane Doe for The Guardian``, ``By
+Jane Doe (Reuters)``, ``By Jane Doe on March 4, 2025``, ``BY JANE DOE``. A credit line ends a
+wire story: ``(Reporting by Jane Doe in Caracas; Editing by John Roe)``; it stays in the text,
+and its reporters and writers (not its editors) are the story's writers too. Both are read by
+their whole shape, never by their first word, so a sentence (``By the end of the week, ...``,
+``By Monday, officials had ...``) is never taken for a byline: every name needs two or more
+capitalised words, and nothing else may be on the line but an affiliation or a date.
 """
 
 from __future__ import annotations
 
 import re
 
+from .dates import MONTHS, DateError, parse_date_line
+
 MAX_BYLINE_CHARS = 160
 MAX_NAME_WORDS = 5
 _BY = re.compile(r"^by:?\s+", re.IGNORECASE)  # "By Jane Doe", "By: Jane Doe"
-# Words of a name: capitalised words, initials ("J."), hyphens and apostrophes (Jean-Paul, O'Neill).
-_NAME_WORD = re.compile(r"^[^\W\d_](?:[\w'’\-]*[^\W_])?\.?$")
+# Words of a name: capitalised words, initials ("J.", "J.R."), hyphens and apostrophes
+# (Jean-Paul, O'Neill).
+_NAME_WORD = re.compile(r"^(?:[^\W\d_](?:[\w'’\-]*[^\W_])?\.?|(?:[^\W\d_]\.){2,})$")
 # Lower-case words inside a name: "Ursula von der Leyen", "Luiz Inácio Lula da Silva".
 _PARTICLES = frozenset(
     "van von der den de del della di da das dos du la le al el bin ibn ter ten y".split()  # noqa: SIM905
 )
-# Capitalised words no name is made of: "By Tuesday Evening", "By Order Of The Court".
-_NOT_NAMES = frozenset(
-    """monday tuesday wednesday thursday friday saturday sunday january february march july
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())  # noqa: SIM905
+# Capitalised words no name is made of: "By Tuesday Evening", "By Order Of The Court". Not "An"
+# or "To": Vietnamese and Chinese names hold them ("By Nguyen Van An", "By To Lam").
+_NOT_NAMES = _WEEKDAYS | frozenset(
+    """january february march july
     september october november december today tomorrow yesterday morning afternoon evening
-    night noon midnight week weekend month year the of and or for to a an in on at with from
+    night noon midnight week weekend month year the of and or for a in on at with from
     by this that then now end order staff bureau desk agency newsroom television tv news
     reporters correspondents reporting additional photos photo photographs pictures video
     graphics editing edited writing""".split()  # noqa: SIM905 - a word list reads better as text
@@ -63,8 +69,18 @@ _ARTICLES = frozenset("the le la les el al il lo los las die der das het".split(
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
 # "By Jane Doe / Reuters", "By Jane Doe / John Roe": between names, or before an affiliation.
 _SLASH = re.compile(r"\s+/\s+")
-# Between names: "and", "&", a comma, a semicolon, and both ("Jane Doe, John Roe, and Ann Poe").
-_AND = re.compile(r"\s*[,;]\s*(?:(?:and|AND|&)\s+)?|\s+(?:and|AND|&)\s+")
+# Between names: "and", "&", "with", a comma, a semicolon, and both ("Jane Doe, John Roe, and
+# Ann Poe").
+_AND = re.compile(r"\s*[,;]\s*(?:(?:and|AND|&|with|WITH)\s+)?|\s+(?:and|AND|&|with|WITH)\s+")
+# What may end a byline's line after its names, kept out when it names where the writers work:
+# "(Reuters)", " - Reuters", " — Associated Press", " for The Guardian", ", Special to The
+# Globe and Mail".
+_OUTLET_TAIL = re.compile(
+    r"\s*\((?P<bracketed>[^()]+)\)$|(?:\s+(?:--?|[—–]|for|FOR)|,?\s+(?:special|Special|SPECIAL)"
+    r"\s+(?:to|TO))\s+(?P<tail>[^,()]+)$"
+)
+# What may stand between a byline's names and a date after them: "By Jane Doe on March 4, 2025".
+_BEFORE_DATE = re.compile(r"(?:\s+(?:on|ON|[-—–|·•])|,)$")
 # " in Caracas", " in New York": where a reporter filed from.
 _PLACE = re.compile(r"\s+in\s+[^\W\d_][\w'’.\- ]*$")
 # A credit line's parts: "Reporting by ...; Editing by ...", also joined by commas before a role.
@@ -93,6 +109,7 @@ def read_byline(line: str) -> tuple[str, ...] | None:
         return None
     # "By Jane Doe | Reuters", "By Jane Doe · 3 min read": a page's separator ends the names.
     names_part = _SEPARATOR.split(text[match.end() :], maxsplit=1)[0]
+    names_part = _without_outlet_tail(_without_date(names_part))
     # "By Jane Doe / John Roe, Staff Writers", "By Jane Doe, Staff Writer / AP": each part
     # between slashes is read as a byline's names are, its own affiliation left out; a part
     # after a slash may be an affiliation alone.
@@ -107,6 +124,31 @@ def read_byline(line: str) -> tuple[str, ...] | None:
     if not names:
         return None
     return tuple(_name_case(name) if name.isupper() else name for name in names)
+
+
+def _without_date(text: str) -> str:
+    """``Jane Doe on March 4, 2025`` -> ``Jane Doe``: ``text`` without a whole date (one
+    dates.parse_date_line reads, year and all) that ends it after two or more words."""
+    words = text.split(" ")
+    for start in range(2, len(words)):
+        key = words[start].lower().rstrip(".,")
+        if key not in MONTHS and key not in _WEEKDAYS:
+            continue  # a date here opens with its month or weekday; no name holds either
+        try:
+            parse_date_line(" ".join(words[start:]))
+        except DateError:
+            continue
+        return _BEFORE_DATE.sub("", " ".join(words[:start]))
+    return text
+
+
+def _without_outlet_tail(text: str) -> str:
+    """``Jane Doe (Reuters)``, ``Jane Doe - Reuters``, ``Jane Doe for The Guardian`` ->
+    ``Jane Doe``; ``text`` as it is when what ends it is not an affiliation."""
+    match = _OUTLET_TAIL.search(text)
+    if match and _is_affiliation(match.group("bracketed") or match.group("tail")):
+        return text[: match.start()]
+    return text
 
 
 def _segment_names(text: str) -> list[str] | None:
@@ -182,7 +224,10 @@ def _names(text: str, *, places: bool = True) -> list[str] | None:
 
 def _is_name(text: str) -> bool:
     words = text.split()
-    if not 2 <= len(words) <= MAX_NAME_WORDS:
+    if len(words) < 2:
+        return False
+    # Particles do not count toward the limit: "Ana María Pérez de la Cruz" is four names long.
+    if sum(word not in _PARTICLES for word in words) > MAX_NAME_WORDS:
         return False
     for position, word in enumerate(words):
         if word in _PARTICLES and 0 < position < len(words) - 1:
@@ -225,6 +270,6 @@ def _name_case(name: str) -> str:
         if position and lowered in _PARTICLES:
             words.append(lowered)
             continue
-        cased = re.sub(r"(^|[\-'’])([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), lowered)
+        cased = re.sub(r"(^|[\-'’.])([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), lowered)
         words.append(re.sub(r"\bMc([a-z])", lambda m: "Mc" + m.group(1).upper(), cased))
     return " ".join(words)
