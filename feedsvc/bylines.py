@@ -81,8 +81,20 @@ _OUTLET_TAIL = re.compile(
 )
 # What may stand between a byline's names and a date after them: "By Jane Doe on March 4, 2025".
 _BEFORE_DATE = re.compile(r"(?:\s+(?:on|ON|[-—–|·•])|,)$")
-# " in Caracas", " in New York": where a reporter filed from.
-_PLACE = re.compile(r"\s+in\s+[^\W\d_][\w'’.\- ]*$")
+# " in Caracas", " at the United Nations": where a reporter filed from.
+_PLACE = re.compile(r"\s+(?:in|at)\s+[^\W\d_][\w'’.\- ]*$")
+# _AND, keeping what it splits at: a credit line tells a place's region ("in Kyiv, Ukraine")
+# from a name by the comma before it.
+_AND_KEPT = re.compile(f"({_AND.pattern})")
+# A credit for no person, skipped among the names: "the Caracas newsroom", "Reuters TV", "the
+# Bangkok bureau". Short, so that "Reporting by Jane Doe and the team showed ..." stays a
+# sentence.
+_NEWSROOM_WORDS = frozenset(
+    "newsroom newsrooms bureau bureaus desk staff team tv television".split()  # noqa: SIM905
+)
+MAX_NEWSROOM_WORDS = 4
+# Reuters' page footer, which a scraper glues into or after the credit line's brackets.
+_STANDARDS = re.compile(r"[;,]?\s*Our Standards:\s*The Thomson Reuters Trust Principles\.?", re.I)
 # A credit line's parts: "Reporting by ...; Editing by ...", also joined by commas before a role.
 # What a credit line's first character can be: "(", "[", or a role's first letter.
 CREDIT_FIRST = frozenset("([RrWwAa")
@@ -194,19 +206,52 @@ def read_credits(paragraph: str) -> tuple[str, ...] | None:
         return None
     if not _CREDIT_OPEN.match(paragraph):
         return None
-    text = " ".join(paragraph.split())
+    text = _STANDARDS.sub("", " ".join(paragraph.split()))
     inner = text.strip("()[] .")
     writers: list[str] = []
     for part in _CREDIT_SPLIT.split(inner):
         match = _CREDIT_PART.match(part.strip())
         if not match:
             return None
-        names = _names(match.group("names"), places=True)
-        if not names:
+        names = _credited_names(match.group("names"))
+        if names is None:
             return None
         if " ".join(match.group("role").lower().split()) in WRITER_ROLES:
             writers.extend(name for name in names if name not in writers)
     return tuple(writers)
+
+
+def _credited_names(text: str) -> list[str] | None:
+    """The people ``Jane Doe in Kyiv, Ukraine, John Roe and the Kyiv newsroom`` names, its
+    places and newsrooms left out; None when a part is neither (a sentence, not a credit)."""
+    pieces = _AND_KEPT.split(text.strip())
+    names: list[str] = []
+    after_place = False
+    for index in range(0, len(pieces), 2):
+        part = pieces[index]
+        bare = _PLACE.sub("", part)
+        # "in Washington, D.C.", "in Seoul, South Korea": after a place and a comma, a part
+        # with no place of its own is the place's region when it is no name or ends the list
+        # (two reporters in one place are "Jane Doe and John Roe in Seoul").
+        region = after_place and bare == part and pieces[index - 1].strip() == ","
+        after_place = bare != part
+        if region and (index == len(pieces) - 1 or not _is_name(bare)):
+            continue
+        if _is_name(bare) and bare.lower() not in OUTLETS:
+            names.append(bare)
+        elif not _is_newsroom(bare):
+            return None
+    return names
+
+
+def _is_newsroom(text: str) -> bool:
+    """``the Caracas newsroom``, ``Reuters TV``, ``Reuters``: a credit for no person."""
+    words = text.split()
+    if not 1 <= len(words) <= MAX_NEWSROOM_WORDS:
+        return False
+    if text.lower() in OUTLETS or _is_outlet(words):
+        return True
+    return any(word.lower() in _NEWSROOM_WORDS for word in words)
 
 
 def _names(text: str, *, places: bool = True) -> list[str] | None:

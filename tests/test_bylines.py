@@ -173,6 +173,42 @@ def test_what_is_not_a_byline(line: str) -> None:
         ("Reporting by Jane Doe, writing by Bob Loe; editing by John Roe", ("Jane Doe", "Bob Loe")),
         ("Writing by Jane Doe", ("Jane Doe",)),
         ("Reporting by Jane Doe and Jane Doe; Editing by John Roe", ("Jane Doe",)),
+        # Where a reporter was: "at", and a region after the place's comma.
+        (
+            "(Reporting by Michelle Nichols at the United Nations; Editing by Chris Reese)",
+            ("Michelle Nichols",),
+        ),
+        ("(Reporting by Jane Doe in Washington, D.C.; Editing by John Roe)", ("Jane Doe",)),
+        ("(Reporting by Jane Doe in Kyiv, Ukraine; Editing by John Roe)", ("Jane Doe",)),
+        ("(Reporting by Jane Doe in Seoul, South Korea; Editing by John Roe)", ("Jane Doe",)),
+        (
+            "Reporting by Jane Doe in Kyiv, Ukraine, and John Roe in Moscow",
+            ("Jane Doe", "John Roe"),
+        ),
+        (
+            "Reporting by Jane Doe in Washington, John Roe in London and Ann Poe in Paris",
+            ("Jane Doe", "John Roe", "Ann Poe"),
+        ),
+        # A newsroom or a channel credited beside the reporters voids none of them.
+        (
+            "Reporting by Vivian Sequera in Caracas and Matt Spetalnick in Washington; Additional"
+            " reporting by the Caracas newsroom; Editing by Daniel Wallis",
+            ("Vivian Sequera", "Matt Spetalnick"),
+        ),
+        ("(Reporting by Jane Doe and Reuters TV; Editing by Ann Poe)", ("Jane Doe",)),
+        ("(Reporting by Jane Doe and the Bangkok bureau; Editing by Ann Poe)", ("Jane Doe",)),
+        ("(Reporting by Jane Doe in New York and Gdansk newsroom)", ("Jane Doe",)),
+        # Reuters' footer, scraped into the brackets or after them.
+        (
+            "(Reporting by Jane Doe; Editing by Ann Poe; Our Standards: The Thomson Reuters Trust"
+            " Principles.)",
+            ("Jane Doe",),
+        ),
+        (
+            "(Reporting by Jane Doe; Editing by Ann Poe) Our Standards: The Thomson Reuters Trust"
+            " Principles.",
+            ("Jane Doe",),
+        ),
     ],
 )
 def test_credit_line_shapes(paragraph: str, writers: tuple[str, ...]) -> None:
@@ -187,6 +223,8 @@ def test_credit_line_shapes(paragraph: str, writers: tuple[str, ...]) -> None:
         "Editing by John Roe",  # a credit that names no writer is no credit line for authors
         "Reporting by Jane Doe showed the plan had failed, officials said on Monday.",
         "The reporting by Jane Doe won a prize.",
+        "Reporting by Jane Doe and the team showed the plan had failed.",
+        "Reporting by the Caracas newsroom; Editing by John Roe",
     ],
 )
 def test_what_names_no_writers(paragraph: str) -> None:
