@@ -97,12 +97,14 @@ MAX_NEWSROOM_WORDS = 4
 _STANDARDS = re.compile(r"[;,]?\s*Our Standards:\s*The Thomson Reuters Trust Principles\.?", re.I)
 # A credit line's parts: "Reporting by ...; Editing by ...", also joined by commas before a role.
 # What a credit line's first character can be: "(", "[", or a role's first letter.
-CREDIT_FIRST = frozenset("([RrWwAa")
+CREDIT_FIRST = frozenset("([RrWwAaCc")
 _CREDIT_OPEN = re.compile(r"^[(\[]?\s*(?:additional\s+)?(?:reporting|writing)\s+by\s", re.I)
 _CREDIT_PART = re.compile(r"^(?P<role>[A-Za-z][A-Za-z\- ]{1,40}?)\s+by\s+(?P<names>.+)$", re.I)
 _CREDIT_SPLIT = re.compile(
     r"\s*;\s*|\s*,\s*(?=(?:additional\s+)?[a-z\-]+(?:\s[a-z\-]+)?\s+by\s)", re.I
 )
+# USA Today's credit at a story's end: "Contributing: Jane Doe, John Roe; The Associated Press".
+_CONTRIBUTING = re.compile(r"^contributing\s*:\s*(?P<names>\S.*)$", re.I)
 # Credits that name a story's writers; editors, translators and producers are not.
 WRITER_ROLES = frozenset(
     {"reporting", "additional reporting", "writing", "written", "compiled", "text"}
@@ -199,11 +201,13 @@ def is_byline(line: str) -> bool:
 def read_credits(paragraph: str) -> tuple[str, ...] | None:
     """The reporters and writers a wire credit line names (not its editors), or None when
     the paragraph is not a credit line: ``Reporting by Jane Doe in Caracas; Editing by John
-    Roe``, in brackets or not."""
+    Roe``, in brackets or not, or ``Contributing: Jane Doe, John Roe``."""
     # Every paragraph of every document comes here: look at its first character before
     # anything else, and fold its spaces only once it opens like a credit line.
     if paragraph[:1] not in CREDIT_FIRST or len(paragraph) > 4 * MAX_BYLINE_CHARS:
         return None
+    if contributing := _CONTRIBUTING.match(paragraph):
+        return _contributors(" ".join(contributing.group("names").split()).rstrip("."))
     if not _CREDIT_OPEN.match(paragraph):
         return None
     text = _STANDARDS.sub("", " ".join(paragraph.split()))
@@ -218,6 +222,21 @@ def read_credits(paragraph: str) -> tuple[str, ...] | None:
             return None
         if " ".join(match.group("role").lower().split()) in WRITER_ROLES:
             writers.extend(name for name in names if name not in writers)
+    return tuple(writers)
+
+
+def _contributors(text: str) -> tuple[str, ...] | None:
+    """The writers of ``Jane Doe, USA TODAY; John Roe; The Associated Press``, each part read
+    as a byline's names are (its affiliation left out), an outlet alone skipped; None when a
+    part is neither."""
+    writers: list[str] = []
+    for part in text.split(";"):
+        names = _segment_names(part)
+        if names is None:
+            if _is_newsroom(part.strip()):
+                continue
+            return None
+        writers.extend(name for name in names if name not in writers)
     return tuple(writers)
 
 

@@ -209,6 +209,11 @@ def test_what_is_not_a_byline(line: str) -> None:
             " Principles.",
             ("Jane Doe",),
         ),
+        # USA Today's contributors, their outlet left out.
+        ("Contributing: Jane Doe, John Roe", ("Jane Doe", "John Roe")),
+        ("Contributing: Jane Doe and John Roe.", ("Jane Doe", "John Roe")),
+        ("Contributing: Jane Doe, USA TODAY; The Associated Press", ("Jane Doe",)),
+        ("Contributing: Jane Doe, USA TODAY Network; John Roe", ("Jane Doe", "John Roe")),
     ],
 )
 def test_credit_line_shapes(paragraph: str, writers: tuple[str, ...]) -> None:
@@ -225,6 +230,8 @@ def test_credit_line_shapes(paragraph: str, writers: tuple[str, ...]) -> None:
         "The reporting by Jane Doe won a prize.",
         "Reporting by Jane Doe and the team showed the plan had failed.",
         "Reporting by the Caracas newsroom; Editing by John Roe",
+        "Contributing: higher oil prices and a weak yen.",
+        "Contributing factors: the weather and the strike.",
     ],
 )
 def test_what_names_no_writers(paragraph: str) -> None:
@@ -238,6 +245,7 @@ def test_what_names_no_writers(paragraph: str) -> None:
 _namey = st.lists(
     st.one_of(
         st.sampled_from(["By ", "BY ", " and ", " AND ", " in ", "Reporting by ", "; Editing by "]),
+        st.sampled_from(["Contributing: ", " at ", " with ", " for ", " - ", " on March 4, 2025"]),
         st.sampled_from(["Jane", "Doe", "JOHN", "von", "der", "O'Neill", "Reuters", "the", "J."]),
         st.text(alphabet=string.ascii_letters + " ,.;'’-&()[]", max_size=6),
         st.text(max_size=3),
