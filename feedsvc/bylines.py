@@ -23,20 +23,21 @@ _BY = re.compile(r"^by:?\s+", re.IGNORECASE)  # "By Jane Doe", "By: Jane Doe"
 # Words of a name: capitalised words, initials ("J.", "J.R."), hyphens and apostrophes
 # (Jean-Paul, O'Neill).
 _NAME_WORD = re.compile(r"^(?:[^\W\d_](?:[\w'’\-]*[^\W_])?\.?|(?:[^\W\d_]\.){2,})$")
+# Words in _NOT_NAMES that Vietnamese and Chinese names hold first or last ("By Nguyen Van An",
+# "By To Lam"), never between two others as in "By Rail To Paris".
+_NAMES_AT_ENDS = frozenset({"an", "to"})
 # Lower-case words inside a name: "Ursula von der Leyen", "Luiz Inácio Lula da Silva".
 _PARTICLES = frozenset(
     "van von der den de del della di da das dos du la le al el bin ibn ter ten y".split()  # noqa: SIM905
 )
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())  # noqa: SIM905
-# Capitalised words no name is made of: "By Tuesday Evening", "By Order Of The Court". Not "An"
-# or "To": Vietnamese and Chinese names hold them ("By Nguyen Van An", "By To Lam").
+# Capitalised words no name is made of: "By Tuesday Evening", "By Order Of The Court".
 _NOT_NAMES = _WEEKDAYS | frozenset(
-    """january february march july
-    september october november december today tomorrow yesterday morning afternoon evening
-    night noon midnight week weekend month year the of and or for a in on at with from
-    by this that then now end order staff bureau desk agency newsroom television tv news
-    reporters correspondents reporting additional photos photo photographs pictures video
-    graphics editing edited writing""".split()  # noqa: SIM905 - a word list reads better as text
+    """january february march july september october november december today tomorrow
+    yesterday morning afternoon evening night noon midnight week weekend month year the of and
+    or for to a an in on at with from by this that then now end order staff bureau desk agency
+    newsroom television tv news reporters correspondents reporting additional photos photo
+    photographs pictures video graphics editing edited writing""".split()  # noqa: SIM905 - a word list reads better as text
 )
 # "By Jane Doe, Reuters", "By Jane Doe, Staff Writer": what follows the last comma is where the
 # writer works when it is one word or says what it is.
@@ -293,12 +294,14 @@ def _is_name(text: str) -> bool:
     # Particles do not count toward the limit: "Ana María Pérez de la Cruz" is four names long.
     if sum(word not in _PARTICLES for word in words) > MAX_NAME_WORDS:
         return False
+    last = len(words) - 1
     for position, word in enumerate(words):
-        if word in _PARTICLES and 0 < position < len(words) - 1:
+        if word in _PARTICLES and 0 < position < last:
             continue
         if not (_NAME_WORD.match(word) and word[0].isupper()):
             return False
-        if word.lower().strip(".") in _NOT_NAMES:
+        lowered = word.lower().strip(".")
+        if lowered in _NOT_NAMES and not (lowered in _NAMES_AT_ENDS and position in (0, last)):
             return False
     return True
 

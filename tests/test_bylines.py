@@ -111,6 +111,7 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Ana María Pérez de la Cruz", ("Ana María Pérez de la Cruz",)),
         ("By Nguyen Van An", ("Nguyen Van An",)),
         ("By Nguyen Van An and Jane Doe", ("Nguyen Van An", "Jane Doe")),
+        ("By To Thi Mai", ("To Thi Mai",)),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
@@ -137,6 +138,8 @@ def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
         "By Jane Doe on Monday",
         "By Jane Doe for the first time",
         "By Jane Doe - who covers energy",
+        "By Rail To Paris",
+        "By An Hour Or Two",
         "By Ana María Pérez de la Cruz Gómez Ortega Ruiz",
         "BY DEUTSCHE WELLE",
         "By AFP",
