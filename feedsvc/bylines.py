@@ -324,7 +324,7 @@ def _is_outlet(words: list[str]) -> bool:
     if len(words) < 2 or not all(word[:1].isupper() for word in words):
         return False
     lowered = [word.lower() for word in words]
-    if lowered[0] in _ARTICLES or " ".join(lowered[1:]) in OUTLETS:
+    if lowered[0] in _ARTICLES:
         return True
     return any(" ".join(lowered[:count]) in OUTLETS for count in range(1, len(words) + 1))
 

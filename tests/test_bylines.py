@@ -90,6 +90,7 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Jane Doe and John Roe AFP", ("Jane Doe", "John Roe")),
         # ... unless one word of the name would be left: then it is a surname.
         ("By Jane Doe and John Reuters", ("Jane Doe", "John Reuters")),
+        ("By Jane Doe, Mary Bloomberg", ("Jane Doe", "Mary Bloomberg")),
         ("By Jane Doe, The Guardian", ("Jane Doe",)),
         # An outlet after a dash, "for", "Special to" or in brackets; a date after the names.
         ("By Jane Doe - Reuters", ("Jane Doe",)),
