@@ -39,7 +39,9 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 #    by a single newline removed; pasted no-break spaces and signs read; "NATO (North ...)" not
 #    a dateline; a stray NUL removed; sentences shaped like junk kept; a byline before the date
 #    line; "—" and "(2045 GMT)" in date lines; datelines "(Reuters) -", "Türkiye", "2025",
-#    full-width brackets, "_"; "a.m." in summaries; one paragraph per line.
+#    full-width brackets, "_"; "a.m." in summaries; one paragraph per line; outlets after a
+#    byline's comma or glued to the name no writers; dash, "for", bracket and dated bylines;
+#    credit lines keep reporters beside a newsroom, an "at" or "City, Region" place.
 PARSER_VERSION = 5
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
