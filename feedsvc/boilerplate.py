@@ -86,7 +86,7 @@ _EMOTICON = re.compile(rf"^{_EMOTICON_WORD}(?=[A-Z0-9])")
 _EMOTICON_WRAPPED = re.compile(rf"^{_EMOTICON_WORD} ?[A-Z0-9].*(?: |(?<![a-z])){_EMOTICON_WORD}$")
 _CREDIT_LINE = re.compile(
     r"^[(\[]?(?:reporting|additional reporting|writing|editing|compiled|translated|produced)"
-    r"(?: by)?\b",
+    r"(?: by)?\b|^contributing\s*:",  # USA Today's "Contributing: Jane Doe, John Roe"
     re.IGNORECASE,
 )
 # A photo caption ends with the photographer's credit, after a full stop ("... in Washington,
