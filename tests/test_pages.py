@@ -146,6 +146,28 @@ def test_document_text_is_escaped_everywhere(tmp_path: Path, seeds: Path) -> Non
         assert evil in doc.text_content(), path
 
 
+def test_quotes_in_document_text_stay_inside_their_attributes(tmp_path: Path, seeds: Path) -> None:
+    """A headline or place name holding '"' must not end an attribute of the page's <head>
+    (og:title, the description): "'><meta http-equiv=refresh ...>" would send every reader
+    elsewhere, and the CSP does not stop that (a mutation audit: no hostile text held a quote)."""
+    inject = '"><meta http-equiv="refresh" content="0;url=https://evil.example">'
+    headline = f'Minister says "no" {inject}'
+    write_document(seeds, 1, hex_id(1), headline=headline, dateline='NEW "YORK" CITY (AFP) —')
+    app = indexed_app(tmp_path, seeds)
+    client = app.test_client()
+    article = app.extensions["feedsvc"].store.get(hex_id(1))
+    assert article is not None and '"' in (article.city or "")
+    permalink = f"/articles/{article.id}/{article.slug}"
+    for path in [permalink, f"/places/{article.city_slug}", "/", "/search?q=minister"]:
+        doc = page(client, path)
+        assert not doc.xpath("//meta[@http-equiv]"), path
+        for meta in doc.xpath("//head/meta"):
+            assert set(meta.attrib) <= {"charset", "name", "property", "content"}, path
+    doc = page(client, permalink)
+    assert doc.xpath("string(//meta[@property='og:title']/@content)") == headline
+    assert doc.xpath("string(//h1)") == headline
+
+
 def test_listing_pages(tmp_path: Path, seeds: Path) -> None:
     for n in range(1, 6):
         write_document(seeds, n, hex_id(n), headline=f"Story {n}", date=f"{n} Jan 2024")
