@@ -113,6 +113,8 @@ from feedsvc.bylines import read_byline, read_credits
         ("By Nguyen Van An", ("Nguyen Van An",)),
         ("By Nguyen Van An and Jane Doe", ("Nguyen Van An", "Jane Doe")),
         ("By To Thi Mai", ("To Thi Mai",)),
+        # Five words, none a particle: the longest name read (bylines.MAX_NAME_WORDS).
+        ("By Ana Maria Souza Santos Lima", ("Ana Maria Souza Santos Lima",)),
     ],
 )
 def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
@@ -155,6 +157,8 @@ def test_byline_shapes(line: str, names: tuple[str, ...]) -> None:
         "By Jane Doe/Reuters",
         "By Jane Doe; Photos Ann Poe",
         "By Jane Doe; Additional Reporting",
+        "By Ann van",  # a particle ends no name
+        "By Ana Maria Souza Santos Lima Costa",  # six words, no particle: a sentence's length
         "By",
         "",
     ],

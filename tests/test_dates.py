@@ -46,6 +46,10 @@ from feedsvc.dates import DateError, parse_date_line
         # Scrapers join date and time with a bar or a middle dot.
         ("April 12, 2021 | 3:45 PM ET", "2021-04-12T15:45:00-04:00", True),
         ("12 Apr 2021 · 09:30 GMT", "2021-04-12T09:30:00+00:00", True),
+        # Two-digit years: up to 69 this century, from 70 the last (dates before 1970 are
+        # refused, so a pivot below 70 would refuse "3/25/55").
+        ("3/25/69", "2069-03-25T00:00:00+00:00", False),
+        ("3/25/70", "1970-03-25T00:00:00+00:00", False),
         # Or a dash between spaces; Reuters adds the time in GMT after the local one.
         ("March 3, 2025 — 3:45 PM ET", "2025-03-03T15:45:00-05:00", True),
         ("March 3, 2025 – 3:45 PM ET", "2025-03-03T15:45:00-05:00", True),
