@@ -351,6 +351,7 @@ def test_search_pages_through_every_match_with_a_count(tmp_path: Path, seeds: Pa
         ("zurich", "Bank talks in Zurich"),  # dateline ZÜRICH, no accent typed
         ("ZÜRICH", "Bank talks in Zurich"),
         ("züri", "Bank talks in Zurich"),  # the last word as a prefix
+        ("zu\u0308rich", "Bank talks in Zurich"),  # the accent as a mark of its own (macOS)
         ("geneva", "Talks resume"),  # only the dateline names Geneva
         ("reuters", "Talks resume"),  # only the agency
         ("SAO PAULO", "Coffee exports"),
@@ -407,6 +408,14 @@ def test_search_takes_minus_and_or_as_search_engines_do(
     client = indexed_app(tmp_path, seeds).test_client()
     assert sorted(headlines(search_page(client, query))) == expected
     assert client.get("/search/feed.json", query_string={"q": query}).status_code == 200
+
+
+def test_a_search_as_long_as_the_box_allows_is_answered(client) -> None:
+    """The box takes 200 characters (maxlength); one more is refused with a sentence."""
+    assert client.get("/search", query_string={"q": "x" * 200}).status_code == 200
+    assert client.get("/search", query_string={"q": "x" * 201}).status_code == 400
+    box = page(client, "/search").xpath("//input[@name='q']/@maxlength")
+    assert box == ["200"]
 
 
 def test_words_past_the_bound_are_said_not_looked_for(client) -> None:
