@@ -119,6 +119,15 @@ def test_a_browser_revalidates_a_page_at_every_visit(client, path: str) -> None:
     assert again.status_code == 304
 
 
+def test_a_source_typed_by_name_redirects_for_as_long_as_a_page_is_kept(client) -> None:
+    """Not a day: the name may come to mean another slug (a second agency spelt alike)."""
+    response = client.get("/sources/Reuters?page=1")
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"{SITE_URL}/sources/reuters?page=1"
+    max_age = client.application.config["FEEDSVC"].cache_max_age
+    assert response.headers["Cache-Control"] == f"public, max-age={max_age}"
+
+
 def test_unknown_article_gets_a_helpful_404(client) -> None:
     response = client.get("/articles/ffffffffffffffff/gone")
     assert response.status_code == 404
@@ -265,10 +274,14 @@ def test_news_sitemap_has_the_last_two_days(tmp_path: Path, seeds: Path) -> None
     write_document(seeds, 1, hex_id(1), headline="Today", date=today.strftime("%Y-%m-%d"))
     old = today - timedelta(days=5)
     write_document(seeds, 2, hex_id(2), headline="Last week", date=old.strftime("%Y-%m-%d"))
+    # Two days as Google News reads them: 47 hours ago is in, 49 and 60 hours ago are not.
+    for n, hours in ((3, 47), (4, 49), (5, 60)):
+        stamp = (today - timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S UTC")
+        write_document(seeds, n, hex_id(n), headline=f"{hours} hours ago", date=stamp)
     app = indexed_app(tmp_path, seeds)
     root = etree.fromstring(app.test_client().get("/news-sitemap.xml").data)
     titles = root.xpath("//*[local-name()='title']/text()")
-    assert titles == ["Today"]
+    assert titles == ["Today", "47 hours ago"]
 
 
 def test_news_sitemap_is_fresh_only_until_its_next_story_leaves_it(
