@@ -31,6 +31,16 @@ def test_a_time_is_sent_only_once_it_has_settled() -> None:
     assert call(fresh, **{"If-Modified-Since": http_date(now)})[0] == "200 OK"
     assert call(fresh, **{"If-None-Match": headers["ETag"]})[0] == "304 Not Modified"
 
+    # Nor If-Unmodified-Since: without a settled time there is nothing to compare (RFC 9110
+    # 13.1.4), so an earlier date does not fail the request.
+    before = http_date(now - timedelta(seconds=30))
+    assert call(fresh, **{"If-Unmodified-Since": before})[0] == "200 OK"
+    # Settled: two seconds after its whole second ended, not at once (a second edit within
+    # the watcher's latency would carry the same time). Two seconds ago is not yet.
+    two_ago = Prepared(b"body", "text/plain", last_modified=now - timedelta(seconds=2),
+                       max_age_seconds=60)  # fmt: skip
+    assert "Last-Modified" not in call(two_ago)[1]
+
     old = now - timedelta(seconds=1 + lastmod.SETTLE_SECONDS + 1)
     settled = Prepared(b"body", "text/plain", last_modified=old, max_age_seconds=60)
     assert call(settled)[1]["Last-Modified"] == http_date(old.replace(microsecond=0))
