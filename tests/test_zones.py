@@ -137,6 +137,11 @@ def test_a_time_the_clocks_skipped_or_repeated_is_read_with_a_warning(
     else:
         (warning,) = clock
         assert said in warning and "America/New_York" in warning, warning
+        # The warning names the offset the time was read with.
+        offset = parsed.when.utcoffset()
+        assert offset is not None
+        hours = int(offset.total_seconds()) // 3600
+        assert warning.endswith(f"UTC{hours:+03d}:00"), warning
 
 
 def test_a_line_without_a_zone_has_no_label() -> None:
