@@ -35,6 +35,7 @@ class Page:
     etag: str
     cache_control: str
     entries: dict[str, datetime | None]  # id -> updated (RSS 2.0 has no such date)
+    newer: str | None = None  # next-archive (Atom and RSS; JSON Feed has no such link)
 
 
 def read_page(client, url: str, fmt: str) -> tuple[Page, str | None]:
@@ -51,6 +52,8 @@ def read_page(client, url: str, fmt: str) -> tuple[Page, str | None]:
         assert not feed.bozo, feed.get("bozo_exception")
         entries = {e.id: _updated(e, fmt) for e in feed.entries}
         older = next((link.href for link in feed.feed.links if link.rel == "prev-archive"), None)
+        newer = next((link.href for link in feed.feed.links if link.rel == "next-archive"), None)
+        return Page(url, headers["ETag"], headers["Cache-Control"], entries, newer), older
     return Page(url, headers["ETag"], headers["Cache-Control"], entries), older
 
 
@@ -60,8 +63,9 @@ def _updated(entry: feedparser.FeedParserDict, fmt: str) -> datetime | None:
 
 def walk(
     client, channel_path: str, fmt: str
-) -> tuple[Page, list[Page], dict[str, datetime | None]]:
-    """The subscription feed, its archive pages newest first, and what a consumer keeps."""
+) -> tuple[Page, list[Page], dict[str, datetime | None], Page | None]:
+    """The subscription feed, its archive pages newest first, what a consumer keeps, and the
+    page still filling when it is off the walk (None then in JSON Feed, which cannot say)."""
     subscription, url = read_page(client, f"{SITE_URL}{channel_path}feed.{fmt}", fmt)
     pages = []
     while url:
@@ -72,21 +76,29 @@ def walk(
     for document in [subscription, *pages]:
         for entry_id, updated in document.entries.items():
             kept.setdefault(entry_id, updated)
-    # The page still filling is off the walk while the subscription feed holds all of it
-    # (newest_archived): it is the newest walked page's next-archive (Atom and RSS; JSON Feed
-    # has no such link), holding nothing but articles of the feed.
+    # RFC 5005 4: every archive page but the newest names the next newer one (next-archive),
+    # so a walk can go forward too: each walked page names the one met just before it.
     on_pages = [entry_id for page in pages for entry_id in page.entries]
+    filling = None
     if pages and fmt != "json":
-        newer = feedparser.parse(client.get(pages[0].url.removeprefix(SITE_URL)).data)
-        filling = [link.href for link in newer.feed.links if link.rel == "next-archive"]
-        if filling:
-            page, older = read_page(client, filling[0], fmt)
+        for older_page, newer_page in zip(pages[1:], pages, strict=False):
+            assert older_page.newer == newer_page.url, f"next-archive of {older_page.url}"
+        if pages[0].newer is None:
+            # The walk began at the newest page of all: the feed names it only while it does
+            # not hold all of it (ArchivePlan.newest_archived).
+            assert not set(pages[0].entries) <= set(subscription.entries), "a walk to re-read"
+        else:
+            # The page still filling is off the walk while the subscription feed holds all of
+            # it: the newest walked page's next-archive, holding nothing but articles of the
+            # feed, and the newest page (it names no newer one).
+            filling, older = read_page(client, pages[0].newer, fmt)
             assert older == pages[0].url
-            assert set(page.entries) <= set(subscription.entries), "off the walk and the feed"
-            on_pages += page.entries
+            assert filling.newer is None, f"{filling.url} is not the newest page"
+            assert set(filling.entries) <= set(subscription.entries), "off the walk and the feed"
+            on_pages += filling.entries
     # Pages are disjoint: each article is on one archive page at most.
     assert len(on_pages) == len(set(on_pages)), "an article on two archive pages"
-    return subscription, pages, kept
+    return subscription, pages, kept, filling
 
 
 TAG = "tag:news.example.test,2026:"  # the site URL's host, the default tag authority
@@ -144,15 +156,17 @@ def test_every_article_once_and_only_its_own_pages_change(archive_app, seeds: Pa
     client = archive_app.test_client()
     everyone = {tag(n) for n, _ in CORPUS} | {f"{TAG}articles/{SEED_FILE[4:20]}"}
 
-    subscription, pages, kept = walk(client, "/", fmt)
+    subscription, pages, kept, filling = walk(client, "/", fmt)
     assert set(kept) == everyone
     assert page_keys(pages, fmt) == PAGES_NEWEST_FIRST
+    if fmt != "json":  # reached forward from the walk's newest page (RFC 5005 4: next-archive)
+        assert filling is not None and page_keys([filling], fmt) == ["2023-03-10/3"]
     assert list(subscription.entries) == [tag(15), tag(14), tag(13)]
     before = {p.url: p.etag for p in pages}
 
     def changed_pages() -> tuple[list[str], list[Page], dict[str, datetime | None], Page]:
         nonlocal before
-        subscription, pages, kept = walk(client, "/", fmt)
+        subscription, pages, kept, _ = walk(client, "/", fmt)
         now = {p.url: p.etag for p in pages}
         moved = sorted(page_keys([p for p in pages if before.get(p.url) != p.etag], fmt))
         gone = set(before) - set(now)
@@ -201,8 +215,13 @@ def test_every_channel_has_archives_linked_from_its_feeds(archive_app) -> None:
     client = archive_app.test_client()
     for channel, number in (("/sources/afp/", 1), ("/places/geneva/", 2)):
         for fmt in FORMATS:
-            _, pages, kept = walk(client, channel, fmt)
+            _, pages, kept, filling = walk(client, channel, fmt)
             assert pages and all(p.url.startswith(f"{SITE_URL}{channel}archives/") for p in pages)
+            if fmt != "json":
+                # 10 March holds 4 of each (3 + 1): the feed of 3 holds all of the second part,
+                # so the walk starts at the first, whose next-archive is the second (RFC 5005 4).
+                assert filling is not None
+                assert filling.url == f"{SITE_URL}{channel}archives/2023-03-10/2/feed.{fmt}"
             assert tag(number) in kept
             odd = {tag(n) for n, _ in CORPUS if n % 2 == number % 2}
             assert set(kept) == odd
