@@ -13,7 +13,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -241,10 +241,95 @@ def test_archive_pages_say_what_they_are(archive_app) -> None:
     # The page's updated time is its own entries' newest, so other pages' changes leave its
     # bytes alone.
     assert root.findtext("a:updated", namespaces=ns) == "2023-06-01T08:00:00+00:00"
+    # Entries newest first, as in the subscription feed (and every listing), though a day's
+    # parts are counted from its oldest: 20 January before 10 January; on one date, the later
+    # document first, as the feed's 15, 14, 13.
+    for fmt in FORMATS:
+        for key, numbers in (("2023-01", [2, 1]), ("2023-03-10/2", [13, 12, 11])):
+            page, _ = read_page(client, f"{SITE_URL}/archives/{key}/feed.{fmt}", fmt)
+            assert list(page.entries) == [tag(n) for n in numbers], (key, fmt)
     oldest = etree.fromstring(client.get("/archives/2022-03/feed.rss").data)
     rels = [link.get("rel") for link in oldest.iterfind("channel/{*}link")]
     assert "prev-archive" not in rels and "next-archive" in rels  # the first page
     assert oldest.find(f"channel/{{{HISTORY}}}archive") is not None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_feed_skips_the_page_still_filling_only_while_it_holds_all_of_it(
+    tmp_path: Path, seeds: Path, fmt: str
+) -> None:
+    """The boundary of ArchivePlan.newest_archived: the page still filling holds exactly as many
+    articles as the feed. The feed holds all of them, so its prev-archive (JSON Feed: next_url)
+    names the page before: a consumer that stops at a page it has read (RFC 5005 4.2) would
+    otherwise read the filling page now and miss what lands there later. A feed of one fewer
+    does not hold all of it, and names it."""
+    for number in range(1, 7):  # one day of 6: parts of 3 and 3
+        path = write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                              date=f"5 Mar 2023 {number:02d}:00 UTC")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    client = indexed_app(tmp_path, seeds, FEED_SIZE=3).test_client()
+    day = f"{SITE_URL}/archives/2023-03-05"
+    subscription, older = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
+    assert list(subscription.entries) == [tag(6), tag(5), tag(4)]  # all of the second part
+    assert older == f"{day}/feed.{fmt}"
+    _, older = read_page(client, f"{SITE_URL}/feed.{fmt}?limit=2", fmt)
+    assert older == f"{day}/2/feed.{fmt}"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_search_feed_carries_no_edited_older_story(tmp_path: Path, seeds: Path, fmt: str) -> None:
+    """Edited older articles come back into subscription feeds (RFC 5005 4.1), not into a
+    search's feed: the store's changed articles are the whole site's, and a saved search for
+    "pipeline" must not show the football result edited since. It holds the newest matches."""
+    for number in range(1, 4):
+        path = write_document(seeds, number, hex_id(number), headline=f"Pipeline {number}",
+                              date=f"1 Dec 2023 0{number}:00 UTC")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    football = write_document(seeds, 4, hex_id(4), headline="Football final", date="1 Nov 2023",
+                              paragraphs=("The home side won on Sunday.",))  # fmt: skip
+    set_mtime(football, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    app = indexed_app(tmp_path, seeds)
+    client = app.test_client()
+    url = f"{SITE_URL}/search/feed.{fmt}?q=pipeline&limit=2"
+    before, _ = read_page(client, url, fmt)
+    assert list(before.entries) == [tag(3), tag(2)]
+    # Both edited after the newest matches were last changed: the football story and an older
+    # match.
+    for number, name, word in ((4, football.name, "Sunday"), (1, f"001_{hex_id(1)}.txt", "Monday")):
+        edited = seeds / name
+        change(app, seeds, datetime(2024, 1, number, tzinfo=UTC),
+               lambda e=edited, w=word: e.write_text(e.read_text().replace(w, "Tuesday")),
+               edited)  # fmt: skip
+    after, _ = read_page(client, url, fmt)
+    assert list(after.entries) == [tag(3), tag(2)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_edited_older_stories_come_back_newest_published_first(
+    tmp_path: Path, seeds: Path, fmt: str
+) -> None:
+    """RFC 5005 4.1: older articles edited since the newest were last changed come back into the
+    subscription feed, a tenth of its size at most (README: at least three), the most recently
+    changed of them; after the newest, in the order of every feed and page: newest published
+    first, whatever order they were edited in. At 50, a tenth (5) is not a twentieth (3)."""
+    first = datetime(2023, 1, 1, tzinfo=UTC)
+    for number in range(1, 57):
+        published = first + timedelta(days=number)
+        path = write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                              date=f"{published:%d %b %Y}")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=50)
+    # The six older than the newest 50, edited one hour apart in this order: 3 the earliest.
+    for hours, number in enumerate((3, 1, 6, 2, 5, 4), start=1):
+        set_mtime(seeds / f"{number:03d}_{hex_id(number)}.txt", WRITTEN + timedelta(hours=hours))
+    set_mtime(seeds, WRITTEN + timedelta(hours=6))
+    app.extensions["feedsvc"].store.refresh()
+    subscription, _ = read_page(app.test_client(), f"{SITE_URL}/feed.{fmt}", fmt)
+    newest = [tag(n) for n in range(56, 6, -1)]
+    assert list(subscription.entries) == newest + [tag(n) for n in (6, 5, 4, 2, 1)]
 
 
 def test_a_period_that_is_over_is_cached_longer(archive_app, seeds: Path) -> None:
