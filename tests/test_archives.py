@@ -13,7 +13,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -35,6 +35,7 @@ class Page:
     etag: str
     cache_control: str
     entries: dict[str, datetime | None]  # id -> updated (RSS 2.0 has no such date)
+    newer: str | None = None  # next-archive (Atom and RSS; JSON Feed has no such link)
 
 
 def read_page(client, url: str, fmt: str) -> tuple[Page, str | None]:
@@ -51,6 +52,8 @@ def read_page(client, url: str, fmt: str) -> tuple[Page, str | None]:
         assert not feed.bozo, feed.get("bozo_exception")
         entries = {e.id: _updated(e, fmt) for e in feed.entries}
         older = next((link.href for link in feed.feed.links if link.rel == "prev-archive"), None)
+        newer = next((link.href for link in feed.feed.links if link.rel == "next-archive"), None)
+        return Page(url, headers["ETag"], headers["Cache-Control"], entries, newer), older
     return Page(url, headers["ETag"], headers["Cache-Control"], entries), older
 
 
@@ -60,8 +63,9 @@ def _updated(entry: feedparser.FeedParserDict, fmt: str) -> datetime | None:
 
 def walk(
     client, channel_path: str, fmt: str
-) -> tuple[Page, list[Page], dict[str, datetime | None]]:
-    """The subscription feed, its archive pages newest first, and what a consumer keeps."""
+) -> tuple[Page, list[Page], dict[str, datetime | None], Page | None]:
+    """The subscription feed, its archive pages newest first, what a consumer keeps, and the
+    page still filling when it is off the walk (None then in JSON Feed, which cannot say)."""
     subscription, url = read_page(client, f"{SITE_URL}{channel_path}feed.{fmt}", fmt)
     pages = []
     while url:
@@ -72,21 +76,29 @@ def walk(
     for document in [subscription, *pages]:
         for entry_id, updated in document.entries.items():
             kept.setdefault(entry_id, updated)
-    # The page still filling is off the walk while the subscription feed holds all of it
-    # (newest_archived): it is the newest walked page's next-archive (Atom and RSS; JSON Feed
-    # has no such link), holding nothing but articles of the feed.
+    # RFC 5005 4: every archive page but the newest names the next newer one (next-archive),
+    # so a walk can go forward too: each walked page names the one met just before it.
     on_pages = [entry_id for page in pages for entry_id in page.entries]
+    filling = None
     if pages and fmt != "json":
-        newer = feedparser.parse(client.get(pages[0].url.removeprefix(SITE_URL)).data)
-        filling = [link.href for link in newer.feed.links if link.rel == "next-archive"]
-        if filling:
-            page, older = read_page(client, filling[0], fmt)
+        for older_page, newer_page in zip(pages[1:], pages, strict=False):
+            assert older_page.newer == newer_page.url, f"next-archive of {older_page.url}"
+        if pages[0].newer is None:
+            # The walk began at the newest page of all: the feed names it only while it does
+            # not hold all of it (ArchivePlan.newest_archived).
+            assert not set(pages[0].entries) <= set(subscription.entries), "a walk to re-read"
+        else:
+            # The page still filling is off the walk while the subscription feed holds all of
+            # it: the newest walked page's next-archive, holding nothing but articles of the
+            # feed, and the newest page (it names no newer one).
+            filling, older = read_page(client, pages[0].newer, fmt)
             assert older == pages[0].url
-            assert set(page.entries) <= set(subscription.entries), "off the walk and the feed"
-            on_pages += page.entries
+            assert filling.newer is None, f"{filling.url} is not the newest page"
+            assert set(filling.entries) <= set(subscription.entries), "off the walk and the feed"
+            on_pages += filling.entries
     # Pages are disjoint: each article is on one archive page at most.
     assert len(on_pages) == len(set(on_pages)), "an article on two archive pages"
-    return subscription, pages, kept
+    return subscription, pages, kept, filling
 
 
 TAG = "tag:news.example.test,2026:"  # the site URL's host, the default tag authority
@@ -144,15 +156,17 @@ def test_every_article_once_and_only_its_own_pages_change(archive_app, seeds: Pa
     client = archive_app.test_client()
     everyone = {tag(n) for n, _ in CORPUS} | {f"{TAG}articles/{SEED_FILE[4:20]}"}
 
-    subscription, pages, kept = walk(client, "/", fmt)
+    subscription, pages, kept, filling = walk(client, "/", fmt)
     assert set(kept) == everyone
     assert page_keys(pages, fmt) == PAGES_NEWEST_FIRST
+    if fmt != "json":  # reached forward from the walk's newest page (RFC 5005 4: next-archive)
+        assert filling is not None and page_keys([filling], fmt) == ["2023-03-10/3"]
     assert list(subscription.entries) == [tag(15), tag(14), tag(13)]
     before = {p.url: p.etag for p in pages}
 
     def changed_pages() -> tuple[list[str], list[Page], dict[str, datetime | None], Page]:
         nonlocal before
-        subscription, pages, kept = walk(client, "/", fmt)
+        subscription, pages, kept, _ = walk(client, "/", fmt)
         now = {p.url: p.etag for p in pages}
         moved = sorted(page_keys([p for p in pages if before.get(p.url) != p.etag], fmt))
         gone = set(before) - set(now)
@@ -201,8 +215,13 @@ def test_every_channel_has_archives_linked_from_its_feeds(archive_app) -> None:
     client = archive_app.test_client()
     for channel, number in (("/sources/afp/", 1), ("/places/geneva/", 2)):
         for fmt in FORMATS:
-            _, pages, kept = walk(client, channel, fmt)
+            _, pages, kept, filling = walk(client, channel, fmt)
             assert pages and all(p.url.startswith(f"{SITE_URL}{channel}archives/") for p in pages)
+            if fmt != "json":
+                # 10 March holds 4 of each (3 + 1): the feed of 3 holds all of the second part,
+                # so the walk starts at the first, whose next-archive is the second (RFC 5005 4).
+                assert filling is not None
+                assert filling.url == f"{SITE_URL}{channel}archives/2023-03-10/2/feed.{fmt}"
             assert tag(number) in kept
             odd = {tag(n) for n, _ in CORPUS if n % 2 == number % 2}
             assert set(kept) == odd
@@ -222,10 +241,95 @@ def test_archive_pages_say_what_they_are(archive_app) -> None:
     # The page's updated time is its own entries' newest, so other pages' changes leave its
     # bytes alone.
     assert root.findtext("a:updated", namespaces=ns) == "2023-06-01T08:00:00+00:00"
+    # Entries newest first, as in the subscription feed (and every listing), though a day's
+    # parts are counted from its oldest: 20 January before 10 January; on one date, the later
+    # document first, as the feed's 15, 14, 13.
+    for fmt in FORMATS:
+        for key, numbers in (("2023-01", [2, 1]), ("2023-03-10/2", [13, 12, 11])):
+            page, _ = read_page(client, f"{SITE_URL}/archives/{key}/feed.{fmt}", fmt)
+            assert list(page.entries) == [tag(n) for n in numbers], (key, fmt)
     oldest = etree.fromstring(client.get("/archives/2022-03/feed.rss").data)
     rels = [link.get("rel") for link in oldest.iterfind("channel/{*}link")]
     assert "prev-archive" not in rels and "next-archive" in rels  # the first page
     assert oldest.find(f"channel/{{{HISTORY}}}archive") is not None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_feed_skips_the_page_still_filling_only_while_it_holds_all_of_it(
+    tmp_path: Path, seeds: Path, fmt: str
+) -> None:
+    """The boundary of ArchivePlan.newest_archived: the page still filling holds exactly as many
+    articles as the feed. The feed holds all of them, so its prev-archive (JSON Feed: next_url)
+    names the page before: a consumer that stops at a page it has read (RFC 5005 4.2) would
+    otherwise read the filling page now and miss what lands there later. A feed of one fewer
+    does not hold all of it, and names it."""
+    for number in range(1, 7):  # one day of 6: parts of 3 and 3
+        path = write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                              date=f"5 Mar 2023 {number:02d}:00 UTC")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    client = indexed_app(tmp_path, seeds, FEED_SIZE=3).test_client()
+    day = f"{SITE_URL}/archives/2023-03-05"
+    subscription, older = read_page(client, f"{SITE_URL}/feed.{fmt}", fmt)
+    assert list(subscription.entries) == [tag(6), tag(5), tag(4)]  # all of the second part
+    assert older == f"{day}/feed.{fmt}"
+    _, older = read_page(client, f"{SITE_URL}/feed.{fmt}?limit=2", fmt)
+    assert older == f"{day}/2/feed.{fmt}"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_search_feed_carries_no_edited_older_story(tmp_path: Path, seeds: Path, fmt: str) -> None:
+    """Edited older articles come back into subscription feeds (RFC 5005 4.1), not into a
+    search's feed: the store's changed articles are the whole site's, and a saved search for
+    "pipeline" must not show the football result edited since. It holds the newest matches."""
+    for number in range(1, 4):
+        path = write_document(seeds, number, hex_id(number), headline=f"Pipeline {number}",
+                              date=f"1 Dec 2023 0{number}:00 UTC")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    football = write_document(seeds, 4, hex_id(4), headline="Football final", date="1 Nov 2023",
+                              paragraphs=("The home side won on Sunday.",))  # fmt: skip
+    set_mtime(football, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    app = indexed_app(tmp_path, seeds)
+    client = app.test_client()
+    url = f"{SITE_URL}/search/feed.{fmt}?q=pipeline&limit=2"
+    before, _ = read_page(client, url, fmt)
+    assert list(before.entries) == [tag(3), tag(2)]
+    # Both edited after the newest matches were last changed: the football story and an older
+    # match.
+    for number, name, word in ((4, football.name, "Sunday"), (1, f"001_{hex_id(1)}.txt", "Monday")):
+        edited = seeds / name
+        change(app, seeds, datetime(2024, 1, number, tzinfo=UTC),
+               lambda e=edited, w=word: e.write_text(e.read_text().replace(w, "Tuesday")),
+               edited)  # fmt: skip
+    after, _ = read_page(client, url, fmt)
+    assert list(after.entries) == [tag(3), tag(2)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_edited_older_stories_come_back_newest_published_first(
+    tmp_path: Path, seeds: Path, fmt: str
+) -> None:
+    """RFC 5005 4.1: older articles edited since the newest were last changed come back into the
+    subscription feed, a tenth of its size at most (README: at least three), the most recently
+    changed of them; after the newest, in the order of every feed and page: newest published
+    first, whatever order they were edited in. At 50, a tenth (5) is not a twentieth (3)."""
+    first = datetime(2023, 1, 1, tzinfo=UTC)
+    for number in range(1, 57):
+        published = first + timedelta(days=number)
+        path = write_document(seeds, number, hex_id(number), headline=f"Story {number}",
+                              date=f"{published:%d %b %Y}")  # fmt: skip
+        set_mtime(path, WRITTEN)
+    set_mtime(seeds, WRITTEN)
+    app = indexed_app(tmp_path, seeds, FEED_SIZE=50)
+    # The six older than the newest 50, edited one hour apart in this order: 3 the earliest.
+    for hours, number in enumerate((3, 1, 6, 2, 5, 4), start=1):
+        set_mtime(seeds / f"{number:03d}_{hex_id(number)}.txt", WRITTEN + timedelta(hours=hours))
+    set_mtime(seeds, WRITTEN + timedelta(hours=6))
+    app.extensions["feedsvc"].store.refresh()
+    subscription, _ = read_page(app.test_client(), f"{SITE_URL}/feed.{fmt}", fmt)
+    newest = [tag(n) for n in range(56, 6, -1)]
+    assert list(subscription.entries) == newest + [tag(n) for n in (6, 5, 4, 2, 1)]
 
 
 def test_a_period_that_is_over_is_cached_longer(archive_app, seeds: Path) -> None:

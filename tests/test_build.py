@@ -491,6 +491,56 @@ def test_a_file_rewritten_within_its_second_is_never_dated_after_it_appears(
 
 
 @pytest.mark.parametrize("kept_builder", [False, True], ids=["new build", "watching build"])
+def test_a_same_size_rewrite_within_a_second_changes_what_nginx_validates_by(
+    tmp_path: Path, seeds: Path, kept_builder: bool
+) -> None:
+    """nginx's ETag is a file's modification time and size, its Last-Modified the time (RFC
+    9110 8.8: validators change with the bytes). Two edits of the same size within one second
+    (Story B, then Story C; ``build`` run twice, or ``build --watch``) rewrite files of the same
+    size, dated by the same content time: they must be dated a second on, or a reader
+    revalidating gets 304 and keeps Story B for good."""
+    path = write_document(seeds, 5, hex_id(5), date="2 Jan 2025", headline="Story A")
+    second = int(time.time()) - 60  # whole seconds a minute ago: settled times (lastmod.py)
+
+    def date(target: Path, seconds: int, nanoseconds: int = 0) -> None:
+        ns = seconds * 1_000_000_000 + nanoseconds
+        os.utime(target, ns=(ns, ns))
+
+    date(path, second - 10)
+    date(seeds, second - 10)
+    out = tmp_path / "out"
+    made = builder(tmp_path, seeds, out)
+    states = []
+    try:
+        made.build()
+        # Within ``second``: B at .1 s, C at .6 s (the index tells them by the time in ns).
+        for before, after, nanoseconds in (("Story A", "Story B", 100_000_000),
+                                           ("Story B", "Story C", 600_000_000)):  # fmt: skip
+            path.write_text(path.read_text().replace(before, after))
+            date(path, second, nanoseconds)
+            if kept_builder:
+                made.svc.store.refresh()
+            else:
+                made.close()
+                made = builder(tmp_path, seeds, out)
+            report = made.build()
+            assert report.written
+            # What nginx serves: the files under OUT (not the configuration beside it).
+            served = [name for name in report.written if not name.startswith("../")]
+            states.append({name: (int((out / name).stat().st_mtime), (out / name).stat().st_size)
+                           for name in served})  # fmt: skip
+    finally:
+        made.close()
+    assert b"Story C" in (out / "feed.atom").read_bytes()
+    with_b, with_c = states
+    rewritten = set(with_b) & set(with_c)
+    assert "feed.atom" in rewritten
+    for name in rewritten:
+        assert with_c[name] != with_b[name], name  # nginx's ETag: "<mtime hex>-<size hex>"
+        assert with_c[name][0] <= time.time(), name  # never dated after it appears
+
+
+@pytest.mark.parametrize("kept_builder", [False, True], ids=["new build", "watching build"])
 def test_a_rebuild_puts_back_what_was_removed_or_changed_in_out(
     tmp_path: Path, many: Path, kept_builder: bool
 ) -> None:

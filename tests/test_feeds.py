@@ -337,3 +337,54 @@ def test_ids_are_minted_under_the_publishers_authority(tmp_path: Path, seeds: Pa
     # Nothing of the software's name in any id, by default either.
     default = fetch(create_app(settings_for(tmp_path / "d", seeds)).test_client(), "/feed.atom")
     assert b"tag:feedsvc" not in default.data and b"tag:news.example.test,2026:" in default.data
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_search_feed_is_titled_by_its_query(client, fmt: str) -> None:
+    """A reader lists subscriptions by feed title: two saved searches must not both be called
+    "feedsvc news: search"."""
+    for query in ("oil sanctions", "venezuela"):
+        response = client.get(f"/search/feed.{fmt}", query_string={"q": query})
+        assert response.status_code == 200
+        body = response.data
+        if fmt == "json":
+            title = json.loads(body)["title"]
+        else:
+            title = strict_xml(body).findtext("channel/title" if fmt == "rss" else "{*}title")
+        assert title == f"feedsvc news: search for “{query}”"
+
+
+@pytest.mark.parametrize(("max_age", "ttl"), [(90, "2"), (60, "1"), (61, "2"), (1, "1")])
+def test_rss_ttl_is_the_max_age_in_minutes_rounded_up(
+    tmp_path: Path, seeds: Path, max_age: int, ttl: str
+) -> None:
+    """RSS 2.0 <ttl> is in minutes; rounded down, a reader would poll before max-age is over
+    and get the cached copy again (README: rounded up)."""
+    app = create_app(settings_for(tmp_path, seeds, CACHE_MAX_AGE=str(max_age)))
+    app.extensions["feedsvc"].store.refresh()
+    assert strict_xml(fetch(app.test_client(), "/feed.rss").data).findtext("channel/ttl") == ttl
+
+
+def test_atom_summaries_are_shown_as_the_document_wrote_them(hostile_app) -> None:
+    """RFC 4287 3.1.1: a text construct of type "text" is shown as is, of type "html" as HTML.
+    A summary that looks like markup is sent escaped as HTML, so it must say type="html", or
+    readers show "&lt;b&gt;" for "<b>". feedparser gives both the same string, so this reads
+    the raw XML; the JSON Feed's plain-text summary is what each entry must show."""
+    client = hostile_app.test_client()
+    expected = {
+        i["id"]: i["summary"] for i in json.loads(fetch(client, "/feed.json").data)["items"]
+    }
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    root = strict_xml(fetch(client, "/feed.atom").data)
+    shown = {}
+    for entry in root.iterfind("a:entry", ns):
+        summary = entry.find("a:summary", ns)
+        assert summary is not None
+        kind = summary.get("type", "text")
+        assert kind in ("text", "html")
+        text = summary.text or ""
+        shown[entry.findtext("a:id", namespaces=ns)] = (
+            html.unescape(re.sub(r"<[^>]+>", "", text)) if kind == "html" else text
+        )
+    assert shown == expected
+    assert any("<b>bold</b>" in summary for summary in shown.values())  # the case that matters

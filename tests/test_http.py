@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from datetime import UTC, datetime
+import math
+import time
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -200,8 +202,8 @@ def test_a_number_with_a_leading_zero_or_other_digits_is_refused(client, path: s
 )  # fmt: skip
 def test_a_number_in_a_path_is_written_one_way(client, path: str) -> None:
     # /sitemaps/01.xml and /sitemaps/١.xml (Arabic-Indic one) were /sitemaps/1.xml again; a
-    # static host has no file of that name either.
-    assert client.get("/sitemaps/1.xml").status_code in (200, 404)
+    # static host has no file of that name either. The address they spell otherwise exists.
+    assert client.get("/sitemaps/1.xml").status_code == 200
     assert client.get(path).status_code == 404
 
 
@@ -338,3 +340,36 @@ def test_if_none_match_lists(if_none_match: str, matches: bool) -> None:
     from feedsvc.httpcache import matches_any
 
     assert matches_any(if_none_match, ['"abc"', '"def"']) is matches
+
+
+def test_a_render_of_an_older_store_state_is_not_kept() -> None:
+    """A document changed while a feed was rendered: what was rendered shows the store before
+    the change, and kept, it would be served (without the new story) until the next change."""
+    from feedsvc.httpcache import Prepared, ResponseCache
+
+    version = [1]
+    cache = ResponseCache(lambda: version[0])
+    response = Prepared(b"<feed/>", "application/atom+xml", last_modified=None, max_age_seconds=60)
+    version[0] = 2  # the store changed during the render of version 1
+    assert cache.get("/feed.atom") is None  # a request meanwhile sees version 2
+    cache.put("/feed.atom", response, 1)
+    assert cache.get("/feed.atom") is None
+    cache.put("/feed.atom", response, 2)  # one rendered from the state now seen is kept
+    assert cache.get("/feed.atom") is response
+
+
+def test_the_news_sitemap_is_made_again_when_a_story_leaves_it(tmp_path: Path, seeds: Path) -> None:
+    """A story leaves the news sitemap's two days by the clock alone, with no change of the
+    store: the response sent before says so with Expires (RFC 9111 4.2.1), and the app's own
+    memory must not serve it past that either (Google News would still see the story)."""
+    leaves = datetime.fromtimestamp(math.ceil(time.time()) + 2, UTC)
+    published = leaves - timedelta(days=2)
+    write_document(seeds, 1, hex_id(1), headline="Leaving",
+                   date=f"{published:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
+    client = indexed_app(tmp_path, seeds).test_client()
+    first = client.get("/news-sitemap.xml")
+    assert b"Leaving" in first.data
+    assert parsedate_to_datetime(first.headers["Expires"]) == leaves
+    time.sleep(max(0.0, leaves.timestamp() - time.time()) + 0.3)
+    later = client.get("/news-sitemap.xml")
+    assert later.status_code == 200 and b"Leaving" not in later.data
