@@ -546,7 +546,7 @@ class _ArchiveRead(NamedTuple):
     title: str
     plan: ArchivePlan
     position: int  # of the page in the plan
-    articles: tuple[Article, ...]  # oldest first
+    articles: tuple[Article, ...]  # newest first, as every feed lists them
 
 
 def _newest_first(article: Article) -> tuple[float, int, str]:
