@@ -40,6 +40,38 @@ MONTHS = {
     for name in names
 }
 
+# Month names of the languages newsrooms most often date their copy in (French, German,
+# Spanish, Italian, Portuguese, Dutch, Russian in the genitive that dates use), read as the
+# English ones: no name means one month in a language and another in a second one. A
+# document's date line in its own language ("3 mars 2025") was refused, and with it the story.
+_FOREIGN_MONTHS = {
+    name: english
+    for english, names in (
+        ("January", "janvier januar jänner enero gennaio janeiro januari января"),
+        ("February", "février fevrier februar febrero febbraio fevereiro februari февраля"),
+        ("March", "mars märz maerz marzo março marco maart марта"),
+        ("April", "avril abril aprile апреля"),
+        ("May", "mai mayo maggio maio mei мая"),
+        ("June", "juin juni junio giugno junho июня"),
+        ("July", "juillet juli julio luglio julho июля"),
+        ("August", "août aout agosto augustus августа"),
+        ("September", "septembre septiembre setiembre settembre setembro сентября"),
+        ("October", "octobre oktober octubre ottobre outubro октября"),
+        ("November", "novembre noviembre novembro ноября"),
+        ("December", "décembre decembre dezember diciembre dicembre dezembro декабря"),
+    )
+    for name in names.split()
+}
+_FOREIGN_MONTH = re.compile(
+    r"(?<!\w)(" + "|".join(sorted(_FOREIGN_MONTHS, key=len, reverse=True)) + r")(?!\w)",
+    re.IGNORECASE,
+)
+# "3. März 2025" (German's ordinal dot), "3 de marzo de 2025" (Spanish, Portuguese).
+_DAY_DOT = re.compile(r"^(\d{1,2})\.\s+(?=[^\W\d_])")
+_OF = re.compile(r"(?<=\w)\s+(?:de|del|di)\s+(?=\w)", re.IGNORECASE)
+# "2025年3月3日" (Chinese, Japanese), with a time after it or not.
+_CJK_DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*")
+
 _PREFIX = re.compile(
     r"^(?:(?:published|posted|updated|last updated|date|dated)\s*(?:on|at)?\s*:?\s*)?"
     r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?",
@@ -133,8 +165,20 @@ def parse_date_line(line: str, *, default_tz: str = "UTC", date_order: str = "md
     return parsed
 
 
+def _in_english(text: str) -> str:
+    """A date line in another language, its month names and joining words in English:
+    "3 de marzo de 2025" -> "3 March 2025", "2025年3月3日" -> "2025-03-03"."""
+    if match := _CJK_DATE.match(text):
+        year, month, day = match.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d} {text[match.end() :]}".strip()
+    if text.isascii() and not _FOREIGN_MONTH.search(text):
+        return text  # most date lines
+    text = _FOREIGN_MONTH.sub(lambda m: _FOREIGN_MONTHS[m.group(1).lower()], text)
+    return _OF.sub(" ", _DAY_DOT.sub(r"\1 ", text))
+
+
 def _normalise(text: str) -> str:
-    text = _SEPARATOR.sub(" ", text).strip()
+    text = _SEPARATOR.sub(" ", _in_english(text)).strip()
     text = _UTC_OFFSET.sub(
         lambda m: f"{m.group(1)}{int(m.group(2)):02d}:{m.group(3) or '00'}", text
     )

@@ -41,7 +41,9 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 #    line; "—" and "(2045 GMT)" in date lines; datelines "(Reuters) -", "Türkiye", "2025",
 #    full-width brackets, "_"; "a.m." in summaries; one paragraph per line; outlets after a
 #    byline's comma or glued to the name no writers; dash, "for", bracket and dated bylines;
-#    credit lines keep reporters beside a newsroom, an "at" or "City, Region" place.
+#    credit lines keep reporters beside a newsroom, an "at" or "City, Region" place; date
+#    lines with the month in French, German, Spanish, Italian, Portuguese, Dutch or Russian,
+#    or in Chinese figures.
 PARSER_VERSION = 5
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280

@@ -46,6 +46,18 @@ from feedsvc.dates import DateError, parse_date_line
         # Scrapers join date and time with a bar or a middle dot.
         ("April 12, 2021 | 3:45 PM ET", "2021-04-12T15:45:00-04:00", True),
         ("12 Apr 2021 · 09:30 GMT", "2021-04-12T09:30:00+00:00", True),
+        # A newsroom's own language: the month's name, its joining words, Chinese and
+        # Japanese figures (each was refused, and with it the story).
+        ("3 mars 2025", "2025-03-03T00:00:00+00:00", False),
+        ("4 août 2022", "2022-08-04T00:00:00+00:00", False),
+        ("3. März 2025", "2025-03-03T00:00:00+00:00", False),
+        ("3 de marzo de 2025", "2025-03-03T00:00:00+00:00", False),
+        ("3 dicembre 2024 10:30 CET", "2024-12-03T10:30:00+01:00", True),
+        ("1 de maio de 2024", "2024-05-01T00:00:00+00:00", False),
+        ("3 maart 2025", "2025-03-03T00:00:00+00:00", False),
+        ("3 марта 2025", "2025-03-03T00:00:00+00:00", False),
+        ("2025年3月3日", "2025-03-03T00:00:00+00:00", False),
+        ("2025年3月3日 14:05", "2025-03-03T14:05:00+00:00", True),
         # Two-digit years: up to 69 this century, from 70 the last (dates before 1970 are
         # refused, so a pivot below 70 would refuse "3/25/55").
         ("3/25/69", "2069-03-25T00:00:00+00:00", False),
