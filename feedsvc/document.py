@@ -43,7 +43,7 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 #    byline's comma or glued to the name no writers; dash, "for", bracket and dated bylines;
 #    credit lines keep reporters beside a newsroom, an "at" or "City, Region" place; date
 #    lines with the month in French, German, Spanish, Italian, Portuguese, Dutch or Russian,
-#    or in Chinese figures.
+#    or in Chinese figures; a byline at the story's end.
 PARSER_VERSION = 5
 MAX_HEADLINE_CHARS = 300
 SUMMARY_CHARS = 280
@@ -476,7 +476,10 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
     removed = [Removed(label, "label before the dateline") for label in head.labels] + removed
     if not paragraphs:
         raise DocumentError(file_name, "no body text after the headline and date")
-    authors = _with_credits(head.authors, paragraphs)
+    removed, late = _late_bylines(removed)
+    authors = _with_credits(
+        [*head.authors, *(n for n in late if n not in head.authors)], paragraphs
+    )
     return Article(
         id=article_id,
         file_name=file_name,
@@ -704,6 +707,21 @@ def _with_credits(byline: list[str], paragraphs: list[str]) -> tuple[str, ...]:
             if name not in authors:
                 authors.append(name)
     return tuple(authors)
+
+
+def _late_bylines(removed: list[Removed]) -> tuple[list[Removed], list[str]]:
+    """A byline standing after the story's first paragraphs ("By Jane Doe" at its end, as some
+    sites print it), which the junk rules remove as a heading: said removed as a byline, and
+    its writers. It was removed, and the writer's name lost."""
+    names: list[str] = []
+    kept = []
+    for item in removed:
+        found = bylines.read_byline(item.text) if bylines.opens_byline(item.text) else None
+        if found and item.reason == "heading or widget text":
+            names.extend(name for name in found if name not in names)
+            item = Removed(item.text, "byline")
+        kept.append(item)
+    return kept, names
 
 
 def _is_label(paragraph: str) -> bool:
