@@ -29,7 +29,7 @@ WIDGET_HEADINGS = frozenset(
 # the separator these words open real sentences ("Watch exports rose 7%.", "Related charges
 # were dropped."), so the label alone is not enough.
 _WIDGET_LABEL = re.compile(
-    r"^(?:read more|read also|also read|more|related|related stories|see also|recommended|watch"
+    r"^(read more|read also|also read|more|related|related stories|see also|recommended|watch"
     r"|listen|image|images|photo|photos|picture|pictures|file photo|video|graphic|graphics|gallery"
     r"|factbox|explainer|opinion|advertisement|sponsored|trending|latest|breaking)"
     r"\s*(?::|\||»|>|[-—–]\s)",
@@ -49,10 +49,9 @@ _COPYRIGHT = re.compile(
     r"|\ball rights reserved\b",
     re.IGNORECASE,
 )
-# "(c) Reuters" is a notice in a few words; "(c) the minister may revoke a licence ..." is the
-# third item of a list.
-_C_IN_BRACKETS = re.compile(r"^\(c\)\s", re.IGNORECASE)
-MAX_NOTICE_WORDS = 6
+# "(c) Reuters", "(c) Bloomberg L.P., distributed by ...": a notice opens with a name or a year;
+# "(c) the minister may revoke a licence ..." is the third item of a list.
+_C_IN_BRACKETS = re.compile(r"^\([cC]\)\s+(?=[A-Z0-9])")
 BROKERS = frozenset(
     name.strip()
     for name in """
@@ -120,6 +119,9 @@ _TITLE_SMALL_WORDS = frozenset(
     {"a", "an", "the", "and", "but", "or", "nor", "for", "so", "yet", "as", "at", "by", "in"}
     | {"of", "off", "on", "out", "per", "to", "up", "via", "vs", "v"}
 )
+# Labels an editor puts before a sentence of the story ("Latest: The death toll rose to 12,
+# officials said."), where the other labels ("Photo:", "Read more:") are a widget's.
+_EDITORIAL_LABELS = frozenset({"more", "latest", "opinion", "breaking", "explainer", "factbox"})
 # A widget label's rest, as a sentence: "More: The company said it would cut 500 jobs."
 MIN_LABELLED_SENTENCE_WORDS = 6
 # The longest line the shape rules below consider (widget labels such as "Read more: <a
@@ -168,13 +170,13 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
     if len(words) <= 14 and _AD_WORDS.search(text) and not text.endswith(_TERMINAL):
         return "advertisement"
     label = _WIDGET_LABEL.match(text) if len(words) <= MAX_JUNK_WORDS else None
-    if label and not _labels_a_sentence(text[label.end() :]):
+    if label and not _labels_a_sentence(label.group(1), text[label.end() :]):
         return "widget text"
     if len(words) <= 14 and _CALL_TO_ACTION.match(text):
         return "widget text"
     if len(words) <= 25 and _COPYRIGHT.search(text):
         return "copyright notice"
-    if len(words) <= MAX_NOTICE_WORDS and _C_IN_BRACKETS.match(text):
+    if len(words) <= 25 and _C_IN_BRACKETS.match(text):
         return "copyright notice"
     if lead and text.endswith(_TERMINAL):
         return None
@@ -236,12 +238,14 @@ def _is_title_case_headline(words: list[str]) -> bool:
     if len(content) < 3:
         return False
     return all(
-        w[0].isupper() or w in _HEADLINE_LOWERCASE or (len(w) < 4 and w in _TITLE_SMALL_WORDS)
+        w[0].isupper()
+        or w in _HEADLINE_LOWERCASE
+        or (len(w) < 4 and (len(w) < 2 or w in _TITLE_SMALL_WORDS))  # "(c)", "a"
         for w in words
     )
 
 
-def _labels_a_sentence(rest: str) -> bool:
+def _labels_a_sentence(label: str, rest: str) -> bool:
     """Whether what follows a widget label ("More: ", "Latest: ") is a sentence of the story
     rather than a linked headline: it ends as a sentence, in six words or more, and is not in
     title case. ("Latest: The death toll rose to 12, officials said." is text; "Read more: Oil
@@ -249,6 +253,8 @@ def _labels_a_sentence(rest: str) -> bool:
     rest = rest.strip()
     if not rest.endswith(_TERMINAL) or len(rest.split()) < MIN_LABELLED_SENTENCE_WORDS:
         return False
+    if label.lower() not in _EDITORIAL_LABELS:
+        return False  # "Photo: ...", "Read more: ...", "Sponsored: ...": a widget's, always
     return not _is_title_case_headline(_WORD.findall(rest))
 
 

@@ -46,8 +46,8 @@ _AFFILIATION_WORDS = frozenset(
     bureau news press presse agence agency agentur service wire times post journal herald
     tribune contributor columnist analyst desk journalist journalists producer photographer
     photojournalist reporting chief business sports media network radio magazine
-    broadcasting daily weekly independent gazette chronicle telegraph observer mail express
-    mirror monitor""".split()  # noqa: SIM905
+    broadcasting independent gazette chronicle telegraph observer mail express mirror
+    monitor""".split()  # noqa: SIM905
 )
 # News agencies and outlets by name (lower case, without a leading "the"): the one list of them.
 # It serves where no shape tells an outlet from a writer: a name glued on without a separator
@@ -60,12 +60,10 @@ OUTLETS = frozenset(
     |pti|upi|bernama|antara
     |al jazeera|bbc|cnn|npr|nbc|cbs|abc|politico|axios|deutsche welle|dw|france 24|euronews
     |daily mail|kyiv independent|usa today|propublica|rappler|nikkei|guardian|economist
-    |financial times|wall street journal|new york times|washington post""".split("|")  # noqa: SIM905
+    |financial times|wall street journal|new york times|washington post|le monde|le figaro
+    |les echos|libération|el país|el mundo|der spiegel|die zeit|die welt|la repubblica
+    |la stampa|la nación|al arabiya|al-monitor|al-ahram""".split("|")  # noqa: SIM905
 )
-# First words that make a name an outlet's, in the languages outlets are named in: "The
-# Guardian", "Le Monde", "Al Jazeera", "Der Spiegel", "El País". A writer's name does not open
-# with an article ("Al" as a given name, "By Jane Doe, Al Roker", is the price).
-_ARTICLES = frozenset("the le la les el al il lo los las die der das het".split())  # noqa: SIM905
 # What a page puts between a byline and the rest of its line (agency, reading time, date).
 _SEPARATOR = re.compile(r"\s+[|•·]\s+")
 # "By Jane Doe / Reuters", "By Jane Doe / John Roe": between names, or before an affiliation.
@@ -184,6 +182,8 @@ def _without_glued_outlet(text: str) -> str:
     words = text.split()
     for count in (3, 2, 1):
         if len(words) - count >= 2 and " ".join(words[-count:]).lower() in OUTLETS:
+            if words[-count - 1].endswith("."):
+                return text  # "Michael R. Bloomberg": an initial before it, a surname
             return " ".join(words[:-count])
     return text
 
@@ -254,6 +254,9 @@ def _credited_names(text: str) -> list[str] | None:
         # with no place of its own is the place's region when it is no name or ends the list
         # (two reporters in one place are "Jane Doe and John Roe in Seoul").
         region = after_place and bare == part and pieces[index - 1].strip() == ","
+        # ... and is one word, initials or a place's name ("Ukraine", "D.C.", "South Korea"):
+        # "in Caracas, John Roe" names a second reporter.
+        region = region and _is_region(bare)
         after_place = bare != part
         if region and (index == len(pieces) - 1 or not _is_name(bare)):
             continue
@@ -262,6 +265,23 @@ def _credited_names(text: str) -> list[str] | None:
         elif not _is_newsroom(bare):
             return None
     return names
+
+
+# First words of two-word places after a comma ("in Seoul, South Korea", "in Riyadh, Saudi
+# Arabia"): a person's name does not open with them.
+_PLACE_FIRST_WORDS = frozenset(
+    """north south east west new saudi united hong sri costa puerto san santa sierra papua
+    burkina czech dominican central el""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def _is_region(text: str) -> bool:
+    """Whether ``text`` after a place and a comma is its region: ``Ukraine``, ``D.C.``, ``South
+    Korea``; not ``John Roe``."""
+    words = text.split()
+    if len(words) == 1 or re.fullmatch(r"(?:[A-Z]\.)+", text):
+        return True
+    return words[0].lower() in _PLACE_FIRST_WORDS
 
 
 def _is_newsroom(text: str) -> bool:
@@ -324,7 +344,9 @@ def _is_outlet(words: list[str]) -> bool:
     if len(words) < 2 or not all(word[:1].isupper() for word in words):
         return False
     lowered = [word.lower() for word in words]
-    if lowered[0] in _ARTICLES:
+    # "The Guardian": no one's name opens with "the". Other articles are also given names
+    # ("Al Roker", "Les Carpenter", "La Toya"): those open an outlet's name only when known.
+    if lowered[0] == "the":
         return True
     return any(" ".join(lowered[:count]) in OUTLETS for count in range(1, len(words) + 1))
 

@@ -39,7 +39,7 @@ FILE_NAME = re.compile(r"^(\d{1,9})_([0-9a-f]{16})\.txt$")
 #    by a single newline removed; pasted no-break spaces and signs read; "NATO (North ...)" not
 #    a dateline; a stray NUL removed; sentences shaped like junk kept; a byline before the date
 #    line; "—" and "(2045 GMT)" in date lines; datelines "(Reuters) -", "Türkiye", "2025",
-#    full-width brackets, "_"; "a.m." in summaries; one paragraph per line; outlets after a
+#    full-width brackets, "_"; "a.m." in summaries; outlets after a
 #    byline's comma or glued to the name no writers; dash, "for", bracket and dated bylines;
 #    credit lines keep reporters beside a newsroom, an "at" or "City, Region" place; date
 #    lines with the month in French, German, Spanish, Italian, Portuguese, Dutch or Russian,
@@ -476,7 +476,7 @@ def parse(raw: bytes, file_name: str, options: ParseOptions | None = None) -> Ar
     removed = [Removed(label, "label before the dateline") for label in head.labels] + removed
     if not paragraphs:
         raise DocumentError(file_name, "no body text after the headline and date")
-    removed, late = _late_bylines(removed)
+    removed, late = _late_bylines(removed, head.body[-1] if head.body else "")
     authors = _with_credits(
         [*head.authors, *(n for n in late if n not in head.authors)], paragraphs
     )
@@ -547,8 +547,9 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
     parts: list[str] = []
     text_lines: list[str] = []
     lines = block.split("\n")
+    split = False  # the line before was split off
     for number, line in enumerate(lines):
-        if (
+        split = (
             (("/" in line or "Photo" in line) and is_photo_caption(_fold_spaces(line)))
             or (
                 len(line) <= MAX_EMOTICON_LINE_CHARS
@@ -558,11 +559,12 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
             or (
                 byline
                 and bylines.opens_byline(line.lstrip())
-                and _between_sentences(lines, number)
+                and _between_sentences(lines, number, split, strict=False)
                 and bylines.is_byline(line)
             )
-            or (is_junk_line(line) and _between_sentences(lines, number))
-        ):
+            or (is_junk_line(line) and _between_sentences(lines, number, split, strict=True))
+        )
+        if split:
             if text_lines:
                 parts.append("\n".join(text_lines))
                 text_lines = []
@@ -571,41 +573,22 @@ def _lines_apart(block: str, *, byline: bool) -> list[str]:
             text_lines.append(line)
     if text_lines:
         parts.append("\n".join(text_lines))
-    return [paragraph for part in parts for paragraph in _one_per_line(part)]
+    return parts
 
 
-def _one_per_line(block: str) -> list[str]:
-    """A block written one paragraph per line (no blank lines between them, as many scrapers
-    and editors write), as its paragraphs: split where a line ends a sentence and the next
-    opens one. Copy wrapped at a fixed width, whose lines mostly end inside a sentence, stays
-    one paragraph."""
-    lines = block.split("\n")
-    if len(lines) < 2:
-        return [block]
-    ends = [line.rstrip().endswith(_SENTENCE_ENDINGS) for line in lines[:-1]]
-    if sum(ends) * 2 < len(ends):
-        return [block]  # wrapped
-    paragraphs, start = [], 0
-    for number, ended in enumerate(ends, start=1):
-        if ended and not lines[number].lstrip()[:1].islower():
-            paragraphs.append("\n".join(lines[start:number]))
-            start = number
-    paragraphs.append("\n".join(lines[start:]))
-    return paragraphs
-
-
-def _between_sentences(lines: list[str], number: int) -> bool:
-    """Whether line ``number`` of a block may stand apart from the lines around it: it does not
-    run on into the next line (which would open in lower case), and the line before ended a
-    sentence, or it opens with a capital. In copy wrapped at a fixed width, "... filed last
-    year" / "by Jane Doe and John Roe" / "against the city ..." is one sentence."""
+def _between_sentences(lines: list[str], number: int, after_split: bool, *, strict: bool) -> bool:
+    """Whether line ``number`` of a block may stand apart from the lines around it. In copy
+    wrapped at a fixed width, "... filed last year" / "by Jane Doe and John Roe" / "against the
+    city ..." is one sentence: the line before ended none (``after_split``: the line before was
+    split off itself), and the next one goes on in lower case. A line that opens with a capital
+    ("By Jane Doe" / "updated 5:30 PM") stands apart unless both say so; ``strict`` (a
+    widget's word such as "Home"): only after a sentence's end, and before a capital."""
     following = lines[number + 1].lstrip()[:1] if number + 1 < len(lines) else ""
-    if following.islower():
-        return False
     previous = lines[number - 1].rstrip() if number else ""
-    return (
-        not previous or previous.endswith(_SENTENCE_ENDINGS) or lines[number].lstrip()[:1].isupper()
-    )
+    ended = not previous or after_split or previous.endswith(_SENTENCE_ENDINGS)
+    if strict or not lines[number].lstrip()[:1].isupper():
+        return ended and not following.islower()
+    return ended or not following.islower()
 
 
 def _first_lines(text: str, count: int) -> list[str]:
@@ -709,14 +692,17 @@ def _with_credits(byline: list[str], paragraphs: list[str]) -> tuple[str, ...]:
     return tuple(authors)
 
 
-def _late_bylines(removed: list[Removed]) -> tuple[list[Removed], list[str]]:
-    """A byline standing after the story's first paragraphs ("By Jane Doe" at its end, as some
-    sites print it), which the junk rules remove as a heading: said removed as a byline, and
-    its writers. It was removed, and the writer's name lost."""
+def _late_bylines(removed: list[Removed], last: str) -> tuple[list[Removed], list[str]]:
+    """A byline that ends the story (``last``, its last block: "By Jane Doe", as some sites
+    print it), which the junk rules remove as a heading: said removed as a byline, and its
+    writers. It was removed, and the writer's name lost. Only there: a heading within the
+    story shaped like one ("By Popular Demand") is no writer."""
     names: list[str] = []
     kept = []
     for item in removed:
-        found = bylines.read_byline(item.text) if bylines.opens_byline(item.text) else None
+        found = None
+        if item.text == last and bylines.opens_byline(item.text):
+            found = bylines.read_byline(item.text)
         if found and item.reason == "heading or widget text":
             names.extend(name for name in found if name not in names)
             item = Removed(item.text, "byline")
@@ -736,9 +722,11 @@ def _is_label(paragraph: str) -> bool:
 
 def _is_dateline(match: re.Match[str], paragraph: str) -> bool:
     if match.group("city") is None:
-        # "(Reuters) - Oil prices rose ...", as Reuters opens market stories; without the dash,
-        # a bracket that opens a paragraph is an aside ("(Corrects a date)").
-        return bool(match.group("dash"))
+        # "(Reuters) - Oil prices rose ...", as Reuters opens market stories: a known agency and
+        # a dash. Another bracket that opens a paragraph is an aside or a ticker ("(Updated) -",
+        # "(Corrects a date)", "(AAPL) -").
+        known = match.group("agency").strip().lower() in bylines.OUTLETS
+        return known and bool(match.group("dash"))
     city = match.group("city").strip()
     if city != city.upper() or not any(c.isalpha() for c in city):
         return False
