@@ -52,6 +52,9 @@ _COPYRIGHT = re.compile(
 # "(c) Reuters", "(c) Bloomberg L.P., distributed by ...": a notice opens with a name or a year;
 # "(c) the minister may revoke a licence ..." is the third item of a list.
 _C_IN_BRACKETS = re.compile(r"^\([cC]\)\s+(?=[A-Z0-9])")
+# The longest copyright notice: "(c) 2024 The Associated Press. All rights reserved. This
+# material may not be published, broadcast, rewritten or redistributed." is 20 words.
+MAX_NOTICE_WORDS = 25
 BROKERS = frozenset(
     name.strip()
     for name in """
@@ -174,9 +177,7 @@ def junk_reason(paragraph: str, headline: str = "", lead: bool = False) -> str |
         return "widget text"
     if len(words) <= 14 and _CALL_TO_ACTION.match(text):
         return "widget text"
-    if len(words) <= 25 and _COPYRIGHT.search(text):
-        return "copyright notice"
-    if len(words) <= 25 and _C_IN_BRACKETS.match(text):
+    if len(words) <= MAX_NOTICE_WORDS and (_COPYRIGHT.search(text) or _C_IN_BRACKETS.match(text)):
         return "copyright notice"
     if lead and text.endswith(_TERMINAL):
         return None
